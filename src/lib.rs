@@ -1,0 +1,1 @@
+//! shopwatch: synthetic checkout monitor.
