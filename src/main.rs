@@ -1,1 +1,24 @@
-fn main() {}
+use clap::Parser;
+use shopwatch::cli::{self, Cli};
+
+fn main() {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SHOPWATCH_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            std::process::exit(cli::exit::MONITOR_ERROR);
+        }
+    };
+    let code = runtime.block_on(cli::run(cli));
+    // Drivers are already stopped; do not wait on stray blocking tasks.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    std::process::exit(code);
+}

@@ -1,0 +1,236 @@
+//! Command line: `shopwatch check` and `shopwatch validate`, and their exit codes.
+
+use crate::config;
+use crate::journey::model::{Browser, Journey};
+use crate::journey::outcome::{Outcome, RunReport};
+use crate::journey::runner::{RunEvent, Runner};
+use crate::journey::secrets;
+use crate::report;
+use crate::webdriver::Endpoint;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::Write;
+use std::path::PathBuf;
+use tokio_util::sync::CancellationToken;
+
+/// Exit codes, documented in the README.
+pub mod exit {
+    /// Every journey passed (ok, degraded or flaky).
+    pub const PASSED: i32 = 0;
+    /// The shop failed: a journey's outcome is `failed`.
+    pub const FAILED: i32 = 1;
+    /// Invalid journey or usage.
+    pub const INVALID: i32 = 2;
+    /// The monitor failed: WebDriver unreachable, session not created, browser crashed.
+    pub const MONITOR_ERROR: i32 = 3;
+    /// Interrupted (Ctrl-C / SIGTERM) after closing every session.
+    pub const INTERRUPTED: i32 = 130;
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "shopwatch", version, about = "Synthetic checkout monitor: runs YAML shop journeys in real browsers over WebDriver")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run each journey once and report every step.
+    Check(CheckArgs),
+    /// Check journey files without a browser; report every error with file:line:column.
+    Validate {
+        /// Journey files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum BrowserArg {
+    Firefox,
+    Chrome,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Journey files.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Browser for every journey, overriding the journey's `browser`.
+    #[arg(long, value_enum)]
+    pub browser: Option<BrowserArg>,
+    /// W3C WebDriver endpoint (geckodriver, chromedriver, Selenium, Grid). Without it, shopwatch
+    /// starts geckodriver or chromedriver from PATH itself.
+    #[arg(long, value_name = "URL", env = "SHOPWATCH_WEBDRIVER")]
+    pub webdriver: Option<url::Url>,
+    /// Base URL for every journey, overriding its `base_url`.
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<url::Url>,
+    /// Print one JSON object per run on stdout (live step lines go to stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// Write a JUnit XML report.
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+    /// Where failed steps' screenshots, HTML and console logs go.
+    #[arg(long, value_name = "DIR", default_value = "shopwatch-artifacts")]
+    pub artifacts: PathBuf,
+}
+
+/// Runs the parsed command; returns the process exit code.
+pub async fn run(cli: Cli) -> i32 {
+    match cli.command {
+        Command::Validate { files } => validate(&files),
+        Command::Check(args) => check(args).await,
+    }
+}
+
+/// Loads every file, printing every error; None when any is invalid.
+fn load_all(files: &[PathBuf]) -> Option<Vec<Journey>> {
+    let mut journeys = Vec::new();
+    let mut failed = false;
+    for file in files {
+        match config::load_journey(file) {
+            Ok(journey) => journeys.push(journey),
+            Err(diagnostics) => {
+                failed = true;
+                eprintln!("{diagnostics}");
+            }
+        }
+    }
+    (!failed).then_some(journeys)
+}
+
+fn validate(files: &[PathBuf]) -> i32 {
+    match load_all(files) {
+        Some(journeys) => {
+            for journey in &journeys {
+                println!(
+                    "{}: journey `{}` is valid ({} steps)",
+                    journey.file.display(),
+                    journey.name,
+                    journey.steps.len()
+                );
+            }
+            exit::PASSED
+        }
+        None => exit::INVALID,
+    }
+}
+
+async fn check(args: CheckArgs) -> i32 {
+    let Some(mut journeys) = load_all(&args.files) else {
+        return exit::INVALID;
+    };
+    for journey in &mut journeys {
+        if let Some(browser) = args.browser {
+            journey.browser = match browser {
+                BrowserArg::Firefox => Browser::Firefox,
+                BrowserArg::Chrome => Browser::Chrome,
+            };
+        }
+        if let Some(base_url) = &args.base_url {
+            journey.base_url = base_url.clone();
+        }
+    }
+    let mut resolved = Vec::new();
+    for journey in &journeys {
+        match secrets::resolve_vars(journey) {
+            Ok(vars) => resolved.push(vars),
+            Err(e) => {
+                eprintln!("{e}");
+                return exit::INVALID;
+            }
+        }
+    }
+
+    let cancel = CancellationToken::new();
+    let signals = tokio::spawn(cancel_on_signal(cancel.clone()));
+    let endpoint = match &args.webdriver {
+        Some(url) => Endpoint::Remote(url.to_string()),
+        None => Endpoint::Local,
+    };
+    let runner = Runner::new(endpoint, Some(args.artifacts.clone()), cancel.clone());
+    let mut reports: Vec<RunReport> = Vec::new();
+    for (journey, (values, redactor)) in journeys.iter().zip(&resolved) {
+        if cancel.is_cancelled() {
+            break;
+        }
+        let mut live = live_output(args.json);
+        let _ = writeln!(
+            live,
+            "{} · {} · {}",
+            journey.name,
+            journey.browser.name(),
+            journey.file.display()
+        );
+        let mut on_event = |event: RunEvent<'_>| match event {
+            RunEvent::AttemptStarted { attempt } if attempt > 1 => {
+                let _ = writeln!(live, "  attempt {attempt} (fresh browser session)");
+            }
+            RunEvent::StepFinished { step, .. } => {
+                let _ = writeln!(live, "{}", report::step_line(step));
+            }
+            RunEvent::AttemptFinished { attempt, outcome, retrying: true } => {
+                let _ = writeln!(live, "  attempt {attempt} {}; retrying", outcome.as_str());
+            }
+            _ => {}
+        };
+        let run = runner.run(journey, values, redactor, &mut on_event).await;
+        let mut live = live_output(args.json);
+        let _ = writeln!(live, "{}", report::summary_line(&run));
+        if args.json {
+            match serde_json::to_string(&run) {
+                Ok(json) => println!("{}", redactor.redact(&json)),
+                Err(e) => eprintln!("cannot write JSON for {}: {e}", run.journey),
+            }
+        }
+        reports.push(run);
+    }
+    signals.abort();
+
+    if let Some(path) = &args.junit {
+        if let Err(e) = std::fs::write(path, report::junit(&reports)) {
+            eprintln!("cannot write JUnit report {}: {e}", path.display());
+            return exit::INVALID;
+        }
+    }
+    if cancel.is_cancelled() {
+        eprintln!("interrupted: every browser session was closed");
+        return exit::INTERRUPTED;
+    }
+    exit_code(&reports)
+}
+
+fn live_output(json: bool) -> Box<dyn Write + Send> {
+    if json {
+        Box::new(std::io::stderr())
+    } else {
+        Box::new(std::io::stdout())
+    }
+}
+
+/// The worst outcome decides: a monitor error beats a shop failure (it means the result is
+/// not to be trusted).
+pub fn exit_code(reports: &[RunReport]) -> i32 {
+    let worst = reports.iter().map(|r| r.outcome).max().unwrap_or(Outcome::Ok);
+    match worst {
+        Outcome::Ok | Outcome::Degraded | Outcome::Flaky => exit::PASSED,
+        Outcome::Failed => exit::FAILED,
+        Outcome::Error => exit::MONITOR_ERROR,
+    }
+}
+
+/// Ctrl-C or SIGTERM: stop, closing every session on the way out.
+async fn cancel_on_signal(cancel: CancellationToken) {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => return,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term.recv() => {},
+    }
+    eprintln!("stopping: closing browser sessions");
+    cancel.cancel();
+}

@@ -1,0 +1,385 @@
+//! The journey file as written: serde types that check structure only (unknown keys, unknown
+//! actions, wrong types), so serde_yaml reports those with their line and column. Values
+//! (durations, selectors, templates, regexes) stay text here; `validate` checks them all and
+//! turns this into the typed `Journey`.
+
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JourneyFile {
+    pub journey: String,
+    pub base_url: String,
+    pub every: Option<String>,
+    pub cron: Option<String>,
+    pub timeout: Option<String>,
+    pub retries: Option<u32>,
+    pub browser: Option<String>,
+    pub capabilities: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(default)]
+    pub vars: BTreeMap<String, VarFile>,
+    #[serde(default)]
+    pub mask: Vec<Target>,
+    #[serde(default)]
+    pub defaults: DefaultsFile,
+    pub steps: Vec<StepFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DefaultsFile {
+    pub slow: Option<String>,
+    pub timeout: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepFile {
+    pub step: String,
+    #[serde(rename = "do")]
+    pub actions: Vec<ActionFile>,
+    pub slow: Option<String>,
+    pub timeout: Option<String>,
+    #[serde(default)]
+    pub always: bool,
+}
+
+/// A variable: plain text, or a secret read from the environment or a file at run time.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum VarFile {
+    Secret(SecretFile),
+    Text(#[serde(deserialize_with = "scalar_text")] String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretFile {
+    /// `env:NAME` or `file:PATH`.
+    pub secret: String,
+    /// Used when the variable or file is missing (documented demo values only).
+    pub default: Option<String>,
+}
+
+/// Accepts any YAML scalar as text, so `postcode: 10115` works like `postcode: "10115"`.
+pub fn scalar_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    struct ScalarText;
+    impl Visitor<'_> for ScalarText {
+        type Value = String;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a string, number or boolean")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+    }
+    deserializer.deserialize_any(ScalarText)
+}
+
+fn option_scalar_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    scalar_text(d).map(Some)
+}
+
+/// Implements Deserialize for a struct that may also be written as a plain string.
+macro_rules! string_or_struct {
+    ($name:ident, $raw:ident, $expecting:literal, |$s:ident| $from_string:expr) => {
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> Visitor<'de> for V {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                        f.write_str($expecting)
+                    }
+                    fn visit_str<E: de::Error>(self, $s: &str) -> Result<$name, E> {
+                        Ok($from_string)
+                    }
+                    fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<$name, M::Error> {
+                        $raw::deserialize(de::value::MapAccessDeserializer::new(map)).map($name::from)
+                    }
+                }
+                deserializer.deserialize_any(V)
+            }
+        }
+    };
+}
+
+/// Where an element is: `selector` (CSS; also the plain-string form), `xpath` or `link_text`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetRaw {
+    pub selector: Option<String>,
+    pub xpath: Option<String>,
+    pub link_text: Option<String>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Target(pub TargetRaw);
+impl From<TargetRaw> for Target {
+    fn from(raw: TargetRaw) -> Self {
+        Target(raw)
+    }
+}
+string_or_struct!(Target, TargetRaw, "a CSS selector, or a map with `selector`, `xpath` or `link_text`", |s| Target(TargetRaw {
+    selector: Some(s.to_string()),
+    ..TargetRaw::default()
+}));
+
+/// Declares an action argument struct whose element is given by the target keys.
+macro_rules! targeted {
+    ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident : $ty:ty),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            pub selector: Option<String>,
+            pub xpath: Option<String>,
+            pub link_text: Option<String>,
+            $($(#[$fmeta])* pub $field: $ty,)*
+        }
+        impl $name {
+            pub fn target(&self) -> TargetRaw {
+                TargetRaw {
+                    selector: self.selector.clone(),
+                    xpath: self.xpath.clone(),
+                    link_text: self.link_text.clone(),
+                }
+            }
+        }
+    };
+}
+
+targeted!(FillFile {
+    #[serde(deserialize_with = "scalar_text")]
+    value: String,
+});
+targeted!(SelectFile {
+    #[serde(default, deserialize_with = "option_scalar_text")]
+    value: Option<String>,
+    #[serde(default, deserialize_with = "option_scalar_text")]
+    label: Option<String>,
+    index: Option<usize>,
+});
+targeted!(WaitForFile {
+    #[serde(default)]
+    visible: bool,
+    #[serde(default, deserialize_with = "option_scalar_text")]
+    text: Option<String>,
+    timeout: Option<String>,
+});
+targeted!(AssertTextFile {
+    #[serde(default, deserialize_with = "option_scalar_text")]
+    equals: Option<String>,
+    #[serde(default, deserialize_with = "option_scalar_text")]
+    contains: Option<String>,
+    matches: Option<String>,
+});
+targeted!(AssertCountFile {
+    equals: Option<usize>,
+    min: Option<usize>,
+    max: Option<usize>,
+});
+targeted!(StoreTextFile {
+    #[serde(rename = "as")]
+    name: String,
+});
+targeted!(StoreAttrFile {
+    attr: String,
+    #[serde(rename = "as")]
+    name: String,
+});
+targeted!(PressRaw {
+    keys: String,
+});
+
+/// `press: Enter` (to the focused element) or `press: {selector: ..., keys: ...}`.
+#[derive(Debug)]
+pub struct PressFile(pub PressRaw);
+impl From<PressRaw> for PressFile {
+    fn from(raw: PressRaw) -> Self {
+        PressFile(raw)
+    }
+}
+string_or_struct!(PressFile, PressRaw, "key names, or a map with `keys` and a selector", |s| PressFile(PressRaw {
+    selector: None,
+    xpath: None,
+    link_text: None,
+    keys: s.to_string(),
+}));
+
+/// How a URL or title must look: `equals`, `contains` (also the plain-string form) or `matches`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatchRaw {
+    pub equals: Option<String>,
+    pub contains: Option<String>,
+    pub matches: Option<String>,
+    pub timeout: Option<String>,
+}
+#[derive(Debug)]
+pub struct MatchFile(pub MatchRaw);
+impl From<MatchRaw> for MatchFile {
+    fn from(raw: MatchRaw) -> Self {
+        MatchFile(raw)
+    }
+}
+string_or_struct!(MatchFile, MatchRaw, "a text to look for, or a map with `equals`, `contains` or `matches`", |s| MatchFile(MatchRaw {
+    contains: Some(s.to_string()),
+    ..MatchRaw::default()
+}));
+
+/// `execute: "return document.title"` or `execute: {script: ..., args: [...], as: name}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecuteRaw {
+    pub script: String,
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(rename = "as")]
+    pub name: Option<String>,
+}
+#[derive(Debug)]
+pub struct ExecuteFile(pub ExecuteRaw);
+impl From<ExecuteRaw> for ExecuteFile {
+    fn from(raw: ExecuteRaw) -> Self {
+        ExecuteFile(raw)
+    }
+}
+string_or_struct!(ExecuteFile, ExecuteRaw, "a JavaScript snippet, or a map with `script`", |s| ExecuteFile(ExecuteRaw {
+    script: s.to_string(),
+    ..ExecuteRaw::default()
+}));
+
+/// An HTTP request made by shopwatch itself (no browser cookies).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpFile {
+    pub method: Option<String>,
+    pub url: String,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    pub body: Option<String>,
+    pub json: Option<serde_json::Value>,
+    pub expect_status: Option<StatusList>,
+    /// Variable name -> dotted path into the JSON response (`order.number`, `items.0.id`).
+    #[serde(default)]
+    pub store: BTreeMap<String, String>,
+    pub timeout: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum StatusList {
+    One(u16),
+    Many(Vec<u16>),
+}
+
+/// Declares the action enum and its externally tagged deserialization: `- click: "#pay"`,
+/// `- fill: {selector: ..., value: ...}`. One place lists every action name.
+macro_rules! actions {
+    ($($variant:ident($ty:ty) = $name:literal),* $(,)?) => {
+        #[derive(Debug)]
+        pub enum ActionFile { $($variant($ty),)* }
+
+        pub const ACTION_NAMES: &[&str] = &[$($name),*];
+
+        impl ActionFile {
+            pub fn name(&self) -> &'static str {
+                match self { $(ActionFile::$variant(_) => $name,)* }
+            }
+        }
+
+        impl<'de> Deserialize<'de> for ActionFile {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> Visitor<'de> for V {
+                    type Value = ActionFile;
+                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                        f.write_str("an action such as `click: \"#buy\"`")
+                    }
+                    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<ActionFile, M::Error> {
+                        let Some(name) = map.next_key::<String>()? else {
+                            return Err(de::Error::custom("empty action: write one action per list item, e.g. `- click: \"#buy\"`"));
+                        };
+                        let action = match name.as_str() {
+                            $($name => ActionFile::$variant(map.next_value()?),)*
+                            other => return Err(de::Error::unknown_variant(other, ACTION_NAMES)),
+                        };
+                        if let Some(extra) = map.next_key::<String>()? {
+                            return Err(de::Error::custom(format!(
+                                "one action per list item: `{}` and `{extra}` are in the same item; start `{extra}` on its own line with `- `",
+                                action.name()
+                            )));
+                        }
+                        Ok(action)
+                    }
+                    fn visit_str<E: de::Error>(self, v: &str) -> Result<ActionFile, E> {
+                        if ACTION_NAMES.contains(&v) {
+                            Err(E::custom(format!("action `{v}` needs an argument: `- {v}: ...`")))
+                        } else {
+                            Err(E::unknown_variant(v, ACTION_NAMES))
+                        }
+                    }
+                }
+                deserializer.deserialize_any(V)
+            }
+        }
+    };
+}
+
+actions! {
+    Open(String) = "open",
+    Click(Target) = "click",
+    Fill(FillFile) = "fill",
+    Select(SelectFile) = "select",
+    Check(Target) = "check",
+    Uncheck(Target) = "uncheck",
+    Press(PressFile) = "press",
+    Hover(Target) = "hover",
+    WaitFor(WaitForTarget) = "wait_for",
+    WaitUrl(MatchFile) = "wait_url",
+    AssertText(AssertTextFile) = "assert_text",
+    AssertUrl(MatchFile) = "assert_url",
+    AssertTitle(MatchFile) = "assert_title",
+    AssertVisible(Target) = "assert_visible",
+    AssertAbsent(Target) = "assert_absent",
+    AssertCount(AssertCountFile) = "assert_count",
+    StoreText(StoreTextFile) = "store_text",
+    StoreAttr(StoreAttrFile) = "store_attr",
+    Execute(ExecuteFile) = "execute",
+    Screenshot(String) = "screenshot",
+    Http(HttpFile) = "http",
+    Sleep(String) = "sleep",
+}
+
+/// `wait_for: ".cart"` or `wait_for: {selector: ".cart", text: "1", visible: true}`.
+#[derive(Debug)]
+pub struct WaitForTarget(pub WaitForFile);
+impl From<WaitForFile> for WaitForTarget {
+    fn from(raw: WaitForFile) -> Self {
+        WaitForTarget(raw)
+    }
+}
+string_or_struct!(WaitForTarget, WaitForFile, "a CSS selector, or a map with a selector and `visible`, `text`, `timeout`", |s| WaitForTarget(WaitForFile {
+    selector: Some(s.to_string()),
+    xpath: None,
+    link_text: None,
+    visible: false,
+    text: None,
+    timeout: None,
+}));

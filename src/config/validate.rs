@@ -1,0 +1,695 @@
+//! Turns a parsed `JourneyFile` into a typed `Journey`, collecting every problem with its
+//! location instead of stopping at the first.
+
+use super::diagnostic::{did_you_mean, Diagnostic};
+use super::format::*;
+use super::locate::LocationIndex;
+use crate::journey::keys;
+use crate::journey::model::*;
+use crate::journey::template::{is_name, Template};
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Shortest schedule interval: a shop cannot be checked more often than this.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(10);
+const DEFAULT_EVERY: Duration = Duration::from_secs(300);
+const DEFAULT_JOURNEY_TIMEOUT: Duration = Duration::from_secs(120);
+const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(15);
+const MAX_RETRIES: u32 = 10;
+/// Names every journey may use without defining them.
+pub const BUILTIN_VARS: &[&str] = &["base_url", "run_id"];
+
+struct Checker<'a> {
+    file: &'a Path,
+    index: &'a LocationIndex,
+    errors: Vec<Diagnostic>,
+}
+
+impl Checker<'_> {
+    fn error(&mut self, path: &str, message: impl Into<String>) {
+        let location = self.index.find(path);
+        self.errors.push(Diagnostic::new(self.file, location, message));
+    }
+
+    fn error_hint(&mut self, path: &str, message: impl Into<String>, hint: impl Into<String>) {
+        let location = self.index.find(path);
+        self.errors
+            .push(Diagnostic::new(self.file, location, message).with_hint(hint));
+    }
+
+    fn duration(&mut self, path: &str, text: &str) -> Option<Duration> {
+        match humantime::parse_duration(text.trim()) {
+            Ok(d) if d.is_zero() => {
+                self.error(path, format!("duration `{text}` must be more than zero"));
+                None
+            }
+            Ok(d) => Some(d),
+            Err(_) => {
+                self.error_hint(
+                    path,
+                    format!("`{text}` is not a duration"),
+                    "write a number with a unit: `1500ms`, `15s`, `5m`, `1h`",
+                );
+                None
+            }
+        }
+    }
+
+    fn opt_duration(&mut self, path: &str, text: &Option<String>) -> Option<Duration> {
+        text.as_deref().and_then(|t| self.duration(path, t))
+    }
+
+    fn name(&mut self, path: &str, what: &str, name: &str) {
+        let ok = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !ok {
+            self.error_hint(
+                path,
+                format!("{what} name `{name}` is not allowed"),
+                "use 1 to 64 letters, digits, `-`, `_` or `.`: it becomes a metric label",
+            );
+        }
+    }
+
+    fn template(&mut self, path: &str, text: &str, known: &Known) -> Template {
+        match Template::parse(text) {
+            Ok(template) => {
+                for var in template.vars() {
+                    known.check_use(self, path, var);
+                }
+                template
+            }
+            Err(message) => {
+                self.error(path, message);
+                Template::literal(text)
+            }
+        }
+    }
+
+    fn locator(&mut self, path: &str, target: &TargetRaw) -> Locator {
+        let given: Vec<&str> = [
+            target.selector.as_ref().map(|_| "selector"),
+            target.xpath.as_ref().map(|_| "xpath"),
+            target.link_text.as_ref().map(|_| "link_text"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if given.len() != 1 {
+            let found = if given.is_empty() {
+                "none".to_string()
+            } else {
+                given.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(" and ")
+            };
+            self.error(
+                path,
+                format!("give exactly one of `selector`, `xpath` or `link_text` (found {found})"),
+            );
+            return Locator::Css("*".to_string());
+        }
+        if let Some(css) = &target.selector {
+            if css.trim().is_empty() {
+                self.error(path, "empty CSS selector");
+            } else if scraper::Selector::parse(css).is_err() {
+                self.error_hint(
+                    path,
+                    format!("`{css}` is not a valid CSS selector"),
+                    "check brackets and quotes; for a selector CSS cannot express, use `xpath:`",
+                );
+            }
+            return Locator::Css(css.clone());
+        }
+        if let Some(xpath) = &target.xpath {
+            if xpath.trim().is_empty() {
+                self.error(path, "empty xpath");
+            }
+            return Locator::XPath(xpath.clone());
+        }
+        let text = target.link_text.clone().unwrap_or_default();
+        if text.trim().is_empty() {
+            self.error(path, "empty link_text");
+        }
+        Locator::LinkText(text)
+    }
+
+    fn text_match(
+        &mut self,
+        path: &str,
+        equals: &Option<String>,
+        contains: &Option<String>,
+        matches: &Option<String>,
+        known: &Known,
+    ) -> TextMatch {
+        let count = [equals.is_some(), contains.is_some(), matches.is_some()]
+            .iter()
+            .filter(|given| **given)
+            .count();
+        if count != 1 {
+            self.error(
+                path,
+                "give exactly one of `equals`, `contains` or `matches`",
+            );
+        }
+        if let Some(text) = equals {
+            return TextMatch::Equals(self.template(&format!("{path}.equals"), text, known));
+        }
+        if let Some(text) = contains {
+            return TextMatch::Contains(self.template(&format!("{path}.contains"), text, known));
+        }
+        if let Some(pattern) = matches {
+            match regex::Regex::new(pattern) {
+                Ok(re) => return TextMatch::Matches(re),
+                Err(e) => self.error(
+                    &format!("{path}.matches"),
+                    format!("`{pattern}` is not a valid regex: {}", first_line(&e.to_string())),
+                ),
+            }
+        }
+        TextMatch::Contains(Template::literal(""))
+    }
+
+    fn store_name(&mut self, path: &str, name: &str, known: &mut Known) -> String {
+        if !is_name(name) {
+            self.error_hint(
+                path,
+                format!("`{name}` cannot be stored as a variable"),
+                "use letters, digits and `_`, starting with a letter",
+            );
+        }
+        known.define(name);
+        name.to_string()
+    }
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().last().unwrap_or(text).trim().to_string()
+}
+
+/// Names that have a value at a point of the journey, and which step defines each later one.
+struct Known {
+    names: HashSet<String>,
+    later: BTreeMap<String, String>,
+    step: String,
+}
+
+impl Known {
+    fn define(&mut self, name: &str) {
+        self.names.insert(name.to_string());
+    }
+
+    fn check_use(&self, checker: &mut Checker, path: &str, var: &str) {
+        if self.names.contains(var) {
+            return;
+        }
+        let message = format!(
+            "`${{{var}}}` is used in step `{}` before any step stores it",
+            self.step
+        );
+        match self.later.get(var) {
+            Some(step) => checker.error_hint(
+                path,
+                message,
+                format!("step `{step}` stores `{var}` later: move this action after it"),
+            ),
+            None => {
+                let names = self.names.iter().map(String::as_str);
+                let hint = match did_you_mean(var, names) {
+                    Some(close) => format!("did you mean `${{{close}}}`?"),
+                    None => format!("define `{var}` under `vars:` or store it with `store_text`/`store_attr`/`execute`/`http`"),
+                };
+                checker.error_hint(path, message, hint)
+            }
+        }
+    }
+}
+
+/// Names stored by an action, for the "stored later" hint.
+fn stored_names(action: &ActionFile) -> Vec<String> {
+    match action {
+        ActionFile::StoreText(a) => vec![a.name.clone()],
+        ActionFile::StoreAttr(a) => vec![a.name.clone()],
+        ActionFile::Execute(a) => a.0.name.iter().cloned().collect(),
+        ActionFile::Http(a) => a.store.keys().cloned().collect(),
+        _ => vec![],
+    }
+}
+
+/// Validates `raw` (parsed from `file`) into a Journey, or every problem found.
+pub fn validate(
+    file: &Path,
+    raw: JourneyFile,
+    index: &LocationIndex,
+) -> Result<Journey, Vec<Diagnostic>> {
+    let mut c = Checker {
+        file,
+        index,
+        errors: Vec::new(),
+    };
+
+    c.name("journey", "journey", &raw.journey);
+    let base_url = match url::Url::parse(&raw.base_url) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") => url,
+        Ok(url) => {
+            c.error(
+                "base_url",
+                format!("base_url must be http or https, not `{}`", url.scheme()),
+            );
+            url
+        }
+        Err(e) => {
+            c.error_hint(
+                "base_url",
+                format!("`{}` is not a URL: {e}", raw.base_url),
+                "write a full URL such as `https://shop.example.com`",
+            );
+            url::Url::parse("http://invalid.invalid/").expect("static URL parses")
+        }
+    };
+
+    let schedule = match (&raw.every, &raw.cron) {
+        (Some(_), Some(_)) => {
+            c.error("cron", "give `every` or `cron`, not both");
+            Schedule::Every(DEFAULT_EVERY)
+        }
+        (Some(every), None) => match c.duration("every", every) {
+            Some(d) if d < MIN_INTERVAL => {
+                c.error(
+                    "every",
+                    format!("`every: {every}` is shorter than the 10s minimum"),
+                );
+                Schedule::Every(d)
+            }
+            Some(d) => Schedule::Every(d),
+            None => Schedule::Every(DEFAULT_EVERY),
+        },
+        (None, Some(expr)) => match parse_cron(expr) {
+            Ok(schedule) => Schedule::Cron(Box::new(schedule)),
+            Err(e) => {
+                c.error_hint(
+                    "cron",
+                    format!("`{expr}` is not a cron expression: {e}"),
+                    "five fields: minute hour day-of-month month day-of-week, e.g. `*/5 * * * *`",
+                );
+                Schedule::Every(DEFAULT_EVERY)
+            }
+        },
+        (None, None) => Schedule::Every(DEFAULT_EVERY),
+    };
+
+    let timeout = c
+        .opt_duration("timeout", &raw.timeout)
+        .unwrap_or(DEFAULT_JOURNEY_TIMEOUT);
+    let retries = raw.retries.unwrap_or(0);
+    if retries > MAX_RETRIES {
+        c.error(
+            "retries",
+            format!("retries: {retries} is more than the maximum of {MAX_RETRIES}"),
+        );
+    }
+
+    let browser = browser(&mut c, &raw);
+    let capabilities = raw.capabilities.clone().unwrap_or_default();
+
+    let mut known = Known {
+        names: BUILTIN_VARS.iter().map(|s| s.to_string()).collect(),
+        later: BTreeMap::new(),
+        step: String::new(),
+    };
+    let mut vars = Vec::new();
+    for (name, value) in &raw.vars {
+        let path = format!("vars.{name}");
+        if !is_name(name) {
+            c.error_hint(
+                &path,
+                format!("variable name `{name}` is not allowed"),
+                "use letters, digits and `_`, starting with a letter",
+            );
+        }
+        if BUILTIN_VARS.contains(&name.as_str()) {
+            c.error(&path, format!("`{name}` is built in and cannot be redefined"));
+        }
+        known.define(name);
+        vars.push((name.clone(), var(&mut c, &path, value)));
+    }
+
+    let mask = raw
+        .mask
+        .iter()
+        .enumerate()
+        .map(|(i, target)| c.locator(&format!("mask[{i}]"), &target.0))
+        .collect();
+
+    let default_slow = c.opt_duration("defaults.slow", &raw.defaults.slow);
+    let default_timeout = c
+        .opt_duration("defaults.timeout", &raw.defaults.timeout)
+        .unwrap_or(DEFAULT_STEP_TIMEOUT);
+
+    if raw.steps.is_empty() {
+        c.error("steps", "a journey needs at least one step");
+    }
+    let mut seen_steps = HashSet::new();
+    let mut steps = Vec::new();
+    for (i, step) in raw.steps.iter().enumerate() {
+        // Names stored by later steps, for the hint on a use before its store.
+        known.later = raw.steps[i + 1..]
+            .iter()
+            .flat_map(|later| {
+                later
+                    .actions
+                    .iter()
+                    .flat_map(stored_names)
+                    .map(|name| (name, later.step.clone()))
+            })
+            .collect();
+        known.step = step.step.clone();
+        let path = format!("steps[{i}]");
+        c.name(&format!("{path}.step"), "step", &step.step);
+        if !seen_steps.insert(step.step.clone()) {
+            c.error(
+                &format!("{path}.step"),
+                format!("step name `{}` is used twice; step names must be unique", step.step),
+            );
+        }
+        if step.actions.is_empty() {
+            c.error(&format!("{path}.do"), format!("step `{}` has no actions", step.step));
+        }
+        let slow = c.opt_duration(&format!("{path}.slow"), &step.slow).or(default_slow);
+        let step_timeout = c
+            .opt_duration(&format!("{path}.timeout"), &step.timeout)
+            .unwrap_or(default_timeout);
+        let actions = step
+            .actions
+            .iter()
+            .enumerate()
+            .map(|(j, action)| {
+                let action_path = format!("{path}.do[{j}].{}", action.name());
+                self::action(&mut c, &action_path, action, &mut known)
+            })
+            .collect();
+        steps.push(Step {
+            name: step.step.clone(),
+            actions,
+            slow,
+            timeout: step_timeout,
+            always: step.always,
+        });
+    }
+
+    if c.errors.is_empty() {
+        Ok(Journey {
+            name: raw.journey,
+            file: file.to_path_buf(),
+            base_url,
+            schedule,
+            timeout,
+            retries,
+            browser,
+            capabilities,
+            vars,
+            mask,
+            steps,
+        })
+    } else {
+        Err(c.errors)
+    }
+}
+
+/// Accepts standard five-field cron (`*/5 * * * *`) as well as the cron crate's six fields.
+pub fn parse_cron(expr: &str) -> Result<cron::Schedule, String> {
+    let fields = expr.split_whitespace().count();
+    let full = if fields == 5 {
+        format!("0 {expr}")
+    } else {
+        expr.to_string()
+    };
+    cron::Schedule::from_str(&full).map_err(|e| e.to_string())
+}
+
+fn browser(c: &mut Checker, raw: &JourneyFile) -> Browser {
+    let named = raw.browser.as_deref().map(|name| match Browser::parse(name) {
+        Some(b) => b,
+        None => {
+            let hint = match did_you_mean(name, Browser::NAMES.iter().copied()) {
+                Some(close) => format!("did you mean `{close}`?"),
+                None => "use `firefox` or `chrome`, or give W3C `capabilities`".to_string(),
+            };
+            c.error_hint("browser", format!("unknown browser `{name}`"), hint);
+            Browser::Firefox
+        }
+    });
+    let from_caps = raw
+        .capabilities
+        .as_ref()
+        .and_then(|caps| caps.get("browserName"))
+        .map(|name| match name.as_str().and_then(Browser::parse) {
+            Some(b) => b,
+            None => {
+                c.error(
+                    "capabilities.browserName",
+                    format!("capabilities.browserName {name} is not supported: use \"firefox\" or \"chrome\""),
+                );
+                Browser::Firefox
+            }
+        });
+    match (named, from_caps) {
+        (Some(a), Some(b)) if a != b => {
+            c.error(
+                "capabilities.browserName",
+                format!("capabilities.browserName says {} but browser says {}", b.name(), a.name()),
+            );
+            a
+        }
+        (Some(b), _) | (None, Some(b)) => b,
+        (None, None) => Browser::Firefox,
+    }
+}
+
+fn var(c: &mut Checker, path: &str, value: &VarFile) -> Var {
+    match value {
+        VarFile::Text(text) => Var::Text(text.clone()),
+        VarFile::Secret(secret) => {
+            let from = if let Some(name) = secret.secret.strip_prefix("env:") {
+                if name.is_empty() {
+                    c.error(&format!("{path}.secret"), "`env:` needs a variable name, e.g. `env:SHOP_PASSWORD`");
+                }
+                SecretFrom::Env(name.to_string())
+            } else if let Some(file) = secret.secret.strip_prefix("file:") {
+                if file.is_empty() {
+                    c.error(&format!("{path}.secret"), "`file:` needs a path, e.g. `file:/run/secrets/shop_password`");
+                }
+                SecretFrom::File(file.into())
+            } else {
+                c.error_hint(
+                    &format!("{path}.secret"),
+                    format!("secret source `{}` is not known", secret.secret),
+                    "write `env:NAME` or `file:PATH`",
+                );
+                SecretFrom::Env(String::new())
+            };
+            Var::Secret(SecretSource {
+                from,
+                default: secret.default.clone(),
+            })
+        }
+    }
+}
+
+fn action(c: &mut Checker, path: &str, action: &ActionFile, known: &mut Known) -> Action {
+    match action {
+        ActionFile::Open(url) => Action::Open(c.template(path, url, known)),
+        ActionFile::Click(t) => Action::Click(c.locator(path, &t.0)),
+        ActionFile::Fill(a) => Action::Fill {
+            target: c.locator(path, &a.target()),
+            value: c.template(&format!("{path}.value"), &a.value, known),
+        },
+        ActionFile::Select(a) => {
+            let target = c.locator(path, &a.target());
+            let by = match (&a.value, &a.label, a.index) {
+                (Some(v), None, None) => SelectBy::Value(c.template(&format!("{path}.value"), v, known)),
+                (None, Some(l), None) => SelectBy::Label(c.template(&format!("{path}.label"), l, known)),
+                (None, None, Some(i)) => SelectBy::Index(i),
+                _ => {
+                    c.error(path, "give exactly one of `value`, `label` or `index`");
+                    SelectBy::Index(0)
+                }
+            };
+            Action::Select { target, by }
+        }
+        ActionFile::Check(t) => Action::Check(c.locator(path, &t.0)),
+        ActionFile::Uncheck(t) => Action::Uncheck(c.locator(path, &t.0)),
+        ActionFile::Press(p) => {
+            let raw = &p.0;
+            let has_target = raw.selector.is_some() || raw.xpath.is_some() || raw.link_text.is_some();
+            let target = has_target.then(|| c.locator(path, &raw.target()));
+            let keys = keys::parse_keys(&raw.keys).unwrap_or_else(|e| {
+                let hint = format!(
+                    "named keys: {}; or a single character; join a chord with `+`",
+                    keys::key_names().collect::<Vec<_>>().join(", ")
+                );
+                c.error_hint(path, e, hint);
+                Vec::new()
+            });
+            Action::Press { target, keys }
+        }
+        ActionFile::Hover(t) => Action::Hover(c.locator(path, &t.0)),
+        ActionFile::WaitFor(w) => {
+            let w = &w.0;
+            Action::WaitFor {
+                target: c.locator(path, &w.target()),
+                visible: w.visible,
+                text: w.text.as_ref().map(|t| c.template(&format!("{path}.text"), t, known)),
+                timeout: c.opt_duration(&format!("{path}.timeout"), &w.timeout),
+            }
+        }
+        ActionFile::WaitUrl(m) => Action::WaitUrl {
+            expect: c.text_match(path, &m.0.equals, &m.0.contains, &m.0.matches, known),
+            timeout: c.opt_duration(&format!("{path}.timeout"), &m.0.timeout),
+        },
+        ActionFile::AssertText(a) => Action::AssertText {
+            target: c.locator(path, &a.target()),
+            expect: c.text_match(path, &a.equals, &a.contains, &a.matches, known),
+        },
+        ActionFile::AssertUrl(m) | ActionFile::AssertTitle(m) => {
+            if m.0.timeout.is_some() {
+                c.error(&format!("{path}.timeout"), format!("`{}` checks once and takes no timeout; use `wait_url` to wait", action.name()));
+            }
+            let expect = c.text_match(path, &m.0.equals, &m.0.contains, &m.0.matches, known);
+            if matches!(action, ActionFile::AssertUrl(_)) {
+                Action::AssertUrl(expect)
+            } else {
+                Action::AssertTitle(expect)
+            }
+        }
+        ActionFile::AssertVisible(t) => Action::AssertVisible(c.locator(path, &t.0)),
+        ActionFile::AssertAbsent(t) => Action::AssertAbsent(c.locator(path, &t.0)),
+        ActionFile::AssertCount(a) => {
+            let target = c.locator(path, &a.target());
+            let (min, max) = match (a.equals, a.min, a.max) {
+                (Some(n), None, None) => (n, n),
+                (None, min, max) if min.is_some() || max.is_some() => {
+                    (min.unwrap_or(0), max.unwrap_or(usize::MAX))
+                }
+                _ => {
+                    c.error(path, "give `equals`, or `min` and/or `max`");
+                    (0, usize::MAX)
+                }
+            };
+            if min > max {
+                c.error(path, format!("min {min} is more than max {max}"));
+            }
+            Action::AssertCount { target, min, max }
+        }
+        ActionFile::StoreText(a) => Action::StoreText {
+            target: c.locator(path, &a.target()),
+            name: c.store_name(&format!("{path}.as"), &a.name, known),
+        },
+        ActionFile::StoreAttr(a) => Action::StoreAttr {
+            target: c.locator(path, &a.target()),
+            attr: a.attr.clone(),
+            name: c.store_name(&format!("{path}.as"), &a.name, known),
+        },
+        ActionFile::Execute(e) => {
+            let e = &e.0;
+            if e.script.trim().is_empty() {
+                c.error(path, "empty script");
+            }
+            let args = e
+                .args
+                .iter()
+                .enumerate()
+                .map(|(i, arg)| c.template(&format!("{path}.args[{i}]"), arg, known))
+                .collect();
+            let store = e
+                .name
+                .as_ref()
+                .map(|name| c.store_name(&format!("{path}.as"), name, known));
+            Action::Execute {
+                script: e.script.clone(),
+                args,
+                store,
+            }
+        }
+        ActionFile::Screenshot(name) => {
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.'))
+            {
+                c.error(path, format!("screenshot name `{name}` must be letters, digits, `-`, `_` or `.` (it becomes a file name)"));
+            }
+            Action::Screenshot(name.clone())
+        }
+        ActionFile::Http(h) => Action::Http(Box::new(http(c, path, h, known))),
+        ActionFile::Sleep(text) => Action::Sleep(c.duration(path, text).unwrap_or_default()),
+    }
+}
+
+fn http(c: &mut Checker, path: &str, h: &HttpFile, known: &mut Known) -> HttpRequest {
+    let method_text = h.method.as_deref().unwrap_or("GET");
+    let method = match method_text.to_ascii_uppercase().as_str() {
+        m @ ("GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS") => {
+            reqwest::Method::from_bytes(m.as_bytes()).unwrap_or(reqwest::Method::GET)
+        }
+        _ => {
+            c.error_hint(
+                &format!("{path}.method"),
+                format!("unknown HTTP method `{method_text}`"),
+                "use GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS",
+            );
+            reqwest::Method::GET
+        }
+    };
+    let url = c.template(&format!("{path}.url"), &h.url, known);
+    let headers = h
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                c.error(&format!("{path}.headers.{name}"), format!("`{name}` is not a valid header name"));
+            }
+            (name.clone(), c.template(&format!("{path}.headers.{name}"), value, known))
+        })
+        .collect();
+    if h.body.is_some() && h.json.is_some() {
+        c.error(path, "give `body` or `json`, not both");
+    }
+    let body = h.body.as_ref().map(|b| c.template(&format!("{path}.body"), b, known));
+    let expect_status = match &h.expect_status {
+        None => vec![],
+        Some(StatusList::One(code)) => vec![*code],
+        Some(StatusList::Many(codes)) => codes.clone(),
+    };
+    for code in &expect_status {
+        if !(100..=599).contains(code) {
+            c.error(&format!("{path}.expect_status"), format!("{code} is not an HTTP status code (100 to 599)"));
+        }
+    }
+    let timeout = c.opt_duration(&format!("{path}.timeout"), &h.timeout);
+    let store = h
+        .store
+        .iter()
+        .map(|(name, json_path)| {
+            let name = c.store_name(&format!("{path}.store.{name}"), name, known);
+            let keys = json_path.split('.').map(str::to_string).collect::<Vec<_>>();
+            if keys.iter().any(String::is_empty) {
+                c.error(&format!("{path}.store.{name}"), format!("`{json_path}` is not a JSON path: write keys and indexes joined by dots, e.g. `order.items.0.id`"));
+            }
+            (name, keys)
+        })
+        .collect();
+    HttpRequest {
+        method,
+        url,
+        headers,
+        body,
+        json: h.json.clone(),
+        expect_status,
+        store,
+        timeout,
+    }
+}

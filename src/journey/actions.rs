@@ -1,0 +1,512 @@
+//! Executing one action in the browser (or, for `http` and `sleep`, without it). Waits poll
+//! until the step's deadline instead of sleeping a fixed time.
+
+use super::model::*;
+use super::outcome::{Failure, ReasonClass};
+use super::page;
+use fantoccini::actions::{InputSource, MouseActions, PointerAction};
+use fantoccini::elements::Element;
+use fantoccini::error::{CmdError, ErrorStatus};
+use fantoccini::Client;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How often waits look again.
+const POLL: Duration = Duration::from_millis(100);
+
+/// What an action can use and change.
+pub struct ActionEnv<'a> {
+    pub client: Option<&'a Client>,
+    pub base_url: &'a url::Url,
+    pub values: &'a mut HashMap<String, String>,
+    pub http: &'a reqwest::Client,
+    /// When the step's time is up; waits end here.
+    pub deadline: Instant,
+    /// Where named screenshots go, and what to black out first.
+    pub screenshots: &'a page::Screenshots<'a>,
+    pub artifacts: &'a mut Vec<PathBuf>,
+}
+
+impl ActionEnv<'_> {
+    fn client(&self) -> Result<&Client, Failure> {
+        self.client.ok_or_else(|| {
+            Failure::monitor(ReasonClass::Webdriver, "no browser session for this action")
+        })
+    }
+
+    fn render(&self, template: &super::template::Template) -> Result<String, Failure> {
+        template
+            .render(self.values)
+            .map_err(|e| Failure::shop(ReasonClass::Assertion, e))
+    }
+
+    fn url(&self, template: &super::template::Template) -> Result<String, Failure> {
+        let rendered = self.render(template)?;
+        self.base_url
+            .join(&rendered)
+            .map(|u| u.to_string())
+            .map_err(|e| Failure::shop(ReasonClass::Assertion, format!("`{template}` is not a URL: {e}")))
+    }
+
+    fn deadline_for(&self, timeout: Option<Duration>) -> Instant {
+        match timeout {
+            Some(t) => self.deadline.min(Instant::now() + t),
+            None => self.deadline,
+        }
+    }
+}
+
+/// Maps a WebDriver error to a failure: the shop's fault or the monitor's.
+pub fn classify(error: &CmdError, doing: &str) -> Failure {
+    use ReasonClass::*;
+    let reason = |what: &str| format!("{doing}: {what}");
+    match error {
+        CmdError::WaitTimeout => Failure::shop(Timeout, reason("timed out")),
+        CmdError::Lost(e) => Failure::monitor(Webdriver, reason(&format!("lost the WebDriver connection: {e}"))),
+        CmdError::Failed(e) => Failure::monitor(Webdriver, reason(&format!("WebDriver did not answer: {e}"))),
+        CmdError::FailedC(e) => Failure::monitor(Webdriver, reason(&format!("WebDriver did not answer: {e}"))),
+        CmdError::Standard(wd) => {
+            let message = first_line(&wd.message);
+            let lower = message.to_lowercase();
+            match wd.error {
+                ErrorStatus::InvalidSessionId | ErrorStatus::NoSuchWindow | ErrorStatus::SessionNotCreated => {
+                    Failure::monitor(BrowserCrashed, reason(&format!("the browser session is gone: {message}")))
+                }
+                ErrorStatus::NoSuchElement | ErrorStatus::StaleElementReference => {
+                    Failure::shop(ElementMissing, reason(&format!("element not found ({message})")))
+                }
+                ErrorStatus::ElementNotInteractable
+                | ErrorStatus::ElementClickIntercepted
+                | ErrorStatus::InvalidElementState => {
+                    Failure::shop(ElementMissing, reason(&format!("element cannot be used: {message}")))
+                }
+                ErrorStatus::Timeout => Failure::shop(Timeout, reason(&format!("page did not load in time ({message})"))),
+                ErrorStatus::InsecureCertificate => {
+                    Failure::shop(Unreachable, reason(&format!("the shop's TLS certificate is not trusted: {message}")))
+                }
+                ErrorStatus::JavascriptError | ErrorStatus::ScriptTimeout => {
+                    Failure::shop(Script, reason(&format!("script failed: {message}")))
+                }
+                ErrorStatus::UnexpectedAlertOpen => {
+                    Failure::shop(Assertion, reason(&format!("an unexpected dialog is open: {message}")))
+                }
+                ErrorStatus::InvalidSelector => Failure::shop(Assertion, reason(&format!("invalid selector: {message}"))),
+                _ if lower.contains("neterror") || lower.contains("reached error page") || lower.contains("err_") => {
+                    Failure::shop(Unreachable, reason(&format!("the browser could not load the page: {}", page::net_error_name(&message))))
+                }
+                _ if lower.contains("crash")
+                    || lower.contains("not reachable")
+                    || lower.contains("disconnected")
+                    || lower.contains("session deleted")
+                    || lower.contains("browsing context has been discarded") =>
+                {
+                    Failure::monitor(BrowserCrashed, reason(&format!("the browser crashed or went away: {message}")))
+                }
+                _ => Failure::monitor(Webdriver, reason(&format!("WebDriver error: {message}"))),
+            }
+        }
+        other => Failure::monitor(Webdriver, reason(&format!("WebDriver error: {}", first_line(&other.to_string())))),
+    }
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or("").trim().to_string()
+}
+
+/// Runs `action`; Ok means its post-condition holds.
+pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Failure> {
+    let doing = action.describe();
+    let fail = |e: CmdError| classify(&e, &doing);
+    match action {
+        Action::Open(url) => {
+            let url = env.url(url)?;
+            env.client()?.goto(&url).await.map_err(fail)
+        }
+        Action::Click(target) => {
+            retry_interactable(env, target, &doing, |element| async move { element.click().await }).await
+        }
+        Action::Fill { target, value } => {
+            let value = env.render(value)?;
+            retry_interactable(env, target, &doing, |element| {
+                let value = value.clone();
+                async move {
+                    element.clear().await?;
+                    element.send_keys(&value).await
+                }
+            })
+            .await
+        }
+        Action::Select { target, by } => {
+            let by = match by {
+                SelectBy::Value(t) => SelectBy::Value(super::template::Template::literal(&env.render(t)?)),
+                SelectBy::Label(t) => SelectBy::Label(super::template::Template::literal(&env.render(t)?)),
+                SelectBy::Index(i) => SelectBy::Index(*i),
+            };
+            let element = find(env, target, &doing).await?;
+            let result = match &by {
+                SelectBy::Value(v) => element.select_by_value(v.raw()).await,
+                SelectBy::Label(l) => element.select_by_label(l.raw()).await,
+                SelectBy::Index(i) => element.select_by_index(*i).await,
+            };
+            result.map_err(fail)
+        }
+        Action::Check(target) | Action::Uncheck(target) => {
+            let want = matches!(action, Action::Check(_));
+            let element = find(env, target, &doing).await?;
+            if element.is_selected().await.map_err(fail)? != want {
+                element.click().await.map_err(fail)?;
+            }
+            Ok(())
+        }
+        Action::Press { target, keys } => {
+            let element = match target {
+                Some(target) => find(env, target, &doing).await?,
+                None => env.client()?.active_element().await.map_err(fail)?,
+            };
+            for chord in keys {
+                element.send_keys(chord).await.map_err(fail)?;
+            }
+            Ok(())
+        }
+        Action::Hover(target) => {
+            let element = find(env, target, &doing).await?;
+            let mouse = MouseActions::new("mouse".to_string()).then(PointerAction::MoveToElement {
+                element,
+                duration: None,
+                x: 0.0,
+                y: 0.0,
+            });
+            env.client()?.perform_actions(mouse).await.map_err(fail)
+        }
+        Action::WaitFor { target, visible, text, timeout } => {
+            let text = text.as_ref().map(|t| env.render(t)).transpose()?;
+            let deadline = env.deadline_for(*timeout);
+            wait_for(env.client()?, target, *visible, text.as_deref(), deadline, &doing).await
+        }
+        Action::WaitUrl { expect, timeout } => {
+            let rendered = render_match(env, expect)?;
+            let deadline = env.deadline_for(*timeout);
+            let client = env.client()?;
+            loop {
+                let url = client.current_url().await.map_err(fail)?;
+                if expect.check(&rendered, url.as_str()) {
+                    return Ok(());
+                }
+                if Instant::now() + POLL > deadline {
+                    return Err(Failure::shop(ReasonClass::Timeout, format!("{doing}: timed out; the URL is {url}")));
+                }
+                tokio::time::sleep(POLL).await;
+            }
+        }
+        Action::AssertText { target, expect } => {
+            let rendered = render_match(env, expect)?;
+            let client = env.client()?;
+            let deadline = env.deadline;
+            // Web-first assertion: the text may still be changing (scripts), so look until the
+            // deadline before failing.
+            let mut last = None;
+            loop {
+                if let Ok(element) = client.find(target.as_fantoccini()).await {
+                    let text = element.text().await.map_err(fail)?;
+                    if expect.check(&rendered, &text) {
+                        return Ok(());
+                    }
+                    last = Some(text);
+                }
+                if Instant::now() + POLL > deadline {
+                    return Err(Failure::shop(
+                        ReasonClass::Assertion,
+                        match last {
+                            Some(text) => format!("{doing}: the text was \"{}\"", clip(&text)),
+                            None => format!("{doing}: element not found"),
+                        },
+                    ));
+                }
+                tokio::time::sleep(POLL).await;
+            }
+        }
+        Action::AssertUrl(expect) => {
+            let rendered = render_match(env, expect)?;
+            let url = env.client()?.current_url().await.map_err(fail)?;
+            if expect.check(&rendered, url.as_str()) {
+                Ok(())
+            } else {
+                Err(Failure::shop(ReasonClass::Assertion, format!("{doing}: the URL is {url}")))
+            }
+        }
+        Action::AssertTitle(expect) => {
+            let rendered = render_match(env, expect)?;
+            let title = env.client()?.title().await.map_err(fail)?;
+            if expect.check(&rendered, &title) {
+                Ok(())
+            } else {
+                Err(Failure::shop(ReasonClass::Assertion, format!("{doing}: the title is \"{}\"", clip(&title))))
+            }
+        }
+        Action::AssertVisible(target) => {
+            wait_for(env.client()?, target, true, None, env.deadline, &doing).await
+        }
+        Action::AssertAbsent(target) => {
+            let elements = env.client()?.find_all(target.as_fantoccini()).await.map_err(fail)?;
+            match elements.first() {
+                None => Ok(()),
+                Some(element) => {
+                    let text = element.text().await.unwrap_or_default();
+                    Err(Failure::shop(
+                        ReasonClass::Assertion,
+                        format!("{doing}: found {} element(s), showing \"{}\"", elements.len(), clip(&text)),
+                    ))
+                }
+            }
+        }
+        Action::AssertCount { target, min, max } => {
+            let client = env.client()?;
+            let count = client.find_all(target.as_fantoccini()).await.map_err(fail)?.len();
+            if (*min..=*max).contains(&count) {
+                Ok(())
+            } else {
+                let wanted = if min == max { format!("{min}") } else if *max == usize::MAX { format!("at least {min}") } else { format!("{min} to {max}") };
+                Err(Failure::shop(ReasonClass::Assertion, format!("{doing}: found {count} element(s), wanted {wanted}")))
+            }
+        }
+        Action::StoreText { target, name } => {
+            let element = find(env, target, &doing).await?;
+            let text = element.text().await.map_err(fail)?;
+            env.values.insert(name.clone(), text.trim().to_string());
+            Ok(())
+        }
+        Action::StoreAttr { target, attr, name } => {
+            let element = find(env, target, &doing).await?;
+            match element.attr(attr).await.map_err(fail)? {
+                Some(value) => {
+                    env.values.insert(name.clone(), value);
+                    Ok(())
+                }
+                None => Err(Failure::shop(ReasonClass::Assertion, format!("{doing}: the element has no `{attr}` attribute"))),
+            }
+        }
+        Action::Execute { script, args, store } => {
+            let args = args
+                .iter()
+                .map(|a| env.render(a).map(serde_json::Value::String))
+                .collect::<Result<Vec<_>, _>>()?;
+            let result = env.client()?.execute(script, args).await.map_err(fail)?;
+            if let Some(name) = store {
+                let value = match result {
+                    serde_json::Value::String(s) => s,
+                    serde_json::Value::Null => String::new(),
+                    other => other.to_string(),
+                };
+                env.values.insert(name.clone(), value);
+            }
+            Ok(())
+        }
+        Action::Screenshot(name) => {
+            let client = env.client()?;
+            let path = env.screenshots.take(client, name).await.map_err(fail)?;
+            env.artifacts.push(path);
+            Ok(())
+        }
+        Action::Http(request) => http(env, request, &doing).await,
+        Action::Sleep(duration) => {
+            let until = (Instant::now() + *duration).min(env.deadline);
+            tokio::time::sleep_until(until).await;
+            if Instant::now() >= env.deadline && until < Instant::now() + *duration {
+                return Err(Failure::shop(ReasonClass::Timeout, format!("{doing}: the step timeout ends first")));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn render_match(env: &ActionEnv<'_>, expect: &TextMatch) -> Result<String, Failure> {
+    match expect.template() {
+        Some(t) => env.render(t),
+        None => Ok(String::new()),
+    }
+}
+
+pub fn clip(text: &str) -> String {
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.chars().count() > 200 {
+        format!("{}…", text.chars().take(200).collect::<String>())
+    } else {
+        text
+    }
+}
+
+/// Waits until `target` is present (auto-wait before acting on it) and returns it.
+async fn find(env: &ActionEnv<'_>, target: &Locator, doing: &str) -> Result<Element, Failure> {
+    let client = env.client()?;
+    loop {
+        match client.find(target.as_fantoccini()).await {
+            Ok(element) => return Ok(element),
+            Err(e) if e.is_no_such_element() => {
+                if Instant::now() + POLL > env.deadline {
+                    return Err(Failure::shop(ReasonClass::ElementMissing, format!("{doing}: no element matches {target}")));
+                }
+                tokio::time::sleep(POLL).await;
+            }
+            Err(e) => return Err(classify(&e, doing)),
+        }
+    }
+}
+
+/// Finds `target` and runs `act` on it, looking again while the element is missing, covered,
+/// not yet interactable or replaced by a re-render, until the deadline.
+async fn retry_interactable<F, Fut>(env: &ActionEnv<'_>, target: &Locator, doing: &str, act: F) -> Result<(), Failure>
+where
+    F: Fn(Element) -> Fut,
+    Fut: std::future::Future<Output = Result<(), CmdError>>,
+{
+    loop {
+        let element = find(env, target, doing).await?;
+        match act(element).await {
+            Ok(()) => return Ok(()),
+            Err(e)
+                if (e.is_element_not_interactable()
+                    || matches!(&e, CmdError::Standard(w) if w.error == ErrorStatus::ElementClickIntercepted)
+                    || e.is_stale_element_reference()
+                    || e.is_no_such_element())
+                    && Instant::now() + POLL < env.deadline =>
+            {
+                tokio::time::sleep(POLL).await;
+            }
+            Err(e) => return Err(classify(&e, doing)),
+        }
+    }
+}
+
+async fn wait_for(
+    client: &Client,
+    target: &Locator,
+    visible: bool,
+    text: Option<&str>,
+    deadline: Instant,
+    doing: &str,
+) -> Result<(), Failure> {
+    let mut seen = String::from("no element matched");
+    loop {
+        let elements = client
+            .find_all(target.as_fantoccini())
+            .await
+            .map_err(|e| classify(&e, doing))?;
+        let mut texts = Vec::new();
+        for element in &elements {
+            let shown = !visible || element.is_displayed().await.unwrap_or(false);
+            let matches_text = match text {
+                None => true,
+                Some(want) => {
+                    let actual = element.text().await.unwrap_or_default();
+                    let ok = actual.contains(want);
+                    texts.push(actual);
+                    ok
+                }
+            };
+            if shown && matches_text {
+                return Ok(());
+            }
+        }
+        if !elements.is_empty() {
+            seen = match texts.first() {
+                Some(t) => format!("{} element(s) matched, text \"{}\"", elements.len(), clip(t)),
+                None => format!("{} element(s) matched, none visible", elements.len()),
+            };
+        }
+        if Instant::now() + POLL > deadline {
+            return Err(Failure::shop(
+                if elements.is_empty() { ReasonClass::ElementMissing } else { ReasonClass::Assertion },
+                format!("{doing}: timed out; {seen}"),
+            ));
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+async fn http(env: &mut ActionEnv<'_>, request: &HttpRequest, doing: &str) -> Result<(), Failure> {
+    let url = env.url(&request.url)?;
+    let mut builder = env.http.request(request.method.clone(), &url);
+    for (name, value) in &request.headers {
+        builder = builder.header(name, env.render(value)?);
+    }
+    if let Some(body) = &request.body {
+        builder = builder.body(env.render(body)?);
+    }
+    if let Some(json) = &request.json {
+        builder = builder.json(&render_json(json, env)?);
+    }
+    let deadline = env.deadline_for(request.timeout);
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    let response = builder.timeout(remaining).send().await.map_err(|e| {
+        let class = if e.is_timeout() { ReasonClass::Timeout } else { ReasonClass::Unreachable };
+        Failure::shop(class, format!("{doing}: {}", error_chain(&e)))
+    })?;
+    let status = response.status().as_u16();
+    let body = response.text().await.unwrap_or_default();
+    let expected = if request.expect_status.is_empty() {
+        (200..400).contains(&status)
+    } else {
+        request.expect_status.contains(&status)
+    };
+    if !expected {
+        return Err(Failure::shop(
+            ReasonClass::HttpStatus,
+            format!("{doing}: answered HTTP {status}: {}", clip(&body)),
+        ));
+    }
+    if !request.store.is_empty() {
+        let json: serde_json::Value = serde_json::from_str(&body).map_err(|e| {
+            Failure::shop(ReasonClass::Assertion, format!("{doing}: the response is not JSON ({e}): {}", clip(&body)))
+        })?;
+        for (name, path) in &request.store {
+            let value = path.iter().try_fold(&json, |node, key| match node {
+                serde_json::Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),
+                serde_json::Value::Object(map) => map.get(key),
+                _ => None,
+            });
+            let value = match value {
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+                None => {
+                    return Err(Failure::shop(
+                        ReasonClass::Assertion,
+                        format!("{doing}: the response has no `{}`", path.join(".")),
+                    ))
+                }
+            };
+            env.values.insert(name.clone(), value);
+        }
+    }
+    Ok(())
+}
+
+/// Renders `${var}` in every string of a JSON body.
+fn render_json(value: &serde_json::Value, env: &ActionEnv<'_>) -> Result<serde_json::Value, Failure> {
+    Ok(match value {
+        serde_json::Value::String(s) => {
+            let template = super::template::Template::parse(s).map_err(|e| Failure::shop(ReasonClass::Assertion, e))?;
+            serde_json::Value::String(env.render(&template)?)
+        }
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.iter().map(|v| render_json(v, env)).collect::<Result<_, _>>()?)
+        }
+        serde_json::Value::Object(map) => serde_json::Value::Object(
+            map.iter()
+                .map(|(k, v)| Ok((k.clone(), render_json(v, env)?)))
+                .collect::<Result<_, Failure>>()?,
+        ),
+        other => other.clone(),
+    })
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(&format!(": {e}"));
+        source = e.source();
+    }
+    text
+}

@@ -1,0 +1,262 @@
+//! A validated journey: what the runner executes. Built only by `config::validate`.
+
+use super::template::Template;
+use regex::Regex;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Journey {
+    pub name: String,
+    pub file: PathBuf,
+    pub base_url: url::Url,
+    pub schedule: Schedule,
+    pub timeout: Duration,
+    pub retries: u32,
+    pub browser: Browser,
+    /// Extra W3C capabilities merged over shopwatch's defaults for `browser`.
+    pub capabilities: serde_json::Map<String, serde_json::Value>,
+    pub vars: Vec<(String, Var)>,
+    pub mask: Vec<Locator>,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Schedule {
+    Every(Duration),
+    Cron(Box<cron::Schedule>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Browser {
+    Firefox,
+    Chrome,
+}
+
+impl Browser {
+    pub const NAMES: &'static [&'static str] = &["firefox", "chrome"];
+
+    pub fn parse(name: &str) -> Option<Browser> {
+        match name {
+            "firefox" => Some(Browser::Firefox),
+            "chrome" | "chromium" => Some(Browser::Chrome),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Browser::Firefox => "firefox",
+            Browser::Chrome => "chrome",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Var {
+    Text(String),
+    Secret(SecretSource),
+}
+
+#[derive(Debug, Clone)]
+pub struct SecretSource {
+    pub from: SecretFrom,
+    pub default: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum SecretFrom {
+    Env(String),
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub name: String,
+    pub actions: Vec<Action>,
+    pub slow: Option<Duration>,
+    pub timeout: Duration,
+    pub always: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Locator {
+    Css(String),
+    XPath(String),
+    LinkText(String),
+}
+
+impl Locator {
+    pub fn as_fantoccini(&self) -> fantoccini::Locator<'_> {
+        match self {
+            Locator::Css(s) => fantoccini::Locator::Css(s),
+            Locator::XPath(s) => fantoccini::Locator::XPath(s),
+            Locator::LinkText(s) => fantoccini::Locator::LinkText(s),
+        }
+    }
+}
+
+impl fmt::Display for Locator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Locator::Css(s) => write!(f, "`{s}`"),
+            Locator::XPath(s) => write!(f, "xpath `{s}`"),
+            Locator::LinkText(s) => write!(f, "link text `{s}`"),
+        }
+    }
+}
+
+/// How a text must look.
+#[derive(Debug, Clone)]
+pub enum TextMatch {
+    Equals(Template),
+    Contains(Template),
+    Matches(Regex),
+}
+
+impl TextMatch {
+    /// Whether `actual` matches, given the rendered template text (ignored for regexes).
+    pub fn check(&self, rendered: &str, actual: &str) -> bool {
+        match self {
+            TextMatch::Equals(_) => actual.trim() == rendered.trim(),
+            TextMatch::Contains(_) => actual.contains(rendered),
+            TextMatch::Matches(re) => re.is_match(actual),
+        }
+    }
+
+    pub fn template(&self) -> Option<&Template> {
+        match self {
+            TextMatch::Equals(t) | TextMatch::Contains(t) => Some(t),
+            TextMatch::Matches(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for TextMatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TextMatch::Equals(t) => write!(f, "equal \"{t}\""),
+            TextMatch::Contains(t) => write!(f, "contain \"{t}\""),
+            TextMatch::Matches(re) => write!(f, "match /{re}/"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum SelectBy {
+    Value(Template),
+    Label(Template),
+    Index(usize),
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpRequest {
+    pub method: reqwest::Method,
+    pub url: Template,
+    pub headers: Vec<(String, Template)>,
+    pub body: Option<Template>,
+    pub json: Option<serde_json::Value>,
+    pub expect_status: Vec<u16>,
+    /// Variable name -> path of keys and indexes into the JSON response.
+    pub store: Vec<(String, Vec<String>)>,
+    pub timeout: Option<Duration>,
+}
+
+/// One thing done in the page. The closed set of actions: adding one means a variant here,
+/// its parsing in `config::format`/`config::validate` and its execution in `journey::actions`.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Open(Template),
+    Click(Locator),
+    Fill { target: Locator, value: Template },
+    Select { target: Locator, by: SelectBy },
+    Check(Locator),
+    Uncheck(Locator),
+    Press { target: Option<Locator>, keys: Vec<String> },
+    Hover(Locator),
+    WaitFor { target: Locator, visible: bool, text: Option<Template>, timeout: Option<Duration> },
+    WaitUrl { expect: TextMatch, timeout: Option<Duration> },
+    AssertText { target: Locator, expect: TextMatch },
+    AssertUrl(TextMatch),
+    AssertTitle(TextMatch),
+    AssertVisible(Locator),
+    AssertAbsent(Locator),
+    AssertCount { target: Locator, min: usize, max: usize },
+    StoreText { target: Locator, name: String },
+    StoreAttr { target: Locator, attr: String, name: String },
+    Execute { script: String, args: Vec<Template>, store: Option<String> },
+    Screenshot(String),
+    Http(Box<HttpRequest>),
+    Sleep(Duration),
+}
+
+impl Action {
+    /// A short description for reports: the action and its target, never a value.
+    pub fn describe(&self) -> String {
+        match self {
+            Action::Open(url) => format!("open {url}"),
+            Action::Click(t) => format!("click {t}"),
+            Action::Fill { target, value } => format!("fill {target} with \"{value}\""),
+            Action::Select { target, .. } => format!("select in {target}"),
+            Action::Check(t) => format!("check {t}"),
+            Action::Uncheck(t) => format!("uncheck {t}"),
+            Action::Press { target: Some(t), keys } => format!("press {} in {t}", keys.join("+")),
+            Action::Press { target: None, keys } => format!("press {}", keys.join("+")),
+            Action::Hover(t) => format!("hover {t}"),
+            Action::WaitFor { target, visible, text, .. } => {
+                let state = if *visible { "visible" } else { "present" };
+                match text {
+                    Some(text) => format!("wait_for {target} ({state}, text \"{text}\")"),
+                    None => format!("wait_for {target} ({state})"),
+                }
+            }
+            Action::WaitUrl { expect, .. } => format!("wait_url to {expect}"),
+            Action::AssertText { target, expect } => format!("assert_text {target} to {expect}"),
+            Action::AssertUrl(expect) => format!("assert_url to {expect}"),
+            Action::AssertTitle(expect) => format!("assert_title to {expect}"),
+            Action::AssertVisible(t) => format!("assert_visible {t}"),
+            Action::AssertAbsent(t) => format!("assert_absent {t}"),
+            Action::AssertCount { target, .. } => format!("assert_count {target}"),
+            Action::StoreText { target, name } => format!("store_text {target} as {name}"),
+            Action::StoreAttr { target, attr, name } => format!("store_attr {attr} of {target} as {name}"),
+            Action::Execute { .. } => "execute script".to_string(),
+            Action::Screenshot(name) => format!("screenshot {name}"),
+            Action::Http(req) => format!("http {} {}", req.method, req.url),
+            Action::Sleep(d) => format!("sleep {}", humantime::format_duration(*d)),
+        }
+    }
+
+    /// Whether the action needs a browser session (http and sleep do not).
+    pub fn needs_browser(&self) -> bool {
+        !matches!(self, Action::Http(_) | Action::Sleep(_))
+    }
+
+    /// Whether the action may load a new page, after which shopwatch checks the HTTP status.
+    pub fn may_navigate(&self) -> bool {
+        matches!(self, Action::Open(_) | Action::Click(_) | Action::Press { .. })
+    }
+}
+
+impl Action {
+    /// The `${names}` this action reads.
+    pub fn vars_used(&self) -> Vec<&str> {
+        let templates: Vec<&Template> = match self {
+            Action::Open(t) => vec![t],
+            Action::Fill { value, .. } => vec![value],
+            Action::Select { by: SelectBy::Value(t) | SelectBy::Label(t), .. } => vec![t],
+            Action::WaitFor { text: Some(t), .. } => vec![t],
+            Action::WaitUrl { expect, .. }
+            | Action::AssertText { expect, .. }
+            | Action::AssertUrl(expect)
+            | Action::AssertTitle(expect) => expect.template().into_iter().collect(),
+            Action::Execute { args, .. } => args.iter().collect(),
+            Action::Http(req) => std::iter::once(&req.url)
+                .chain(req.headers.iter().map(|(_, t)| t))
+                .chain(req.body.iter())
+                .collect(),
+            _ => vec![],
+        };
+        templates.into_iter().flat_map(|t| t.vars()).collect()
+    }
+}

@@ -1,0 +1,191 @@
+//! What a run produced: outcomes, per-step results and reasons. A failed check is data here,
+//! not an error.
+
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// The outcome of a run or attempt, worst last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Every step passed within its `slow` budget.
+    Ok,
+    /// Every step passed, some over their `slow` budget.
+    Degraded,
+    /// Passed only on a retry.
+    Flaky,
+    /// The shop failed: assertion, missing element, HTTP error, unreachable, step timeout.
+    Failed,
+    /// The monitor failed: WebDriver unreachable, session not created, browser crashed.
+    Error,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Degraded => "degraded",
+            Outcome::Flaky => "flaky",
+            Outcome::Failed => "failed",
+            Outcome::Error => "error",
+        }
+    }
+
+    pub fn passed(self) -> bool {
+        matches!(self, Outcome::Ok | Outcome::Degraded | Outcome::Flaky)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepOutcome {
+    Ok,
+    /// Passed, over its `slow` budget.
+    Slow,
+    Failed,
+    Error,
+    /// Not run: an earlier step failed (or, for an `always` step, what it needs never came).
+    Skipped,
+}
+
+impl StepOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepOutcome::Ok => "ok",
+            StepOutcome::Slow => "slow",
+            StepOutcome::Failed => "failed",
+            StepOutcome::Error => "error",
+            StepOutcome::Skipped => "skipped",
+        }
+    }
+}
+
+/// Who is at fault when a step does not pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fault {
+    Shop,
+    Monitor,
+}
+
+/// A few stable classes of failure, for metrics and alert routing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasonClass {
+    ElementMissing,
+    Assertion,
+    HttpStatus,
+    Unreachable,
+    Timeout,
+    Script,
+    Webdriver,
+    BrowserCrashed,
+    Cancelled,
+}
+
+impl ReasonClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReasonClass::ElementMissing => "element_missing",
+            ReasonClass::Assertion => "assertion",
+            ReasonClass::HttpStatus => "http_status",
+            ReasonClass::Unreachable => "unreachable",
+            ReasonClass::Timeout => "timeout",
+            ReasonClass::Script => "script",
+            ReasonClass::Webdriver => "webdriver",
+            ReasonClass::BrowserCrashed => "browser_crashed",
+            ReasonClass::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// Why a step did not pass.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    pub fault: Fault,
+    pub class: ReasonClass,
+    /// The failing action, its target, and what the page showed.
+    pub reason: String,
+}
+
+impl Failure {
+    pub fn shop(class: ReasonClass, reason: impl Into<String>) -> Self {
+        Failure {
+            fault: Fault::Shop,
+            class,
+            reason: reason.into(),
+        }
+    }
+
+    pub fn monitor(class: ReasonClass, reason: impl Into<String>) -> Self {
+        Failure {
+            fault: Fault::Monitor,
+            class,
+            reason: reason.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepReport {
+    pub name: String,
+    pub outcome: StepOutcome,
+    /// Time from the first action's start until the last action's post-condition held (or the
+    /// failure); absent for skipped steps.
+    pub duration_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slow_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason_class: Option<ReasonClass>,
+    pub always: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AttemptReport {
+    pub attempt: u32,
+    pub outcome: Outcome,
+    /// Time to start the browser session, driver included.
+    pub session_start_ms: Option<f64>,
+    /// A monitor fault outside any step (driver or session start).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub steps: Vec<StepReport>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub journey: String,
+    pub file: PathBuf,
+    pub run_id: String,
+    pub browser: &'static str,
+    pub outcome: Outcome,
+    pub attempts: u32,
+    pub started_at: String,
+    pub duration_ms: f64,
+    /// The steps of the last attempt.
+    pub steps: Vec<StepReport>,
+    /// Earlier attempts, when `retries` made more than one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub previous_attempts: Vec<AttemptReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artifacts_dir: Option<PathBuf>,
+}
+
+impl RunReport {
+    /// The first step that did not pass, if any.
+    pub fn first_failure(&self) -> Option<&StepReport> {
+        self.steps
+            .iter()
+            .find(|s| matches!(s.outcome, StepOutcome::Failed | StepOutcome::Error))
+    }
+}
+
+pub fn millis(d: std::time::Duration) -> f64 {
+    (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
+}

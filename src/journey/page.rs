@@ -1,0 +1,256 @@
+//! Reading the page shopwatch is on: HTTP status of the last navigation, browser error pages,
+//! visible error messages; and capturing artifacts (masked screenshots, redacted HTML, console).
+
+use super::model::Locator;
+use super::outcome::{Failure, ReasonClass};
+use super::secrets::Redactor;
+use fantoccini::error::CmdError;
+use fantoccini::wd::WebDriverCompatibleCommand;
+use fantoccini::Client;
+use serde::Deserialize;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+/// Where the browser is, and how the page it shows was answered.
+#[derive(Debug, Deserialize)]
+pub struct PageState {
+    pub url: String,
+    /// `responseStatus` of the Navigation Timing entry: WebDriver does not report HTTP status.
+    pub status: Option<u16>,
+    pub title: String,
+    /// Visible error-like messages (`[role=alert]`, `.error`, `[class*=error]`...).
+    pub messages: Vec<String>,
+    /// The browser's own error page text (Chromium: `ERR_CONNECTION_REFUSED`...).
+    pub net_error: Option<String>,
+}
+
+const PAGE_STATE_SCRIPT: &str = r#"
+const nav = performance.getEntriesByType('navigation')[0];
+const status = nav && nav.responseStatus ? nav.responseStatus : null;
+const messages = [];
+for (const el of document.querySelectorAll('[role=alert], .error, .alert, [class*=error], [class*=declined]')) {
+  const text = (el.innerText || '').trim();
+  if (text && el.offsetParent !== null && !messages.includes(text) && messages.length < 3) messages.push(text.slice(0, 200));
+}
+let netError = null;
+if (location.protocol === 'chrome-error:' || location.href.startsWith('about:neterror')) {
+  const body = document.body ? document.body.innerText : '';
+  const code = body.match(/ERR_[A-Z_]+/);
+  netError = code ? code[0] : (location.href.match(/e=([a-zA-Z]+)/) || [null, 'error page'])[1];
+}
+return { url: location.href, status, title: document.title, messages, net_error: netError };
+"#;
+
+pub async fn state(client: &Client) -> Result<PageState, CmdError> {
+    let value = client.execute(PAGE_STATE_SCRIPT, vec![]).await?;
+    serde_json::from_value(value).map_err(CmdError::Json)
+}
+
+/// After a navigation: the shop failed if the browser shows its error page or the page was
+/// answered with an HTTP error status.
+pub async fn check_navigation(client: &Client, doing: &str) -> Result<(), Failure> {
+    let state = state(client).await.map_err(|e| super::actions::classify(&e, doing))?;
+    if let Some(error) = &state.net_error {
+        return Err(Failure::shop(
+            ReasonClass::Unreachable,
+            format!("{doing}: the browser could not load the page: {error}"),
+        ));
+    }
+    if let Some(status) = state.status.filter(|s| *s >= 400) {
+        return Err(Failure::shop(
+            ReasonClass::HttpStatus,
+            format!("{doing}: the page answered HTTP {status} at {}", state.url),
+        ));
+    }
+    Ok(())
+}
+
+/// What the page showed, for a failure reason: URL, status, title, error messages.
+pub async fn describe(client: &Client) -> Option<String> {
+    let state = state(client).await.ok()?;
+    let mut text = format!("page {}", state.url);
+    match state.status {
+        Some(status) => text.push_str(&format!(" (HTTP {status}, title \"{}\")", state.title)),
+        None => text.push_str(&format!(" (title \"{}\")", state.title)),
+    }
+    if !state.messages.is_empty() {
+        let messages: Vec<String> = state.messages.iter().map(|m| format!("\"{}\"", super::actions::clip(m))).collect();
+        text.push_str(&format!("; it shows {}", messages.join(", ")));
+    }
+    Some(text)
+}
+
+/// `about:neterror?e=connectionFailure&u=...` -> `connectionFailure`; Chromium codes as they are.
+pub fn net_error_name(message: &str) -> String {
+    if let Some(code) = message.split("e=").nth(1) {
+        return code.split(['&', ' ']).next().unwrap_or(code).to_string();
+    }
+    if let Some(start) = message.find("ERR_") {
+        return message[start..]
+            .split(|c: char| !(c.is_ascii_uppercase() || c == '_'))
+            .next()
+            .unwrap_or("")
+            .to_string();
+    }
+    message.to_string()
+}
+
+/// Blacks out masked elements, password fields and any element showing a secret, by drawing
+/// opaque boxes over them; returns how many boxes it drew.
+const MASK_SCRIPT: &str = r#"
+const [selectors, xpaths, secrets] = arguments;
+const els = new Set(document.querySelectorAll('input[type=password]'));
+for (const s of selectors) { try { document.querySelectorAll(s).forEach(e => els.add(e)); } catch (e) {} }
+for (const x of xpaths) {
+  try {
+    const r = document.evaluate(x, document, null, XPathResult.ORDERED_NODE_SNAPSHOT_TYPE, null);
+    for (let i = 0; i < r.snapshotLength; i++) els.add(r.snapshotItem(i));
+  } catch (e) {}
+}
+if (secrets.length) {
+  for (const input of document.querySelectorAll('input, textarea')) {
+    if (secrets.some(s => input.value.includes(s))) els.add(input);
+  }
+  const walker = document.createTreeWalker(document.body || document.documentElement, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    if (secrets.some(s => node.nodeValue.includes(s)) && node.parentElement) els.add(node.parentElement);
+  }
+}
+let drawn = 0;
+for (const el of els) {
+  const r = el.getBoundingClientRect();
+  if (r.width === 0 && r.height === 0) continue;
+  const box = document.createElement('div');
+  box.setAttribute('data-shopwatch-mask', '');
+  box.style.cssText = `position:fixed;left:${r.left - 2}px;top:${r.top - 2}px;width:${r.width + 4}px;height:${r.height + 4}px;background:#000;z-index:2147483647;pointer-events:none`;
+  document.documentElement.appendChild(box);
+  drawn++;
+}
+return drawn;
+"#;
+
+const UNMASK_SCRIPT: &str =
+    "document.querySelectorAll('[data-shopwatch-mask]').forEach(e => e.remove());";
+
+/// Takes screenshots into one directory with masking applied.
+pub struct Screenshots<'a> {
+    pub dir: &'a Path,
+    pub mask: &'a [Locator],
+    pub secrets: Vec<String>,
+}
+
+impl Screenshots<'_> {
+    /// Saves `<dir>/<name>.png`, masked.
+    pub async fn take(&self, client: &Client, name: &str) -> Result<PathBuf, CmdError> {
+        let mut css = Vec::new();
+        let mut xpaths = Vec::new();
+        for locator in self.mask {
+            match locator {
+                Locator::Css(s) => css.push(s.clone()),
+                Locator::XPath(x) => xpaths.push(x.clone()),
+                Locator::LinkText(t) => xpaths.push(format!("//a[normalize-space(.)={}]", xpath_literal(t))),
+            }
+        }
+        client
+            .execute(MASK_SCRIPT, vec![json!(css), json!(xpaths), json!(self.secrets)])
+            .await?;
+        let png = client.screenshot().await;
+        let _ = client.execute(UNMASK_SCRIPT, vec![]).await;
+        let png = png?;
+        std::fs::create_dir_all(self.dir).map_err(io_error)?;
+        let path = self.dir.join(format!("{name}.png"));
+        std::fs::write(&path, png).map_err(io_error)?;
+        Ok(path)
+    }
+}
+
+fn io_error(e: std::io::Error) -> CmdError {
+    CmdError::Lost(e)
+}
+
+fn xpath_literal(text: &str) -> String {
+    if !text.contains('\'') {
+        format!("'{text}'")
+    } else if !text.contains('"') {
+        format!("\"{text}\"")
+    } else {
+        let parts: Vec<String> = text.split('\'').map(|p| format!("'{p}'")).collect();
+        format!("concat({})", parts.join(", \"'\", "))
+    }
+}
+
+/// Chromium's console log (legacy endpoint that chromedriver still serves; geckodriver has none).
+#[derive(Debug)]
+struct BrowserLog;
+
+impl WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(r#"{"type":"browser"}"#.to_string()))
+    }
+}
+
+async fn console_log(client: &Client) -> Option<Vec<String>> {
+    let entries = client.issue_cmd(BrowserLog).await.ok()?;
+    Some(
+        entries
+            .as_array()?
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} {}",
+                    e["level"].as_str().unwrap_or("?"),
+                    e["message"].as_str().unwrap_or_default()
+                )
+            })
+            .collect(),
+    )
+}
+
+/// Saves what a failed step left on screen: masked screenshot, redacted HTML, URL and the
+/// console log where the driver gives it. Returns the paths written.
+pub async fn capture_failure(
+    client: &Client,
+    screenshots: &Screenshots<'_>,
+    redactor: &Redactor,
+    step: &str,
+) -> Vec<PathBuf> {
+    let mut paths = Vec::new();
+    if std::fs::create_dir_all(screenshots.dir).is_err() {
+        return paths;
+    }
+    match screenshots.take(client, step).await {
+        Ok(path) => paths.push(path),
+        Err(e) => tracing::warn!("screenshot of failed step {step}: {e}"),
+    }
+    if let Ok(html) = client.source().await {
+        let path = screenshots.dir.join(format!("{step}.html"));
+        if std::fs::write(&path, redactor.redact(&html)).is_ok() {
+            paths.push(path);
+        }
+    }
+    let mut page = String::new();
+    if let Ok(state) = state(client).await {
+        page.push_str(&format!("url: {}\ntitle: {}\n", state.url, state.title));
+        if let Some(status) = state.status {
+            page.push_str(&format!("http_status: {status}\n"));
+        }
+    }
+    if let Some(lines) = console_log(client).await {
+        page.push_str("console:\n");
+        for line in lines {
+            page.push_str(&format!("  {line}\n"));
+        }
+    }
+    if !page.is_empty() {
+        let path = screenshots.dir.join(format!("{step}.txt"));
+        if std::fs::write(&path, redactor.redact(&page)).is_ok() {
+            paths.push(path);
+        }
+    }
+    paths
+}

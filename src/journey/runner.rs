@@ -1,0 +1,380 @@
+//! Running a journey: attempts (each in a fresh browser session), steps in order with their
+//! timeouts, `always` steps after a failure, artifacts of failed steps, and the outcome.
+
+use super::actions::{self, ActionEnv};
+use super::model::{Action, Journey, Step};
+use super::outcome::*;
+use super::page::{self, Screenshots};
+use super::secrets::Redactor;
+use crate::webdriver::{Endpoint, Session, SessionOptions};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// Beyond a step's timeout, how long a WebDriver command may still hang before the session is
+/// declared stuck and killed. The driver's own page-load timeout normally fires first.
+const BACKSTOP: Duration = Duration::from_secs(1);
+/// Bound on reading the page and saving artifacts after a failure.
+const CAPTURE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What happened, as it happens: for live output.
+pub enum RunEvent<'a> {
+    AttemptStarted { attempt: u32 },
+    StepFinished { attempt: u32, step: &'a StepReport },
+    AttemptFinished { attempt: u32, outcome: Outcome, retrying: bool },
+}
+
+/// Runs journeys against one WebDriver endpoint.
+pub struct Runner {
+    pub endpoint: Endpoint,
+    pub http: reqwest::Client,
+    /// Failed-step artifacts go under `<dir>/<journey>/<run id>/attempt-<n>/`.
+    pub artifacts_dir: Option<PathBuf>,
+    pub cancel: CancellationToken,
+}
+
+impl Runner {
+    pub fn new(endpoint: Endpoint, artifacts_dir: Option<PathBuf>, cancel: CancellationToken) -> Self {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("shopwatch/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default();
+        Runner {
+            endpoint,
+            http,
+            artifacts_dir,
+            cancel,
+        }
+    }
+
+    /// Runs `journey` once (with its retries). `values` holds its resolved variables; the
+    /// redactor every secret among them.
+    pub async fn run(
+        &self,
+        journey: &Journey,
+        values: &HashMap<String, String>,
+        redactor: &Redactor,
+        on_event: &mut (dyn FnMut(RunEvent<'_>) + Send),
+    ) -> RunReport {
+        let started = Instant::now();
+        let now = chrono::Utc::now();
+        let run_id = format!(
+            "{}-{:04x}",
+            now.format("%Y%m%dT%H%M%S"),
+            now.timestamp_subsec_nanos() % 0x10000
+        );
+        let run_dir = self
+            .artifacts_dir
+            .as_ref()
+            .map(|dir| dir.join(&journey.name).join(&run_id));
+        let mut values = values.clone();
+        values.insert("run_id".to_string(), run_id.clone());
+        values.insert(
+            "base_url".to_string(),
+            journey.base_url.as_str().trim_end_matches('/').to_string(),
+        );
+
+        let mut attempts = Vec::new();
+        let total = journey.retries + 1;
+        for number in 1..=total {
+            on_event(RunEvent::AttemptStarted { attempt: number });
+            let attempt_dir = run_dir.as_ref().map(|d| d.join(format!("attempt-{number}")));
+            let report = self
+                .attempt(journey, number, attempt_dir.as_deref(), values.clone(), redactor, on_event)
+                .await;
+            let retrying = !report.outcome.passed() && number < total && !self.cancel.is_cancelled();
+            on_event(RunEvent::AttemptFinished {
+                attempt: number,
+                outcome: report.outcome,
+                retrying,
+            });
+            attempts.push(report);
+            if !retrying {
+                break;
+            }
+        }
+        let last = attempts.pop().expect("at least one attempt ran");
+        let outcome = if last.outcome.passed() && !attempts.is_empty() {
+            Outcome::Flaky
+        } else {
+            last.outcome
+        };
+        RunReport {
+            journey: journey.name.clone(),
+            file: journey.file.clone(),
+            run_id,
+            browser: journey.browser.name(),
+            outcome,
+            attempts: attempts.len() as u32 + 1,
+            started_at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            duration_ms: millis(started.elapsed()),
+            steps: last.steps,
+            previous_attempts: attempts,
+            error: last.error,
+            artifacts_dir: run_dir.filter(|d| d.exists()),
+        }
+    }
+
+    async fn attempt(
+        &self,
+        journey: &Journey,
+        number: u32,
+        dir: Option<&Path>,
+        mut values: HashMap<String, String>,
+        redactor: &Redactor,
+        on_event: &mut (dyn FnMut(RunEvent<'_>) + Send),
+    ) -> AttemptReport {
+        let options = SessionOptions {
+            browser: journey.browser,
+            endpoint: &self.endpoint,
+            extra_capabilities: &journey.capabilities,
+            page_load_timeout: journey.steps.first().map(|s| s.timeout).unwrap_or(Duration::from_secs(15)),
+        };
+        let mut session: Option<Session> = None;
+        let mut session_start_ms = None;
+        let mut error = None;
+        let mut first_failure: Option<Fault> = None;
+        let mut steps = Vec::new();
+        let journey_deadline = Instant::now() + journey.timeout;
+        let scratch = std::env::temp_dir();
+        let screenshots = Screenshots {
+            dir: dir.unwrap_or(&scratch),
+            mask: &journey.mask,
+            secrets: values
+                .values()
+                .filter(|v| redactor.redact(v) != **v)
+                .cloned()
+                .collect(),
+        };
+
+        for step in &journey.steps {
+            let skip_reason = if self.cancel.is_cancelled() {
+                Some("cancelled".to_string())
+            } else if first_failure.is_some() && !step.always {
+                Some("an earlier step failed".to_string())
+            } else if first_failure.is_some() {
+                missing_values(step, &values)
+            } else {
+                None
+            };
+            if let Some(reason) = skip_reason {
+                steps.push(skipped(step, reason));
+                on_event(RunEvent::StepFinished { attempt: number, step: steps.last().expect("just pushed") });
+                continue;
+            }
+
+            let needs_browser = step.actions.iter().any(Action::needs_browser);
+            if needs_browser && session.as_ref().is_none_or(Session::is_poisoned) {
+                if let Some(old) = session.take() {
+                    old.close().await;
+                }
+                match Session::start(&options).await {
+                    Ok(started) => {
+                        session_start_ms.get_or_insert(millis(started.start_time));
+                        session = Some(started);
+                    }
+                    Err(e) => {
+                        let reason = redactor.redact(&e.to_string());
+                        error.get_or_insert(reason.clone());
+                        first_failure.get_or_insert(Fault::Monitor);
+                        steps.push(StepReport {
+                            outcome: StepOutcome::Error,
+                            reason: Some(reason),
+                            reason_class: Some(ReasonClass::Webdriver),
+                            ..skipped(step, String::new())
+                        });
+                        on_event(RunEvent::StepFinished { attempt: number, step: steps.last().expect("just pushed") });
+                        continue;
+                    }
+                }
+            }
+
+            // A main step also ends when the journey's time is up; cleanup gets its own time.
+            let remaining = journey_deadline.saturating_duration_since(Instant::now());
+            let (limit, by_journey) = if !step.always && remaining < step.timeout {
+                (remaining, true)
+            } else {
+                (step.timeout, false)
+            };
+            let limit_text = if by_journey {
+                format!("the journey timeout ({})", humantime::format_duration(journey.timeout))
+            } else {
+                format!("the step timeout ({})", humantime::format_duration(step.timeout))
+            };
+            let session_ref = if needs_browser { session.as_mut() } else { None };
+            let report = self
+                .step(step, session_ref, &journey.base_url, limit, &limit_text, &mut values, &screenshots, redactor)
+                .await;
+            if let (Some(fault), StepOutcome::Failed | StepOutcome::Error) =
+                (report_fault(&report), report.outcome)
+            {
+                first_failure.get_or_insert(fault);
+            }
+            steps.push(report);
+            on_event(RunEvent::StepFinished { attempt: number, step: steps.last().expect("just pushed") });
+        }
+        if let Some(session) = session {
+            session.close().await;
+        }
+
+        let outcome = match first_failure {
+            Some(Fault::Shop) => Outcome::Failed,
+            Some(Fault::Monitor) => Outcome::Error,
+            None if steps.iter().any(|s| s.outcome == StepOutcome::Slow) => Outcome::Degraded,
+            None => Outcome::Ok,
+        };
+        AttemptReport {
+            attempt: number,
+            outcome,
+            session_start_ms,
+            error,
+            steps,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn step(
+        &self,
+        step: &Step,
+        mut session: Option<&mut Session>,
+        base_url: &url::Url,
+        limit: Duration,
+        limit_text: &str,
+        values: &mut HashMap<String, String>,
+        screenshots: &Screenshots<'_>,
+        redactor: &Redactor,
+    ) -> StepReport {
+        if let Some(session) = session.as_deref_mut() {
+            // The driver's own page-load timeout fires first and leaves the session usable.
+            session.set_page_load_timeout(limit).await;
+        }
+        let current = AtomicUsize::new(0);
+        let mut artifacts = Vec::new();
+        let started = Instant::now();
+        let deadline = started + limit;
+        let client = session.as_deref().map(|s| &s.client);
+        let work = async {
+            for (i, action) in step.actions.iter().enumerate() {
+                current.store(i, Ordering::Relaxed);
+                let mut env = ActionEnv {
+                    client,
+                    base_url,
+                    values,
+                    http: &self.http,
+                    deadline,
+                    screenshots,
+                    artifacts: &mut artifacts,
+                };
+                actions::perform(&mut env, action).await?;
+                if let (true, Some(client)) = (action.may_navigate(), client) {
+                    page::check_navigation(client, &action.describe()).await?;
+                }
+            }
+            Ok(())
+        };
+        let mut stuck = false;
+        let result = tokio::select! {
+            result = tokio::time::timeout(limit + BACKSTOP, work) => match result {
+                Ok(result) => result,
+                Err(_) => {
+                    stuck = true;
+                    let action = &step.actions[current.load(Ordering::Relaxed)];
+                    Err(Failure::shop(
+                        ReasonClass::Timeout,
+                        format!("{}: {limit_text} ran out and the browser did not answer", action.describe()),
+                    ))
+                }
+            },
+            _ = self.cancel.cancelled() => Err(Failure::monitor(ReasonClass::Cancelled, "cancelled")),
+        };
+        let elapsed = started.elapsed();
+        let mut report = StepReport {
+            name: step.name.clone(),
+            outcome: StepOutcome::Ok,
+            duration_ms: Some(millis(elapsed)),
+            slow_ms: step.slow.map(millis),
+            reason: None,
+            reason_class: None,
+            always: step.always,
+            artifacts: Vec::new(),
+        };
+        match result {
+            Ok(()) => {
+                if step.slow.is_some_and(|slow| elapsed > slow) {
+                    report.outcome = StepOutcome::Slow;
+                }
+            }
+            Err(mut failure) => {
+                let timed_out = failure.class == ReasonClass::Timeout;
+                if timed_out && !failure.reason.contains(limit_text) {
+                    failure.reason = format!("{} ({limit_text} ran out)", failure.reason);
+                }
+                if stuck || failure.fault == Fault::Monitor {
+                    if let Some(session) = session.as_deref_mut() {
+                        session.poison();
+                    }
+                }
+                match session.as_deref_mut().filter(|s| !s.is_poisoned()) {
+                    Some(session) if failure.fault == Fault::Shop => {
+                        let capture = async {
+                            if let Some(page) = page::describe(&session.client).await {
+                                failure.reason = format!("{}; {page}", failure.reason);
+                            }
+                            page::capture_failure(&session.client, screenshots, redactor, &step.name).await
+                        };
+                        match tokio::time::timeout(CAPTURE_TIMEOUT, capture).await {
+                            Ok(paths) => artifacts.extend(paths),
+                            Err(_) => session.poison(),
+                        }
+                    }
+                    _ => {}
+                }
+                report.outcome = match failure.fault {
+                    Fault::Shop => StepOutcome::Failed,
+                    Fault::Monitor => StepOutcome::Error,
+                };
+                report.reason = Some(redactor.redact(&failure.reason));
+                report.reason_class = Some(failure.class);
+            }
+        }
+        report.artifacts = artifacts;
+        report
+    }
+}
+
+fn report_fault(report: &StepReport) -> Option<Fault> {
+    match report.outcome {
+        StepOutcome::Failed => Some(Fault::Shop),
+        StepOutcome::Error => Some(Fault::Monitor),
+        _ => None,
+    }
+}
+
+/// An `always` step after a failure is skipped when it needs a value the failed run never
+/// stored (a cleanup for an order that was never placed).
+fn missing_values(step: &Step, values: &HashMap<String, String>) -> Option<String> {
+    let missing: Vec<String> = step
+        .actions
+        .iter()
+        .flat_map(Action::vars_used)
+        .filter(|name| !values.contains_key(*name))
+        .map(|name| format!("`${{{name}}}`"))
+        .collect();
+    (!missing.is_empty()).then(|| format!("needs {}, which the failed run did not store", missing.join(", ")))
+}
+
+fn skipped(step: &Step, reason: String) -> StepReport {
+    StepReport {
+        name: step.name.clone(),
+        outcome: StepOutcome::Skipped,
+        duration_ms: None,
+        slow_ms: step.slow.map(millis),
+        reason: (!reason.is_empty()).then_some(reason),
+        reason_class: None,
+        always: step.always,
+        artifacts: Vec::new(),
+    }
+}

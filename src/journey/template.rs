@@ -1,0 +1,129 @@
+//! `${name}` interpolation of variables and stored values, applied after parsing so that
+//! error columns stay true. `$$` writes a literal `$`.
+
+use std::collections::HashMap;
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Text(String),
+    Var(String),
+}
+
+/// A string with `${name}` placeholders. Displays as written, so reports never show values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    raw: String,
+    parts: Vec<Part>,
+}
+
+impl Template {
+    /// Parses `raw`; the error says what is wrong with a placeholder.
+    pub fn parse(raw: &str) -> Result<Template, String> {
+        let mut parts = Vec::new();
+        let mut text = String::new();
+        let mut rest = raw;
+        while let Some(at) = rest.find('$') {
+            text.push_str(&rest[..at]);
+            let after = &rest[at + 1..];
+            if let Some(tail) = after.strip_prefix('$') {
+                text.push('$');
+                rest = tail;
+            } else if let Some(body) = after.strip_prefix('{') {
+                let Some(end) = body.find('}') else {
+                    return Err(format!("unclosed `${{` in `{raw}`: write `${{name}}`, or `$$` for a literal `$`"));
+                };
+                let name = &body[..end];
+                if !is_name(name) {
+                    return Err(format!(
+                        "`${{{name}}}` is not a variable name: use letters, digits and `_`, e.g. `${{order_number}}`"
+                    ));
+                }
+                if !text.is_empty() {
+                    parts.push(Part::Text(std::mem::take(&mut text)));
+                }
+                parts.push(Part::Var(name.to_string()));
+                rest = &body[end + 1..];
+            } else {
+                text.push('$');
+                rest = after;
+            }
+        }
+        text.push_str(rest);
+        if !text.is_empty() {
+            parts.push(Part::Text(text));
+        }
+        Ok(Template {
+            raw: raw.to_string(),
+            parts,
+        })
+    }
+
+    /// A template without placeholders.
+    pub fn literal(text: &str) -> Template {
+        Template {
+            raw: text.replace('$', "$$"),
+            parts: vec![Part::Text(text.to_string())],
+        }
+    }
+
+    pub fn raw(&self) -> &str {
+        &self.raw
+    }
+
+    /// The names this template reads.
+    pub fn vars(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|part| match part {
+            Part::Var(name) => Some(name.as_str()),
+            Part::Text(_) => None,
+        })
+    }
+
+    /// Substitutes values; a name without a value is an error naming it.
+    pub fn render(&self, values: &HashMap<String, String>) -> Result<String, String> {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Text(text) => out.push_str(text),
+                Part::Var(name) => match values.get(name) {
+                    Some(value) => out.push_str(value),
+                    None => return Err(format!("`${{{name}}}` has no value yet")),
+                },
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl fmt::Display for Template {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.raw)
+    }
+}
+
+pub fn is_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_vars_and_escapes() {
+        let t = Template::parse("/api/orders/${order}/cancel?x=$$1&y=$z").unwrap();
+        assert_eq!(t.vars().collect::<Vec<_>>(), ["order"]);
+        let values = HashMap::from([("order".to_string(), "SW-1".to_string())]);
+        assert_eq!(t.render(&values).unwrap(), "/api/orders/SW-1/cancel?x=$1&y=$z");
+        assert_eq!(t.to_string(), "/api/orders/${order}/cancel?x=$$1&y=$z");
+    }
+
+    #[test]
+    fn rejects_bad_placeholders() {
+        assert!(Template::parse("${").unwrap_err().contains("unclosed"));
+        assert!(Template::parse("${a b}").unwrap_err().contains("not a variable name"));
+        assert!(Template::parse("${x}").unwrap().render(&HashMap::new()).is_err());
+    }
+}

@@ -1,0 +1,125 @@
+//! Writing runs out: live console lines, JSON (one object per run) and JUnit XML.
+
+use crate::journey::outcome::{Outcome, RunReport, StepOutcome, StepReport};
+use quick_xml::escape::escape;
+use std::fmt::Write as _;
+
+/// One console line for a finished step.
+pub fn step_line(step: &StepReport) -> String {
+    let duration = step
+        .duration_ms
+        .map(format_ms)
+        .unwrap_or_else(|| "-".to_string());
+    let mark = match step.outcome {
+        StepOutcome::Ok => "ok   ",
+        StepOutcome::Slow => "SLOW ",
+        StepOutcome::Failed => "FAIL ",
+        StepOutcome::Error => "ERROR",
+        StepOutcome::Skipped => "skip ",
+    };
+    let mut line = format!("  {mark} {:<24} {:>9}", step.name, duration);
+    if step.always {
+        line.push_str("  (always)");
+    }
+    if step.outcome == StepOutcome::Slow {
+        if let Some(slow) = step.slow_ms {
+            line.push_str(&format!("  over its slow budget of {}", format_ms(slow)));
+        }
+    }
+    if let Some(reason) = &step.reason {
+        line.push_str(&format!("\n        {reason}"));
+    }
+    for path in &step.artifacts {
+        line.push_str(&format!("\n        artifact: {}", path.display()));
+    }
+    line
+}
+
+/// The closing line of a run.
+pub fn summary_line(run: &RunReport) -> String {
+    let label = match run.outcome {
+        Outcome::Ok => "OK",
+        Outcome::Degraded => "DEGRADED (warning: slow steps)",
+        Outcome::Flaky => "FLAKY (warning: passed on a retry)",
+        Outcome::Failed => "FAILED",
+        Outcome::Error => "ERROR (the monitor failed, not the shop)",
+    };
+    let attempts = if run.attempts == 1 {
+        "1 attempt".to_string()
+    } else {
+        format!("{} attempts", run.attempts)
+    };
+    let mut line = format!(
+        "{label}: {} in {} ({attempts})",
+        run.journey,
+        format_ms(run.duration_ms)
+    );
+    if let Some(step) = run.first_failure() {
+        line.push_str(&format!("; first failure in step `{}`", step.name));
+    } else if let Some(error) = &run.error {
+        line.push_str(&format!("; {error}"));
+    }
+    line
+}
+
+pub fn format_ms(ms: f64) -> String {
+    if ms < 1000.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{:.2} s", ms / 1000.0)
+    }
+}
+
+/// JUnit XML: one testsuite per journey run, one testcase per step.
+pub fn junit(runs: &[RunReport]) -> String {
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"shopwatch\">\n");
+    for run in runs {
+        let count = |o: StepOutcome| run.steps.iter().filter(|s| s.outcome == o).count();
+        let _ = writeln!(
+            xml,
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\" timestamp=\"{}\">",
+            escape(run.journey.as_str()),
+            run.steps.len(),
+            count(StepOutcome::Failed),
+            count(StepOutcome::Error),
+            count(StepOutcome::Skipped),
+            run.duration_ms / 1000.0,
+            escape(run.started_at.as_str()),
+        );
+        let _ = writeln!(
+            xml,
+            "    <properties><property name=\"outcome\" value=\"{}\"/><property name=\"attempts\" value=\"{}\"/><property name=\"browser\" value=\"{}\"/></properties>",
+            run.outcome.as_str(),
+            run.attempts,
+            run.browser
+        );
+        for step in &run.steps {
+            let _ = write!(
+                xml,
+                "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
+                escape(run.journey.as_str()),
+                escape(step.name.as_str()),
+                step.duration_ms.unwrap_or(0.0) / 1000.0
+            );
+            let reason = step.reason.as_deref().unwrap_or("");
+            match step.outcome {
+                StepOutcome::Ok => xml.push_str("/>\n"),
+                StepOutcome::Slow => {
+                    let _ = writeln!(xml, "><system-out>slow: over its budget</system-out></testcase>");
+                }
+                StepOutcome::Failed => {
+                    let _ = writeln!(xml, "><failure message=\"{0}\">{0}</failure></testcase>", escape(reason));
+                }
+                StepOutcome::Error => {
+                    let _ = writeln!(xml, "><error message=\"{0}\">{0}</error></testcase>", escape(reason));
+                }
+                StepOutcome::Skipped => {
+                    let _ = writeln!(xml, "><skipped message=\"{}\"/></testcase>", escape(reason));
+                }
+            }
+        }
+        xml.push_str("  </testsuite>\n");
+    }
+    xml.push_str("</testsuites>\n");
+    xml
+}

@@ -1,0 +1,252 @@
+//! One WebDriver session: capabilities, connecting (to a local driver we start, or to any W3C
+//! endpoint), and closing it on every path.
+
+use super::driver::{DriverError, LocalDriver};
+use crate::journey::model::Browser;
+use fantoccini::wd::TimeoutConfiguration;
+use fantoccini::{Client, ClientBuilder};
+use serde_json::{json, Map, Value};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How long creating a session may take before it counts as refused.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long closing a session may take; a hung browser is killed after that.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Where sessions come from.
+#[derive(Debug, Clone)]
+pub enum Endpoint {
+    /// Start geckodriver or chromedriver from PATH for each session.
+    Local,
+    /// Any W3C endpoint: a driver, a Selenium standalone container or a Grid hub.
+    Remote(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Driver(#[from] DriverError),
+    #[error("WebDriver at {url} did not create a session: {message}")]
+    NotCreated { url: String, message: String },
+    #[error("WebDriver at {url} did not answer within {}s", CONNECT_TIMEOUT.as_secs())]
+    Timeout { url: String },
+    #[error("cannot set up the WebDriver HTTP client: {0}")]
+    Client(std::io::Error),
+}
+
+pub struct SessionOptions<'a> {
+    pub browser: Browser,
+    pub endpoint: &'a Endpoint,
+    /// Journey capabilities merged over shopwatch's defaults.
+    pub extra_capabilities: &'a Map<String, Value>,
+    pub page_load_timeout: Duration,
+}
+
+/// A live session; `close` must be called (it also stops a local driver).
+pub struct Session {
+    pub client: Client,
+    driver: Option<LocalDriver>,
+    /// Time from asking for the session until it was ready (driver start included).
+    pub start_time: Duration,
+    /// Set when a command timed out: the session may be stuck, send it nothing more.
+    poisoned: bool,
+    page_load_timeout: Duration,
+}
+
+impl Session {
+    pub async fn start(options: &SessionOptions<'_>) -> Result<Session, SessionError> {
+        let started = Instant::now();
+        let driver = match options.endpoint {
+            Endpoint::Local => Some(LocalDriver::start(options.browser).await?),
+            Endpoint::Remote(_) => None,
+        };
+        let url = match (&driver, options.endpoint) {
+            (Some(driver), _) => driver.url().to_string(),
+            (None, Endpoint::Remote(url)) => url.clone(),
+            (None, Endpoint::Local) => unreachable!("a local endpoint always has a driver"),
+        };
+        let profile_dir = driver.as_ref().and_then(|d| d.temp_dir()).map(|d| d.join("profile"));
+        let capabilities = capabilities(
+            options.browser,
+            profile_dir.as_deref(),
+            options.extra_capabilities,
+            options.page_load_timeout,
+        );
+        let mut builder = ClientBuilder::rustls().map_err(SessionError::Client)?;
+        builder.capabilities(capabilities);
+        let connected = tokio::time::timeout(CONNECT_TIMEOUT, builder.connect(&url)).await;
+        let client = match connected {
+            Ok(Ok(client)) => client,
+            Ok(Err(e)) => {
+                if let Some(driver) = driver {
+                    driver.stop().await;
+                }
+                return Err(SessionError::NotCreated {
+                    url,
+                    message: e.to_string(),
+                });
+            }
+            Err(_) => {
+                if let Some(driver) = driver {
+                    driver.stop().await;
+                }
+                return Err(SessionError::Timeout { url });
+            }
+        };
+        Ok(Session {
+            client,
+            driver,
+            start_time: started.elapsed(),
+            poisoned: false,
+            page_load_timeout: options.page_load_timeout,
+        })
+    }
+
+    /// Sets the driver's page-load and script timeouts (one command, only when they change).
+    pub async fn set_page_load_timeout(&mut self, timeout: Duration) {
+        if self.poisoned || timeout == self.page_load_timeout {
+            return;
+        }
+        let config = TimeoutConfiguration::new(Some(timeout), Some(timeout), Some(Duration::ZERO));
+        if let Ok(Ok(())) = tokio::time::timeout(CLOSE_TIMEOUT, self.client.update_timeouts(config)).await {
+            self.page_load_timeout = timeout;
+        }
+    }
+
+    /// Marks the session as stuck: `close` will not wait on it.
+    pub fn poison(&mut self) {
+        self.poisoned = true;
+    }
+
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned
+    }
+
+    /// Closes the session (bounded in time) and stops the local driver, killing its process
+    /// group. With a remote endpoint, deleting the session is all we can do.
+    pub async fn close(self) {
+        let Session {
+            client,
+            driver,
+            poisoned,
+            ..
+        } = self;
+        if !poisoned || driver.is_none() {
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, client.close()).await;
+        }
+        if let Some(driver) = driver {
+            driver.stop().await;
+        }
+    }
+}
+
+/// The first of `names` found on PATH, as a full path.
+fn find_on_path(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    names.iter().find_map(|name| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(name))
+            .find(|candidate| candidate.is_file())
+    })
+}
+
+/// W3C capabilities for `browser`. A local driver gets the browser binary and a profile dir in
+/// its own temp dir; Chromium as root needs `--no-sandbox` and `--headless=new`.
+pub fn capabilities(
+    browser: Browser,
+    profile_dir: Option<&Path>,
+    extra: &Map<String, Value>,
+    page_load_timeout: Duration,
+) -> Map<String, Value> {
+    let timeouts = json!({
+        "pageLoad": page_load_timeout.as_millis() as u64,
+        "script": page_load_timeout.as_millis() as u64,
+        "implicit": 0,
+    });
+    let mut caps = match browser {
+        Browser::Firefox => {
+            let mut options = json!({ "args": ["-headless", "-width", "1280", "-height", "800"] });
+            if profile_dir.is_some() {
+                if let Some(binary) = find_on_path(&["firefox", "firefox-esr"]) {
+                    options["binary"] = json!(binary);
+                }
+            }
+            json!({ "browserName": "firefox", "moz:firefoxOptions": options })
+        }
+        Browser::Chrome => {
+            let mut args = vec![
+                "--headless=new".to_string(),
+                "--no-sandbox".to_string(),
+                "--disable-gpu".to_string(),
+                "--disable-dev-shm-usage".to_string(),
+                "--disable-background-networking".to_string(),
+                "--disable-component-update".to_string(),
+                "--disable-sync".to_string(),
+                "--no-first-run".to_string(),
+                "--window-size=1280,800".to_string(),
+            ];
+            let mut options = json!({});
+            if let Some(dir) = profile_dir {
+                args.push(format!("--user-data-dir={}", dir.display()));
+                if let Some(binary) =
+                    find_on_path(&["google-chrome", "chrome", "chromium", "chromium-browser"])
+                {
+                    options["binary"] = json!(binary);
+                }
+            }
+            options["args"] = json!(args);
+            json!({
+                "browserName": "chrome",
+                "goog:chromeOptions": options,
+                "goog:loggingPrefs": { "browser": "ALL" },
+            })
+        }
+    };
+    caps["pageLoadStrategy"] = json!("normal");
+    caps["timeouts"] = timeouts;
+    let mut caps = match caps {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    for (key, value) in extra {
+        merge(caps.entry(key.clone()).or_insert(Value::Null), value);
+    }
+    caps
+}
+
+/// Deep-merges `extra` into `base`: objects key by key, lists appended (so journey `args` add
+/// to ours), anything else replaced.
+fn merge(base: &mut Value, extra: &Value) {
+    match (base, extra) {
+        (Value::Object(base), Value::Object(extra)) => {
+            for (key, value) in extra {
+                merge(base.entry(key.clone()).or_insert(Value::Null), value);
+            }
+        }
+        (Value::Array(base), Value::Array(extra)) => base.extend(extra.iter().cloned()),
+        (base, extra) => *base = extra.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn journey_capabilities_merge_over_defaults() {
+        let extra = json!({"goog:chromeOptions": {"args": ["--lang=de"]}, "acceptInsecureCerts": true});
+        let caps = capabilities(
+            Browser::Chrome,
+            None,
+            extra.as_object().unwrap(),
+            Duration::from_secs(15),
+        );
+        let args = caps["goog:chromeOptions"]["args"].as_array().unwrap();
+        assert_eq!(args.first(), Some(&json!("--headless=new")));
+        assert_eq!(args.last(), Some(&json!("--lang=de")));
+        assert_eq!(caps["acceptInsecureCerts"], json!(true));
+        assert_eq!(caps["timeouts"]["pageLoad"], json!(15000));
+        assert_eq!(caps["browserName"], json!("chrome"));
+    }
+}
