@@ -48,11 +48,43 @@ pub struct StepFile {
 }
 
 /// A variable: plain text, or a secret read from the environment or a file at run time.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug)]
 pub enum VarFile {
     Secret(SecretFile),
-    Text(#[serde(deserialize_with = "scalar_text")] String),
+    Text(String),
+}
+
+// Not `#[serde(untagged)]`: that reports "did not match any variant" at `vars`, hiding a typo
+// such as `defualt` and which variable has it.
+impl<'de> Deserialize<'de> for VarFile {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = VarFile;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a text, or a map with `secret` and optionally `default`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<VarFile, E> {
+                Ok(VarFile::Text(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<VarFile, E> {
+                Ok(VarFile::Text(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<VarFile, E> {
+                Ok(VarFile::Text(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<VarFile, E> {
+                Ok(VarFile::Text(v.to_string()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<VarFile, E> {
+                Ok(VarFile::Text(v.to_string()))
+            }
+            fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<VarFile, M::Error> {
+                SecretFile::deserialize(de::value::MapAccessDeserializer::new(map)).map(VarFile::Secret)
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -282,11 +314,37 @@ pub struct HttpFile {
     pub timeout: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug)]
 pub enum StatusList {
     One(u16),
     Many(Vec<u16>),
+}
+
+// Not `#[serde(untagged)]`: that reports its error at the enclosing `http:` instead of here.
+impl<'de> Deserialize<'de> for StatusList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = StatusList;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an HTTP status code such as 200, or a list of them such as [200, 201]")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<StatusList, E> {
+                u16::try_from(v)
+                    .map(StatusList::One)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<StatusList, E> {
+                u16::try_from(v)
+                    .map(StatusList::One)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self))
+            }
+            fn visit_seq<S: de::SeqAccess<'de>>(self, seq: S) -> Result<StatusList, S::Error> {
+                Vec::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(StatusList::Many)
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
 }
 
 /// Declares the action enum and its externally tagged deserialization: `- click: "#pay"`,
