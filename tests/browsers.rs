@@ -368,3 +368,102 @@ async fn ctrl_c_closes_every_session() {
     assert_eq!(out.code, 130, "{}", out.describe());
     assert!(out.elapsed < Duration::from_secs(40), "stopped promptly: {:?}", out.elapsed);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn secret_values_appear_in_no_output_or_artifact() {
+    require_browser("chrome");
+    let unique = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+    let password = format!("pw-{unique}-hunter2");
+    let gift_card = format!("GIFT-{}", unique.to_uppercase());
+    let token = format!("tok-{unique}-admin");
+    let shop = start_shop_with(ShopConfig {
+        customer_password: password.clone(),
+        admin_token: token.clone(),
+        gift_cards: vec![(gift_card.clone(), 100_000)],
+        ..ShopConfig::default()
+    })
+    .await;
+    let mut outputs = Vec::new();
+    let mut artifact_files = Vec::new();
+    // One passing run (the cleanup uses the admin token), one failing after the secrets were
+    // typed, so that a screenshot and an HTML dump of the payment page are written.
+    for faults in [vec![], vec![Fault::DeclineGiftCards]] {
+        shop.set_faults(faults);
+        let junit_dir = tempfile::tempdir().unwrap();
+        let junit = junit_dir.path().join("junit.xml");
+        let mut list = demo_journey_args(&shop, "chrome");
+        list.extend(["--junit".to_string(), junit.display().to_string()]);
+        let out = Run::new(&args(&list))
+            .env("DEMO_SHOP_PASSWORD", password.clone())
+            .env("DEMO_SHOP_GIFT_CARD", gift_card.clone())
+            .env("DEMO_SHOP_ADMIN_TOKEN", token.clone())
+            .env("SHOPWATCH_LOG", "trace")
+            .go()
+            .await;
+        outputs.push(("stdout".to_string(), out.stdout.clone()));
+        outputs.push(("stderr".to_string(), out.stderr.clone()));
+        outputs.push(("junit".to_string(), std::fs::read_to_string(&junit).expect("junit written")));
+        for file in files_under(&out.artifacts_dir()) {
+            artifact_files.push((file.display().to_string(), std::fs::read(&file).unwrap()));
+        }
+        if out.code == 1 {
+            assert!(out.stderr.contains("screenshot gift-card-payment: masked"), "masking ran: {}", out.describe());
+        } else {
+            assert_eq!(out.code, 0, "{}", out.describe());
+        }
+    }
+    assert!(artifact_files.iter().any(|(name, _)| name.ends_with("gift-card-payment.html")), "the failing run wrote an HTML dump");
+    for secret in [&password, &gift_card, &token] {
+        for (name, text) in &outputs {
+            assert!(!text.contains(secret.as_str()), "secret found in {name}");
+        }
+        for (name, bytes) in &artifact_files {
+            let found = bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
+            assert!(!found, "secret found in artifact {name}");
+        }
+    }
+    // The secrets were really used: the shop took the order with them.
+    assert!(outputs.iter().any(|(_, text)| text.contains("\"outcome\":\"ok\"") || text.contains("\"outcome\":\"degraded\"")));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_secret_the_page_shows_is_redacted_from_reasons_and_html_and_masked_in_screenshots() {
+    require_browser("chrome");
+    let shop = start_shop().await;
+    let secret = format!("leak-{}", std::process::id());
+    let yaml = r#"
+journey: leaky
+base_url: http://127.0.0.1:1
+vars:
+  token: { secret: env:LEAKY_SECRET }
+steps:
+  - step: leak
+    timeout: 2s
+    do:
+      - open: /
+      - execute: { script: "document.querySelector('h1').textContent = 'Token ' + arguments[0]", args: ["${token}"] }
+      - assert_text: { selector: h1, equals: nothing }
+"#;
+    let (_dir, file) = journey_file(yaml);
+    let out = Run::new(&["check", file.to_str().unwrap(), "--base-url", &shop.url(), "--browser", "chrome"])
+        .env("LEAKY_SECRET", secret.clone())
+        .env("SHOPWATCH_LOG", "debug")
+        .go()
+        .await;
+    assert_eq!(out.code, 1, "{}", out.describe());
+    let reason = out.step("leak")["reason"].as_str().unwrap().to_string();
+    assert!(reason.contains("the text was \"Token [redacted]\""), "{reason}");
+    assert!(!out.stdout.contains(&secret) && !out.stderr.contains(&secret), "{}", out.describe());
+    let html = files_under(&out.artifacts_dir()).into_iter().find(|f| f.extension().is_some_and(|e| e == "html")).expect("HTML dump");
+    let html = std::fs::read_to_string(html).unwrap();
+    assert!(html.contains("Token [redacted]") && !html.contains(&secret), "HTML dump redacted");
+    // The heading showing the secret was covered before the screenshot.
+    let masked: u32 = out
+        .stderr
+        .lines()
+        .find_map(|l| l.split("screenshot leak: masked ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("masking logged");
+    assert!(masked >= 1, "{}", out.describe());
+}

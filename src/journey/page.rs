@@ -152,9 +152,10 @@ impl Screenshots<'_> {
                 Locator::LinkText(t) => xpaths.push(format!("//a[normalize-space(.)={}]", xpath_literal(t))),
             }
         }
-        client
+        let masked = client
             .execute(MASK_SCRIPT, vec![json!(css), json!(xpaths), json!(self.secrets)])
             .await?;
+        tracing::debug!("screenshot {name}: masked {masked} element(s)");
         let png = client.screenshot().await;
         let _ = client.execute(UNMASK_SCRIPT, vec![]).await;
         let png = png?;
