@@ -36,7 +36,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run each journey once and report every step.
-    Check(CheckArgs),
+    Check(Box<CheckArgs>),
     /// Check journey files without a browser; report every error with file:line:column.
     Validate {
         /// Journey files.
@@ -81,7 +81,7 @@ pub struct CheckArgs {
 pub async fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Validate { files } => validate(&files),
-        Command::Check(args) => check(args).await,
+        Command::Check(args) => check(*args).await,
     }
 }
 

@@ -467,3 +467,47 @@ steps:
         .expect("masking logged");
     assert!(masked >= 1, "{}", out.describe());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_remote_webdriver_endpoint_runs_the_journey() {
+    require_browser("chrome");
+    let shop = start_shop().await;
+    // A driver started outside shopwatch, as a Selenium container or Grid would be.
+    let driver = shopwatch::webdriver::driver::LocalDriver::start(shopwatch::journey::model::Browser::Chrome)
+        .await
+        .expect("start chromedriver");
+    let mut list = demo_journey_args(&shop, "chrome");
+    list.extend(["--webdriver".to_string(), driver.url().to_string()]);
+    let out = Run::new(&args(&list)).go().await;
+    driver.stop().await;
+    assert_eq!(out.code, 0, "{}", out.describe());
+    assert!(matches!(out.run()["outcome"].as_str(), Some("ok" | "degraded")), "{}", out.describe());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_webdriver_that_refuses_the_session_is_a_monitor_error() {
+    use shopwatch::journey::model::Browser;
+    use shopwatch::webdriver::{Endpoint, Session, SessionOptions};
+    require_browser("firefox");
+    let shop = start_shop().await;
+    // geckodriver serves one session at a time: hold it, so shopwatch's request is refused.
+    let driver = shopwatch::webdriver::driver::LocalDriver::start(Browser::Firefox).await.expect("start geckodriver");
+    let endpoint = Endpoint::Remote(driver.url().to_string());
+    let capabilities = serde_json::Map::new();
+    let holder = Session::start(&SessionOptions {
+        browser: Browser::Firefox,
+        endpoint: &endpoint,
+        extra_capabilities: &capabilities,
+        page_load_timeout: Duration::from_secs(10),
+    })
+    .await
+    .expect("first session");
+    let mut list = demo_journey_args(&shop, "firefox");
+    list.extend(["--webdriver".to_string(), driver.url().to_string()]);
+    let out = Run::new(&args(&list)).go().await;
+    holder.close().await;
+    driver.stop().await;
+    assert_eq!(out.code, 3, "{}", out.describe());
+    assert_eq!(out.run()["outcome"], "error");
+    assert!(out.step("browse")["reason"].as_str().unwrap().contains("did not create a session"), "{}", out.describe());
+}

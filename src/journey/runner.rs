@@ -317,7 +317,7 @@ impl Runner {
                         session.poison();
                     }
                 }
-                match session.as_deref_mut().filter(|s| !s.is_poisoned()) {
+                match session.filter(|s| !s.is_poisoned()) {
                     Some(session) if failure.fault == Fault::Shop => {
                         let capture = async {
                             if let Some(page) = page::describe(&session.client).await {
