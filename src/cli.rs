@@ -27,7 +27,11 @@ pub mod exit {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "shopwatch", version, about = "Synthetic checkout monitor: runs YAML shop journeys in real browsers over WebDriver")]
+#[command(
+    name = "shopwatch",
+    version,
+    about = "Synthetic checkout monitor: runs YAML shop journeys in real browsers over WebDriver"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -171,7 +175,11 @@ async fn check(args: CheckArgs) -> i32 {
             RunEvent::StepFinished { step, .. } => {
                 let _ = writeln!(live, "{}", report::step_line(step));
             }
-            RunEvent::AttemptFinished { attempt, outcome, retrying: true } => {
+            RunEvent::AttemptFinished {
+                attempt,
+                outcome,
+                retrying: true,
+            } => {
                 let _ = writeln!(live, "  attempt {attempt} {}; retrying", outcome.as_str());
             }
             _ => {}
@@ -213,7 +221,11 @@ fn live_output(json: bool) -> Box<dyn Write + Send> {
 /// The worst outcome decides: a monitor error beats a shop failure (it means the result is
 /// not to be trusted).
 pub fn exit_code(reports: &[RunReport]) -> i32 {
-    let worst = reports.iter().map(|r| r.outcome).max().unwrap_or(Outcome::Ok);
+    let worst = reports
+        .iter()
+        .map(|r| r.outcome)
+        .max()
+        .unwrap_or(Outcome::Ok);
     match worst {
         Outcome::Ok | Outcome::Degraded | Outcome::Flaky => exit::PASSED,
         Outcome::Failed => exit::FAILED,

@@ -72,7 +72,9 @@ pub fn format_ms(ms: f64) -> String {
 
 /// JUnit XML: one testsuite per journey run, one testcase per step.
 pub fn junit(runs: &[RunReport]) -> String {
-    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"shopwatch\">\n");
+    let mut xml = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"shopwatch\">\n",
+    );
     for run in runs {
         let count = |o: StepOutcome| run.steps.iter().filter(|s| s.outcome == o).count();
         let _ = writeln!(
@@ -105,13 +107,24 @@ pub fn junit(runs: &[RunReport]) -> String {
             match step.outcome {
                 StepOutcome::Ok => xml.push_str("/>\n"),
                 StepOutcome::Slow => {
-                    let _ = writeln!(xml, "><system-out>slow: over its budget</system-out></testcase>");
+                    let _ = writeln!(
+                        xml,
+                        "><system-out>slow: over its budget</system-out></testcase>"
+                    );
                 }
                 StepOutcome::Failed => {
-                    let _ = writeln!(xml, "><failure message=\"{0}\">{0}</failure></testcase>", escape(reason));
+                    let _ = writeln!(
+                        xml,
+                        "><failure message=\"{0}\">{0}</failure></testcase>",
+                        escape(reason)
+                    );
                 }
                 StepOutcome::Error => {
-                    let _ = writeln!(xml, "><error message=\"{0}\">{0}</error></testcase>", escape(reason));
+                    let _ = writeln!(
+                        xml,
+                        "><error message=\"{0}\">{0}</error></testcase>",
+                        escape(reason)
+                    );
                 }
                 StepOutcome::Skipped => {
                     let _ = writeln!(xml, "><skipped message=\"{}\"/></testcase>", escape(reason));

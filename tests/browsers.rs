@@ -13,24 +13,52 @@ fn step_outcomes(outcome: &util::Outcome) -> Vec<(String, String)> {
         .as_array()
         .expect("steps")
         .iter()
-        .map(|s| (s["name"].as_str().unwrap_or("").to_string(), s["outcome"].as_str().unwrap_or("").to_string()))
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap_or("").to_string(),
+                s["outcome"].as_str().unwrap_or("").to_string(),
+            )
+        })
         .collect()
 }
 
 async fn demo_journey_passes(browser: &str) {
     require_browser(browser);
     let shop = start_shop().await;
-    let out = Run::new(&args(&demo_journey_args(&shop, browser))).go().await;
+    let out = Run::new(&args(&demo_journey_args(&shop, browser)))
+        .go()
+        .await;
     assert_eq!(out.code, 0, "{}", out.describe());
     let run = out.run();
-    assert!(matches!(run["outcome"].as_str(), Some("ok" | "degraded")), "{}", out.describe());
+    assert!(
+        matches!(run["outcome"].as_str(), Some("ok" | "degraded")),
+        "{}",
+        out.describe()
+    );
     assert_eq!(run["browser"], browser);
     let steps = step_outcomes(&out);
     let names: Vec<&str> = steps.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, ["browse", "add-to-cart", "login", "checkout", "gift-card-payment", "cancel-test-order"]);
+    assert_eq!(
+        names,
+        [
+            "browse",
+            "add-to-cart",
+            "login",
+            "checkout",
+            "gift-card-payment",
+            "cancel-test-order"
+        ]
+    );
     for (name, outcome) in &steps {
-        assert!(outcome == "ok" || outcome == "slow", "step {name} was {outcome}\n{}", out.describe());
-        assert!(out.step(name)["duration_ms"].as_f64().unwrap_or(0.0) > 0.0, "step {name} has a duration");
+        assert!(
+            outcome == "ok" || outcome == "slow",
+            "step {name} was {outcome}\n{}",
+            out.describe()
+        );
+        assert!(
+            out.step(name)["duration_ms"].as_f64().unwrap_or(0.0) > 0.0,
+            "step {name} has a duration"
+        );
     }
     // The order was placed, and the always step cancelled it through the admin API.
     let orders: Value = reqwest::Client::new()
@@ -46,7 +74,11 @@ async fn demo_journey_passes(browser: &str) {
     assert_eq!(orders.len(), 1, "one order placed: {orders:?}");
     assert_eq!(orders[0]["status"], "cancelled");
     // Console output names each step live.
-    assert!(out.stderr.contains("gift-card-payment"), "{}", out.describe());
+    assert!(
+        out.stderr.contains("gift-card-payment"),
+        "{}",
+        out.describe()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -64,30 +96,58 @@ async fn slow_cart_makes_the_run_degraded_naming_the_cart_step() {
     require_browser("firefox");
     let shop = start_shop().await;
     // The add-to-cart button posts to /api/cart from the page's script; its slow budget is 3 s.
-    shop.set_faults(vec![Fault::Delay { path_prefix: "/api/cart".into(), ms: 3500 }]);
-    let out = Run::new(&args(&demo_journey_args(&shop, "firefox"))).go().await;
+    shop.set_faults(vec![Fault::Delay {
+        path_prefix: "/api/cart".into(),
+        ms: 3500,
+    }]);
+    let out = Run::new(&args(&demo_journey_args(&shop, "firefox")))
+        .go()
+        .await;
     assert_eq!(out.code, 0, "degraded still passes: {}", out.describe());
     assert_eq!(out.run()["outcome"], "degraded", "{}", out.describe());
-    assert_eq!(out.step("add-to-cart")["outcome"], "slow", "{}", out.describe());
+    assert_eq!(
+        out.step("add-to-cart")["outcome"],
+        "slow",
+        "{}",
+        out.describe()
+    );
     assert!(out.step("add-to-cart")["duration_ms"].as_f64().unwrap() >= 3500.0);
-    assert!(out.stderr.contains("SLOW  add-to-cart"), "{}", out.describe());
+    assert!(
+        out.stderr.contains("SLOW  add-to-cart"),
+        "{}",
+        out.describe()
+    );
 }
 
 async fn checkout_500_fails_at_checkout(browser: &str) {
     require_browser(browser);
     let shop = start_shop().await;
-    shop.set_faults(vec![Fault::Status { path_prefix: "/checkout".into(), code: 500 }]);
-    let out = Run::new(&args(&demo_journey_args(&shop, browser))).go().await;
+    shop.set_faults(vec![Fault::Status {
+        path_prefix: "/checkout".into(),
+        code: 500,
+    }]);
+    let out = Run::new(&args(&demo_journey_args(&shop, browser)))
+        .go()
+        .await;
     assert_eq!(out.code, 1, "{}", out.describe());
     let run = out.run();
     assert_eq!(run["outcome"], "failed");
-    assert_eq!(run["attempts"], 2, "retries: 1 gives a second attempt in a fresh session");
+    assert_eq!(
+        run["attempts"], 2,
+        "retries: 1 gives a second attempt in a fresh session"
+    );
     let checkout = out.step("checkout");
     assert_eq!(checkout["outcome"], "failed");
     assert_eq!(checkout["reason_class"], "http_status");
     let reason = checkout["reason"].as_str().unwrap();
-    assert!(reason.contains("HTTP 500"), "status in the reason: {reason}");
-    assert!(reason.contains("click `#checkout`"), "the action in the reason: {reason}");
+    assert!(
+        reason.contains("HTTP 500"),
+        "status in the reason: {reason}"
+    );
+    assert!(
+        reason.contains("click `#checkout`"),
+        "the action in the reason: {reason}"
+    );
     assert_eq!(out.step("gift-card-payment")["outcome"], "skipped");
     // Artifacts of the failed step: screenshot, HTML and page info, paths printed.
     let artifacts: Vec<String> = checkout["artifacts"]
@@ -97,14 +157,26 @@ async fn checkout_500_fails_at_checkout(browser: &str) {
         .map(|p| p.as_str().unwrap().to_string())
         .collect();
     for ending in ["checkout.png", "checkout.html", "checkout.txt"] {
-        let path = artifacts.iter().find(|p| p.ends_with(ending)).unwrap_or_else(|| panic!("{ending} in {artifacts:?}"));
-        assert!(std::fs::metadata(path).map(|m| m.len() > 0).unwrap_or(false), "{path} written");
+        let path = artifacts
+            .iter()
+            .find(|p| p.ends_with(ending))
+            .unwrap_or_else(|| panic!("{ending} in {artifacts:?}"));
+        assert!(
+            std::fs::metadata(path)
+                .map(|m| m.len() > 0)
+                .unwrap_or(false),
+            "{path} written"
+        );
         assert!(out.stderr.contains(path.as_str()), "{path} printed");
     }
     let png = std::fs::read(artifacts.iter().find(|p| p.ends_with(".png")).unwrap()).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
-    let page = std::fs::read_to_string(artifacts.iter().find(|p| p.ends_with(".txt")).unwrap()).unwrap();
-    assert!(page.contains("/checkout") && page.contains("http_status: 500"), "{page}");
+    let page =
+        std::fs::read_to_string(artifacts.iter().find(|p| p.ends_with(".txt")).unwrap()).unwrap();
+    assert!(
+        page.contains("/checkout") && page.contains("http_status: 500"),
+        "{page}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -121,18 +193,33 @@ async fn checkout_500_fails_at_checkout_in_firefox() {
 async fn removed_pay_button_fails_the_payment_step() {
     require_browser("chrome");
     let shop = start_shop().await;
-    shop.set_faults(vec![Fault::RemoveElement { selector: "#pay".into() }]);
+    shop.set_faults(vec![Fault::RemoveElement {
+        selector: "#pay".into(),
+    }]);
     let yaml = std::fs::read_to_string(repo_path("journeys/demo-shop.yaml"))
         .unwrap()
         .replace("retries: 1", "retries: 0")
         .replace("    slow: 4s\n", "    slow: 4s\n    timeout: 3s\n");
     let (_dir, file) = journey_file(&yaml);
-    let out = Run::new(&["check", file.to_str().unwrap(), "--base-url", &shop.url(), "--browser", "chrome"]).go().await;
+    let out = Run::new(&[
+        "check",
+        file.to_str().unwrap(),
+        "--base-url",
+        &shop.url(),
+        "--browser",
+        "chrome",
+    ])
+    .go()
+    .await;
     assert_eq!(out.code, 1, "{}", out.describe());
     let pay = out.step("gift-card-payment");
     assert_eq!(pay["outcome"], "failed");
     assert_eq!(pay["reason_class"], "element_missing");
-    assert!(pay["reason"].as_str().unwrap().contains("`#pay`"), "{}", pay);
+    assert!(
+        pay["reason"].as_str().unwrap().contains("`#pay`"),
+        "{}",
+        pay
+    );
     for earlier in ["browse", "add-to-cart", "login", "checkout"] {
         assert_eq!(out.step(earlier)["outcome"], "ok", "{}", out.describe());
     }
@@ -143,12 +230,17 @@ async fn declined_gift_card_fails_with_the_page_message() {
     require_browser("firefox");
     let shop = start_shop().await;
     shop.set_faults(vec![Fault::DeclineGiftCards]);
-    let out = Run::new(&args(&demo_journey_args(&shop, "firefox"))).go().await;
+    let out = Run::new(&args(&demo_journey_args(&shop, "firefox")))
+        .go()
+        .await;
     assert_eq!(out.code, 1, "{}", out.describe());
     let pay = out.step("gift-card-payment");
     assert_eq!(pay["outcome"], "failed");
     let reason = pay["reason"].as_str().unwrap();
-    assert!(reason.contains("Gift card declined by the payment provider"), "{reason}");
+    assert!(
+        reason.contains("Gift card declined by the payment provider"),
+        "{reason}"
+    );
     // The cleanup step needs the order number the failed run never stored: skipped, not failed.
     assert_eq!(out.step("cancel-test-order")["outcome"], "skipped");
 }
@@ -172,16 +264,36 @@ steps:
 async fn hang_times_out(browser: &str) {
     require_browser(browser);
     let shop = start_shop().await;
-    shop.set_faults(vec![Fault::Hang { path_prefix: "/checkout".into() }]);
+    shop.set_faults(vec![Fault::Hang {
+        path_prefix: "/checkout".into(),
+    }]);
     let (_dir, file) = journey_file(HANG_JOURNEY);
-    let out = Run::new(&["check", file.to_str().unwrap(), "--base-url", &shop.url(), "--browser", browser]).go().await;
+    let out = Run::new(&[
+        "check",
+        file.to_str().unwrap(),
+        "--base-url",
+        &shop.url(),
+        "--browser",
+        browser,
+    ])
+    .go()
+    .await;
     assert_eq!(out.code, 1, "{}", out.describe());
     let review = out.step("review");
     assert_eq!(review["outcome"], "failed");
     assert_eq!(review["reason_class"], "timeout");
     let took = review["duration_ms"].as_f64().unwrap();
-    assert!((4000.0..6000.0).contains(&took), "reported within the timeout plus 2 s: {took} ms");
-    assert!(review["reason"].as_str().unwrap().contains("step timeout (4s)"), "{review}");
+    assert!(
+        (4000.0..6000.0).contains(&took),
+        "reported within the timeout plus 2 s: {took} ms"
+    );
+    assert!(
+        review["reason"]
+            .as_str()
+            .unwrap()
+            .contains("step timeout (4s)"),
+        "{review}"
+    );
     assert_eq!(out.step("home")["outcome"], "ok");
     assert_eq!(out.step("never")["outcome"], "skipped");
 }
@@ -200,7 +312,10 @@ async fn hanging_page_times_out_the_step_in_chromium() {
 async fn journey_timeout_names_the_running_step_and_keeps_finished_timings() {
     require_browser("chrome");
     let shop = start_shop().await;
-    shop.set_faults(vec![Fault::Delay { path_prefix: "/category".into(), ms: 20_000 }]);
+    shop.set_faults(vec![Fault::Delay {
+        path_prefix: "/category".into(),
+        ms: 20_000,
+    }]);
     let yaml = r#"
 journey: journey-timeout
 base_url: http://127.0.0.1:1
@@ -215,14 +330,33 @@ steps:
       - open: /category/coffee
 "#;
     let (_dir, file) = journey_file(yaml);
-    let out = Run::new(&["check", file.to_str().unwrap(), "--base-url", &shop.url(), "--browser", "chrome"]).go().await;
+    let out = Run::new(&[
+        "check",
+        file.to_str().unwrap(),
+        "--base-url",
+        &shop.url(),
+        "--browser",
+        "chrome",
+    ])
+    .go()
+    .await;
     assert_eq!(out.code, 1, "{}", out.describe());
     assert_eq!(out.step("home")["outcome"], "ok");
     assert!(out.step("home")["duration_ms"].as_f64().unwrap() > 0.0);
     let category = out.step("category");
     assert_eq!(category["outcome"], "failed");
-    assert!(category["reason"].as_str().unwrap().contains("journey timeout (5s)"), "{category}");
-    assert!(out.elapsed < Duration::from_secs(20), "the journey timeout cut the 20 s delay: {:?}", out.elapsed);
+    assert!(
+        category["reason"]
+            .as_str()
+            .unwrap()
+            .contains("journey timeout (5s)"),
+        "{category}"
+    );
+    assert!(
+        out.elapsed < Duration::from_secs(20),
+        "the journey timeout cut the 20 s delay: {:?}",
+        out.elapsed
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -237,7 +371,11 @@ async fn webdriver_down_is_a_monitor_error_exit_3() {
     assert_eq!(out.code, 3, "{}", out.describe());
     assert_eq!(out.run()["outcome"], "error");
     assert_eq!(out.step("browse")["outcome"], "error");
-    assert!(out.stderr.contains("the monitor failed, not the shop"), "{}", out.describe());
+    assert!(
+        out.stderr.contains("the monitor failed, not the shop"),
+        "{}",
+        out.describe()
+    );
 }
 
 async fn unreachable_shop_is_failed(browser: &str) {
@@ -246,8 +384,22 @@ async fn unreachable_shop_is_failed(browser: &str) {
     let url = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
     let (_dir, file) = journey_file(HANG_JOURNEY);
-    let out = Run::new(&["check", file.to_str().unwrap(), "--base-url", &url, "--browser", browser]).go().await;
-    assert_eq!(out.code, 1, "the shop failing, not the monitor: {}", out.describe());
+    let out = Run::new(&[
+        "check",
+        file.to_str().unwrap(),
+        "--base-url",
+        &url,
+        "--browser",
+        browser,
+    ])
+    .go()
+    .await;
+    assert_eq!(
+        out.code,
+        1,
+        "the shop failing, not the monitor: {}",
+        out.describe()
+    );
     let home = out.step("home");
     assert_eq!(home["outcome"], "failed");
     assert_eq!(home["reason_class"], "unreachable", "{home}");
@@ -273,9 +425,14 @@ async fn flaky_endpoint() -> String {
         while let Ok((mut socket, _)) = listener.accept().await {
             let mut buffer = vec![0u8; 4096];
             let _ = socket.read(&mut buffer).await;
-            let status = if served == 0 { "500 Internal Server Error" } else { "200 OK" };
+            let status = if served == 0 {
+                "500 Internal Server Error"
+            } else {
+                "200 OK"
+            };
             served += 1;
-            let response = format!("HTTP/1.1 {status}\r\ncontent-length: 2\r\nconnection: close\r\n\r\nhi");
+            let response =
+                format!("HTTP/1.1 {status}\r\ncontent-length: 2\r\nconnection: close\r\n\r\nhi");
             let _ = socket.write_all(response.as_bytes()).await;
         }
     });
@@ -303,8 +460,22 @@ steps:
 "#
     );
     let (_dir, file) = journey_file(&yaml);
-    let out = Run::new(&["check", file.to_str().unwrap(), "--base-url", &shop.url(), "--browser", "chrome"]).go().await;
-    assert_eq!(out.code, 0, "flaky passes with a warning: {}", out.describe());
+    let out = Run::new(&[
+        "check",
+        file.to_str().unwrap(),
+        "--base-url",
+        &shop.url(),
+        "--browser",
+        "chrome",
+    ])
+    .go()
+    .await;
+    assert_eq!(
+        out.code,
+        0,
+        "flaky passes with a warning: {}",
+        out.describe()
+    );
     let run = out.run();
     assert_eq!(run["outcome"], "flaky");
     assert_eq!(run["attempts"], 2);
@@ -334,30 +505,67 @@ steps:
       - http: { method: POST, url: /api/orders/SW-999999/cancel, expect_status: 200 }
 "#;
     let (_dir, file) = journey_file(yaml);
-    let out = Run::new(&["check", file.to_str().unwrap(), "--base-url", &shop.url(), "--browser", "chrome"]).go().await;
+    let out = Run::new(&[
+        "check",
+        file.to_str().unwrap(),
+        "--base-url",
+        &shop.url(),
+        "--browser",
+        "chrome",
+    ])
+    .go()
+    .await;
     assert_eq!(out.code, 1, "{}", out.describe());
     assert_eq!(out.step("home")["outcome"], "failed");
-    assert!(out.step("home")["reason"].as_str().unwrap().contains("Welcome to Demo Shop"), "what the page showed");
+    assert!(
+        out.step("home")["reason"]
+            .as_str()
+            .unwrap()
+            .contains("Welcome to Demo Shop"),
+        "what the page showed"
+    );
     assert_eq!(out.step("more")["outcome"], "skipped");
     let cleanup = out.step("cleanup");
-    assert_eq!(cleanup["outcome"], "failed", "the always step ran and its failure is reported");
-    assert!(cleanup["reason"].as_str().unwrap().contains("HTTP 401"), "{cleanup}");
-    assert!(out.stderr.contains("first failure in step `home`"), "{}", out.describe());
+    assert_eq!(
+        cleanup["outcome"], "failed",
+        "the always step ran and its failure is reported"
+    );
+    assert!(
+        cleanup["reason"].as_str().unwrap().contains("HTTP 401"),
+        "{cleanup}"
+    );
+    assert!(
+        out.stderr.contains("first failure in step `home`"),
+        "{}",
+        out.describe()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_closes_every_session() {
     require_browser("firefox");
     let shop = start_shop().await;
-    shop.set_faults(vec![Fault::Hang { path_prefix: "/checkout".into() }]);
+    shop.set_faults(vec![Fault::Hang {
+        path_prefix: "/checkout".into(),
+    }]);
     let yaml = HANG_JOURNEY.replace("timeout: 4s", "timeout: 60s");
     let (_dir, file) = journey_file(&yaml);
-    let mut run = Run::new(&["check", file.to_str().unwrap(), "--base-url", &shop.url(), "--browser", "firefox"]);
+    let mut run = Run::new(&[
+        "check",
+        file.to_str().unwrap(),
+        "--base-url",
+        &shop.url(),
+        "--browser",
+        "firefox",
+    ]);
     run.while_running = Some(Box::new(|pid, tmp| {
         // Wait until the browser is up and hanging on the page, then interrupt.
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         while processes_under(tmp).iter().all(|p| !p.contains("firefox")) {
-            assert!(std::time::Instant::now() < deadline, "firefox never started");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "firefox never started"
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
         std::thread::sleep(Duration::from_secs(3));
@@ -366,13 +574,23 @@ async fn ctrl_c_closes_every_session() {
     }));
     let out = run.go().await;
     assert_eq!(out.code, 130, "{}", out.describe());
-    assert!(out.elapsed < Duration::from_secs(40), "stopped promptly: {:?}", out.elapsed);
+    assert!(
+        out.elapsed < Duration::from_secs(40),
+        "stopped promptly: {:?}",
+        out.elapsed
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn secret_values_appear_in_no_output_or_artifact() {
     require_browser("chrome");
-    let unique = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+    let unique = format!(
+        "{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
     let password = format!("pw-{unique}-hunter2");
     let gift_card = format!("GIFT-{}", unique.to_uppercase());
     let token = format!("tok-{unique}-admin");
@@ -402,17 +620,29 @@ async fn secret_values_appear_in_no_output_or_artifact() {
             .await;
         outputs.push(("stdout".to_string(), out.stdout.clone()));
         outputs.push(("stderr".to_string(), out.stderr.clone()));
-        outputs.push(("junit".to_string(), std::fs::read_to_string(&junit).expect("junit written")));
+        outputs.push((
+            "junit".to_string(),
+            std::fs::read_to_string(&junit).expect("junit written"),
+        ));
         for file in files_under(&out.artifacts_dir()) {
             artifact_files.push((file.display().to_string(), std::fs::read(&file).unwrap()));
         }
         if out.code == 1 {
-            assert!(out.stderr.contains("screenshot gift-card-payment: masked"), "masking ran: {}", out.describe());
+            assert!(
+                out.stderr.contains("screenshot gift-card-payment: masked"),
+                "masking ran: {}",
+                out.describe()
+            );
         } else {
             assert_eq!(out.code, 0, "{}", out.describe());
         }
     }
-    assert!(artifact_files.iter().any(|(name, _)| name.ends_with("gift-card-payment.html")), "the failing run wrote an HTML dump");
+    assert!(
+        artifact_files
+            .iter()
+            .any(|(name, _)| name.ends_with("gift-card-payment.html")),
+        "the failing run wrote an HTML dump"
+    );
     for secret in [&password, &gift_card, &token] {
         for (name, text) in &outputs {
             assert!(!text.contains(secret.as_str()), "secret found in {name}");
@@ -423,7 +653,10 @@ async fn secret_values_appear_in_no_output_or_artifact() {
         }
     }
     // The secrets were really used: the shop took the order with them.
-    assert!(outputs.iter().any(|(_, text)| text.contains("\"outcome\":\"ok\"") || text.contains("\"outcome\":\"degraded\"")));
+    assert!(outputs
+        .iter()
+        .any(|(_, text)| text.contains("\"outcome\":\"ok\"")
+            || text.contains("\"outcome\":\"degraded\"")));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -445,18 +678,38 @@ steps:
       - assert_text: { selector: h1, equals: nothing }
 "#;
     let (_dir, file) = journey_file(yaml);
-    let out = Run::new(&["check", file.to_str().unwrap(), "--base-url", &shop.url(), "--browser", "chrome"])
-        .env("LEAKY_SECRET", secret.clone())
-        .env("SHOPWATCH_LOG", "debug")
-        .go()
-        .await;
+    let out = Run::new(&[
+        "check",
+        file.to_str().unwrap(),
+        "--base-url",
+        &shop.url(),
+        "--browser",
+        "chrome",
+    ])
+    .env("LEAKY_SECRET", secret.clone())
+    .env("SHOPWATCH_LOG", "debug")
+    .go()
+    .await;
     assert_eq!(out.code, 1, "{}", out.describe());
     let reason = out.step("leak")["reason"].as_str().unwrap().to_string();
-    assert!(reason.contains("the text was \"Token [redacted]\""), "{reason}");
-    assert!(!out.stdout.contains(&secret) && !out.stderr.contains(&secret), "{}", out.describe());
-    let html = files_under(&out.artifacts_dir()).into_iter().find(|f| f.extension().is_some_and(|e| e == "html")).expect("HTML dump");
+    assert!(
+        reason.contains("the text was \"Token [redacted]\""),
+        "{reason}"
+    );
+    assert!(
+        !out.stdout.contains(&secret) && !out.stderr.contains(&secret),
+        "{}",
+        out.describe()
+    );
+    let html = files_under(&out.artifacts_dir())
+        .into_iter()
+        .find(|f| f.extension().is_some_and(|e| e == "html"))
+        .expect("HTML dump");
     let html = std::fs::read_to_string(html).unwrap();
-    assert!(html.contains("Token [redacted]") && !html.contains(&secret), "HTML dump redacted");
+    assert!(
+        html.contains("Token [redacted]") && !html.contains(&secret),
+        "HTML dump redacted"
+    );
     // The heading showing the secret was covered before the screenshot.
     let masked: u32 = out
         .stderr
@@ -473,15 +726,21 @@ async fn a_remote_webdriver_endpoint_runs_the_journey() {
     require_browser("chrome");
     let shop = start_shop().await;
     // A driver started outside shopwatch, as a Selenium container or Grid would be.
-    let driver = shopwatch::webdriver::driver::LocalDriver::start(shopwatch::journey::model::Browser::Chrome)
-        .await
-        .expect("start chromedriver");
+    let driver = shopwatch::webdriver::driver::LocalDriver::start(
+        shopwatch::journey::model::Browser::Chrome,
+    )
+    .await
+    .expect("start chromedriver");
     let mut list = demo_journey_args(&shop, "chrome");
     list.extend(["--webdriver".to_string(), driver.url().to_string()]);
     let out = Run::new(&args(&list)).go().await;
     driver.stop().await;
     assert_eq!(out.code, 0, "{}", out.describe());
-    assert!(matches!(out.run()["outcome"].as_str(), Some("ok" | "degraded")), "{}", out.describe());
+    assert!(
+        matches!(out.run()["outcome"].as_str(), Some("ok" | "degraded")),
+        "{}",
+        out.describe()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -491,7 +750,9 @@ async fn a_webdriver_that_refuses_the_session_is_a_monitor_error() {
     require_browser("firefox");
     let shop = start_shop().await;
     // geckodriver serves one session at a time: hold it, so shopwatch's request is refused.
-    let driver = shopwatch::webdriver::driver::LocalDriver::start(Browser::Firefox).await.expect("start geckodriver");
+    let driver = shopwatch::webdriver::driver::LocalDriver::start(Browser::Firefox)
+        .await
+        .expect("start geckodriver");
     let endpoint = Endpoint::Remote(driver.url().to_string());
     let capabilities = serde_json::Map::new();
     let holder = Session::start(&SessionOptions {
@@ -509,5 +770,12 @@ async fn a_webdriver_that_refuses_the_session_is_a_monitor_error() {
     driver.stop().await;
     assert_eq!(out.code, 3, "{}", out.describe());
     assert_eq!(out.run()["outcome"], "error");
-    assert!(out.step("browse")["reason"].as_str().unwrap().contains("did not create a session"), "{}", out.describe());
+    assert!(
+        out.step("browse")["reason"]
+            .as_str()
+            .unwrap()
+            .contains("did not create a session"),
+        "{}",
+        out.describe()
+    );
 }

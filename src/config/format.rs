@@ -80,7 +80,8 @@ impl<'de> Deserialize<'de> for VarFile {
                 Ok(VarFile::Text(v.to_string()))
             }
             fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<VarFile, M::Error> {
-                SecretFile::deserialize(de::value::MapAccessDeserializer::new(map)).map(VarFile::Secret)
+                SecretFile::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(VarFile::Secret)
             }
         }
         deserializer.deserialize_any(V)
@@ -142,7 +143,8 @@ macro_rules! string_or_struct {
                         Ok($from_string)
                     }
                     fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<$name, M::Error> {
-                        $raw::deserialize(de::value::MapAccessDeserializer::new(map)).map($name::from)
+                        $raw::deserialize(de::value::MapAccessDeserializer::new(map))
+                            .map($name::from)
                     }
                 }
                 deserializer.deserialize_any(V)
@@ -167,10 +169,15 @@ impl From<TargetRaw> for Target {
         Target(raw)
     }
 }
-string_or_struct!(Target, TargetRaw, "a CSS selector, or a map with `selector`, `xpath` or `link_text`", |s| Target(TargetRaw {
-    selector: Some(s.to_string()),
-    ..TargetRaw::default()
-}));
+string_or_struct!(
+    Target,
+    TargetRaw,
+    "a CSS selector, or a map with `selector`, `xpath` or `link_text`",
+    |s| Target(TargetRaw {
+        selector: Some(s.to_string()),
+        ..TargetRaw::default()
+    })
+);
 
 /// Declares an action argument struct whose element is given by the target keys.
 macro_rules! targeted {
@@ -235,9 +242,7 @@ targeted!(StoreAttrFile {
     #[serde(rename = "as")]
     name: String,
 });
-targeted!(PressRaw {
-    keys: String,
-});
+targeted!(PressRaw { keys: String });
 
 /// `press: Enter` (to the focused element) or `press: {selector: ..., keys: ...}`.
 #[derive(Debug)]
@@ -247,12 +252,17 @@ impl From<PressRaw> for PressFile {
         PressFile(raw)
     }
 }
-string_or_struct!(PressFile, PressRaw, "key names, or a map with `keys` and a selector", |s| PressFile(PressRaw {
-    selector: None,
-    xpath: None,
-    link_text: None,
-    keys: s.to_string(),
-}));
+string_or_struct!(
+    PressFile,
+    PressRaw,
+    "key names, or a map with `keys` and a selector",
+    |s| PressFile(PressRaw {
+        selector: None,
+        xpath: None,
+        link_text: None,
+        keys: s.to_string(),
+    })
+);
 
 /// How a URL or title must look: `equals`, `contains` (also the plain-string form) or `matches`.
 #[derive(Debug, Default, Deserialize)]
@@ -270,10 +280,15 @@ impl From<MatchRaw> for MatchFile {
         MatchFile(raw)
     }
 }
-string_or_struct!(MatchFile, MatchRaw, "a text to look for, or a map with `equals`, `contains` or `matches`", |s| MatchFile(MatchRaw {
-    contains: Some(s.to_string()),
-    ..MatchRaw::default()
-}));
+string_or_struct!(
+    MatchFile,
+    MatchRaw,
+    "a text to look for, or a map with `equals`, `contains` or `matches`",
+    |s| MatchFile(MatchRaw {
+        contains: Some(s.to_string()),
+        ..MatchRaw::default()
+    })
+);
 
 /// `execute: "return document.title"` or `execute: {script: ..., args: [...], as: name}`.
 #[derive(Debug, Default, Deserialize)]
@@ -292,10 +307,15 @@ impl From<ExecuteRaw> for ExecuteFile {
         ExecuteFile(raw)
     }
 }
-string_or_struct!(ExecuteFile, ExecuteRaw, "a JavaScript snippet, or a map with `script`", |s| ExecuteFile(ExecuteRaw {
-    script: s.to_string(),
-    ..ExecuteRaw::default()
-}));
+string_or_struct!(
+    ExecuteFile,
+    ExecuteRaw,
+    "a JavaScript snippet, or a map with `script`",
+    |s| ExecuteFile(ExecuteRaw {
+        script: s.to_string(),
+        ..ExecuteRaw::default()
+    })
+);
 
 /// An HTTP request made by shopwatch itself (no browser cookies).
 #[derive(Debug, Deserialize)]
@@ -433,11 +453,16 @@ impl From<WaitForFile> for WaitForTarget {
         WaitForTarget(raw)
     }
 }
-string_or_struct!(WaitForTarget, WaitForFile, "a CSS selector, or a map with a selector and `visible`, `text`, `timeout`", |s| WaitForTarget(WaitForFile {
-    selector: Some(s.to_string()),
-    xpath: None,
-    link_text: None,
-    visible: false,
-    text: None,
-    timeout: None,
-}));
+string_or_struct!(
+    WaitForTarget,
+    WaitForFile,
+    "a CSS selector, or a map with a selector and `visible`, `text`, `timeout`",
+    |s| WaitForTarget(WaitForFile {
+        selector: Some(s.to_string()),
+        xpath: None,
+        link_text: None,
+        visible: false,
+        text: None,
+        timeout: None,
+    })
+);

@@ -8,7 +8,7 @@ pub mod validate;
 
 use crate::journey::model::Journey;
 use diagnostic::{did_you_mean, Diagnostic, Diagnostics};
-use locate::{LocationIndex, Location};
+use locate::{Location, LocationIndex};
 use std::path::Path;
 
 /// Reads and validates one journey file.
@@ -25,10 +25,52 @@ pub fn load_journey(file: &Path) -> Result<Journey, Diagnostics> {
 
 /// Parses and validates journey YAML `source`, naming `file` in errors.
 pub fn parse_journey(file: &Path, source: &str) -> Result<Journey, Diagnostics> {
-    let raw: format::JourneyFile =
-        serde_yaml::from_str(source).map_err(|e| Diagnostics(vec![serde_diagnostic(file, &e)]))?;
     let index = LocationIndex::new(source);
-    validate::validate(file, raw, &index).map_err(Diagnostics)
+    // serde keeps the last of two equal keys in `vars:` or `headers:` silently, and reports a
+    // repeated struct key at the start of its mapping; the index has each repeat's own place.
+    let mut errors: Vec<Diagnostic> = index
+        .duplicates()
+        .iter()
+        .map(|(path, location)| duplicate_diagnostic(file, &index, path, *location))
+        .collect();
+    let raw: format::JourneyFile = match serde_yaml::from_str(source) {
+        Ok(raw) => raw,
+        Err(e) => {
+            if errors.is_empty() || !e.to_string().contains("duplicate field") {
+                errors.push(serde_diagnostic(file, &e));
+            }
+            return Err(Diagnostics(errors));
+        }
+    };
+    match validate::validate(file, raw, &index) {
+        Ok(journey) if errors.is_empty() => Ok(journey),
+        Ok(_) => Err(Diagnostics(errors)),
+        Err(more) => {
+            errors.extend(more);
+            Err(Diagnostics(errors))
+        }
+    }
+}
+
+fn duplicate_diagnostic(
+    file: &Path,
+    index: &LocationIndex,
+    path: &str,
+    location: Location,
+) -> Diagnostic {
+    let (parent, key) = match path.rsplit_once('.') {
+        Some((parent, key)) => (Some(parent), key),
+        None => (None, path),
+    };
+    let mut message = format!("duplicate key `{key}`");
+    if let Some(parent) = parent {
+        message.push_str(&format!(" (at {parent})"));
+    }
+    let first = index.find_key(path);
+    Diagnostic::new(file, location, message).with_hint(format!(
+        "`{key}` is already given at line {} column {}: keep one",
+        first.line, first.column
+    ))
 }
 
 /// Turns a serde_yaml error into a located diagnostic with a "did you mean" where one helps.
@@ -41,24 +83,47 @@ pub fn serde_diagnostic(file: &Path, error: &serde_yaml::Error) -> Diagnostic {
         })
         .unwrap_or(Location { line: 1, column: 1 });
     let text = error.to_string();
-    // serde_yaml appends " at line L column C" and prefixes "path: "; both are said otherwise.
-    let text = match text.rfind(" at line ") {
-        Some(cut) => text[..cut].to_string(),
+    // serde_yaml says " at line L column C" after the problem, which the diagnostic says already;
+    // a YAML syntax error may go on with ", while parsing X at line L column C": where X started.
+    let text = text.replacen(
+        &format!(" at line {} column {}", location.line, location.column),
+        "",
+        1,
+    );
+    let text = match text.split_once(", while ") {
+        Some((problem, context)) => format!(
+            "{problem} while {}",
+            context.replacen(" at line ", " that starts at line ", 1)
+        ),
         None => text,
     };
     let (path, message) = match text.split_once(": ") {
         Some((path, rest)) if !path.contains(' ') => (Some(path.to_string()), rest.to_string()),
         _ => (None, text.clone()),
     };
-    let is_action = path.as_deref().is_some_and(|p| p.ends_with(']') && p.contains(".do["));
+    let is_action = path
+        .as_deref()
+        .is_some_and(|p| p.ends_with(']') && p.contains(".do["));
     let mut diagnostic = Diagnostic::new(file, location, rephrase(&message, is_action));
     if let Some(path) = &path {
         diagnostic.message.push_str(&format!(" (at {path})"));
     }
-    if let Some(hint) = unknown_name_hint(&message) {
+    if let Some(hint) = unknown_name_hint(&message).or_else(|| syntax_hint(&message)) {
         diagnostic = diagnostic.with_hint(hint);
     }
     diagnostic
+}
+
+/// What usually causes the YAML syntax errors whose wording does not say.
+fn syntax_hint(message: &str) -> Option<String> {
+    let hint = if message.starts_with("mapping values are not allowed") {
+        "a `key:` where none can start: check this line's indentation against the lines above, and quote a value that contains `: `"
+    } else if message.starts_with("found character that cannot start any token") {
+        "indent with spaces, not tabs; quote a value that starts with `@`, `` ` `` or `%`"
+    } else {
+        return None;
+    };
+    Some(hint.to_string())
 }
 
 fn rephrase(message: &str, is_action: bool) -> String {
@@ -66,12 +131,32 @@ fn rephrase(message: &str, is_action: bool) -> String {
         Some((head, _)) if head.starts_with("unknown ") => head.to_string(),
         _ => message.to_string(),
     };
-    let message = if is_action {
+    let mut message = if is_action {
         message.replace("unknown variant", "unknown action")
     } else {
         message
     };
-    message.replace("unknown field", "unknown key")
+    // Say what a YAML author writes, not the Rust type: "expected struct StepFile", "expected u32".
+    if let Some(at) = message.find("expected struct ") {
+        let rest = &message[at + "expected struct ".len()..];
+        let end = rest
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(rest.len());
+        message = format!("{}expected a map{}", &message[..at], &rest[end..]);
+    }
+    for number in [
+        "expected u16",
+        "expected u32",
+        "expected u64",
+        "expected usize",
+    ] {
+        message = message.replace(number, "expected a whole number");
+    }
+    message
+        .replace("expected a sequence", "expected a list")
+        .replace("unknown field", "unknown key")
+        .replace("missing field", "missing key")
+        .replace("duplicate field", "duplicate key")
 }
 
 /// For "unknown field `x`, expected one of `a`, `b`": the closest name, or the list.
@@ -88,6 +173,13 @@ fn unknown_name_hint(message: &str) -> Option<String> {
         .collect();
     match did_you_mean(word, candidates.iter().copied()) {
         Some(close) => Some(format!("did you mean `{close}`?")),
-        None => Some(format!("expected one of {}", candidates.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", "))),
+        None => Some(format!(
+            "expected one of {}",
+            candidates
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
     }
 }

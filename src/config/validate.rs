@@ -30,13 +30,24 @@ struct Checker<'a> {
 impl Checker<'_> {
     fn error(&mut self, path: &str, message: impl Into<String>) {
         let location = self.index.find(path);
-        self.errors.push(Diagnostic::new(self.file, location, message));
+        self.errors
+            .push(Diagnostic::new(self.file, location, message));
     }
 
     fn error_hint(&mut self, path: &str, message: impl Into<String>, hint: impl Into<String>) {
         let location = self.index.find(path);
         self.errors
             .push(Diagnostic::new(self.file, location, message).with_hint(hint));
+    }
+
+    /// An error in the key of the mapping entry at `path` (a variable's name), located at the key.
+    fn key_error(&mut self, path: &str, message: impl Into<String>, hint: Option<&str>) {
+        let location = self.index.find_key(path);
+        let diagnostic = Diagnostic::new(self.file, location, message);
+        self.errors.push(match hint {
+            Some(hint) => diagnostic.with_hint(hint),
+            None => diagnostic,
+        });
     }
 
     fn duration(&mut self, path: &str, text: &str) -> Option<Duration> {
@@ -47,11 +58,13 @@ impl Checker<'_> {
             }
             Ok(d) => Some(d),
             Err(_) => {
-                self.error_hint(
-                    path,
-                    format!("`{text}` is not a duration"),
-                    "write a number with a unit: `1500ms`, `15s`, `5m`, `1h`",
-                );
+                let number = text.trim();
+                let hint = if number.parse::<f64>().is_ok() {
+                    format!("add a unit: `{number}s` for seconds, `{number}ms` for milliseconds")
+                } else {
+                    "write a number with a unit: `1500ms`, `15s`, `5m`, `1h`".to_string()
+                };
+                self.error_hint(path, format!("`{text}` is not a duration"), hint);
                 None
             }
         }
@@ -101,18 +114,18 @@ impl Checker<'_> {
         .flatten()
         .collect();
         if given.len() != 1 {
-            let found = if given.is_empty() {
-                "none".to_string()
-            } else {
-                given.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(" and ")
-            };
             self.error(
                 path,
-                format!("give exactly one of `selector`, `xpath` or `link_text` (found {found})"),
+                format!(
+                    "give exactly one of `selector`, `xpath` or `link_text` (found {})",
+                    found(&given)
+                ),
             );
             return Locator::Css("*".to_string());
         }
+        // `click: "#buy"` has no `.selector` node: `find` falls back to the string itself.
         if let Some(css) = &target.selector {
+            let path = &format!("{path}.selector");
             if css.trim().is_empty() {
                 self.error(path, "empty CSS selector");
             } else if scraper::Selector::parse(css).is_err() {
@@ -126,13 +139,13 @@ impl Checker<'_> {
         }
         if let Some(xpath) = &target.xpath {
             if xpath.trim().is_empty() {
-                self.error(path, "empty xpath");
+                self.error(&format!("{path}.xpath"), "empty xpath");
             }
             return Locator::XPath(xpath.clone());
         }
         let text = target.link_text.clone().unwrap_or_default();
         if text.trim().is_empty() {
-            self.error(path, "empty link_text");
+            self.error(&format!("{path}.link_text"), "empty link_text");
         }
         Locator::LinkText(text)
     }
@@ -145,14 +158,21 @@ impl Checker<'_> {
         matches: &Option<String>,
         known: &Known,
     ) -> TextMatch {
-        let count = [equals.is_some(), contains.is_some(), matches.is_some()]
-            .iter()
-            .filter(|given| **given)
-            .count();
-        if count != 1 {
+        let given: Vec<&str> = [
+            equals.as_ref().map(|_| "equals"),
+            contains.as_ref().map(|_| "contains"),
+            matches.as_ref().map(|_| "matches"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if given.len() != 1 {
             self.error(
                 path,
-                "give exactly one of `equals`, `contains` or `matches`",
+                format!(
+                    "give exactly one of `equals`, `contains` or `matches` (found {})",
+                    found(&given)
+                ),
             );
         }
         if let Some(text) = equals {
@@ -166,28 +186,49 @@ impl Checker<'_> {
                 Ok(re) => return TextMatch::Matches(re),
                 Err(e) => self.error(
                     &format!("{path}.matches"),
-                    format!("`{pattern}` is not a valid regex: {}", first_line(&e.to_string())),
+                    format!(
+                        "`{pattern}` is not a valid regex: {}",
+                        regex_reason(&e.to_string())
+                    ),
                 ),
             }
         }
         TextMatch::Contains(Template::literal(""))
     }
 
-    fn store_name(&mut self, path: &str, name: &str, known: &mut Known) -> String {
+    /// `path` is the `as:` value holding the name, or with `at_key` the mapping entry it keys.
+    fn store_name(&mut self, path: &str, name: &str, known: &mut Known, at_key: bool) -> String {
         if !is_name(name) {
-            self.error_hint(
-                path,
-                format!("`{name}` cannot be stored as a variable"),
-                "use letters, digits and `_`, starting with a letter",
-            );
+            let message = format!("`{name}` cannot be stored as a variable");
+            let hint = "use letters, digits and `_`, starting with a letter";
+            if at_key {
+                self.key_error(path, message, Some(hint));
+            } else {
+                self.error_hint(path, message, hint);
+            }
         }
         known.define(name);
         name.to_string()
     }
 }
 
-fn first_line(text: &str) -> String {
-    text.lines().last().unwrap_or(text).trim().to_string()
+/// The reason in a regex error, which first repeats the pattern and marks the place with `^`.
+fn regex_reason(text: &str) -> String {
+    let last = text.lines().last().unwrap_or(text).trim();
+    last.strip_prefix("error: ").unwrap_or(last).to_string()
+}
+
+/// "`a` and `b`", or "none", for a "give exactly one of" error.
+fn found(given: &[&str]) -> String {
+    if given.is_empty() {
+        "none".to_string()
+    } else {
+        given
+            .iter()
+            .map(|k| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(" and ")
+    }
 }
 
 /// Names that have a value at a point of the journey, and which step defines each later one.
@@ -206,14 +247,13 @@ impl Known {
         if self.names.contains(var) {
             return;
         }
-        let message = format!(
-            "`${{{var}}}` is used in step `{}` before any step stores it",
-            self.step
-        );
         match self.later.get(var) {
             Some(step) => checker.error_hint(
                 path,
-                message,
+                format!(
+                    "`${{{var}}}` is used in step `{}` before it is stored",
+                    self.step
+                ),
                 format!("step `{step}` stores `{var}` later: move this action after it"),
             ),
             None => {
@@ -222,10 +262,34 @@ impl Known {
                     Some(close) => format!("did you mean `${{{close}}}`?"),
                     None => format!("define `{var}` under `vars:` or store it with `store_text`/`store_attr`/`execute`/`http`"),
                 };
-                checker.error_hint(path, message, hint)
+                checker.error_hint(
+                    path,
+                    format!(
+                        "`${{{var}}}` is used in step `{}` but never defined",
+                        self.step
+                    ),
+                    hint,
+                )
             }
         }
     }
+}
+
+/// Names stored from action `j` of step `i` on, each with the first step that stores it.
+fn stored_from(steps: &[StepFile], i: usize, j: usize) -> BTreeMap<String, String> {
+    let this_step = steps[i].actions[j..]
+        .iter()
+        .map(|action| (action, &steps[i].step));
+    let later_steps = steps[i + 1..]
+        .iter()
+        .flat_map(|step| step.actions.iter().map(move |action| (action, &step.step)));
+    let mut stored = BTreeMap::new();
+    for (action, step) in this_step.chain(later_steps) {
+        for name in stored_names(action) {
+            stored.entry(name).or_insert_with(|| step.clone());
+        }
+    }
+    stored
 }
 
 /// Names stored by an action, for the "stored later" hint.
@@ -288,7 +352,22 @@ pub fn validate(
             None => Schedule::Every(DEFAULT_EVERY),
         },
         (None, Some(expr)) => match parse_cron(expr) {
-            Ok(schedule) => Schedule::Cron(Box::new(schedule)),
+            Ok(schedule) => {
+                // A date that never comes (`0 9 30 2 *`), or six-field cron's seconds
+                // getting round the minimum.
+                if schedule.upcoming(chrono::Utc).next().is_none() {
+                    c.error(
+                        "cron",
+                        format!("`cron: {expr}` never runs: no date matches it"),
+                    );
+                } else if shortest_gap(&schedule).is_some_and(|gap| gap < MIN_INTERVAL) {
+                    c.error(
+                        "cron",
+                        format!("`cron: {expr}` runs more often than the 10s minimum"),
+                    );
+                }
+                Schedule::Cron(Box::new(schedule))
+            }
             Err(e) => {
                 c.error_hint(
                     "cron",
@@ -324,14 +403,18 @@ pub fn validate(
     for (name, value) in &raw.vars {
         let path = format!("vars.{name}");
         if !is_name(name) {
-            c.error_hint(
+            c.key_error(
                 &path,
                 format!("variable name `{name}` is not allowed"),
-                "use letters, digits and `_`, starting with a letter",
+                Some("use letters, digits and `_`, starting with a letter"),
             );
         }
         if BUILTIN_VARS.contains(&name.as_str()) {
-            c.error(&path, format!("`{name}` is built in and cannot be redefined"));
+            c.key_error(
+                &path,
+                format!("`{name}` is built in and cannot be redefined"),
+                None,
+            );
         }
         known.define(name);
         vars.push((name.clone(), var(&mut c, &path, value)));
@@ -355,30 +438,27 @@ pub fn validate(
     let mut seen_steps = HashSet::new();
     let mut steps = Vec::new();
     for (i, step) in raw.steps.iter().enumerate() {
-        // Names stored by later steps, for the hint on a use before its store.
-        known.later = raw.steps[i + 1..]
-            .iter()
-            .flat_map(|later| {
-                later
-                    .actions
-                    .iter()
-                    .flat_map(stored_names)
-                    .map(|name| (name, later.step.clone()))
-            })
-            .collect();
         known.step = step.step.clone();
         let path = format!("steps[{i}]");
         c.name(&format!("{path}.step"), "step", &step.step);
         if !seen_steps.insert(step.step.clone()) {
             c.error(
                 &format!("{path}.step"),
-                format!("step name `{}` is used twice; step names must be unique", step.step),
+                format!(
+                    "step name `{}` is used twice; step names must be unique",
+                    step.step
+                ),
             );
         }
         if step.actions.is_empty() {
-            c.error(&format!("{path}.do"), format!("step `{}` has no actions", step.step));
+            c.error(
+                &format!("{path}.do"),
+                format!("step `{}` has no actions", step.step),
+            );
         }
-        let slow = c.opt_duration(&format!("{path}.slow"), &step.slow).or(default_slow);
+        let slow = c
+            .opt_duration(&format!("{path}.slow"), &step.slow)
+            .or(default_slow);
         let step_timeout = c
             .opt_duration(&format!("{path}.timeout"), &step.timeout)
             .unwrap_or(default_timeout);
@@ -387,6 +467,8 @@ pub fn validate(
             .iter()
             .enumerate()
             .map(|(j, action)| {
+                // Names stored from here on, for the hint on a use before its store.
+                known.later = stored_from(&raw.steps, i, j);
                 let action_path = format!("{path}.do[{j}].{}", action.name());
                 self::action(&mut c, &action_path, action, &mut known)
             })
@@ -419,29 +501,105 @@ pub fn validate(
     }
 }
 
-/// Accepts standard five-field cron (`*/5 * * * *`) as well as the cron crate's six fields.
+/// Accepts standard five-field cron (`*/5 * * * *`) as well as the cron crate's six or seven
+/// fields (seconds first, optional year). The error is one line: the reason only.
 pub fn parse_cron(expr: &str) -> Result<cron::Schedule, String> {
-    let fields = expr.split_whitespace().count();
-    let full = if fields == 5 {
-        format!("0 {expr}")
-    } else {
-        expr.to_string()
+    let fields: Vec<&str> = expr.split_whitespace().collect();
+    let full = match fields.len() {
+        5 => format!(
+            "0 {} {}",
+            fields[..4].join(" "),
+            five_field_weekdays(fields[4])?
+        ),
+        6 | 7 => expr.to_string(),
+        n => return Err(format!("it has {n} fields, not 5")),
     };
-    cron::Schedule::from_str(&full).map_err(|e| e.to_string())
+    cron::Schedule::from_str(&full).map_err(|e| {
+        // The cron crate repeats the expression and marks the place with `^` before the reason.
+        let text = e.to_string();
+        text.lines()
+            .map(str::trim)
+            .rfind(|line| !line.is_empty() && *line != full && line.chars().any(|c| c != '^'))
+            .unwrap_or("a field is not valid")
+            .to_string()
+    })
+}
+
+const WEEKDAYS: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
+
+/// Five-field cron numbers the days of the week 0-7 from Sunday (0 and 7 both Sunday, so
+/// `1-5` is Monday to Friday); the cron crate numbers them 1-7 from Sunday. A day-of-week field
+/// with numbers is rewritten as the day names it means, which both read alike.
+fn five_field_weekdays(field: &str) -> Result<String, String> {
+    if !field.contains(|c: char| c.is_ascii_digit()) {
+        return Ok(field.to_string());
+    }
+    let day = |text: &str| match text.parse::<usize>() {
+        Ok(n) if n <= 7 => Ok(n),
+        Ok(n) => Err(format!(
+            "day of week {n} is more than 7 (0 and 7 are Sunday)"
+        )),
+        Err(_) => WEEKDAYS
+            .iter()
+            .position(|name| name.eq_ignore_ascii_case(text))
+            .ok_or_else(|| format!("`{text}` is not a day of the week")),
+    };
+    let mut days = [false; 7];
+    for part in field.split(',') {
+        let (range, step) = match part.split_once('/') {
+            Some((range, step)) => match step.parse::<usize>() {
+                Ok(step) if step > 0 => (range, step),
+                _ => return Err(format!("`{step}` is not a step in `{part}`")),
+            },
+            None => (part, 1),
+        };
+        let (first, last) = match range.split_once('-') {
+            _ if range == "*" => (0, 6),
+            Some((first, last)) => (day(first)?, day(last)?),
+            None if step > 1 => (day(range)?, 6),
+            None => (day(range)?, day(range)?),
+        };
+        if first > last {
+            return Err(format!(
+                "`{range}` is not a range of days: write the earlier day first"
+            ));
+        }
+        for d in (first..=last).step_by(step) {
+            days[d % 7] = true;
+        }
+    }
+    Ok(WEEKDAYS
+        .iter()
+        .zip(days)
+        .filter(|(_, on)| *on)
+        .map(|(name, _)| *name)
+        .collect::<Vec<_>>()
+        .join(","))
+}
+
+/// The shortest gap between the next runs of `schedule`, if it runs at least twice.
+fn shortest_gap(schedule: &cron::Schedule) -> Option<Duration> {
+    let runs: Vec<_> = schedule.upcoming(chrono::Utc).take(120).collect();
+    runs.windows(2)
+        .filter_map(|pair| (pair[1] - pair[0]).to_std().ok())
+        .min()
 }
 
 fn browser(c: &mut Checker, raw: &JourneyFile) -> Browser {
-    let named = raw.browser.as_deref().map(|name| match Browser::parse(name) {
-        Some(b) => b,
-        None => {
-            let hint = match did_you_mean(name, Browser::NAMES.iter().copied()) {
-                Some(close) => format!("did you mean `{close}`?"),
-                None => "use `firefox` or `chrome`, or give W3C `capabilities`".to_string(),
-            };
-            c.error_hint("browser", format!("unknown browser `{name}`"), hint);
-            Browser::Firefox
-        }
-    });
+    let named = raw
+        .browser
+        .as_deref()
+        .map(|name| match Browser::parse(name) {
+            Some(b) => b,
+            None => {
+                let hint = match did_you_mean(name, Browser::NAMES.iter().copied()) {
+                    Some(close) => format!("did you mean `{close}`?"),
+                    None => "use `firefox` or `chrome`, or give W3C `capabilities`".to_string(),
+                };
+                c.error_hint("browser", format!("unknown browser `{name}`"), hint);
+                Browser::Firefox
+            }
+        });
     let from_caps = raw
         .capabilities
         .as_ref()
@@ -460,7 +618,11 @@ fn browser(c: &mut Checker, raw: &JourneyFile) -> Browser {
         (Some(a), Some(b)) if a != b => {
             c.error(
                 "capabilities.browserName",
-                format!("capabilities.browserName says {} but browser says {}", b.name(), a.name()),
+                format!(
+                    "capabilities.browserName says {} but browser says {}",
+                    b.name(),
+                    a.name()
+                ),
             );
             a
         }
@@ -475,12 +637,18 @@ fn var(c: &mut Checker, path: &str, value: &VarFile) -> Var {
         VarFile::Secret(secret) => {
             let from = if let Some(name) = secret.secret.strip_prefix("env:") {
                 if name.is_empty() {
-                    c.error(&format!("{path}.secret"), "`env:` needs a variable name, e.g. `env:SHOP_PASSWORD`");
+                    c.error(
+                        &format!("{path}.secret"),
+                        "`env:` needs a variable name, e.g. `env:SHOP_PASSWORD`",
+                    );
                 }
                 SecretFrom::Env(name.to_string())
             } else if let Some(file) = secret.secret.strip_prefix("file:") {
                 if file.is_empty() {
-                    c.error(&format!("{path}.secret"), "`file:` needs a path, e.g. `file:/run/secrets/shop_password`");
+                    c.error(
+                        &format!("{path}.secret"),
+                        "`file:` needs a path, e.g. `file:/run/secrets/shop_password`",
+                    );
                 }
                 SecretFrom::File(file.into())
             } else {
@@ -510,11 +678,29 @@ fn action(c: &mut Checker, path: &str, action: &ActionFile, known: &mut Known) -
         ActionFile::Select(a) => {
             let target = c.locator(path, &a.target());
             let by = match (&a.value, &a.label, a.index) {
-                (Some(v), None, None) => SelectBy::Value(c.template(&format!("{path}.value"), v, known)),
-                (None, Some(l), None) => SelectBy::Label(c.template(&format!("{path}.label"), l, known)),
+                (Some(v), None, None) => {
+                    SelectBy::Value(c.template(&format!("{path}.value"), v, known))
+                }
+                (None, Some(l), None) => {
+                    SelectBy::Label(c.template(&format!("{path}.label"), l, known))
+                }
                 (None, None, Some(i)) => SelectBy::Index(i),
                 _ => {
-                    c.error(path, "give exactly one of `value`, `label` or `index`");
+                    let given: Vec<&str> = [
+                        a.value.as_ref().map(|_| "value"),
+                        a.label.as_ref().map(|_| "label"),
+                        a.index.map(|_| "index"),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                    c.error(
+                        path,
+                        format!(
+                            "give exactly one of `value`, `label` or `index` (found {})",
+                            found(&given)
+                        ),
+                    );
                     SelectBy::Index(0)
                 }
             };
@@ -524,14 +710,36 @@ fn action(c: &mut Checker, path: &str, action: &ActionFile, known: &mut Known) -
         ActionFile::Uncheck(t) => Action::Uncheck(c.locator(path, &t.0)),
         ActionFile::Press(p) => {
             let raw = &p.0;
-            let has_target = raw.selector.is_some() || raw.xpath.is_some() || raw.link_text.is_some();
+            let has_target =
+                raw.selector.is_some() || raw.xpath.is_some() || raw.link_text.is_some();
             let target = has_target.then(|| c.locator(path, &raw.target()));
+            // `press: Entr` has no `.keys` node: `find` falls back to the string itself.
+            let keys_path = format!("{path}.keys");
             let keys = keys::parse_keys(&raw.keys).unwrap_or_else(|e| {
-                let hint = format!(
+                let list = format!(
                     "named keys: {}; or a single character; join a chord with `+`",
                     keys::key_names().collect::<Vec<_>>().join(", ")
                 );
-                c.error_hint(path, e, hint);
+                // "unknown key `Entr`" would read like a YAML key: name the keyboard key.
+                let unknown = raw
+                    .keys
+                    .split_whitespace()
+                    .flat_map(|chord| chord.split('+'))
+                    .find(|key| !key.is_empty() && keys::parse_keys(key).is_err());
+                match unknown {
+                    Some(key) => {
+                        let hint = match did_you_mean(key, keys::key_names()) {
+                            Some(close) => format!("did you mean `{close}`?"),
+                            None => list,
+                        };
+                        c.error_hint(
+                            &keys_path,
+                            format!("unknown key name `{key}` in `press`"),
+                            hint,
+                        )
+                    }
+                    None => c.error_hint(&keys_path, e, list),
+                }
                 Vec::new()
             });
             Action::Press { target, keys }
@@ -542,7 +750,10 @@ fn action(c: &mut Checker, path: &str, action: &ActionFile, known: &mut Known) -
             Action::WaitFor {
                 target: c.locator(path, &w.target()),
                 visible: w.visible,
-                text: w.text.as_ref().map(|t| c.template(&format!("{path}.text"), t, known)),
+                text: w
+                    .text
+                    .as_ref()
+                    .map(|t| c.template(&format!("{path}.text"), t, known)),
                 timeout: c.opt_duration(&format!("{path}.timeout"), &w.timeout),
             }
         }
@@ -556,7 +767,13 @@ fn action(c: &mut Checker, path: &str, action: &ActionFile, known: &mut Known) -
         },
         ActionFile::AssertUrl(m) | ActionFile::AssertTitle(m) => {
             if m.0.timeout.is_some() {
-                c.error(&format!("{path}.timeout"), format!("`{}` checks once and takes no timeout; use `wait_url` to wait", action.name()));
+                c.error(
+                    &format!("{path}.timeout"),
+                    format!(
+                        "`{}` checks once and takes no timeout; use `wait_url` to wait",
+                        action.name()
+                    ),
+                );
             }
             let expect = c.text_match(path, &m.0.equals, &m.0.contains, &m.0.matches, known);
             if matches!(action, ActionFile::AssertUrl(_)) {
@@ -580,18 +797,21 @@ fn action(c: &mut Checker, path: &str, action: &ActionFile, known: &mut Known) -
                 }
             };
             if min > max {
-                c.error(path, format!("min {min} is more than max {max}"));
+                c.error(
+                    &format!("{path}.min"),
+                    format!("min {min} is more than max {max}"),
+                );
             }
             Action::AssertCount { target, min, max }
         }
         ActionFile::StoreText(a) => Action::StoreText {
             target: c.locator(path, &a.target()),
-            name: c.store_name(&format!("{path}.as"), &a.name, known),
+            name: c.store_name(&format!("{path}.as"), &a.name, known, false),
         },
         ActionFile::StoreAttr(a) => Action::StoreAttr {
             target: c.locator(path, &a.target()),
             attr: a.attr.clone(),
-            name: c.store_name(&format!("{path}.as"), &a.name, known),
+            name: c.store_name(&format!("{path}.as"), &a.name, known, false),
         },
         ActionFile::Execute(e) => {
             let e = &e.0;
@@ -607,7 +827,7 @@ fn action(c: &mut Checker, path: &str, action: &ActionFile, known: &mut Known) -
             let store = e
                 .name
                 .as_ref()
-                .map(|name| c.store_name(&format!("{path}.as"), name, known));
+                .map(|name| c.store_name(&format!("{path}.as"), name, known, false));
             Action::Execute {
                 script: e.script.clone(),
                 args,
@@ -650,23 +870,37 @@ fn http(c: &mut Checker, path: &str, h: &HttpFile, known: &mut Known) -> HttpReq
         .iter()
         .map(|(name, value)| {
             if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                c.error(&format!("{path}.headers.{name}"), format!("`{name}` is not a valid header name"));
+                c.key_error(
+                    &format!("{path}.headers.{name}"),
+                    format!("`{name}` is not a valid header name"),
+                    None,
+                );
             }
-            (name.clone(), c.template(&format!("{path}.headers.{name}"), value, known))
+            (
+                name.clone(),
+                c.template(&format!("{path}.headers.{name}"), value, known),
+            )
         })
         .collect();
     if h.body.is_some() && h.json.is_some() {
         c.error(path, "give `body` or `json`, not both");
     }
-    let body = h.body.as_ref().map(|b| c.template(&format!("{path}.body"), b, known));
+    let body = h
+        .body
+        .as_ref()
+        .map(|b| c.template(&format!("{path}.body"), b, known));
     let expect_status = match &h.expect_status {
         None => vec![],
         Some(StatusList::One(code)) => vec![*code],
         Some(StatusList::Many(codes)) => codes.clone(),
     };
-    for code in &expect_status {
+    for (i, code) in expect_status.iter().enumerate() {
         if !(100..=599).contains(code) {
-            c.error(&format!("{path}.expect_status"), format!("{code} is not an HTTP status code (100 to 599)"));
+            // `expect_status: 999` has no `[0]` node: `find` falls back to the number itself.
+            c.error(
+                &format!("{path}.expect_status[{i}]"),
+                format!("{code} is not an HTTP status code (100 to 599)"),
+            );
         }
     }
     let timeout = c.opt_duration(&format!("{path}.timeout"), &h.timeout);
@@ -674,7 +908,7 @@ fn http(c: &mut Checker, path: &str, h: &HttpFile, known: &mut Known) -> HttpReq
         .store
         .iter()
         .map(|(name, json_path)| {
-            let name = c.store_name(&format!("{path}.store.{name}"), name, known);
+            let name = c.store_name(&format!("{path}.store.{name}"), name, known, true);
             let keys = json_path.split('.').map(str::to_string).collect::<Vec<_>>();
             if keys.iter().any(String::is_empty) {
                 c.error(&format!("{path}.store.{name}"), format!("`{json_path}` is not a JSON path: write keys and indexes joined by dots, e.g. `order.items.0.id`"));
@@ -691,5 +925,34 @@ fn http(c: &mut Checker, path: &str, h: &HttpFile, known: &mut Known) -> HttpReq
         expect_status,
         store,
         timeout,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cron::TimeUnitSpec;
+
+    /// The cron crate's day numbers (1 is Sunday) that `expr` runs on.
+    fn cron_days(expr: &str) -> Vec<u32> {
+        let schedule = parse_cron(expr).unwrap();
+        (1..=7)
+            .filter(|d| schedule.days_of_week().includes(*d))
+            .collect()
+    }
+
+    #[test]
+    fn five_field_cron_numbers_weekdays_from_sunday_zero() {
+        assert_eq!(cron_days("0 9 * * 1-5"), [2, 3, 4, 5, 6]);
+        assert_eq!(cron_days("0 9 * * 0"), [1]);
+        assert_eq!(cron_days("0 9 * * 7"), [1]);
+        assert_eq!(cron_days("0 9 * * 5-7"), [1, 6, 7]);
+        assert_eq!(cron_days("0 9 * * */2"), [1, 3, 5, 7]);
+        assert_eq!(cron_days("0 9 * * MON-FRI"), [2, 3, 4, 5, 6]);
+        assert_eq!(cron_days("0 9 * * mon,3"), [2, 4]);
+        assert_eq!(cron_days("*/5 * * * *"), [1, 2, 3, 4, 5, 6, 7]);
+        assert!(parse_cron("0 9 * * 8").unwrap_err().contains("more than 7"));
+        assert!(parse_cron("0 9 * * 5-1").is_err());
+        assert_eq!(parse_cron("* * *").unwrap_err(), "it has 3 fields, not 5");
     }
 }

@@ -47,7 +47,12 @@ impl ActionEnv<'_> {
         self.base_url
             .join(&rendered)
             .map(|u| u.to_string())
-            .map_err(|e| Failure::shop(ReasonClass::Assertion, format!("`{template}` is not a URL: {e}")))
+            .map_err(|e| {
+                Failure::shop(
+                    ReasonClass::Assertion,
+                    format!("`{template}` is not a URL: {e}"),
+                )
+            })
     }
 
     fn deadline_for(&self, timeout: Option<Duration>) -> Instant {
@@ -64,37 +69,67 @@ pub fn classify(error: &CmdError, doing: &str) -> Failure {
     let reason = |what: &str| format!("{doing}: {what}");
     match error {
         CmdError::WaitTimeout => Failure::shop(Timeout, reason("timed out")),
-        CmdError::Lost(e) => Failure::monitor(Webdriver, reason(&format!("lost the WebDriver connection: {e}"))),
-        CmdError::Failed(e) => Failure::monitor(Webdriver, reason(&format!("WebDriver did not answer: {e}"))),
-        CmdError::FailedC(e) => Failure::monitor(Webdriver, reason(&format!("WebDriver did not answer: {e}"))),
+        CmdError::Lost(e) => Failure::monitor(
+            Webdriver,
+            reason(&format!("lost the WebDriver connection: {e}")),
+        ),
+        CmdError::Failed(e) => {
+            Failure::monitor(Webdriver, reason(&format!("WebDriver did not answer: {e}")))
+        }
+        CmdError::FailedC(e) => {
+            Failure::monitor(Webdriver, reason(&format!("WebDriver did not answer: {e}")))
+        }
         CmdError::Standard(wd) => {
             let message = first_line(&wd.message);
             let lower = message.to_lowercase();
             match wd.error {
-                ErrorStatus::InvalidSessionId | ErrorStatus::NoSuchWindow | ErrorStatus::SessionNotCreated => {
-                    Failure::monitor(BrowserCrashed, reason(&format!("the browser session is gone: {message}")))
-                }
-                ErrorStatus::NoSuchElement | ErrorStatus::StaleElementReference => {
-                    Failure::shop(ElementMissing, reason(&format!("element not found ({message})")))
-                }
+                ErrorStatus::InvalidSessionId
+                | ErrorStatus::NoSuchWindow
+                | ErrorStatus::SessionNotCreated => Failure::monitor(
+                    BrowserCrashed,
+                    reason(&format!("the browser session is gone: {message}")),
+                ),
+                ErrorStatus::NoSuchElement | ErrorStatus::StaleElementReference => Failure::shop(
+                    ElementMissing,
+                    reason(&format!("element not found ({message})")),
+                ),
                 ErrorStatus::ElementNotInteractable
                 | ErrorStatus::ElementClickIntercepted
-                | ErrorStatus::InvalidElementState => {
-                    Failure::shop(ElementMissing, reason(&format!("element cannot be used: {message}")))
-                }
-                ErrorStatus::Timeout => Failure::shop(Timeout, reason(&format!("page did not load in time ({message})"))),
-                ErrorStatus::InsecureCertificate => {
-                    Failure::shop(Unreachable, reason(&format!("the shop's TLS certificate is not trusted: {message}")))
-                }
+                | ErrorStatus::InvalidElementState => Failure::shop(
+                    ElementMissing,
+                    reason(&format!("element cannot be used: {message}")),
+                ),
+                ErrorStatus::Timeout => Failure::shop(
+                    Timeout,
+                    reason(&format!("page did not load in time ({message})")),
+                ),
+                ErrorStatus::InsecureCertificate => Failure::shop(
+                    Unreachable,
+                    reason(&format!(
+                        "the shop's TLS certificate is not trusted: {message}"
+                    )),
+                ),
                 ErrorStatus::JavascriptError | ErrorStatus::ScriptTimeout => {
                     Failure::shop(Script, reason(&format!("script failed: {message}")))
                 }
-                ErrorStatus::UnexpectedAlertOpen => {
-                    Failure::shop(Assertion, reason(&format!("an unexpected dialog is open: {message}")))
+                ErrorStatus::UnexpectedAlertOpen => Failure::shop(
+                    Assertion,
+                    reason(&format!("an unexpected dialog is open: {message}")),
+                ),
+                ErrorStatus::InvalidSelector => {
+                    Failure::shop(Assertion, reason(&format!("invalid selector: {message}")))
                 }
-                ErrorStatus::InvalidSelector => Failure::shop(Assertion, reason(&format!("invalid selector: {message}"))),
-                _ if lower.contains("neterror") || lower.contains("reached error page") || lower.contains("err_") => {
-                    Failure::shop(Unreachable, reason(&format!("the browser could not load the page: {}", page::net_error_name(&message))))
+                _ if lower.contains("neterror")
+                    || lower.contains("reached error page")
+                    || lower.contains("err_") =>
+                {
+                    Failure::shop(
+                        Unreachable,
+                        reason(&format!(
+                            "the browser could not load the page: {}",
+                            page::net_error_name(&message)
+                        )),
+                    )
                 }
                 _ if lower.contains("crash")
                     || lower.contains("not reachable")
@@ -102,12 +137,21 @@ pub fn classify(error: &CmdError, doing: &str) -> Failure {
                     || lower.contains("session deleted")
                     || lower.contains("browsing context has been discarded") =>
                 {
-                    Failure::monitor(BrowserCrashed, reason(&format!("the browser crashed or went away: {message}")))
+                    Failure::monitor(
+                        BrowserCrashed,
+                        reason(&format!("the browser crashed or went away: {message}")),
+                    )
                 }
                 _ => Failure::monitor(Webdriver, reason(&format!("WebDriver error: {message}"))),
             }
         }
-        other => Failure::monitor(Webdriver, reason(&format!("WebDriver error: {}", first_line(&other.to_string())))),
+        other => Failure::monitor(
+            Webdriver,
+            reason(&format!(
+                "WebDriver error: {}",
+                first_line(&other.to_string())
+            )),
+        ),
     }
 }
 
@@ -125,7 +169,10 @@ pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Fai
             env.client()?.goto(&url).await.map_err(fail)
         }
         Action::Click(target) => {
-            retry_interactable(env, target, &doing, |element| async move { element.click().await }).await
+            retry_interactable(env, target, &doing, |element| async move {
+                element.click().await
+            })
+            .await
         }
         Action::Fill { target, value } => {
             let value = env.render(value)?;
@@ -140,8 +187,12 @@ pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Fai
         }
         Action::Select { target, by } => {
             let by = match by {
-                SelectBy::Value(t) => SelectBy::Value(super::template::Template::literal(&env.render(t)?)),
-                SelectBy::Label(t) => SelectBy::Label(super::template::Template::literal(&env.render(t)?)),
+                SelectBy::Value(t) => {
+                    SelectBy::Value(super::template::Template::literal(&env.render(t)?))
+                }
+                SelectBy::Label(t) => {
+                    SelectBy::Label(super::template::Template::literal(&env.render(t)?))
+                }
                 SelectBy::Index(i) => SelectBy::Index(*i),
             };
             let element = find(env, target, &doing).await?;
@@ -180,10 +231,23 @@ pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Fai
             });
             env.client()?.perform_actions(mouse).await.map_err(fail)
         }
-        Action::WaitFor { target, visible, text, timeout } => {
+        Action::WaitFor {
+            target,
+            visible,
+            text,
+            timeout,
+        } => {
             let text = text.as_ref().map(|t| env.render(t)).transpose()?;
             let deadline = env.deadline_for(*timeout);
-            wait_for(env.client()?, target, *visible, text.as_deref(), deadline, &doing).await
+            wait_for(
+                env.client()?,
+                target,
+                *visible,
+                text.as_deref(),
+                deadline,
+                &doing,
+            )
+            .await
         }
         Action::WaitUrl { expect, timeout } => {
             let rendered = render_match(env, expect)?;
@@ -195,7 +259,10 @@ pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Fai
                     return Ok(());
                 }
                 if Instant::now() + POLL > deadline {
-                    return Err(Failure::shop(ReasonClass::Timeout, format!("{doing}: timed out; the URL is {url}")));
+                    return Err(Failure::shop(
+                        ReasonClass::Timeout,
+                        format!("{doing}: timed out; the URL is {url}"),
+                    ));
                 }
                 tokio::time::sleep(POLL).await;
             }
@@ -233,7 +300,10 @@ pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Fai
             if expect.check(&rendered, url.as_str()) {
                 Ok(())
             } else {
-                Err(Failure::shop(ReasonClass::Assertion, format!("{doing}: the URL is {url}")))
+                Err(Failure::shop(
+                    ReasonClass::Assertion,
+                    format!("{doing}: the URL is {url}"),
+                ))
             }
         }
         Action::AssertTitle(expect) => {
@@ -242,33 +312,57 @@ pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Fai
             if expect.check(&rendered, &title) {
                 Ok(())
             } else {
-                Err(Failure::shop(ReasonClass::Assertion, format!("{doing}: the title is \"{}\"", clip(&title))))
+                Err(Failure::shop(
+                    ReasonClass::Assertion,
+                    format!("{doing}: the title is \"{}\"", clip(&title)),
+                ))
             }
         }
         Action::AssertVisible(target) => {
             wait_for(env.client()?, target, true, None, env.deadline, &doing).await
         }
         Action::AssertAbsent(target) => {
-            let elements = env.client()?.find_all(target.as_fantoccini()).await.map_err(fail)?;
+            let elements = env
+                .client()?
+                .find_all(target.as_fantoccini())
+                .await
+                .map_err(fail)?;
             match elements.first() {
                 None => Ok(()),
                 Some(element) => {
                     let text = element.text().await.unwrap_or_default();
                     Err(Failure::shop(
                         ReasonClass::Assertion,
-                        format!("{doing}: found {} element(s), showing \"{}\"", elements.len(), clip(&text)),
+                        format!(
+                            "{doing}: found {} element(s), showing \"{}\"",
+                            elements.len(),
+                            clip(&text)
+                        ),
                     ))
                 }
             }
         }
         Action::AssertCount { target, min, max } => {
             let client = env.client()?;
-            let count = client.find_all(target.as_fantoccini()).await.map_err(fail)?.len();
+            let count = client
+                .find_all(target.as_fantoccini())
+                .await
+                .map_err(fail)?
+                .len();
             if (*min..=*max).contains(&count) {
                 Ok(())
             } else {
-                let wanted = if min == max { format!("{min}") } else if *max == usize::MAX { format!("at least {min}") } else { format!("{min} to {max}") };
-                Err(Failure::shop(ReasonClass::Assertion, format!("{doing}: found {count} element(s), wanted {wanted}")))
+                let wanted = if min == max {
+                    format!("{min}")
+                } else if *max == usize::MAX {
+                    format!("at least {min}")
+                } else {
+                    format!("{min} to {max}")
+                };
+                Err(Failure::shop(
+                    ReasonClass::Assertion,
+                    format!("{doing}: found {count} element(s), wanted {wanted}"),
+                ))
             }
         }
         Action::StoreText { target, name } => {
@@ -284,10 +378,17 @@ pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Fai
                     env.values.insert(name.clone(), value);
                     Ok(())
                 }
-                None => Err(Failure::shop(ReasonClass::Assertion, format!("{doing}: the element has no `{attr}` attribute"))),
+                None => Err(Failure::shop(
+                    ReasonClass::Assertion,
+                    format!("{doing}: the element has no `{attr}` attribute"),
+                )),
             }
         }
-        Action::Execute { script, args, store } => {
+        Action::Execute {
+            script,
+            args,
+            store,
+        } => {
             let args = args
                 .iter()
                 .map(|a| env.render(a).map(serde_json::Value::String))
@@ -314,7 +415,10 @@ pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Fai
             let until = (Instant::now() + *duration).min(env.deadline);
             tokio::time::sleep_until(until).await;
             if Instant::now() >= env.deadline && until < Instant::now() + *duration {
-                return Err(Failure::shop(ReasonClass::Timeout, format!("{doing}: the step timeout ends first")));
+                return Err(Failure::shop(
+                    ReasonClass::Timeout,
+                    format!("{doing}: the step timeout ends first"),
+                ));
             }
             Ok(())
         }
@@ -345,7 +449,10 @@ async fn find(env: &ActionEnv<'_>, target: &Locator, doing: &str) -> Result<Elem
             Ok(element) => return Ok(element),
             Err(e) if e.is_no_such_element() => {
                 if Instant::now() + POLL > env.deadline {
-                    return Err(Failure::shop(ReasonClass::ElementMissing, format!("{doing}: no element matches {target}")));
+                    return Err(Failure::shop(
+                        ReasonClass::ElementMissing,
+                        format!("{doing}: no element matches {target}"),
+                    ));
                 }
                 tokio::time::sleep(POLL).await;
             }
@@ -356,7 +463,12 @@ async fn find(env: &ActionEnv<'_>, target: &Locator, doing: &str) -> Result<Elem
 
 /// Finds `target` and runs `act` on it, looking again while the element is missing, covered,
 /// not yet interactable or replaced by a re-render, until the deadline.
-async fn retry_interactable<F, Fut>(env: &ActionEnv<'_>, target: &Locator, doing: &str, act: F) -> Result<(), Failure>
+async fn retry_interactable<F, Fut>(
+    env: &ActionEnv<'_>,
+    target: &Locator,
+    doing: &str,
+    act: F,
+) -> Result<(), Failure>
 where
     F: Fn(Element) -> Fut,
     Fut: std::future::Future<Output = Result<(), CmdError>>,
@@ -411,13 +523,21 @@ async fn wait_for(
         }
         if !elements.is_empty() {
             seen = match texts.first() {
-                Some(t) => format!("{} element(s) matched, text \"{}\"", elements.len(), clip(t)),
+                Some(t) => format!(
+                    "{} element(s) matched, text \"{}\"",
+                    elements.len(),
+                    clip(t)
+                ),
                 None => format!("{} element(s) matched, none visible", elements.len()),
             };
         }
         if Instant::now() + POLL > deadline {
             return Err(Failure::shop(
-                if elements.is_empty() { ReasonClass::ElementMissing } else { ReasonClass::Assertion },
+                if elements.is_empty() {
+                    ReasonClass::ElementMissing
+                } else {
+                    ReasonClass::Assertion
+                },
                 format!("{doing}: timed out; {seen}"),
             ));
         }
@@ -440,7 +560,11 @@ async fn http(env: &mut ActionEnv<'_>, request: &HttpRequest, doing: &str) -> Re
     let deadline = env.deadline_for(request.timeout);
     let remaining = deadline.saturating_duration_since(Instant::now());
     let response = builder.timeout(remaining).send().await.map_err(|e| {
-        let class = if e.is_timeout() { ReasonClass::Timeout } else { ReasonClass::Unreachable };
+        let class = if e.is_timeout() {
+            ReasonClass::Timeout
+        } else {
+            ReasonClass::Unreachable
+        };
         Failure::shop(class, format!("{doing}: {}", error_chain(&e)))
     })?;
     let status = response.status().as_u16();
@@ -458,11 +582,16 @@ async fn http(env: &mut ActionEnv<'_>, request: &HttpRequest, doing: &str) -> Re
     }
     if !request.store.is_empty() {
         let json: serde_json::Value = serde_json::from_str(&body).map_err(|e| {
-            Failure::shop(ReasonClass::Assertion, format!("{doing}: the response is not JSON ({e}): {}", clip(&body)))
+            Failure::shop(
+                ReasonClass::Assertion,
+                format!("{doing}: the response is not JSON ({e}): {}", clip(&body)),
+            )
         })?;
         for (name, path) in &request.store {
             let value = path.iter().try_fold(&json, |node, key| match node {
-                serde_json::Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),
+                serde_json::Value::Array(items) => {
+                    key.parse::<usize>().ok().and_then(|i| items.get(i))
+                }
                 serde_json::Value::Object(map) => map.get(key),
                 _ => None,
             });
@@ -483,15 +612,22 @@ async fn http(env: &mut ActionEnv<'_>, request: &HttpRequest, doing: &str) -> Re
 }
 
 /// Renders `${var}` in every string of a JSON body.
-fn render_json(value: &serde_json::Value, env: &ActionEnv<'_>) -> Result<serde_json::Value, Failure> {
+fn render_json(
+    value: &serde_json::Value,
+    env: &ActionEnv<'_>,
+) -> Result<serde_json::Value, Failure> {
     Ok(match value {
         serde_json::Value::String(s) => {
-            let template = super::template::Template::parse(s).map_err(|e| Failure::shop(ReasonClass::Assertion, e))?;
+            let template = super::template::Template::parse(s)
+                .map_err(|e| Failure::shop(ReasonClass::Assertion, e))?;
             serde_json::Value::String(env.render(&template)?)
         }
-        serde_json::Value::Array(items) => {
-            serde_json::Value::Array(items.iter().map(|v| render_json(v, env)).collect::<Result<_, _>>()?)
-        }
+        serde_json::Value::Array(items) => serde_json::Value::Array(
+            items
+                .iter()
+                .map(|v| render_json(v, env))
+                .collect::<Result<_, _>>()?,
+        ),
         serde_json::Value::Object(map) => serde_json::Value::Object(
             map.iter()
                 .map(|(k, v)| Ok((k.clone(), render_json(v, env)?)))

@@ -70,7 +70,10 @@ mod tests {
     #[test]
     fn parses_chords() {
         assert_eq!(parse_keys("Enter").unwrap(), ["\u{e007}"]);
-        assert_eq!(parse_keys("Control+a Tab").unwrap(), ["\u{e009}a\u{e000}", "\u{e004}"]);
+        assert_eq!(
+            parse_keys("Control+a Tab").unwrap(),
+            ["\u{e009}a\u{e000}", "\u{e004}"]
+        );
         assert!(parse_keys("Entr").unwrap_err().contains("Entr"));
         assert!(parse_keys(" ").is_err());
     }

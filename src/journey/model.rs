@@ -169,23 +169,58 @@ pub struct HttpRequest {
 pub enum Action {
     Open(Template),
     Click(Locator),
-    Fill { target: Locator, value: Template },
-    Select { target: Locator, by: SelectBy },
+    Fill {
+        target: Locator,
+        value: Template,
+    },
+    Select {
+        target: Locator,
+        by: SelectBy,
+    },
     Check(Locator),
     Uncheck(Locator),
-    Press { target: Option<Locator>, keys: Vec<String> },
+    Press {
+        target: Option<Locator>,
+        keys: Vec<String>,
+    },
     Hover(Locator),
-    WaitFor { target: Locator, visible: bool, text: Option<Template>, timeout: Option<Duration> },
-    WaitUrl { expect: TextMatch, timeout: Option<Duration> },
-    AssertText { target: Locator, expect: TextMatch },
+    WaitFor {
+        target: Locator,
+        visible: bool,
+        text: Option<Template>,
+        timeout: Option<Duration>,
+    },
+    WaitUrl {
+        expect: TextMatch,
+        timeout: Option<Duration>,
+    },
+    AssertText {
+        target: Locator,
+        expect: TextMatch,
+    },
     AssertUrl(TextMatch),
     AssertTitle(TextMatch),
     AssertVisible(Locator),
     AssertAbsent(Locator),
-    AssertCount { target: Locator, min: usize, max: usize },
-    StoreText { target: Locator, name: String },
-    StoreAttr { target: Locator, attr: String, name: String },
-    Execute { script: String, args: Vec<Template>, store: Option<String> },
+    AssertCount {
+        target: Locator,
+        min: usize,
+        max: usize,
+    },
+    StoreText {
+        target: Locator,
+        name: String,
+    },
+    StoreAttr {
+        target: Locator,
+        attr: String,
+        name: String,
+    },
+    Execute {
+        script: String,
+        args: Vec<Template>,
+        store: Option<String>,
+    },
     Screenshot(String),
     Http(Box<HttpRequest>),
     Sleep(Duration),
@@ -201,10 +236,18 @@ impl Action {
             Action::Select { target, .. } => format!("select in {target}"),
             Action::Check(t) => format!("check {t}"),
             Action::Uncheck(t) => format!("uncheck {t}"),
-            Action::Press { target: Some(t), keys } => format!("press {} in {t}", keys.join("+")),
+            Action::Press {
+                target: Some(t),
+                keys,
+            } => format!("press {} in {t}", keys.join("+")),
             Action::Press { target: None, keys } => format!("press {}", keys.join("+")),
             Action::Hover(t) => format!("hover {t}"),
-            Action::WaitFor { target, visible, text, .. } => {
+            Action::WaitFor {
+                target,
+                visible,
+                text,
+                ..
+            } => {
                 let state = if *visible { "visible" } else { "present" };
                 match text {
                     Some(text) => format!("wait_for {target} ({state}, text \"{text}\")"),
@@ -219,7 +262,9 @@ impl Action {
             Action::AssertAbsent(t) => format!("assert_absent {t}"),
             Action::AssertCount { target, .. } => format!("assert_count {target}"),
             Action::StoreText { target, name } => format!("store_text {target} as {name}"),
-            Action::StoreAttr { target, attr, name } => format!("store_attr {attr} of {target} as {name}"),
+            Action::StoreAttr { target, attr, name } => {
+                format!("store_attr {attr} of {target} as {name}")
+            }
             Action::Execute { .. } => "execute script".to_string(),
             Action::Screenshot(name) => format!("screenshot {name}"),
             Action::Http(req) => format!("http {} {}", req.method, req.url),
@@ -234,7 +279,10 @@ impl Action {
 
     /// Whether the action may load a new page, after which shopwatch checks the HTTP status.
     pub fn may_navigate(&self) -> bool {
-        matches!(self, Action::Open(_) | Action::Click(_) | Action::Press { .. })
+        matches!(
+            self,
+            Action::Open(_) | Action::Click(_) | Action::Press { .. }
+        )
     }
 }
 
@@ -244,7 +292,10 @@ impl Action {
         let templates: Vec<&Template> = match self {
             Action::Open(t) => vec![t],
             Action::Fill { value, .. } => vec![value],
-            Action::Select { by: SelectBy::Value(t) | SelectBy::Label(t), .. } => vec![t],
+            Action::Select {
+                by: SelectBy::Value(t) | SelectBy::Label(t),
+                ..
+            } => vec![t],
             Action::WaitFor { text: Some(t), .. } => vec![t],
             Action::WaitUrl { expect, .. }
             | Action::AssertText { expect, .. }

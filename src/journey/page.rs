@@ -49,7 +49,9 @@ pub async fn state(client: &Client) -> Result<PageState, CmdError> {
 /// After a navigation: the shop failed if the browser shows its error page or the page was
 /// answered with an HTTP error status.
 pub async fn check_navigation(client: &Client, doing: &str) -> Result<(), Failure> {
-    let state = state(client).await.map_err(|e| super::actions::classify(&e, doing))?;
+    let state = state(client)
+        .await
+        .map_err(|e| super::actions::classify(&e, doing))?;
     if let Some(error) = &state.net_error {
         return Err(Failure::shop(
             ReasonClass::Unreachable,
@@ -74,7 +76,11 @@ pub async fn describe(client: &Client) -> Option<String> {
         None => text.push_str(&format!(" (title \"{}\")", state.title)),
     }
     if !state.messages.is_empty() {
-        let messages: Vec<String> = state.messages.iter().map(|m| format!("\"{}\"", super::actions::clip(m))).collect();
+        let messages: Vec<String> = state
+            .messages
+            .iter()
+            .map(|m| format!("\"{}\"", super::actions::clip(m)))
+            .collect();
         text.push_str(&format!("; it shows {}", messages.join(", ")));
     }
     Some(text)
@@ -149,11 +155,16 @@ impl Screenshots<'_> {
             match locator {
                 Locator::Css(s) => css.push(s.clone()),
                 Locator::XPath(x) => xpaths.push(x.clone()),
-                Locator::LinkText(t) => xpaths.push(format!("//a[normalize-space(.)={}]", xpath_literal(t))),
+                Locator::LinkText(t) => {
+                    xpaths.push(format!("//a[normalize-space(.)={}]", xpath_literal(t)))
+                }
             }
         }
         let masked = client
-            .execute(MASK_SCRIPT, vec![json!(css), json!(xpaths), json!(self.secrets)])
+            .execute(
+                MASK_SCRIPT,
+                vec![json!(css), json!(xpaths), json!(self.secrets)],
+            )
             .await?;
         tracing::debug!("screenshot {name}: masked {masked} element(s)");
         let png = client.screenshot().await;
@@ -186,12 +197,19 @@ fn xpath_literal(text: &str) -> String {
 struct BrowserLog;
 
 impl WebDriverCompatibleCommand for BrowserLog {
-    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
         base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
     }
 
     fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
-        (http::Method::POST, Some(r#"{"type":"browser"}"#.to_string()))
+        (
+            http::Method::POST,
+            Some(r#"{"type":"browser"}"#.to_string()),
+        )
     }
 }
 

@@ -22,9 +22,18 @@ const CAPTURE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What happened, as it happens: for live output.
 pub enum RunEvent<'a> {
-    AttemptStarted { attempt: u32 },
-    StepFinished { attempt: u32, step: &'a StepReport },
-    AttemptFinished { attempt: u32, outcome: Outcome, retrying: bool },
+    AttemptStarted {
+        attempt: u32,
+    },
+    StepFinished {
+        attempt: u32,
+        step: &'a StepReport,
+    },
+    AttemptFinished {
+        attempt: u32,
+        outcome: Outcome,
+        retrying: bool,
+    },
 }
 
 /// Runs journeys against one WebDriver endpoint.
@@ -37,7 +46,11 @@ pub struct Runner {
 }
 
 impl Runner {
-    pub fn new(endpoint: Endpoint, artifacts_dir: Option<PathBuf>, cancel: CancellationToken) -> Self {
+    pub fn new(
+        endpoint: Endpoint,
+        artifacts_dir: Option<PathBuf>,
+        cancel: CancellationToken,
+    ) -> Self {
         let http = reqwest::Client::builder()
             .user_agent(concat!("shopwatch/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -81,11 +94,21 @@ impl Runner {
         let total = journey.retries + 1;
         for number in 1..=total {
             on_event(RunEvent::AttemptStarted { attempt: number });
-            let attempt_dir = run_dir.as_ref().map(|d| d.join(format!("attempt-{number}")));
+            let attempt_dir = run_dir
+                .as_ref()
+                .map(|d| d.join(format!("attempt-{number}")));
             let report = self
-                .attempt(journey, number, attempt_dir.as_deref(), values.clone(), redactor, on_event)
+                .attempt(
+                    journey,
+                    number,
+                    attempt_dir.as_deref(),
+                    values.clone(),
+                    redactor,
+                    on_event,
+                )
                 .await;
-            let retrying = !report.outcome.passed() && number < total && !self.cancel.is_cancelled();
+            let retrying =
+                !report.outcome.passed() && number < total && !self.cancel.is_cancelled();
             on_event(RunEvent::AttemptFinished {
                 attempt: number,
                 outcome: report.outcome,
@@ -131,7 +154,11 @@ impl Runner {
             browser: journey.browser,
             endpoint: &self.endpoint,
             extra_capabilities: &journey.capabilities,
-            page_load_timeout: journey.steps.first().map(|s| s.timeout).unwrap_or(Duration::from_secs(15)),
+            page_load_timeout: journey
+                .steps
+                .first()
+                .map(|s| s.timeout)
+                .unwrap_or(Duration::from_secs(15)),
         };
         let mut session: Option<Session> = None;
         let mut session_start_ms = None;
@@ -162,7 +189,10 @@ impl Runner {
             };
             if let Some(reason) = skip_reason {
                 steps.push(skipped(step, reason));
-                on_event(RunEvent::StepFinished { attempt: number, step: steps.last().expect("just pushed") });
+                on_event(RunEvent::StepFinished {
+                    attempt: number,
+                    step: steps.last().expect("just pushed"),
+                });
                 continue;
             }
 
@@ -186,7 +216,10 @@ impl Runner {
                             reason_class: Some(ReasonClass::Webdriver),
                             ..skipped(step, String::new())
                         });
-                        on_event(RunEvent::StepFinished { attempt: number, step: steps.last().expect("just pushed") });
+                        on_event(RunEvent::StepFinished {
+                            attempt: number,
+                            step: steps.last().expect("just pushed"),
+                        });
                         continue;
                     }
                 }
@@ -200,13 +233,32 @@ impl Runner {
                 (step.timeout, false)
             };
             let limit_text = if by_journey {
-                format!("the journey timeout ({})", humantime::format_duration(journey.timeout))
+                format!(
+                    "the journey timeout ({})",
+                    humantime::format_duration(journey.timeout)
+                )
             } else {
-                format!("the step timeout ({})", humantime::format_duration(step.timeout))
+                format!(
+                    "the step timeout ({})",
+                    humantime::format_duration(step.timeout)
+                )
             };
-            let session_ref = if needs_browser { session.as_mut() } else { None };
+            let session_ref = if needs_browser {
+                session.as_mut()
+            } else {
+                None
+            };
             let report = self
-                .step(step, session_ref, &journey.base_url, limit, &limit_text, &mut values, &screenshots, redactor)
+                .step(
+                    step,
+                    session_ref,
+                    &journey.base_url,
+                    limit,
+                    &limit_text,
+                    &mut values,
+                    &screenshots,
+                    redactor,
+                )
                 .await;
             if let (Some(fault), StepOutcome::Failed | StepOutcome::Error) =
                 (report_fault(&report), report.outcome)
@@ -214,7 +266,10 @@ impl Runner {
                 first_failure.get_or_insert(fault);
             }
             steps.push(report);
-            on_event(RunEvent::StepFinished { attempt: number, step: steps.last().expect("just pushed") });
+            on_event(RunEvent::StepFinished {
+                attempt: number,
+                step: steps.last().expect("just pushed"),
+            });
         }
         if let Some(session) = session {
             session.close().await;
@@ -323,7 +378,13 @@ impl Runner {
                             if let Some(page) = page::describe(&session.client).await {
                                 failure.reason = format!("{}; {page}", failure.reason);
                             }
-                            page::capture_failure(&session.client, screenshots, redactor, &step.name).await
+                            page::capture_failure(
+                                &session.client,
+                                screenshots,
+                                redactor,
+                                &step.name,
+                            )
+                            .await
                         };
                         match tokio::time::timeout(CAPTURE_TIMEOUT, capture).await {
                             Ok(paths) => artifacts.extend(paths),
@@ -363,7 +424,12 @@ fn missing_values(step: &Step, values: &HashMap<String, String>) -> Option<Strin
         .filter(|name| !values.contains_key(*name))
         .map(|name| format!("`${{{name}}}`"))
         .collect();
-    (!missing.is_empty()).then(|| format!("needs {}, which the failed run did not store", missing.join(", ")))
+    (!missing.is_empty()).then(|| {
+        format!(
+            "needs {}, which the failed run did not store",
+            missing.join(", ")
+        )
+    })
 }
 
 fn skipped(step: &Step, reason: String) -> StepReport {

@@ -78,19 +78,21 @@ pub fn resolve_vars(journey: &Journey) -> Result<(HashMap<String, String>, Redac
                             })
                         }
                     },
-                    SecretFrom::File(path) => match (std::fs::read_to_string(path), &source.default) {
-                        (Ok(value), _) => value.trim_end_matches(['\n', '\r']).to_string(),
-                        (Err(e), None) => {
-                            return Err(SecretError::File {
-                                file,
-                                journey: journey.name.clone(),
-                                var: name.clone(),
-                                path: path.display().to_string(),
-                                source: e,
-                            })
+                    SecretFrom::File(path) => {
+                        match (std::fs::read_to_string(path), &source.default) {
+                            (Ok(value), _) => value.trim_end_matches(['\n', '\r']).to_string(),
+                            (Err(e), None) => {
+                                return Err(SecretError::File {
+                                    file,
+                                    journey: journey.name.clone(),
+                                    var: name.clone(),
+                                    path: path.display().to_string(),
+                                    source: e,
+                                })
+                            }
+                            (Err(_), Some(default)) => default.clone(),
                         }
-                        (Err(_), Some(default)) => default.clone(),
-                    },
+                    }
                 };
                 redactor.add(&value);
                 value

@@ -31,7 +31,9 @@ impl Template {
                 rest = tail;
             } else if let Some(body) = after.strip_prefix('{') {
                 let Some(end) = body.find('}') else {
-                    return Err(format!("unclosed `${{` in `{raw}`: write `${{name}}`, or `$$` for a literal `$`"));
+                    return Err(format!(
+                        "unclosed `${{` in `{raw}`: write `${{name}}`, or `$$` for a literal `$`"
+                    ));
                 };
                 let name = &body[..end];
                 if !is_name(name) {
@@ -116,14 +118,22 @@ mod tests {
         let t = Template::parse("/api/orders/${order}/cancel?x=$$1&y=$z").unwrap();
         assert_eq!(t.vars().collect::<Vec<_>>(), ["order"]);
         let values = HashMap::from([("order".to_string(), "SW-1".to_string())]);
-        assert_eq!(t.render(&values).unwrap(), "/api/orders/SW-1/cancel?x=$1&y=$z");
+        assert_eq!(
+            t.render(&values).unwrap(),
+            "/api/orders/SW-1/cancel?x=$1&y=$z"
+        );
         assert_eq!(t.to_string(), "/api/orders/${order}/cancel?x=$$1&y=$z");
     }
 
     #[test]
     fn rejects_bad_placeholders() {
         assert!(Template::parse("${").unwrap_err().contains("unclosed"));
-        assert!(Template::parse("${a b}").unwrap_err().contains("not a variable name"));
-        assert!(Template::parse("${x}").unwrap().render(&HashMap::new()).is_err());
+        assert!(Template::parse("${a b}")
+            .unwrap_err()
+            .contains("not a variable name"));
+        assert!(Template::parse("${x}")
+            .unwrap()
+            .render(&HashMap::new())
+            .is_err());
     }
 }

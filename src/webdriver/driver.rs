@@ -89,8 +89,14 @@ impl LocalDriver {
 
         let (lines_tx, mut lines_rx) = mpsc::unbounded_channel::<String>();
         for stream in [
-            child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-            child.stderr.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
         ]
         .into_iter()
         .flatten()
@@ -133,7 +139,14 @@ impl LocalDriver {
                 Ok(driver)
             }
             _ => {
-                let output = seen.iter().rev().take(5).rev().cloned().collect::<Vec<_>>().join(" | ");
+                let output = seen
+                    .iter()
+                    .rev()
+                    .take(5)
+                    .rev()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(" | ");
                 driver.stop().await;
                 Err(DriverError::NoPort { program, output })
             }

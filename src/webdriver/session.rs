@@ -66,7 +66,10 @@ impl Session {
             (None, Endpoint::Remote(url)) => url.clone(),
             (None, Endpoint::Local) => unreachable!("a local endpoint always has a driver"),
         };
-        let profile_dir = driver.as_ref().and_then(|d| d.temp_dir()).map(|d| d.join("profile"));
+        let profile_dir = driver
+            .as_ref()
+            .and_then(|d| d.temp_dir())
+            .map(|d| d.join("profile"));
         let capabilities = capabilities(
             options.browser,
             profile_dir.as_deref(),
@@ -109,7 +112,9 @@ impl Session {
             return;
         }
         let config = TimeoutConfiguration::new(Some(timeout), Some(timeout), Some(Duration::ZERO));
-        if let Ok(Ok(())) = tokio::time::timeout(CLOSE_TIMEOUT, self.client.update_timeouts(config)).await {
+        if let Ok(Ok(())) =
+            tokio::time::timeout(CLOSE_TIMEOUT, self.client.update_timeouts(config)).await
+        {
             self.page_load_timeout = timeout;
         }
     }
@@ -235,7 +240,8 @@ mod tests {
 
     #[test]
     fn journey_capabilities_merge_over_defaults() {
-        let extra = json!({"goog:chromeOptions": {"args": ["--lang=de"]}, "acceptInsecureCerts": true});
+        let extra =
+            json!({"goog:chromeOptions": {"args": ["--lang=de"]}, "acceptInsecureCerts": true});
         let caps = capabilities(
             Browser::Chrome,
             None,

@@ -20,8 +20,12 @@ pub async fn start_shop() -> RunningShop {
 }
 
 pub async fn start_shop_with(config: ShopConfig) -> RunningShop {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
-    demo_shop::start(listener, config).await.expect("start demo shop")
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    demo_shop::start(listener, config)
+        .await
+        .expect("start demo shop")
 }
 
 pub fn repo_path(relative: &str) -> PathBuf {
@@ -39,7 +43,10 @@ pub fn require_browser(browser: &str) {
         let found = std::env::var_os("PATH")
             .map(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
             .unwrap_or(false);
-        assert!(found, "{program} is not on PATH: run `bash scripts/test` (it installs browsers and drivers)");
+        assert!(
+            found,
+            "{program} is not on PATH: run `bash scripts/test` (it installs browsers and drivers)"
+        );
     }
 }
 
@@ -57,7 +64,13 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn run(&self) -> &serde_json::Value {
-        assert_eq!(self.runs.len(), 1, "expected one run; stdout: {}\nstderr: {}", self.stdout, self.stderr);
+        assert_eq!(
+            self.runs.len(),
+            1,
+            "expected one run; stdout: {}\nstderr: {}",
+            self.stdout,
+            self.stderr
+        );
         &self.runs[0]
     }
 
@@ -73,15 +86,21 @@ impl Outcome {
     }
 
     pub fn describe(&self) -> String {
-        format!("exit {}\nstdout:\n{}\nstderr:\n{}", self.code, self.stdout, self.stderr)
+        format!(
+            "exit {}\nstdout:\n{}\nstderr:\n{}",
+            self.code, self.stdout, self.stderr
+        )
     }
 }
+
+/// Runs while the child is alive, given its pid and TMPDIR (to watch or signal it).
+pub type WhileRunning = Box<dyn FnOnce(u32, &Path) + Send + 'static>;
 
 pub struct Run<'a> {
     pub args: Vec<String>,
     pub env: Vec<(&'a str, String)>,
     /// Called with the child's pid once it runs (to signal it).
-    pub while_running: Option<Box<dyn FnOnce(u32, &Path) + Send + 'static>>,
+    pub while_running: Option<WhileRunning>,
 }
 
 impl<'a> Run<'a> {
@@ -102,7 +121,10 @@ impl<'a> Run<'a> {
     /// then asserts that no process started under that TMPDIR is left and no driver temp dir.
     pub async fn go(self) -> Outcome {
         let _slot = BROWSER_SLOTS.acquire().await.expect("semaphore");
-        let work = tempfile::Builder::new().prefix("shopwatch-test-").tempdir().expect("temp dir");
+        let work = tempfile::Builder::new()
+            .prefix("shopwatch-test-")
+            .tempdir()
+            .expect("temp dir");
         let tmp = work.path().join("tmp");
         std::fs::create_dir_all(&tmp).expect("tmp dir");
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_shopwatch"));
@@ -121,7 +143,9 @@ impl<'a> Run<'a> {
         if let Some(hook) = self.while_running {
             let pid = child.id().expect("pid");
             let tmp = tmp.clone();
-            tokio::task::spawn_blocking(move || hook(pid, &tmp)).await.expect("hook");
+            tokio::task::spawn_blocking(move || hook(pid, &tmp))
+                .await
+                .expect("hook");
         }
         let output = tokio::time::timeout(Duration::from_secs(180), child.wait_with_output())
             .await
@@ -152,24 +176,36 @@ impl<'a> Run<'a> {
 pub fn processes_under(tmp: &Path) -> Vec<String> {
     let needle = format!("TMPDIR={}", tmp.display());
     let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else { return found };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return found;
+    };
     for entry in entries.flatten() {
         let pid = entry.file_name().to_string_lossy().to_string();
         if !pid.chars().all(|c| c.is_ascii_digit()) {
             continue;
         }
-        let Ok(environ) = std::fs::read(entry.path().join("environ")) else { continue };
-        let matches = environ
-            .split(|b| *b == 0)
-            .any(|var| var.starts_with(needle.as_bytes()) && (var.len() == needle.len() || var[needle.len()] == b'/'));
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        let matches = environ.split(|b| *b == 0).any(|var| {
+            var.starts_with(needle.as_bytes())
+                && (var.len() == needle.len() || var[needle.len()] == b'/')
+        });
         if !matches {
             continue;
         }
         let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-        let zombie = stat.rsplit(')').next().map(|rest| rest.trim_start().starts_with('Z')).unwrap_or(false);
+        let zombie = stat
+            .rsplit(')')
+            .next()
+            .map(|rest| rest.trim_start().starts_with('Z'))
+            .unwrap_or(false);
         if !zombie {
             let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-            found.push(format!("{pid}: {}", String::from_utf8_lossy(&cmdline).replace('\0', " ")));
+            found.push(format!(
+                "{pid}: {}",
+                String::from_utf8_lossy(&cmdline).replace('\0', " ")
+            ));
         }
     }
     found
@@ -183,12 +219,28 @@ fn assert_nothing_left(tmp: &Path, outcome: &Outcome) {
         std::thread::sleep(Duration::from_millis(100));
         left = processes_under(tmp);
     }
-    assert!(left.is_empty(), "processes left behind: {left:#?}\n{}", outcome.describe());
+    assert!(
+        left.is_empty(),
+        "processes left behind: {left:#?}\n{}",
+        outcome.describe()
+    );
     let dirs: Vec<_> = std::fs::read_dir(tmp)
-        .map(|entries| entries.flatten().map(|e| e.file_name().to_string_lossy().to_string()).collect())
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .collect()
+        })
         .unwrap_or_default();
-    let drivers: Vec<_> = dirs.iter().filter(|d| d.starts_with("shopwatch-driver-")).collect();
-    assert!(drivers.is_empty(), "driver temp dirs left behind: {drivers:?}\n{}", outcome.describe());
+    let drivers: Vec<_> = dirs
+        .iter()
+        .filter(|d| d.starts_with("shopwatch-driver-"))
+        .collect();
+    assert!(
+        drivers.is_empty(),
+        "driver temp dirs left behind: {drivers:?}\n{}",
+        outcome.describe()
+    );
 }
 
 /// Writes a journey file into a temp dir (kept alive by the returned handle).

@@ -1,0 +1,372 @@
+//! `shopwatch validate` on journeys with one mistake each: the real binary must exit 2 and
+//! print `file:line:column: message` (and the hint, where there is one) for that mistake.
+//!
+//! Every location below was counted by hand in its fixture (lines and columns 1-based,
+//! columns in characters), and the test checks it independently of the tool: the `at` column
+//! is the text the fixture has at that line and column, so a location that drifts to another
+//! token fails even when the message is right.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// (fixture under tests/fixtures/invalid/, line:column, text at that place in the fixture,
+///  message the diagnostic starts with, text its hint contains or None for no hint)
+type Expectation = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+);
+
+#[rustfmt::skip]
+const INVALID: &[Expectation] = &[
+    // YAML syntax: libyaml's place of the problem (the `:` after a mis-indented key).
+    ("01-yaml-syntax.yaml", "5:8", ":",
+     "mapping values are not allowed in this context",
+     Some("check this line's indentation")),
+    ("02-unknown-top-level-key.yaml", "2:1", "base_ur:",
+     "unknown key `base_ur`",
+     Some("did you mean `base_url`?")),
+    ("03-unknown-step-key.yaml", "5:5", "slwo:",
+     "unknown key `slwo` (at steps[0])",
+     Some("did you mean `slow`?")),
+    ("04-unknown-action.yaml", "7:9", "clik:",
+     "unknown action `clik` (at steps[0].do[1])",
+     Some("did you mean `click`?")),
+    // At the start of the list item, whose first action is `open`.
+    ("05-two-actions-in-one-item.yaml", "6:9", "open: /",
+     "one action per list item: `open` and `click` are in the same item; start `click` on its own line with `- ` (at steps[0].do[0])",
+     None),
+    ("06-action-without-argument.yaml", "7:9", "click",
+     "action `click` needs an argument: `- click: ...` (at steps[0].do[1])",
+     None),
+    ("07-unknown-key-in-action.yaml", "7:33", "valeu:",
+     "unknown key `valeu` (at steps[0].do[1].fill)",
+     Some("did you mean `value`?")),
+    ("08-fill-without-value.yaml", "7:15", "{ selector: \"#q\" }",
+     "missing key `value` (at steps[0].do[1].fill)",
+     None),
+    // A missing top-level key: the top-level mapping, which starts at the top.
+    ("09-missing-steps.yaml", "1:1", "journey: shop",
+     "missing key `steps`",
+     None),
+    ("10-missing-base-url.yaml", "1:1", "journey: shop",
+     "missing key `base_url`",
+     None),
+    ("11-retries-wrong-type.yaml", "3:10", "many",
+     "invalid type: string \"many\", expected a whole number (at retries)",
+     None),
+    ("12-bad-duration.yaml", "3:10", "fast",
+     "`fast` is not a duration",
+     Some("write a number with a unit")),
+    ("13-every-below-minimum.yaml", "3:8", "5s",
+     "`every: 5s` is shorter than the 10s minimum",
+     None),
+    ("14-every-and-cron.yaml", "4:7", "\"*/5 * * * *\"",
+     "give `every` or `cron`, not both",
+     None),
+    ("15-bad-cron.yaml", "3:7", "\"every five minutes\"",
+     "`every five minutes` is not a cron expression: it has 3 fields, not 5",
+     Some("five fields: minute hour day-of-month month day-of-week")),
+    ("16-bad-base-url.yaml", "2:11", "shop.example.com",
+     "`shop.example.com` is not a URL: relative URL without a base",
+     Some("write a full URL such as `https://shop.example.com`")),
+    ("17-non-http-base-url.yaml", "2:11", "ftp://",
+     "base_url must be http or https, not `ftp`",
+     None),
+    ("18-unknown-browser.yaml", "3:10", "firefx",
+     "unknown browser `firefx`",
+     Some("did you mean `firefox`?")),
+    ("19-browser-name-conflict.yaml", "5:16", "chrome",
+     "capabilities.browserName says chrome but browser says firefox",
+     None),
+    // The name is wrong, so the place is the key, not its value.
+    ("20-bad-var-name.yaml", "4:3", "order-id:",
+     "variable name `order-id` is not allowed",
+     Some("use letters, digits and `_`, starting with a letter")),
+    ("21-bad-secret-source.yaml", "4:23", "\"vault:x\"",
+     "secret source `vault:x` is not known",
+     Some("write `env:NAME` or `file:PATH`")),
+    ("22-var-used-before-stored.yaml", "6:15", "\"/orders/${order}\"",
+     "`${order}` is used in step `track` before it is stored",
+     Some("step `buy` stores `order` later: move this action after it")),
+    ("23-undefined-var.yaml", "9:44", "\"${emial}\"",
+     "`${emial}` is used in step `login` but never defined",
+     Some("did you mean `${email}`?")),
+    ("24-unclosed-placeholder.yaml", "9:44", "\"${email\"",
+     "unclosed `${` in `${email`: write `${name}`, or `$$` for a literal `$`",
+     None),
+    // At the selector itself, not at the `{` of the map around it.
+    ("25-invalid-css-selector.yaml", "7:28", "\"button:contains('Buy')\"",
+     "`button:contains('Buy')` is not a valid CSS selector",
+     Some("for a selector CSS cannot express, use `xpath:`")),
+    ("26-two-locators.yaml", "7:16", "{ selector: \"#buy\", xpath:",
+     "give exactly one of `selector`, `xpath` or `link_text` (found `selector` and `xpath`)",
+     None),
+    ("27-no-locator.yaml", "7:15", "{ value: coffee }",
+     "give exactly one of `selector`, `xpath` or `link_text` (found none)",
+     None),
+    ("28-bad-regex.yaml", "7:60", "\"^SW-([0-9]{6}$\"",
+     "`^SW-([0-9]{6}$` is not a valid regex: unclosed group",
+     None),
+    ("29-assert-text-equals-and-contains.yaml", "7:22", "{ selector: h1, equals:",
+     "give exactly one of `equals`, `contains` or `matches` (found `equals` and `contains`)",
+     None),
+    // The second use of the name.
+    ("30-duplicate-step-names.yaml", "7:11", "browse",
+     "step name `browse` is used twice; step names must be unique",
+     None),
+    ("31-bad-step-name.yaml", "4:11", "add to cart",
+     "step name `add to cart` is not allowed",
+     Some("use 1 to 64 letters, digits, `-`, `_` or `.`")),
+    ("32-empty-steps.yaml", "3:8", "[]",
+     "a journey needs at least one step",
+     None),
+    ("33-step-with-empty-do.yaml", "8:9", "[]",
+     "step `buy` has no actions",
+     None),
+    ("34-unknown-key-name-in-press.yaml", "8:16", "Entr",
+     "unknown key name `Entr` in `press`",
+     Some("did you mean `Enter`?")),
+    ("35-bad-http-method.yaml", "7:19", "FETCH",
+     "unknown HTTP method `FETCH`",
+     Some("use GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS")),
+    ("36-expect-status-999.yaml", "8:26", "999",
+     "999 is not an HTTP status code (100 to 599)",
+     None),
+    ("37-store-path-double-dot.yaml", "10:20", "order..number",
+     "`order..number` is not a JSON path: write keys and indexes joined by dots, e.g. `order.items.0.id`",
+     None),
+    ("38-assert-count-min-above-max.yaml", "7:56", "3, max: 1",
+     "min 3 is more than max 1",
+     None),
+    ("39-select-value-and-label.yaml", "7:17", "{ selector: \"#country\"",
+     "give exactly one of `value`, `label` or `index` (found `value` and `label`)",
+     None),
+    ("40-screenshot-name-with-slash.yaml", "7:21", "cart/full",
+     "screenshot name `cart/full` must be letters, digits, `-`, `_` or `.` (it becomes a file name)",
+     None),
+    // libyaml notices at the next item; the message says where the unclosed `{` is.
+    ("41-yaml-unclosed-flow-mapping.yaml", "7:7", "- open: /",
+     "did not find expected ',' or '}' while parsing a flow mapping that starts at line 6 column 16",
+     None),
+    // serde would keep the last `email` silently; the second one is the error.
+    ("42-duplicate-key.yaml", "6:3", "email: other@example.com",
+     "duplicate key `email` (at vars)",
+     Some("`email` is already given at line 4 column 3: keep one")),
+    ("43-unknown-key-in-secret.yaml", "4:42", "defualt:",
+     "unknown key `defualt` (at vars.password)",
+     Some("did you mean `default`?")),
+    ("44-cron-runs-too-often.yaml", "3:7", "\"*/5 * * * * *\"",
+     "`cron: */5 * * * * *` runs more often than the 10s minimum",
+     None),
+    // Column counted in characters: `ß` is one column, two bytes.
+    ("45-column-after-non-ascii.yaml", "6:65", "\"${street\"",
+     "unclosed `${` in `${street`",
+     None),
+    ("46-duplicate-top-level-key.yaml", "4:1", "every: 5m",
+     "duplicate key `every`",
+     Some("`every` is already given at line 3 column 1: keep one")),
+    ("47-cron-never-runs.yaml", "3:7", "\"0 9 30 2 *\"",
+     "`cron: 0 9 30 2 *` never runs: no date matches it",
+     None),
+];
+
+fn validate(files: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_shopwatch"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .arg("validate")
+        .args(files)
+        .output()
+        .expect("run shopwatch validate")
+}
+
+fn manifest_path(relative: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// The text of `source` from 1-based `line` and `column` on, columns counted in characters.
+fn text_at(source: &str, line: usize, column: usize) -> String {
+    source
+        .lines()
+        .nth(line - 1)
+        .map(|text| text.chars().skip(column - 1).collect())
+        .unwrap_or_default()
+}
+
+/// Checks that `stderr` has the diagnostic `file:location: message` (with its hint) and that
+/// `location` is where `at` is in the file; returns what is wrong.
+fn check_diagnostic(
+    file: &str,
+    stderr: &str,
+    (location, at, message, hint): (&str, &str, &str, Option<&str>),
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let (line, column) = location.split_once(':').expect("line:column");
+    let (line, column): (usize, usize) = (line.parse().unwrap(), column.parse().unwrap());
+    let source = std::fs::read_to_string(manifest_path(file)).expect("read fixture");
+    let there = text_at(&source, line, column);
+    if !there.starts_with(at) {
+        problems.push(format!("{file}:{location} is `{there}` in the file, not `{at}`: the expected location is wrong"));
+    }
+
+    let lines: Vec<&str> = stderr.lines().collect();
+    let want = format!("{file}:{location}: {message}");
+    match lines.iter().position(|l| l.starts_with(&want)) {
+        None => problems.push(format!("stderr lacks `{want}`")),
+        Some(i) => {
+            let next = lines.get(i + 1).copied().unwrap_or("");
+            match (hint, next.strip_prefix("  hint: ")) {
+                (Some(hint), Some(got)) if got.contains(hint) => {}
+                (Some(hint), _) => problems.push(format!(
+                    "{file}:{location}: wanted hint containing `{hint}`, got `{next}`"
+                )),
+                (None, Some(got)) => {
+                    problems.push(format!("{file}:{location}: wanted no hint, got `{got}`"))
+                }
+                (None, None) => {}
+            }
+        }
+    }
+    problems
+}
+
+#[test]
+fn each_invalid_fixture_reports_its_one_error_where_it_is() {
+    let mut problems = Vec::new();
+    for &(fixture, location, at, message, hint) in INVALID {
+        let file = format!("tests/fixtures/invalid/{fixture}");
+        let output = validate(&[&file]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if output.status.code() != Some(2) {
+            problems.push(format!(
+                "{file}: exit {:?}, wanted 2; stderr:\n{stderr}",
+                output.status.code()
+            ));
+        }
+        if !output.stdout.is_empty() {
+            problems.push(format!(
+                "{file}: stdout should be empty: {}",
+                String::from_utf8_lossy(&output.stdout)
+            ));
+        }
+        let reported = stderr
+            .lines()
+            .filter(|l| l.starts_with(&format!("{file}:")))
+            .count();
+        if reported != 1 {
+            problems.push(format!(
+                "{file}: {reported} errors reported, wanted exactly one:\n{stderr}"
+            ));
+        }
+        problems.extend(check_diagnostic(
+            &file,
+            &stderr,
+            (location, at, message, hint),
+        ));
+    }
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+/// Every fixture on disk has an expectation, and every expectation a fixture.
+#[test]
+fn the_table_covers_every_fixture() {
+    let mut on_disk: Vec<String> = std::fs::read_dir(manifest_path("tests/fixtures/invalid"))
+        .expect("list fixtures")
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".yaml"))
+        .collect();
+    on_disk.sort();
+    let mut in_table: Vec<String> = INVALID.iter().map(|e| e.0.to_string()).collect();
+    in_table.sort();
+    in_table.dedup();
+    assert_eq!(in_table.len(), INVALID.len(), "a fixture is listed twice");
+    assert_eq!(on_disk, in_table);
+    assert!(INVALID.len() >= 30);
+}
+
+#[test]
+fn all_errors_in_a_file_are_reported_in_one_run() {
+    let file = "tests/fixtures/three-errors.yaml";
+    let output = validate(&[file]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "stderr:\n{stderr}");
+    let expected = [
+        (
+            "4:10",
+            "90",
+            "`90` is not a duration",
+            Some("add a unit: `90s`"),
+        ),
+        (
+            "12:27",
+            "\"#email,\"",
+            "`#email,` is not a valid CSS selector",
+            Some("check brackets and quotes"),
+        ),
+        (
+            "13:47",
+            "\"${pasword}\"",
+            "`${pasword}` is used in step `login` but never defined",
+            Some("did you mean `${password}`?"),
+        ),
+    ];
+    let mut problems: Vec<String> = expected
+        .into_iter()
+        .flat_map(|expectation| check_diagnostic(file, &stderr, expectation))
+        .collect();
+    let reported = stderr
+        .lines()
+        .filter(|l| l.starts_with(&format!("{file}:")))
+        .count();
+    if reported != 3 {
+        problems.push(format!("{reported} errors reported, wanted 3"));
+    }
+    assert!(
+        problems.is_empty(),
+        "{}\nstderr:\n{stderr}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn a_missing_file_is_an_invalid_journey() {
+    let file = "tests/fixtures/no-such-journey.yaml";
+    assert!(!manifest_path(file).exists());
+    let output = validate(&[file]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "stderr:\n{stderr}");
+    assert!(
+        stderr.starts_with(&format!("{file}:1:1: cannot read journey file: ")),
+        "stderr:\n{stderr}"
+    );
+}
+
+#[test]
+fn every_shipped_journey_is_valid() {
+    let mut journeys: Vec<String> = std::fs::read_dir(manifest_path("journeys"))
+        .expect("list journeys/")
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".yaml") || name.ends_with(".yml"))
+        .map(|name| format!("journeys/{name}"))
+        .collect();
+    journeys.sort();
+    assert!(!journeys.is_empty(), "no journeys under journeys/");
+    let files: Vec<&str> = journeys.iter().map(String::as_str).collect();
+    let output = validate(&files);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "stderr:\n{stderr}");
+    for file in &journeys {
+        assert!(
+            stdout.contains(&format!("{file}: journey `")),
+            "{file} not reported valid:\n{stdout}"
+        );
+    }
+}
