@@ -200,17 +200,7 @@ async fn removed_pay_button_fails_the_payment_step() {
         .unwrap()
         .replace("retries: 1", "retries: 0")
         .replace("    slow: 4s\n", "    slow: 4s\n    timeout: 3s\n");
-    let (_dir, file) = journey_file(&yaml);
-    let out = Run::new(&[
-        "check",
-        file.to_str().unwrap(),
-        "--base-url",
-        &shop.url(),
-        "--browser",
-        "chrome",
-    ])
-    .go()
-    .await;
+    let out = Run::journey(&yaml, &shop.url(), "chrome").go().await;
     assert_eq!(out.code, 1, "{}", out.describe());
     let pay = out.step("gift-card-payment");
     assert_eq!(pay["outcome"], "failed");
@@ -267,17 +257,7 @@ async fn hang_times_out(browser: &str) {
     shop.set_faults(vec![Fault::Hang {
         path_prefix: "/checkout".into(),
     }]);
-    let (_dir, file) = journey_file(HANG_JOURNEY);
-    let out = Run::new(&[
-        "check",
-        file.to_str().unwrap(),
-        "--base-url",
-        &shop.url(),
-        "--browser",
-        browser,
-    ])
-    .go()
-    .await;
+    let out = Run::journey(HANG_JOURNEY, &shop.url(), browser).go().await;
     assert_eq!(out.code, 1, "{}", out.describe());
     let review = out.step("review");
     assert_eq!(review["outcome"], "failed");
@@ -329,17 +309,7 @@ steps:
     do:
       - open: /category/coffee
 "#;
-    let (_dir, file) = journey_file(yaml);
-    let out = Run::new(&[
-        "check",
-        file.to_str().unwrap(),
-        "--base-url",
-        &shop.url(),
-        "--browser",
-        "chrome",
-    ])
-    .go()
-    .await;
+    let out = Run::journey(yaml, &shop.url(), "chrome").go().await;
     assert_eq!(out.code, 1, "{}", out.describe());
     assert_eq!(out.step("home")["outcome"], "ok");
     assert!(out.step("home")["duration_ms"].as_f64().unwrap() > 0.0);
@@ -383,17 +353,7 @@ async fn unreachable_shop_is_failed(browser: &str) {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
-    let (_dir, file) = journey_file(HANG_JOURNEY);
-    let out = Run::new(&[
-        "check",
-        file.to_str().unwrap(),
-        "--base-url",
-        &url,
-        "--browser",
-        browser,
-    ])
-    .go()
-    .await;
+    let out = Run::journey(HANG_JOURNEY, &url, browser).go().await;
     assert_eq!(
         out.code,
         1,
@@ -459,17 +419,7 @@ steps:
       - http: {{ url: "{flaky}", expect_status: 200 }}
 "#
     );
-    let (_dir, file) = journey_file(&yaml);
-    let out = Run::new(&[
-        "check",
-        file.to_str().unwrap(),
-        "--base-url",
-        &shop.url(),
-        "--browser",
-        "chrome",
-    ])
-    .go()
-    .await;
+    let out = Run::journey(&yaml, &shop.url(), "chrome").go().await;
     assert_eq!(
         out.code,
         0,
@@ -504,17 +454,7 @@ steps:
     do:
       - http: { method: POST, url: /api/orders/SW-999999/cancel, expect_status: 200 }
 "#;
-    let (_dir, file) = journey_file(yaml);
-    let out = Run::new(&[
-        "check",
-        file.to_str().unwrap(),
-        "--base-url",
-        &shop.url(),
-        "--browser",
-        "chrome",
-    ])
-    .go()
-    .await;
+    let out = Run::journey(yaml, &shop.url(), "chrome").go().await;
     assert_eq!(out.code, 1, "{}", out.describe());
     assert_eq!(out.step("home")["outcome"], "failed");
     assert!(
@@ -549,15 +489,7 @@ async fn ctrl_c_closes_every_session() {
         path_prefix: "/checkout".into(),
     }]);
     let yaml = HANG_JOURNEY.replace("timeout: 4s", "timeout: 60s");
-    let (_dir, file) = journey_file(&yaml);
-    let mut run = Run::new(&[
-        "check",
-        file.to_str().unwrap(),
-        "--base-url",
-        &shop.url(),
-        "--browser",
-        "firefox",
-    ]);
+    let mut run = Run::journey(&yaml, &shop.url(), "firefox");
     run.while_running = Some(Box::new(|pid, tmp| {
         // Wait until the browser is up and hanging on the page, then interrupt.
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
@@ -677,19 +609,11 @@ steps:
       - execute: { script: "document.querySelector('h1').textContent = 'Token ' + arguments[0]", args: ["${token}"] }
       - assert_text: { selector: h1, equals: nothing }
 "#;
-    let (_dir, file) = journey_file(yaml);
-    let out = Run::new(&[
-        "check",
-        file.to_str().unwrap(),
-        "--base-url",
-        &shop.url(),
-        "--browser",
-        "chrome",
-    ])
-    .env("LEAKY_SECRET", secret.clone())
-    .env("SHOPWATCH_LOG", "debug")
-    .go()
-    .await;
+    let out = Run::journey(yaml, &shop.url(), "chrome")
+        .env("LEAKY_SECRET", secret.clone())
+        .env("SHOPWATCH_LOG", "debug")
+        .go()
+        .await;
     assert_eq!(out.code, 1, "{}", out.describe());
     let reason = out.step("leak")["reason"].as_str().unwrap().to_string();
     assert!(

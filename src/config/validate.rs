@@ -104,23 +104,40 @@ impl Checker<'_> {
         }
     }
 
+    /// Reports "give exactly one of `a`, `b` or `c` (found ...)" unless exactly one key is given.
+    fn exactly_one(&mut self, path: &str, keys: &[(&str, bool)]) -> bool {
+        let given: Vec<String> = keys
+            .iter()
+            .filter(|(_, present)| *present)
+            .map(|(key, _)| format!("`{key}`"))
+            .collect();
+        if given.len() == 1 {
+            return true;
+        }
+        let names: Vec<String> = keys.iter().map(|(key, _)| format!("`{key}`")).collect();
+        let (last, rest) = names.split_last().expect("at least one key");
+        let found = if given.is_empty() {
+            "none".to_string()
+        } else {
+            given.join(" and ")
+        };
+        self.error(
+            path,
+            format!(
+                "give exactly one of {} or {last} (found {found})",
+                rest.join(", ")
+            ),
+        );
+        false
+    }
+
     fn locator(&mut self, path: &str, target: &TargetRaw) -> Locator {
-        let given: Vec<&str> = [
-            target.selector.as_ref().map(|_| "selector"),
-            target.xpath.as_ref().map(|_| "xpath"),
-            target.link_text.as_ref().map(|_| "link_text"),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        if given.len() != 1 {
-            self.error(
-                path,
-                format!(
-                    "give exactly one of `selector`, `xpath` or `link_text` (found {})",
-                    found(&given)
-                ),
-            );
+        let given = [
+            ("selector", target.selector.is_some()),
+            ("xpath", target.xpath.is_some()),
+            ("link_text", target.link_text.is_some()),
+        ];
+        if !self.exactly_one(path, &given) {
             return Locator::Css("*".to_string());
         }
         // `click: "#buy"` has no `.selector` node: `find` falls back to the string itself.
@@ -158,23 +175,14 @@ impl Checker<'_> {
         matches: &Option<String>,
         known: &Known,
     ) -> TextMatch {
-        let given: Vec<&str> = [
-            equals.as_ref().map(|_| "equals"),
-            contains.as_ref().map(|_| "contains"),
-            matches.as_ref().map(|_| "matches"),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        if given.len() != 1 {
-            self.error(
-                path,
-                format!(
-                    "give exactly one of `equals`, `contains` or `matches` (found {})",
-                    found(&given)
-                ),
-            );
-        }
+        self.exactly_one(
+            path,
+            &[
+                ("equals", equals.is_some()),
+                ("contains", contains.is_some()),
+                ("matches", matches.is_some()),
+            ],
+        );
         if let Some(text) = equals {
             return TextMatch::Equals(self.template(&format!("{path}.equals"), text, known));
         }
@@ -216,19 +224,6 @@ impl Checker<'_> {
 fn regex_reason(text: &str) -> String {
     let last = text.lines().last().unwrap_or(text).trim();
     last.strip_prefix("error: ").unwrap_or(last).to_string()
-}
-
-/// "`a` and `b`", or "none", for a "give exactly one of" error.
-fn found(given: &[&str]) -> String {
-    if given.is_empty() {
-        "none".to_string()
-    } else {
-        given
-            .iter()
-            .map(|k| format!("`{k}`"))
-            .collect::<Vec<_>>()
-            .join(" and ")
-    }
 }
 
 /// Names that have a value at a point of the journey, and which step defines each later one.
@@ -686,20 +681,13 @@ fn action(c: &mut Checker, path: &str, action: &ActionFile, known: &mut Known) -
                 }
                 (None, None, Some(i)) => SelectBy::Index(i),
                 _ => {
-                    let given: Vec<&str> = [
-                        a.value.as_ref().map(|_| "value"),
-                        a.label.as_ref().map(|_| "label"),
-                        a.index.map(|_| "index"),
-                    ]
-                    .into_iter()
-                    .flatten()
-                    .collect();
-                    c.error(
+                    c.exactly_one(
                         path,
-                        format!(
-                            "give exactly one of `value`, `label` or `index` (found {})",
-                            found(&given)
-                        ),
+                        &[
+                            ("value", a.value.is_some()),
+                            ("label", a.label.is_some()),
+                            ("index", a.index.is_some()),
+                        ],
                     );
                     SelectBy::Index(0)
                 }

@@ -98,6 +98,8 @@ pub type WhileRunning = Box<dyn FnOnce(u32, &Path) + Send + 'static>;
 
 pub struct Run<'a> {
     pub args: Vec<String>,
+    /// Holds a journey file written for this run.
+    journey_dir: Option<tempfile::TempDir>,
     pub env: Vec<(&'a str, String)>,
     /// Called with the child's pid once it runs (to signal it).
     pub while_running: Option<WhileRunning>,
@@ -107,9 +109,25 @@ impl<'a> Run<'a> {
     pub fn new(args: &[&str]) -> Self {
         Run {
             args: args.iter().map(|s| s.to_string()).collect(),
+            journey_dir: None,
             env: Vec::new(),
             while_running: None,
         }
+    }
+
+    /// `shopwatch check` of a journey given as YAML, against `base_url` in `browser`.
+    pub fn journey(yaml: &str, base_url: &str, browser: &str) -> Self {
+        let (dir, file) = journey_file(yaml);
+        let mut run = Run::new(&[
+            "check",
+            file.to_str().expect("UTF-8 temp path"),
+            "--base-url",
+            base_url,
+            "--browser",
+            browser,
+        ]);
+        run.journey_dir = Some(dir);
+        run
     }
 
     pub fn env(mut self, key: &'a str, value: impl Into<String>) -> Self {
