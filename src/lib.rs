@@ -8,10 +8,12 @@
 //! - `config`: journey files: parse (serde_yaml), locate, validate into typed values.
 //! - `journey`: the typed journey model, `${var}` templates, key names, and the runner.
 //! - `webdriver`: WebDriver sessions and the local driver processes shopwatch owns.
+//! - `probe`: cheap checks without a browser (http, tls), one file per kind, typed results.
 //! - `report`: console, JSON and JUnit output of runs.
 
 pub mod cli;
 pub mod config;
 pub mod journey;
+pub mod probe;
 pub mod report;
 pub mod webdriver;

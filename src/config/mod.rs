@@ -1,6 +1,7 @@
 //! Configuration files: parse with serde_yaml (structure, unknown keys, with line and column),
 //! then validate into typed values, collecting every error with its location.
 
+pub mod check;
 pub mod diagnostic;
 pub mod format;
 pub mod locate;
@@ -52,7 +53,7 @@ pub fn parse_journey(file: &Path, source: &str) -> Result<Journey, Diagnostics> 
     }
 }
 
-fn duplicate_diagnostic(
+pub(crate) fn duplicate_diagnostic(
     file: &Path,
     index: &LocationIndex,
     path: &str,

@@ -1,6 +1,7 @@
 //! Turns a parsed `JourneyFile` into a typed `Journey`, collecting every problem with its
 //! location instead of stopping at the first.
 
+use super::check::{regex_reason, Checker};
 use super::diagnostic::{did_you_mean, Diagnostic};
 use super::format::*;
 use super::locate::LocationIndex;
@@ -21,74 +22,7 @@ const MAX_RETRIES: u32 = 10;
 /// Names every journey may use without defining them.
 pub const BUILTIN_VARS: &[&str] = &["base_url", "run_id"];
 
-struct Checker<'a> {
-    file: &'a Path,
-    index: &'a LocationIndex,
-    errors: Vec<Diagnostic>,
-}
-
 impl Checker<'_> {
-    fn error(&mut self, path: &str, message: impl Into<String>) {
-        let location = self.index.find(path);
-        self.errors
-            .push(Diagnostic::new(self.file, location, message));
-    }
-
-    fn error_hint(&mut self, path: &str, message: impl Into<String>, hint: impl Into<String>) {
-        let location = self.index.find(path);
-        self.errors
-            .push(Diagnostic::new(self.file, location, message).with_hint(hint));
-    }
-
-    /// An error in the key of the mapping entry at `path` (a variable's name), located at the key.
-    fn key_error(&mut self, path: &str, message: impl Into<String>, hint: Option<&str>) {
-        let location = self.index.find_key(path);
-        let diagnostic = Diagnostic::new(self.file, location, message);
-        self.errors.push(match hint {
-            Some(hint) => diagnostic.with_hint(hint),
-            None => diagnostic,
-        });
-    }
-
-    fn duration(&mut self, path: &str, text: &str) -> Option<Duration> {
-        match humantime::parse_duration(text.trim()) {
-            Ok(d) if d.is_zero() => {
-                self.error(path, format!("duration `{text}` must be more than zero"));
-                None
-            }
-            Ok(d) => Some(d),
-            Err(_) => {
-                let number = text.trim();
-                let hint = if number.parse::<f64>().is_ok() {
-                    format!("add a unit: `{number}s` for seconds, `{number}ms` for milliseconds")
-                } else {
-                    "write a number with a unit: `1500ms`, `15s`, `5m`, `1h`".to_string()
-                };
-                self.error_hint(path, format!("`{text}` is not a duration"), hint);
-                None
-            }
-        }
-    }
-
-    fn opt_duration(&mut self, path: &str, text: &Option<String>) -> Option<Duration> {
-        text.as_deref().and_then(|t| self.duration(path, t))
-    }
-
-    fn name(&mut self, path: &str, what: &str, name: &str) {
-        let ok = !name.is_empty()
-            && name.len() <= 64
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-        if !ok {
-            self.error_hint(
-                path,
-                format!("{what} name `{name}` is not allowed"),
-                "use 1 to 64 letters, digits, `-`, `_` or `.`: it becomes a metric label",
-            );
-        }
-    }
-
     fn template(&mut self, path: &str, text: &str, known: &Known) -> Template {
         match Template::parse(text) {
             Ok(template) => {
@@ -220,12 +154,6 @@ impl Checker<'_> {
     }
 }
 
-/// The reason in a regex error, which first repeats the pattern and marks the place with `^`.
-fn regex_reason(text: &str) -> String {
-    let last = text.lines().last().unwrap_or(text).trim();
-    last.strip_prefix("error: ").unwrap_or(last).to_string()
-}
-
 /// Names that have a value at a point of the journey, and which step defines each later one.
 struct Known {
     names: HashSet<String>,
@@ -304,11 +232,7 @@ pub fn validate(
     raw: JourneyFile,
     index: &LocationIndex,
 ) -> Result<Journey, Vec<Diagnostic>> {
-    let mut c = Checker {
-        file,
-        index,
-        errors: Vec::new(),
-    };
+    let mut c = Checker::new(file, index);
 
     c.name("journey", "journey", &raw.journey);
     let base_url = match url::Url::parse(&raw.base_url) {

@@ -1,0 +1,354 @@
+//! Probes: cheap checks that need no browser (HTTP uptime, TLS certificate; later DNS, RDAP,
+//! feeds).
+//!
+//! One extension point: [`ProbeConfig`], an enum with one variant per kind, each kind in its own
+//! file (`http.rs`, `tls.rs`), dispatched by `match` so the compiler checks that every kind is
+//! handled. [`ProbeConfig::run`] does the work every kind shares, as blackbox_exporter's handler
+//! does: the overall timeout, the duration and the `slow` budget. A kind only checks and fills in
+//! its metrics.
+//!
+//! A failed check is data (an [`Outcome`] with a reason), never an `Err`: `failed` when the shop
+//! is at fault (refused connection, wrong status, bad certificate, timeout), `error` only when
+//! the monitor is (an unreadable `ca_file`, no system root certificates).
+//!
+//! [`ProbeResult::metrics`] is plain typed data; each field says which blackbox_exporter metric
+//! it feeds, so the metrics module can export them with the same names and meaning, and existing
+//! dashboards and alert rules work.
+//!
+//! Configuration (`probes:` with `- http: {...}` and `- tls: {...}` items) is parsed and
+//! validated in [`config`].
+
+pub mod config;
+pub mod http;
+mod net;
+pub mod tls;
+
+pub use self::config::{load_probes, parse_probes, validate_probes, ProbeFile};
+pub use self::http::HttpProbe;
+pub use self::tls::TlsProbe;
+pub use crate::journey::outcome::Outcome;
+
+use std::time::{Duration, Instant};
+
+/// One configured probe: the single extension point for probe kinds.
+#[derive(Debug, Clone)]
+pub enum ProbeConfig {
+    /// Boxed: a header map, URL and regex make it several times the size of the others.
+    Http(Box<HttpProbe>),
+    Tls(TlsProbe),
+}
+
+impl ProbeConfig {
+    /// The probe's name: unique among probes, the `probe` label of its metrics.
+    pub fn name(&self) -> &str {
+        match self {
+            ProbeConfig::Http(p) => &p.name,
+            ProbeConfig::Tls(p) => &p.name,
+        }
+    }
+
+    /// The kind as written in the configuration: `http` or `tls`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ProbeConfig::Http(_) => "http",
+            ProbeConfig::Tls(_) => "tls",
+        }
+    }
+
+    /// How often the probe runs.
+    pub fn every(&self) -> Duration {
+        match self {
+            ProbeConfig::Http(p) => p.every,
+            ProbeConfig::Tls(p) => p.every,
+        }
+    }
+
+    /// How long one run may take in all; past it the run is `failed` (timed out).
+    pub fn timeout(&self) -> Duration {
+        match self {
+            ProbeConfig::Http(p) => p.timeout,
+            ProbeConfig::Tls(p) => p.timeout,
+        }
+    }
+
+    /// A run slower than this (but otherwise fine) is `degraded`.
+    pub fn slow(&self) -> Option<Duration> {
+        match self {
+            ProbeConfig::Http(p) => p.slow,
+            ProbeConfig::Tls(_) => None,
+        }
+    }
+
+    /// Runs the probe once: the kind's check under the overall timeout, timed as a whole.
+    /// Never panics on what a server sends and never returns an error: everything is in the
+    /// result.
+    pub async fn run(&self) -> ProbeResult {
+        let started = Instant::now();
+        let mut probing = Probing::default();
+        let timeout = self.timeout();
+        let checked = tokio::time::timeout(timeout, self.check(&mut probing)).await;
+        let verdict = match checked {
+            Ok(verdict) => verdict,
+            Err(_) => Verdict::failed(format!(
+                "timed out after {} while {}",
+                humantime::format_duration(timeout),
+                probing.doing
+            )),
+        };
+        let duration = started.elapsed();
+        let verdict = match self.slow() {
+            Some(slow) if verdict.outcome == Outcome::Ok && duration > slow => {
+                Verdict::degraded(format!(
+                    "took {}, over the slow budget of {}",
+                    show_duration(duration),
+                    humantime::format_duration(slow)
+                ))
+            }
+            _ => verdict,
+        };
+        ProbeResult {
+            outcome: verdict.outcome,
+            duration,
+            reason: verdict.reason,
+            metrics: probing.metrics,
+        }
+    }
+
+    async fn check(&self, probing: &mut Probing) -> Verdict {
+        match self {
+            ProbeConfig::Http(p) => p.check(probing).await,
+            ProbeConfig::Tls(p) => p.check(probing).await,
+        }
+    }
+}
+
+/// What one run of a probe found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeResult {
+    /// `ok`, `degraded` (passed, but slow or a certificate expires soon), `failed` (the shop's
+    /// fault) or `error` (the monitor's fault); never `flaky`. Feeds `probe_success` (1 for `ok`
+    /// and `degraded`, see [`ProbeResult::success`]).
+    pub outcome: Outcome,
+    /// Wall time of the whole run, timeouts included. Feeds `probe_duration_seconds`.
+    pub duration: Duration,
+    /// Why the outcome is not `ok`; `None` when it is.
+    pub reason: Option<String>,
+    pub metrics: ProbeMetrics,
+}
+
+impl ProbeResult {
+    /// The value of blackbox_exporter's `probe_success`: the check passed (`ok` or `degraded`).
+    pub fn success(&self) -> bool {
+        matches!(self.outcome, Outcome::Ok | Outcome::Degraded)
+    }
+}
+
+/// The measurements of one run, as plain data. Fields a kind does not measure stay empty.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProbeMetrics {
+    /// Status code of the final response (after redirects), `None` when no response came.
+    /// Feeds `probe_http_status_code` (blackbox exports 0 when there was no response).
+    pub http_status: Option<u16>,
+    /// Time per phase, summed over all requests of a run (redirects included), in the order
+    /// first seen; a phase that never started is absent. Feeds
+    /// `probe_http_duration_seconds{phase}` for http probes (blackbox sets every phase, so absent
+    /// phases export as 0). A tls probe records `resolve`, `connect` and `tls` too; of those,
+    /// blackbox's tcp prober only has `resolve` (as `probe_dns_lookup_time_seconds`).
+    pub phases: Vec<(Phase, Duration)>,
+    /// Redirects followed. Feeds `probe_http_redirects`.
+    pub redirects: u32,
+    /// Bytes of the final response body as received. Feeds
+    /// `probe_http_uncompressed_body_length` (shopwatch asks for no compression).
+    pub body_bytes: Option<u64>,
+    /// The TLS connection of a tls probe, or of the final request of an https probe; `None`
+    /// when there was no completed TLS handshake.
+    pub tls: Option<TlsInfo>,
+}
+
+impl ProbeMetrics {
+    /// The time spent in `phase`, if it started.
+    pub fn phase(&self, phase: Phase) -> Option<Duration> {
+        self.phases
+            .iter()
+            .find(|(p, _)| *p == phase)
+            .map(|(_, d)| *d)
+    }
+
+    /// Adds `duration` to `phase` (blackbox sums phases over redirects).
+    fn add_phase(&mut self, phase: Phase, duration: Duration) {
+        match self.phases.iter_mut().find(|(p, _)| *p == phase) {
+            Some((_, total)) => *total += duration,
+            None => self.phases.push((phase, duration)),
+        }
+    }
+}
+
+/// A phase of a request, with blackbox_exporter's meaning (`prober/http.go`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Phase {
+    /// Resolving the host name to addresses (near zero for an IP address).
+    Resolve,
+    /// Opening the TCP connection (every address tried, until one connects).
+    Connect,
+    /// The TLS handshake (https only).
+    Tls,
+    /// From the connection being ready until the response head arrived: writing the request
+    /// and the server's work (blackbox: until the first response byte).
+    Processing,
+    /// From the response head until the whole body was read (final response only, as in
+    /// blackbox: redirect bodies are not read).
+    Transfer,
+}
+
+impl Phase {
+    pub const ALL: [Phase; 5] = [
+        Phase::Resolve,
+        Phase::Connect,
+        Phase::Tls,
+        Phase::Processing,
+        Phase::Transfer,
+    ];
+
+    /// The `phase` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Resolve => "resolve",
+            Phase::Connect => "connect",
+            Phase::Tls => "tls",
+            Phase::Processing => "processing",
+            Phase::Transfer => "transfer",
+        }
+    }
+}
+
+/// A completed TLS handshake: the version and the certificates the server presented.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsInfo {
+    /// `TLS 1.2` or `TLS 1.3`. Feeds `probe_tls_version_info{version}` (same strings).
+    pub version: String,
+    /// The certificates as the server presented them, leaf first.
+    pub certs: Vec<CertInfo>,
+    /// The earliest `not_after` of the presented certificates, verified or not, as Unix seconds.
+    /// Feeds `probe_ssl_earliest_cert_expiry`.
+    pub earliest_expiry: i64,
+    /// The earliest `not_after` on the verified path from the leaf to a trusted root (leaf,
+    /// the intermediates used and the root's own certificate), as Unix seconds; `None` when the
+    /// chain does not verify. Feeds `probe_ssl_last_chain_expiry_timestamp_seconds`. Blackbox
+    /// takes the latest of these over all verified chains; webpki builds one path, so this is
+    /// that path's (the same unless the server's chain can be completed in several ways, for
+    /// example with a cross-signed intermediate). Certificates the server sends that are not on
+    /// the path (an old cross-signed root, say) do not count here.
+    pub last_chain_expiry: Option<i64>,
+    /// The chain verifies against the trusted roots at the time of the probe (no certificate
+    /// on the path expired or not yet valid) and the leaf is valid for the server name.
+    pub verified: bool,
+}
+
+/// One certificate as the server presented it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertInfo {
+    /// Distinguished name, RFC 4514 style (`CN=localhost, O=Demo`).
+    pub subject: String,
+    pub issuer: String,
+    /// Unix seconds.
+    pub not_before: i64,
+    /// Unix seconds.
+    pub not_after: i64,
+    /// DNS names and IP addresses in the subject alternative names.
+    pub names: Vec<String>,
+}
+
+/// What a kind's check decided, before the shared work (timeout, `slow`).
+#[derive(Debug)]
+struct Verdict {
+    outcome: Outcome,
+    reason: Option<String>,
+}
+
+impl Verdict {
+    fn ok() -> Self {
+        Verdict {
+            outcome: Outcome::Ok,
+            reason: None,
+        }
+    }
+
+    fn degraded(reason: impl Into<String>) -> Self {
+        Verdict {
+            outcome: Outcome::Degraded,
+            reason: Some(reason.into()),
+        }
+    }
+
+    fn failed(reason: impl Into<String>) -> Self {
+        Verdict {
+            outcome: Outcome::Failed,
+            reason: Some(reason.into()),
+        }
+    }
+
+    fn error(reason: impl Into<String>) -> Self {
+        Verdict {
+            outcome: Outcome::Error,
+            reason: Some(reason.into()),
+        }
+    }
+}
+
+/// The state of a run in progress. A kind's check borrows it mutably; when the overall timeout
+/// drops the check, what it measured so far and what it was doing remain here.
+#[derive(Debug)]
+struct Probing {
+    metrics: ProbeMetrics,
+    /// What the check is doing now, for the timeout reason ("waiting for the response").
+    doing: &'static str,
+}
+
+impl Default for Probing {
+    fn default() -> Self {
+        Probing {
+            metrics: ProbeMetrics::default(),
+            doing: "starting",
+        }
+    }
+}
+
+/// A measured duration for a reason: `850ms`, `1.25s`.
+fn show_duration(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{:.2}s", d.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phases_add_up_over_redirects_in_first_seen_order() {
+        let mut m = ProbeMetrics::default();
+        m.add_phase(Phase::Resolve, Duration::from_millis(1));
+        m.add_phase(Phase::Connect, Duration::from_millis(2));
+        m.add_phase(Phase::Resolve, Duration::from_millis(3));
+        assert_eq!(
+            m.phases,
+            [
+                (Phase::Resolve, Duration::from_millis(4)),
+                (Phase::Connect, Duration::from_millis(2))
+            ]
+        );
+        assert_eq!(m.phase(Phase::Tls), None);
+        assert_eq!(
+            Phase::ALL.map(Phase::as_str),
+            ["resolve", "connect", "tls", "processing", "transfer"]
+        );
+    }
+
+    #[test]
+    fn shows_durations_for_reasons() {
+        assert_eq!(show_duration(Duration::from_millis(850)), "850ms");
+        assert_eq!(show_duration(Duration::from_millis(1250)), "1.25s");
+    }
+}
