@@ -5,7 +5,8 @@
 //!
 //! # Layout
 //! - `cli`: command-line parsing and the commands (`check`, `validate`), exit codes.
-//! - `config`: journey files: parse (serde_yaml), locate, validate into typed values.
+//! - `config`: config files: parse (serde_yaml), locate, validate into typed values (journeys
+//!   here; probes reuse its `Checker`).
 //! - `journey`: the typed journey model, `${var}` templates, key names, and the runner.
 //! - `webdriver`: WebDriver sessions and the local driver processes shopwatch owns.
 //! - `probe`: cheap checks without a browser (http, tls), one file per kind, typed results.
