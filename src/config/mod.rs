@@ -14,14 +14,18 @@ use std::path::Path;
 
 /// Reads and validates one journey file.
 pub fn load_journey(file: &Path) -> Result<Journey, Diagnostics> {
-    let source = std::fs::read_to_string(file).map_err(|e| {
+    parse_journey(file, &read_source(file, "journey")?)
+}
+
+/// Reads a config file; the error names it as a `what` file, located at 1:1.
+pub fn read_source(file: &Path, what: &str) -> Result<String, Diagnostics> {
+    std::fs::read_to_string(file).map_err(|e| {
         Diagnostics(vec![Diagnostic::new(
             file,
             Location { line: 1, column: 1 },
-            format!("cannot read journey file: {e}"),
+            format!("cannot read {what} file: {e}"),
         )])
-    })?;
-    parse_journey(file, &source)
+    })
 }
 
 /// Parses and validates journey YAML `source`, naming `file` in errors.

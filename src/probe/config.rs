@@ -25,7 +25,7 @@ use super::{HttpProbe, ProbeConfig, TlsProbe};
 use crate::config::check::{regex_reason, Checker};
 use crate::config::diagnostic::{did_you_mean, Diagnostic, Diagnostics};
 use crate::config::format::{scalar_text, StatusList};
-use crate::config::locate::{Location, LocationIndex};
+use crate::config::locate::LocationIndex;
 use crate::config::validate::MIN_INTERVAL;
 use crate::config::{duplicate_diagnostic, serde_diagnostic};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
@@ -164,14 +164,7 @@ fn opt_scalar_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D:
 
 /// Reads and validates a file that holds only `probes:`.
 pub fn load_probes(file: &Path) -> Result<Vec<ProbeConfig>, Diagnostics> {
-    let source = std::fs::read_to_string(file).map_err(|e| {
-        Diagnostics(vec![Diagnostic::new(
-            file,
-            Location { line: 1, column: 1 },
-            format!("cannot read probe file: {e}"),
-        )])
-    })?;
-    parse_probes(file, &source)
+    parse_probes(file, &crate::config::read_source(file, "probe")?)
 }
 
 /// Parses and validates probe YAML `source` (a map with only `probes:`), naming `file` in
