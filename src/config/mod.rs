@@ -30,34 +30,53 @@ pub fn read_source(file: &Path, what: &str) -> Result<String, Diagnostics> {
 
 /// Parses and validates journey YAML `source`, naming `file` in errors.
 pub fn parse_journey(file: &Path, source: &str) -> Result<Journey, Diagnostics> {
+    let (raw, index, errors) =
+        parse_structure::<format::JourneyFile>(file, source, serde_diagnostic)?;
+    with_earlier(errors, validate::validate(file, raw, &index))
+}
+
+/// Parses `source` into `T` (structure only), with the location index for validation and the
+/// duplicate-key errors found so far. serde keeps the last of two equal keys in a map (`vars:`,
+/// `headers:`) silently and reports a repeated struct key at the start of its mapping; the
+/// index has each repeat's own place.
+pub(crate) fn parse_structure<T: serde::de::DeserializeOwned>(
+    file: &Path,
+    source: &str,
+    serde_error: fn(&Path, &serde_yaml::Error) -> Diagnostic,
+) -> Result<(T, LocationIndex, Vec<Diagnostic>), Diagnostics> {
     let index = LocationIndex::new(source);
-    // serde keeps the last of two equal keys in `vars:` or `headers:` silently, and reports a
-    // repeated struct key at the start of its mapping; the index has each repeat's own place.
     let mut errors: Vec<Diagnostic> = index
         .duplicates()
         .iter()
         .map(|(path, location)| duplicate_diagnostic(file, &index, path, *location))
         .collect();
-    let raw: format::JourneyFile = match serde_yaml::from_str(source) {
-        Ok(raw) => raw,
+    match serde_yaml::from_str(source) {
+        Ok(raw) => Ok((raw, index, errors)),
         Err(e) => {
             if errors.is_empty() || !e.to_string().contains("duplicate field") {
-                errors.push(serde_diagnostic(file, &e));
+                errors.push(serde_error(file, &e));
             }
-            return Err(Diagnostics(errors));
-        }
-    };
-    match validate::validate(file, raw, &index) {
-        Ok(journey) if errors.is_empty() => Ok(journey),
-        Ok(_) => Err(Diagnostics(errors)),
-        Err(more) => {
-            errors.extend(more);
             Err(Diagnostics(errors))
         }
     }
 }
 
-pub(crate) fn duplicate_diagnostic(
+/// A validation result, failed also when `earlier` holds errors.
+pub(crate) fn with_earlier<T>(
+    mut earlier: Vec<Diagnostic>,
+    validated: Result<T, Vec<Diagnostic>>,
+) -> Result<T, Diagnostics> {
+    match validated {
+        Ok(value) if earlier.is_empty() => Ok(value),
+        Ok(_) => Err(Diagnostics(earlier)),
+        Err(more) => {
+            earlier.extend(more);
+            Err(Diagnostics(earlier))
+        }
+    }
+}
+
+fn duplicate_diagnostic(
     file: &Path,
     index: &LocationIndex,
     path: &str,

@@ -27,7 +27,7 @@ use crate::config::diagnostic::{did_you_mean, Diagnostic, Diagnostics};
 use crate::config::format::{scalar_text, StatusList};
 use crate::config::locate::LocationIndex;
 use crate::config::validate::MIN_INTERVAL;
-use crate::config::{duplicate_diagnostic, serde_diagnostic};
+use crate::config::{parse_structure, serde_diagnostic, with_earlier};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
@@ -170,37 +170,15 @@ pub fn load_probes(file: &Path) -> Result<Vec<ProbeConfig>, Diagnostics> {
 /// Parses and validates probe YAML `source` (a map with only `probes:`), naming `file` in
 /// errors; relative `ca_file` paths are taken from `file`'s directory.
 pub fn parse_probes(file: &Path, source: &str) -> Result<Vec<ProbeConfig>, Diagnostics> {
-    let index = LocationIndex::new(source);
-    // serde keeps the last of two equal keys in `headers:` silently, and reports a repeated
-    // struct key at the start of its mapping; the index has each repeat's own place.
-    let mut errors: Vec<Diagnostic> = index
-        .duplicates()
-        .iter()
-        .map(|(path, location)| duplicate_diagnostic(file, &index, path, *location))
-        .collect();
-    let raw: ProbesFile = match serde_yaml::from_str(source) {
-        Ok(raw) => raw,
-        Err(e) => {
-            if errors.is_empty() || !e.to_string().contains("duplicate field") {
-                errors.push(probe_serde_diagnostic(file, &e));
-            }
-            return Err(Diagnostics(errors));
-        }
-    };
+    let (raw, index, mut errors) =
+        parse_structure::<ProbesFile>(file, source, probe_serde_diagnostic)?;
     if raw.probes.is_empty() {
         errors.push(
             Diagnostic::new(file, index.find("probes"), "`probes` is empty")
                 .with_hint("add at least one `- http: {...}` or `- tls: {...}`"),
         );
     }
-    match validate_probes(file, &raw.probes, &index, "probes") {
-        Ok(probes) if errors.is_empty() => Ok(probes),
-        Ok(_) => Err(Diagnostics(errors)),
-        Err(more) => {
-            errors.extend(more);
-            Err(Diagnostics(errors))
-        }
-    }
+    with_earlier(errors, validate_probes(file, &raw.probes, &index, "probes"))
 }
 
 /// A serde_yaml error in a probe file, located, in the words of a probe file.
