@@ -708,3 +708,29 @@ async fn a_webdriver_that_refuses_the_session_is_a_monitor_error() {
         out.describe()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unwritable_artifacts_dir_is_a_monitor_error_not_a_shop_failure() {
+    require_browser("chrome");
+    let shop = start_shop().await;
+    let yaml = r#"
+journey: no-disk
+base_url: http://127.0.0.1:1
+steps:
+  - step: home
+    do:
+      - open: /
+      - screenshot: home
+"#;
+    let mut run = Run::journey(yaml, &shop.url(), "chrome");
+    run.block_artifacts = true;
+    let out = run.go().await;
+    assert_eq!(out.code, 3, "{}", out.describe());
+    let home = out.step("home");
+    assert_eq!(home["outcome"], "error");
+    assert_eq!(home["reason_class"], "artifacts");
+    assert!(
+        home["reason"].as_str().unwrap().contains("cannot write"),
+        "{home}"
+    );
+}

@@ -406,7 +406,7 @@ pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Fai
         }
         Action::Screenshot(name) => {
             let client = env.client()?;
-            let path = env.screenshots.take(client, name).await.map_err(fail)?;
+            let path = env.screenshots.take(client, name).await?;
             env.artifacts.push(path);
             Ok(())
         }

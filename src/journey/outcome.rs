@@ -80,6 +80,8 @@ pub enum ReasonClass {
     Script,
     Webdriver,
     BrowserCrashed,
+    /// The monitor cannot write its artifacts (screenshots).
+    Artifacts,
     Cancelled,
 }
 
@@ -94,6 +96,7 @@ impl ReasonClass {
             ReasonClass::Script => "script",
             ReasonClass::Webdriver => "webdriver",
             ReasonClass::BrowserCrashed => "browser_crashed",
+            ReasonClass::Artifacts => "artifacts",
             ReasonClass::Cancelled => "cancelled",
         }
     }

@@ -148,7 +148,11 @@ pub struct Screenshots<'a> {
 
 impl Screenshots<'_> {
     /// Saves `<dir>/<name>.png`, masked.
-    pub async fn take(&self, client: &Client, name: &str) -> Result<PathBuf, CmdError> {
+    /// A WebDriver failure is classified like any action's; a file that cannot be written is
+    /// the monitor's fault (`artifacts`), never the shop's.
+    pub async fn take(&self, client: &Client, name: &str) -> Result<PathBuf, Failure> {
+        let doing = format!("screenshot {name}");
+        let fail = |e: CmdError| super::actions::classify(&e, &doing);
         let mut css = Vec::new();
         let mut xpaths = Vec::new();
         for locator in self.mask {
@@ -165,20 +169,23 @@ impl Screenshots<'_> {
                 MASK_SCRIPT,
                 vec![json!(css), json!(xpaths), json!(self.secrets)],
             )
-            .await?;
+            .await
+            .map_err(fail)?;
         tracing::debug!("screenshot {name}: masked {masked} element(s)");
         let png = client.screenshot().await;
         let _ = client.execute(UNMASK_SCRIPT, vec![]).await;
-        let png = png?;
-        std::fs::create_dir_all(self.dir).map_err(io_error)?;
+        let png = png.map_err(fail)?;
         let path = self.dir.join(format!("{name}.png"));
-        std::fs::write(&path, png).map_err(io_error)?;
+        std::fs::create_dir_all(self.dir)
+            .and_then(|()| std::fs::write(&path, png))
+            .map_err(|e| {
+                Failure::monitor(
+                    ReasonClass::Artifacts,
+                    format!("{doing}: cannot write {}: {e}", path.display()),
+                )
+            })?;
         Ok(path)
     }
-}
-
-fn io_error(e: std::io::Error) -> CmdError {
-    CmdError::Lost(e)
 }
 
 fn xpath_literal(text: &str) -> String {
@@ -244,7 +251,7 @@ pub async fn capture_failure(
     }
     match screenshots.take(client, step).await {
         Ok(path) => paths.push(path),
-        Err(e) => tracing::warn!("screenshot of failed step {step}: {e}"),
+        Err(e) => tracing::warn!("screenshot of failed step {step}: {}", e.reason),
     }
     if let Ok(html) = client.source().await {
         let path = screenshots.dir.join(format!("{step}.html"));

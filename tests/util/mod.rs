@@ -100,6 +100,8 @@ pub struct Run<'a> {
     pub args: Vec<String>,
     /// Holds a journey file written for this run.
     journey_dir: Option<tempfile::TempDir>,
+    /// Puts a plain file where the artifacts dir would go, so nothing can be written there.
+    pub block_artifacts: bool,
     pub env: Vec<(&'a str, String)>,
     /// Called with the child's pid once it runs (to signal it).
     pub while_running: Option<WhileRunning>,
@@ -110,6 +112,7 @@ impl<'a> Run<'a> {
         Run {
             args: args.iter().map(|s| s.to_string()).collect(),
             journey_dir: None,
+            block_artifacts: false,
             env: Vec::new(),
             while_running: None,
         }
@@ -145,6 +148,9 @@ impl<'a> Run<'a> {
             .expect("temp dir");
         let tmp = work.path().join("tmp");
         std::fs::create_dir_all(&tmp).expect("tmp dir");
+        if self.block_artifacts {
+            std::fs::write(work.path().join("artifacts"), "not a directory").expect("block");
+        }
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_shopwatch"));
         command
             .args(&self.args)
