@@ -186,19 +186,10 @@ pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Fai
             .await
         }
         Action::Select { target, by } => {
-            let by = match by {
-                SelectBy::Value(t) => {
-                    SelectBy::Value(super::template::Template::literal(&env.render(t)?))
-                }
-                SelectBy::Label(t) => {
-                    SelectBy::Label(super::template::Template::literal(&env.render(t)?))
-                }
-                SelectBy::Index(i) => SelectBy::Index(*i),
-            };
             let element = find(env, target, &doing).await?;
-            let result = match &by {
-                SelectBy::Value(v) => element.select_by_value(v.raw()).await,
-                SelectBy::Label(l) => element.select_by_label(l.raw()).await,
+            let result = match by {
+                SelectBy::Value(value) => element.select_by_value(&env.render(value)?).await,
+                SelectBy::Label(label) => element.select_by_label(&env.render(label)?).await,
                 SelectBy::Index(i) => element.select_by_index(*i).await,
             };
             result.map_err(fail)
