@@ -169,6 +169,10 @@ pub struct RunReport {
     pub attempts: u32,
     pub started_at: String,
     pub duration_ms: f64,
+    /// Time the last attempt took to start its browser session (driver included); absent when
+    /// it needed no browser or the session never started.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_start_ms: Option<f64>,
     /// The steps of the last attempt.
     pub steps: Vec<StepReport>,
     /// Earlier attempts, when `retries` made more than one.

@@ -134,6 +134,7 @@ impl Runner {
             attempts: attempts.len() as u32 + 1,
             started_at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             duration_ms: millis(started.elapsed()),
+            session_start_ms: last.session_start_ms,
             steps: last.steps,
             previous_attempts: attempts,
             error: last.error,
