@@ -1,6 +1,8 @@
-//! Command line: `shopwatch check` and `shopwatch validate`, and their exit codes.
+//! Command line: `shopwatch run`, `shopwatch check` and `shopwatch validate`, and their exit
+//! codes.
 
 use crate::config;
+use crate::daemon::{self, DaemonError};
 use crate::journey::model::{Browser, Journey};
 use crate::journey::outcome::{Outcome, RunReport};
 use crate::journey::runner::{RunEvent, Runner};
@@ -39,11 +41,20 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the monitor: every journey and probe of the configuration on its schedule, with
+    /// Prometheus metrics on `listen`. SIGHUP reloads the configuration; SIGTERM or Ctrl-C
+    /// stops after running journeys finish.
+    Run {
+        /// The monitor configuration (YAML).
+        #[arg(long, short, value_name = "FILE", default_value = "shopwatch.yaml")]
+        config: PathBuf,
+    },
     /// Run each journey once and report every step.
     Check(Box<CheckArgs>),
-    /// Check journey files without a browser; report every error with file:line:column.
+    /// Check journey files and monitor configurations (with the journeys they name) without a
+    /// browser; report every error with file:line:column.
     Validate {
-        /// Journey files.
+        /// Journey files or monitor configurations.
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
@@ -84,6 +95,7 @@ pub struct CheckArgs {
 /// Runs the parsed command; returns the process exit code.
 pub async fn run(cli: Cli) -> i32 {
     match cli.command {
+        Command::Run { config } => run_monitor(config).await,
         Command::Validate { files } => validate(&files),
         Command::Check(args) => check(*args).await,
     }
@@ -106,19 +118,107 @@ fn load_all(files: &[PathBuf]) -> Option<Vec<Journey>> {
 }
 
 fn validate(files: &[PathBuf]) -> i32 {
-    match load_all(files) {
-        Some(journeys) => {
-            for journey in &journeys {
-                println!(
-                    "{}: journey `{}` is valid ({} steps)",
-                    journey.file.display(),
-                    journey.name,
-                    journey.steps.len()
-                );
+    let mut code = exit::PASSED;
+    for file in files {
+        let source = match config::read_source(file, "journey or configuration") {
+            Ok(source) => source,
+            Err(diagnostics) => {
+                eprintln!("{diagnostics}");
+                code = exit::INVALID;
+                continue;
             }
-            exit::PASSED
+        };
+        if config::monitor::looks_like_monitor_config(&source) {
+            match config::monitor::parse_monitor(file, &source) {
+                Ok(monitor) => println!(
+                    "{}: configuration is valid ({} journeys: {}; {} probes)",
+                    file.display(),
+                    monitor.journeys.len(),
+                    monitor
+                        .journeys
+                        .iter()
+                        .map(|j| j.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    monitor.probes.len()
+                ),
+                Err(diagnostics) => {
+                    eprintln!("{diagnostics}");
+                    code = exit::INVALID;
+                }
+            }
+            continue;
         }
-        None => exit::INVALID,
+        match config::parse_journey(file, &source) {
+            Ok(journey) => println!(
+                "{}: journey `{}` is valid ({} steps)",
+                journey.file.display(),
+                journey.name,
+                journey.steps.len()
+            ),
+            Err(diagnostics) => {
+                eprintln!("{diagnostics}");
+                code = exit::INVALID;
+            }
+        }
+    }
+    code
+}
+
+/// `shopwatch run`: the monitor, steered by signals.
+async fn run_monitor(config: PathBuf) -> i32 {
+    let shutdown = CancellationToken::new();
+    let hurry = CancellationToken::new();
+    let (reload_tx, reload) = tokio::sync::mpsc::channel(1);
+    let signals = tokio::spawn(monitor_signals(shutdown.clone(), hurry.clone(), reload_tx));
+    let control = daemon::Control {
+        shutdown,
+        hurry,
+        reload,
+    };
+    let result = daemon::run(config, control).await;
+    signals.abort();
+    match result {
+        Ok(()) => exit::PASSED,
+        Err(e @ (DaemonError::Config(_) | DaemonError::Secret(_))) => {
+            eprintln!("{e}");
+            exit::INVALID
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            exit::MONITOR_ERROR
+        }
+    }
+}
+
+/// SIGTERM or Ctrl-C: stop (a second one: stop now). SIGHUP: reload.
+async fn monitor_signals(
+    shutdown: CancellationToken,
+    hurry: CancellationToken,
+    reload: tokio::sync::mpsc::Sender<()>,
+) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        tracing::error!("cannot listen for signals: SIGTERM and SIGHUP will not work");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {},
+            _ = term.recv() => {},
+            _ = hup.recv() => {
+                let _ = reload.try_send(());
+                continue;
+            }
+        }
+        if shutdown.is_cancelled() {
+            hurry.cancel();
+        } else {
+            shutdown.cancel();
+        }
     }
 }
 

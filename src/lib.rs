@@ -4,17 +4,28 @@
 //! browser over W3C WebDriver, every step timed.
 //!
 //! # Layout
-//! - `cli`: command-line parsing and the commands (`check`, `validate`), exit codes.
+//! - `cli`: command-line parsing and the commands (`run`, `check`, `validate`), exit codes.
 //! - `config`: config files: parse (serde_yaml), locate, validate into typed values (journeys
-//!   here; probes reuse its `Checker`).
+//!   and the monitor configuration; probes reuse its `Checker`).
+//! - `daemon`: `shopwatch run`: generations of journey and probe tasks, reload, shutdown.
+//! - `schedule`: fixed-rate due times with jitter, no overlap, the browser session limit.
+//! - `server`: `/metrics`, `/healthz`.
+//! - `artifacts`: retention of failed steps' screenshots and pages (age, total size).
 //! - `journey`: the typed journey model, `${var}` templates, key names, and the runner.
 //! - `webdriver`: WebDriver sessions and the local driver processes shopwatch owns.
 //! - `probe`: cheap checks without a browser (http, tls), one file per kind, typed results.
 //! - `report`: console, JSON and JUnit output of runs.
+//! - `metrics`: every metric name; run and probe results kept (HDR histograms) and rendered
+//!   for Prometheus at scrape time.
 
+pub mod artifacts;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod journey;
+pub mod metrics;
 pub mod probe;
 pub mod report;
+pub mod schedule;
+pub mod server;
 pub mod webdriver;

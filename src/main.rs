@@ -3,11 +3,16 @@ use shopwatch::cli::{self, Cli};
 
 fn main() {
     let cli = Cli::parse();
+    // The monitor logs what it does; one-off commands print their own report.
+    let default_filter = match cli.command {
+        cli::Command::Run { .. } => "shopwatch=info,warn",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SHOPWATCH_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .init();
     let runtime = match tokio::runtime::Runtime::new() {

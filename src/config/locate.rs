@@ -47,6 +47,11 @@ impl LocationIndex {
             .unwrap_or_else(|| self.find(path))
     }
 
+    /// Whether the document has a node at `path` (`journey`: a top-level `journey:` key).
+    pub fn has(&self, path: &str) -> bool {
+        self.nodes.contains_key(path)
+    }
+
     /// Every key given twice in one mapping, in document order.
     pub fn duplicates(&self) -> &[(String, Location)] {
         &self.duplicates

@@ -5,6 +5,7 @@ pub mod check;
 pub mod diagnostic;
 pub mod format;
 pub mod locate;
+pub mod monitor;
 pub mod validate;
 
 use crate::journey::model::Journey;

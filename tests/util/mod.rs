@@ -13,6 +13,11 @@ pub use demo_shop::{Fault, RunningShop, ShopConfig};
 /// Browser sessions are hundreds of MB and CPU-heavy: at most two tests drive browsers at once.
 static BROWSER_SLOTS: Semaphore = Semaphore::const_new(2);
 
+/// One of the browser slots, for tests that start browsers other than through [`Run`].
+pub async fn browser_slot() -> tokio::sync::SemaphorePermit<'static> {
+    BROWSER_SLOTS.acquire().await.expect("semaphore")
+}
+
 pub const BROWSERS: [&str; 2] = ["firefox", "chrome"];
 
 pub async fn start_shop() -> RunningShop {

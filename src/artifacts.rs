@@ -1,0 +1,158 @@
+//! Retention of failed steps' artifacts: runs are directories `<dir>/<journey>/<run id>/`;
+//! those older than `max_age` go, then the oldest until the rest fit in `max_size`.
+
+use crate::config::monitor::ArtifactsConfig;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+/// What is on disk after a sweep.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub files: u64,
+    pub bytes: u64,
+    /// Run directories deleted by this sweep.
+    pub removed_runs: u64,
+}
+
+struct Run {
+    dir: PathBuf,
+    modified: SystemTime,
+    files: u64,
+    bytes: u64,
+}
+
+/// Deletes what the retention settings say must go; returns what is left. A missing directory
+/// is empty, not an error; an unreadable one is.
+pub fn sweep(config: &ArtifactsConfig, now: SystemTime) -> std::io::Result<Usage> {
+    let mut runs = Vec::new();
+    let journeys = match std::fs::read_dir(&config.dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Usage::default()),
+        Err(e) => return Err(e),
+    };
+    for journey in journeys {
+        let journey = journey?;
+        if !journey.file_type()?.is_dir() {
+            continue;
+        }
+        for run in std::fs::read_dir(journey.path())? {
+            let run = run?;
+            if !run.file_type()?.is_dir() {
+                continue;
+            }
+            let (files, bytes, newest) = measure(&run.path())?;
+            let modified = newest.max(run.metadata()?.modified()?);
+            runs.push(Run {
+                dir: run.path(),
+                modified,
+                files,
+                bytes,
+            });
+        }
+    }
+    // Oldest first.
+    runs.sort_by_key(|run| run.modified);
+    let mut usage = Usage {
+        files: runs.iter().map(|r| r.files).sum(),
+        bytes: runs.iter().map(|r| r.bytes).sum(),
+        removed_runs: 0,
+    };
+    for run in runs {
+        let age = now.duration_since(run.modified).unwrap_or(Duration::ZERO);
+        if age <= config.max_age && usage.bytes <= config.max_size {
+            break;
+        }
+        std::fs::remove_dir_all(&run.dir)?;
+        usage.files -= run.files;
+        usage.bytes -= run.bytes;
+        usage.removed_runs += 1;
+    }
+    Ok(usage)
+}
+
+/// Files, bytes and the newest modification time under `dir`.
+fn measure(dir: &Path) -> std::io::Result<(u64, u64, SystemTime)> {
+    let (mut files, mut bytes, mut newest) = (0, 0, SystemTime::UNIX_EPOCH);
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let metadata = entry.metadata()?;
+        if metadata.is_dir() {
+            let (f, b, n) = measure(&entry.path())?;
+            files += f;
+            bytes += b;
+            newest = newest.max(n);
+        } else {
+            files += 1;
+            bytes += metadata.len();
+            newest = newest.max(metadata.modified()?);
+        }
+    }
+    Ok((files, bytes, newest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_dir(root: &Path, journey: &str, run: &str, bytes: usize) -> PathBuf {
+        let dir = root.join(journey).join(run).join("attempt-1");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("checkout.png"), vec![0u8; bytes]).unwrap();
+        std::fs::write(dir.join("checkout.html"), b"<html>").unwrap();
+        dir
+    }
+
+    #[test]
+    fn old_runs_go_then_the_oldest_until_it_fits() {
+        let root = tempfile::tempdir().unwrap();
+        run_dir(root.path(), "checkout", "run-1", 1000);
+        run_dir(root.path(), "checkout", "run-2", 1000);
+        run_dir(root.path(), "search", "run-3", 1000);
+        let config = ArtifactsConfig {
+            dir: root.path().to_path_buf(),
+            max_age: Duration::from_secs(3600),
+            max_size: 10_000,
+        };
+        let now = SystemTime::now();
+        let usage = sweep(&config, now).unwrap();
+        assert_eq!(
+            usage,
+            Usage {
+                files: 6,
+                bytes: 3018,
+                removed_runs: 0
+            }
+        );
+
+        // Over the size budget: the oldest runs go first, until the rest fit.
+        let small = ArtifactsConfig {
+            max_size: 2500,
+            ..config.clone()
+        };
+        let usage = sweep(&small, now).unwrap();
+        assert_eq!(usage.removed_runs, 1);
+        assert_eq!(usage.bytes, 2012);
+
+        // Two hours later, everything is past max_age.
+        let usage = sweep(&config, now + Duration::from_secs(7200)).unwrap();
+        assert_eq!(
+            usage,
+            Usage {
+                files: 0,
+                bytes: 0,
+                removed_runs: 2
+            }
+        );
+        assert!(root.path().join("checkout").exists(), "journey dirs stay");
+    }
+
+    #[test]
+    fn a_missing_dir_is_empty() {
+        let config = ArtifactsConfig {
+            dir: PathBuf::from("/nonexistent/shopwatch-artifacts"),
+            max_age: Duration::from_secs(1),
+            max_size: 1,
+        };
+        assert_eq!(sweep(&config, SystemTime::now()).unwrap(), Usage::default());
+    }
+}

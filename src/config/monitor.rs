@@ -1,0 +1,858 @@
+//! The monitor's configuration (`shopwatch run --config shopwatch.yaml`): serde types for the
+//! structure (unknown keys rejected, located by serde_yaml), then [`validate`] into a typed
+//! [`MonitorConfig`], collecting every problem with its location: in this file, and in every
+//! journey file it names.
+//!
+//! Relative paths (journeys, artifacts, `ca_file`) are taken from the configuration file's
+//! directory, as Prometheus does, so the monitor runs the same from any working directory.
+
+use super::check::Checker;
+use super::diagnostic::{Diagnostic, Diagnostics};
+use super::format::scalar_text;
+use super::locate::{Location, LocationIndex};
+use super::{parse_structure, serde_diagnostic, with_earlier};
+use crate::journey::model::Journey;
+use crate::metrics::MetricsConfig;
+use crate::probe::config::{probe_serde_diagnostic, validate_probes, ProbeFile};
+use crate::probe::ProbeConfig;
+use crate::webdriver::Endpoint;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9464";
+pub const DEFAULT_ARTIFACTS_DIR: &str = "shopwatch-artifacts";
+pub const DEFAULT_ARTIFACTS_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+pub const DEFAULT_ARTIFACTS_MAX_SIZE: u64 = 1024 * 1024 * 1024;
+/// The quantile window is cut into slices; shorter than this it would hold too few runs.
+pub const MIN_WINDOW: Duration = Duration::from_secs(60);
+
+/// The whole monitor, validated.
+#[derive(Debug, Clone)]
+pub struct MonitorConfig {
+    pub file: PathBuf,
+    pub listen: SocketAddr,
+    /// Added as a `location` label to every series.
+    pub location: Option<String>,
+    pub webdriver: Endpoint,
+    /// Browser sessions open at once, over all journeys.
+    pub max_sessions: usize,
+    pub journeys: Vec<Journey>,
+    pub artifacts: ArtifactsConfig,
+    pub metrics: MetricsConfig,
+    pub probes: Vec<ProbeConfig>,
+}
+
+/// Where failed steps' screenshots go, and how much of them is kept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArtifactsConfig {
+    pub dir: PathBuf,
+    /// Runs older than this are deleted.
+    pub max_age: Duration,
+    /// Beyond this many bytes, the oldest runs are deleted.
+    pub max_size: u64,
+}
+
+/// The file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorFile {
+    #[serde(default, deserialize_with = "opt_listen")]
+    pub listen: Option<String>,
+    pub location: Option<String>,
+    #[serde(default)]
+    pub webdriver: WebDriverFile,
+    #[serde(default)]
+    pub journeys: Vec<JourneyEntry>,
+    pub artifacts: Option<ArtifactsFile>,
+    pub metrics: Option<MetricsFile>,
+    #[serde(default)]
+    pub probes: Vec<ProbeFile>,
+    /// Reserved for alerting; rejected until it exists, so nobody relies on alerts that never come.
+    pub alerting: Option<serde_yaml::Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebDriverFile {
+    pub url: Option<String>,
+    pub max_sessions: Option<u32>,
+}
+
+/// `- journeys/x.yaml` (a path or glob), or `- {file: ..., base_url: ...}` to run a journey
+/// against another base URL (staging, or a shop seen from inside a container network).
+#[derive(Debug)]
+pub struct JourneyEntry {
+    pub file: String,
+    pub base_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JourneyEntryMap {
+    file: String,
+    base_url: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for JourneyEntry {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = JourneyEntry;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a journey file path or glob, or `{file: ..., base_url: ...}`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<JourneyEntry, E> {
+                Ok(JourneyEntry {
+                    file: v.to_string(),
+                    base_url: None,
+                })
+            }
+            fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<JourneyEntry, M::Error> {
+                let entry =
+                    JourneyEntryMap::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(JourneyEntry {
+                    file: entry.file,
+                    base_url: entry.base_url,
+                })
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArtifactsFile {
+    pub dir: Option<String>,
+    #[serde(default, deserialize_with = "opt_scalar_text")]
+    pub max_age: Option<String>,
+    #[serde(default, deserialize_with = "opt_scalar_text")]
+    pub max_size: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsFile {
+    #[serde(default, deserialize_with = "opt_scalar_text")]
+    pub window: Option<String>,
+    pub step_buckets: Option<Vec<f64>>,
+    pub journey_buckets: Option<Vec<f64>>,
+}
+
+fn opt_scalar_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    scalar_text(d).map(Some)
+}
+
+/// `listen` as text (`listen: 9464` too, which [`listen_problem`] then explains); a list or a
+/// map is "expected an IP address and port", not "expected a string".
+fn opt_listen<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    struct V;
+    impl Visitor<'_> for V {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an IP address and port such as `127.0.0.1:9464`")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// Whether a YAML document is a monitor configuration rather than a journey: a journey has
+/// `journey:` and `steps:` at the top.
+pub fn looks_like_monitor_config(source: &str) -> bool {
+    let index = LocationIndex::new(source);
+    !(index.has("journey") || index.has("steps"))
+}
+
+/// Reads and validates a monitor configuration and every journey file it names.
+pub fn load_monitor(file: &Path) -> Result<MonitorConfig, Diagnostics> {
+    parse_monitor(file, &super::read_source(file, "configuration")?)
+}
+
+/// Parses and validates monitor YAML `source`, naming `file` in errors.
+pub fn parse_monitor(file: &Path, source: &str) -> Result<MonitorConfig, Diagnostics> {
+    if !looks_like_monitor_config(source) {
+        // `shopwatch run --config journeys/shop.yaml`: say so, rather than "unknown key `journey`".
+        let index = LocationIndex::new(source);
+        let at = if index.has("journey") {
+            index.find_key("journey")
+        } else {
+            index.find_key("steps")
+        };
+        return Err(Diagnostics(vec![Diagnostic::new(
+            file,
+            at,
+            "this is a journey file, not a monitor configuration",
+        )
+        .with_hint(
+            "list it under `journeys:` in a configuration such as shopwatch.yaml, or run it once with `shopwatch check`",
+        )]));
+    }
+    let (raw, index, errors) =
+        parse_structure::<MonitorFile>(file, source, monitor_serde_diagnostic)?;
+    with_earlier(errors, validate(file, raw, &index))
+}
+
+fn monitor_serde_diagnostic(file: &Path, error: &serde_yaml::Error) -> Diagnostic {
+    if error.to_string().starts_with("probes[") {
+        return probe_serde_diagnostic(file, error);
+    }
+    let mut diagnostic = serde_diagnostic(file, error);
+    // Say what a YAML author writes, not the Rust type.
+    diagnostic.message = diagnostic
+        .message
+        .replace("expected f64", "expected a number");
+    if diagnostic.hint.is_none() {
+        if let Some(hint) = structure_hint(&diagnostic.message) {
+            diagnostic = diagnostic.with_hint(hint);
+        }
+    }
+    diagnostic
+}
+
+/// What to write instead, for a value of the wrong type (or a journey map without `file`), by
+/// the path serde names at the end of the message: ` (at metrics.step_buckets[2])`.
+fn structure_hint(message: &str) -> Option<&'static str> {
+    let (_, path) = message.strip_suffix(')')?.rsplit_once(" (at ")?;
+    // `journeys[3].file` -> `journeys[].file`
+    let mut key = String::new();
+    let mut in_index = false;
+    for ch in path.chars() {
+        match ch {
+            '[' => {
+                in_index = true;
+                key.push('[');
+            }
+            ']' => {
+                in_index = false;
+                key.push(']');
+            }
+            _ if in_index => {}
+            _ => key.push(ch),
+        }
+    }
+    if message.starts_with("missing key `file`") && key == "journeys[]" {
+        return Some("a journey given as a map needs `file:`, e.g. `- {file: journeys/shop.yaml, base_url: https://staging.shop.example.com}`");
+    }
+    if !message.starts_with("invalid type") {
+        return None;
+    }
+    Some(match key.as_str() {
+        "listen" => LISTEN_HINT,
+        "location" => "a short name for where this monitor runs, e.g. `location: eu-west`",
+        "webdriver" => "`webdriver` is a map with `url` (the WebDriver endpoint) and `max_sessions`, e.g. `webdriver: {url: http://127.0.0.1:4444}`",
+        "webdriver.url" => WEBDRIVER_URL_HINT,
+        "webdriver.max_sessions" => "how many browser sessions may be open at once: a whole number, at least 1, e.g. `max_sessions: 2`",
+        "journeys" => "list journey files or globs, e.g. `journeys: [journeys/shop.yaml]`",
+        "journeys[]" => "write a path or glob, e.g. `- journeys/shop.yaml`, or `- {file: journeys/shop.yaml, base_url: https://staging.shop.example.com}`",
+        "journeys[].file" => "a journey file path or glob, e.g. `file: journeys/shop.yaml`",
+        "journeys[].base_url" => BASE_URL_HINT,
+        "artifacts" => "`artifacts` is a map with `dir`, `max_age` and `max_size`, e.g. `artifacts: {dir: shopwatch-artifacts, max_age: 7d, max_size: 1GiB}`",
+        "artifacts.dir" => "a directory path, e.g. `dir: /var/lib/shopwatch/artifacts`",
+        "artifacts.max_age" => "a duration, e.g. `max_age: 7d`",
+        "artifacts.max_size" => SIZE_HINT,
+        "metrics" => "`metrics` is a map with `window`, `step_buckets` and `journey_buckets`",
+        "metrics.window" => "a duration, e.g. `window: 1h`",
+        "metrics.step_buckets" | "metrics.step_buckets[]" | "metrics.journey_buckets"
+        | "metrics.journey_buckets[]" => BUCKETS_HINT,
+        _ => return None,
+    })
+}
+
+const LISTEN_HINT: &str =
+    "write an IP address and port, e.g. `127.0.0.1:9464` (this machine only) or `0.0.0.0:9464` (every interface, as in a container)";
+const WEBDRIVER_URL_HINT: &str = "give the WebDriver endpoint, e.g. `http://127.0.0.1:4444` (geckodriver, Selenium), or leave `url` out to start a local driver";
+const BASE_URL_HINT: &str = "write a full URL such as `https://staging.shop.example.com`";
+const SIZE_HINT: &str = "write a number of bytes with a unit, e.g. `500MB` or `1GiB`";
+const BUCKETS_HINT: &str =
+    "upper bounds in seconds, in increasing order, e.g. `[0.5, 1, 2.5, 5, 10]`";
+
+/// What is wrong with a `listen` text that is not a `SocketAddr`: (message, hint).
+fn listen_problem(text: &str) -> (String, String) {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return ("`listen` is empty".to_string(), LISTEN_HINT.to_string());
+    }
+    if trimmed.contains("://") {
+        return (
+            format!("`{text}` is a URL; `listen` takes an IP address and port"),
+            "drop the scheme and path, e.g. `127.0.0.1:9464`".to_string(),
+        );
+    }
+    if let Ok(ip) = trimmed.parse::<IpAddr>() {
+        // `::1:9464` is an IPv6 address, though most likely `::1` and a port were meant.
+        let meant = trimmed
+            .rsplit_once(':')
+            .filter(|(host, port)| {
+                ip.is_ipv6() && host.parse::<IpAddr>().is_ok() && port.parse::<u16>().is_ok()
+            })
+            .map(|(host, port)| format!("`[{host}]:{port}`"));
+        let hint = match meant {
+            Some(meant) => {
+                format!("an IPv6 address goes in brackets before the port, e.g. {meant}")
+            }
+            None => format!("add the port, e.g. `{}`", SocketAddr::new(ip, 9464)),
+        };
+        return (format!("`{text}` has no port"), hint);
+    }
+    let port_only = trimmed.strip_prefix(':').unwrap_or(trimmed);
+    if port_only.parse::<u16>().is_ok() {
+        return (
+            format!("`{text}` has no IP address"),
+            format!("write `127.0.0.1:{port_only}` (this machine only) or `0.0.0.0:{port_only}` (every interface, as in a container)"),
+        );
+    }
+    let Some((host, port)) = trimmed.rsplit_once(':') else {
+        return (
+            format!("`{text}` is not an IP address and port"),
+            LISTEN_HINT.to_string(),
+        );
+    };
+    let port_text = match port.parse::<u16>() {
+        Ok(_) => port,
+        Err(_) => {
+            return (
+                format!("`{port}` is not a port (0 to 65535)"),
+                LISTEN_HINT.to_string(),
+            )
+        }
+    };
+    if host.contains(':') && !host.starts_with('[') {
+        return (
+            format!("`{text}`: an IPv6 address needs brackets"),
+            format!("write `[{host}]:{port_text}`"),
+        );
+    }
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if bare.parse::<IpAddr>().is_err() && url::Host::parse(bare).is_ok() {
+        return (
+            format!("`{text}`: `listen` takes an IP address, not a host name"),
+            format!("host names are not resolved here: write `127.0.0.1:{port_text}` to listen on this machine only, or `0.0.0.0:{port_text}` on every interface (as in a container)"),
+        );
+    }
+    (
+        format!("`{text}` is not an IP address and port"),
+        LISTEN_HINT.to_string(),
+    )
+}
+
+/// An http(s) URL, or (message) what is wrong with it; `what` names it in the message.
+fn http_url(what: &str, text: &str) -> Result<url::Url, String> {
+    match url::Url::parse(text) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(url),
+        Ok(url) => Err(format!(
+            "{what} must be http or https, not `{}`",
+            url.scheme()
+        )),
+        Err(e) => Err(format!("`{text}` is not a URL: {e}")),
+    }
+}
+
+fn validate(
+    file: &Path,
+    raw: MonitorFile,
+    index: &LocationIndex,
+) -> Result<MonitorConfig, Vec<Diagnostic>> {
+    let mut c = Checker::new(file, index);
+    let dir = file.parent().unwrap_or(Path::new("")).to_path_buf();
+
+    let listen_text = raw.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
+    let listen = listen_text.parse::<SocketAddr>().unwrap_or_else(|_| {
+        let (message, hint) = listen_problem(listen_text);
+        c.error_hint("listen", message, hint);
+        DEFAULT_LISTEN
+            .parse()
+            .expect("default listen address parses")
+    });
+
+    if let Some(location) = &raw.location {
+        let length = location.chars().count();
+        let hint = "it becomes the `location` label of every series: use 1 to 64 printable characters, e.g. `eu-west`";
+        if location.trim().is_empty() {
+            c.error_hint(
+                "location",
+                "`location` is empty",
+                "give a short name for where this monitor runs, e.g. `eu-west`, or leave `location` out",
+            );
+        } else if length > 64 {
+            c.error_hint(
+                "location",
+                format!("location is {length} characters long; at most 64 are allowed"),
+                hint,
+            );
+        } else if location.chars().any(|ch| ch.is_control()) {
+            c.error_hint(
+                "location",
+                "location must not contain control characters (tabs, line breaks)",
+                hint,
+            );
+        }
+    }
+
+    let webdriver = match &raw.webdriver.url {
+        None => Endpoint::Local,
+        Some(text) => match http_url("the WebDriver url", text) {
+            Ok(url) => Endpoint::Remote(url.to_string()),
+            Err(message) => {
+                c.error_hint("webdriver.url", message, WEBDRIVER_URL_HINT);
+                Endpoint::Local
+            }
+        },
+    };
+    let max_sessions = match raw.webdriver.max_sessions {
+        Some(0) => {
+            c.error_hint(
+                "webdriver.max_sessions",
+                "`max_sessions` must be at least 1",
+                "it is how many browser sessions may be open at once",
+            );
+            1
+        }
+        Some(n) => n as usize,
+        None => 1,
+    };
+
+    let journeys = c.journeys(&dir, &raw.journeys);
+    if raw.journeys.is_empty() && raw.probes.is_empty() {
+        // At the empty list when there is one, else at the first key: the top-level mapping
+        // itself is indexed where its first `:` is.
+        let at = ["journeys", "probes"]
+            .into_iter()
+            .find(|key| index.has(key))
+            .map(|key| index.find_key(key))
+            .or_else(|| {
+                TOP_LEVEL_KEYS
+                    .iter()
+                    .filter(|key| index.has(key))
+                    .map(|key| index.find_key(key))
+                    .min_by_key(|l| (l.line, l.column))
+            })
+            .unwrap_or(Location { line: 1, column: 1 });
+        c.errors.push(
+            Diagnostic::new(
+                file,
+                at,
+                "nothing to monitor: no journeys and no probes are configured",
+            )
+            .with_hint("add `journeys: [journeys/shop.yaml]`, or a probe under `probes:`"),
+        );
+    }
+    let artifacts = c.artifacts(&dir, raw.artifacts.as_ref());
+    let metrics = c.metrics(raw.metrics.as_ref());
+    if raw.alerting.is_some() {
+        c.key_error(
+            "alerting",
+            "`alerting` is not supported by this version of shopwatch yet",
+            Some("remove it, and alert from Prometheus on shopwatch's metrics meanwhile"),
+        );
+    }
+    let probes = match validate_probes(file, &raw.probes, index, "probes") {
+        Ok(probes) => probes,
+        Err(errors) => {
+            c.errors.extend(errors);
+            Vec::new()
+        }
+    };
+
+    if !c.errors.is_empty() {
+        return Err(c.errors);
+    }
+    Ok(MonitorConfig {
+        file: file.to_path_buf(),
+        listen,
+        location: raw.location,
+        webdriver,
+        max_sessions,
+        journeys,
+        artifacts,
+        metrics,
+        probes,
+    })
+}
+
+/// Every key [`MonitorFile`] has.
+const TOP_LEVEL_KEYS: &[&str] = &[
+    "listen",
+    "location",
+    "webdriver",
+    "journeys",
+    "artifacts",
+    "metrics",
+    "probes",
+    "alerting",
+];
+
+impl Checker<'_> {
+    /// Every journey the entries name (globs expanded, in order, each file once), validated;
+    /// errors in a journey file are reported in that file.
+    fn journeys(&mut self, dir: &Path, entries: &[JourneyEntry]) -> Vec<Journey> {
+        let mut journeys: Vec<Journey> = Vec::new();
+        let mut names: HashMap<String, String> = HashMap::new();
+        let mut loaded: Vec<(PathBuf, Option<String>)> = Vec::new();
+        for (i, entry) in entries.iter().enumerate() {
+            let path = format!("journeys[{i}]");
+            // `- {file: ...}`: at the file, not at the map (indexed where its first `:` is).
+            let file_path = if self.index.has(&format!("{path}.file")) {
+                format!("{path}.file")
+            } else {
+                path.clone()
+            };
+            let base_url =
+                entry
+                    .base_url
+                    .as_ref()
+                    .and_then(|text| match http_url("base_url", text) {
+                        Ok(url) => Some(url),
+                        Err(message) => {
+                            self.error_hint(&format!("{path}.base_url"), message, BASE_URL_HINT);
+                            None
+                        }
+                    });
+            for file in self.expand(dir, &file_path, &entry.file) {
+                let key = (file.clone(), entry.base_url.clone());
+                if loaded.contains(&key) {
+                    continue;
+                }
+                loaded.push(key);
+                let mut journey = match super::load_journey(&file) {
+                    Ok(journey) => journey,
+                    Err(diagnostics) => {
+                        self.errors.extend(diagnostics.0);
+                        continue;
+                    }
+                };
+                if let Some(base_url) = &base_url {
+                    journey.base_url = base_url.clone();
+                }
+                if let Some(first) = names.get(&journey.name) {
+                    self.error_hint(
+                        &file_path,
+                        format!(
+                            "journey `{}` ({}) is configured twice; the first is {first}",
+                            journey.name,
+                            file.display()
+                        ),
+                        "journey names are metric labels and must be unique: rename one `journey:`",
+                    );
+                    continue;
+                }
+                names.insert(journey.name.clone(), file.display().to_string());
+                journeys.push(journey);
+            }
+        }
+        journeys
+    }
+
+    /// The files a `journeys` entry names: a path, or a glob (`*`, `?`, `[`) matching at least one.
+    fn expand(&mut self, dir: &Path, path: &str, text: &str) -> Vec<PathBuf> {
+        let given = dir.join(text);
+        if !text.contains(['*', '?', '[']) {
+            if given.is_dir() {
+                self.error_hint(
+                    path,
+                    format!("`{}` is a directory, not a journey file", given.display()),
+                    format!(
+                        "name the files, or all of them with a glob such as `{}`",
+                        Path::new(text).join("*.yaml").display()
+                    ),
+                );
+                return Vec::new();
+            }
+            if !given.is_file() {
+                self.error_hint(
+                    path,
+                    format!("journey file `{}` does not exist", given.display()),
+                    "paths are taken from the configuration file's directory",
+                );
+                return Vec::new();
+            }
+            return vec![given];
+        }
+        // Checked alone, so the error's position is in what the user wrote.
+        if let Err(e) = glob::Pattern::new(text) {
+            self.error_hint(
+                path,
+                format!(
+                    "`{text}` is not a valid glob: {} (at character {})",
+                    e.msg,
+                    e.pos + 1
+                ),
+                "`*` matches any part of a name, `**` any directories, `?` one character, `[abc]` one of the characters listed",
+            );
+            return Vec::new();
+        }
+        // The directory is taken literally, even when its name has `*`, `?` or `[`.
+        let pattern = if Path::new(text).is_absolute() {
+            text.to_string()
+        } else {
+            Path::new(&glob::Pattern::escape(&dir.to_string_lossy()))
+                .join(text)
+                .to_string_lossy()
+                .into_owned()
+        };
+        let matched: Vec<PathBuf> = match glob::glob(&pattern) {
+            Ok(paths) => paths
+                .filter_map(Result::ok)
+                .filter(|p| p.is_file())
+                .collect(),
+            Err(e) => {
+                self.error(path, format!("`{text}` is not a valid glob: {}", e.msg));
+                return Vec::new();
+            }
+        };
+        if matched.is_empty() {
+            self.error_hint(
+                path,
+                format!(
+                    "`{text}` matches no journey file (looked for `{}`)",
+                    given.display()
+                ),
+                "paths are taken from the configuration file's directory",
+            );
+        }
+        matched
+    }
+
+    fn artifacts(&mut self, dir: &Path, raw: Option<&ArtifactsFile>) -> ArtifactsConfig {
+        let given = raw.and_then(|a| a.dir.as_deref());
+        let max_age = raw
+            .and_then(|a| self.opt_duration("artifacts.max_age", &a.max_age))
+            .unwrap_or(DEFAULT_ARTIFACTS_MAX_AGE);
+        let max_size = match raw.and_then(|a| a.max_size.as_deref()) {
+            Some(text) => parse_size(text).unwrap_or_else(|| {
+                if is_zero_size(text) {
+                    self.error_hint(
+                        "artifacts.max_size",
+                        format!("`max_size: {text}` would keep no artifacts"),
+                        "give the most the artifacts may take, e.g. `500MB` or `1GiB`",
+                    );
+                } else {
+                    self.error_hint(
+                        "artifacts.max_size",
+                        format!("`{text}` is not a size"),
+                        SIZE_HINT,
+                    );
+                }
+                DEFAULT_ARTIFACTS_MAX_SIZE
+            }),
+            None => DEFAULT_ARTIFACTS_MAX_SIZE,
+        };
+        if given.is_some_and(|d| d.trim().is_empty()) {
+            self.error_hint(
+                "artifacts.dir",
+                "artifacts `dir` is empty",
+                "give a directory, or leave `dir` out for `shopwatch-artifacts` beside the configuration",
+            );
+        }
+        ArtifactsConfig {
+            dir: dir.join(given.unwrap_or(DEFAULT_ARTIFACTS_DIR)),
+            max_age,
+            max_size,
+        }
+    }
+
+    fn metrics(&mut self, raw: Option<&MetricsFile>) -> MetricsConfig {
+        let mut metrics = MetricsConfig::default();
+        let Some(raw) = raw else {
+            return metrics;
+        };
+        if let Some(window) = self.opt_duration("metrics.window", &raw.window) {
+            if window < MIN_WINDOW {
+                self.error_hint(
+                    "metrics.window",
+                    format!(
+                        "window {} is shorter than the 1m minimum",
+                        humantime::format_duration(window)
+                    ),
+                    "the window should hold many runs: the default is 1h",
+                );
+            }
+            metrics.window = window;
+        }
+        for (key, given, target) in [
+            ("step_buckets", &raw.step_buckets, &mut metrics.step_buckets),
+            (
+                "journey_buckets",
+                &raw.journey_buckets,
+                &mut metrics.journey_buckets,
+            ),
+        ] {
+            let Some(bounds) = given else { continue };
+            let path = format!("metrics.{key}");
+            if bounds.is_empty() {
+                self.error_hint(
+                    &path,
+                    format!("`{key}` is empty"),
+                    "give upper bounds in seconds, e.g. `[0.5, 1, 2.5, 5, 10]`, or leave it out for the defaults",
+                );
+            } else if let Some(i) = bounds.iter().position(|b| !b.is_finite() || *b <= 0.0) {
+                self.error_hint(
+                    &format!("{path}[{i}]"),
+                    format!(
+                        "bucket bound {} in `{key}` must be a positive number of seconds",
+                        bounds[i]
+                    ),
+                    BUCKETS_HINT,
+                );
+            } else if let Some(i) = bounds.windows(2).position(|w| w[0] >= w[1]) {
+                self.error_hint(
+                    &format!("{path}[{}]", i + 1),
+                    format!(
+                        "bucket bound {} in `{key}` is not more than the bound before it ({}): bounds must increase",
+                        bounds[i + 1],
+                        bounds[i]
+                    ),
+                    BUCKETS_HINT,
+                );
+            }
+            *target = bounds.clone();
+        }
+        metrics
+    }
+}
+
+/// `0`, `0MB`, `0.5B`: a size in a known unit, but less than a byte.
+fn is_zero_size(text: &str) -> bool {
+    let text = text.trim();
+    let split = text
+        .find(|ch: char| !(ch.is_ascii_digit() || ch == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    match (number.parse::<f64>(), parse_size(&format!("1{unit}"))) {
+        (Ok(number), Some(factor)) => number * (factor as f64) < 1.0,
+        _ => false,
+    }
+}
+
+/// `1048576`, `500MB`, `1.5GiB`, `10 kB` as bytes (SI and binary units).
+pub fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text
+        .find(|ch: char| !(ch.is_ascii_digit() || ch == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let factor: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        "tb" => 1e12,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        "tib" => 1024.0f64.powi(4),
+        _ => return None,
+    };
+    let bytes = number * factor;
+    (bytes.is_finite() && bytes >= 1.0).then_some(bytes as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1048576"), Some(1048576));
+        assert_eq!(parse_size("500MB"), Some(500_000_000));
+        assert_eq!(parse_size("1GiB"), Some(1 << 30));
+        assert_eq!(parse_size("1.5 kib"), Some(1536));
+        assert_eq!(parse_size("lots"), None);
+        assert_eq!(parse_size("5 parsecs"), None);
+        assert_eq!(parse_size("0"), None);
+    }
+
+    #[test]
+    fn tells_configs_from_journeys() {
+        assert!(looks_like_monitor_config(
+            "listen: 127.0.0.1:9464\njourneys: [a.yaml]\n"
+        ));
+        assert!(!looks_like_monitor_config(
+            "journey: x\nbase_url: http://a\nsteps: []\n"
+        ));
+    }
+
+    #[test]
+    fn zero_sizes_are_told_from_nonsense() {
+        assert!(is_zero_size("0"));
+        assert!(is_zero_size("0 MB"));
+        assert!(is_zero_size("0.5"));
+        assert!(!is_zero_size("lots"));
+        assert!(!is_zero_size("0 parsecs"));
+    }
+
+    #[test]
+    fn says_what_is_wrong_with_listen() {
+        let message = |text| listen_problem(text).0;
+        let hint = |text| listen_problem(text).1;
+        assert!(message("localhost:9464").contains("not a host name"));
+        assert!(hint("localhost:9464").contains("`127.0.0.1:9464`"));
+        assert_eq!(message("9464"), "`9464` has no IP address");
+        assert_eq!(message(":9464"), "`:9464` has no IP address");
+        assert_eq!(message("127.0.0.1"), "`127.0.0.1` has no port");
+        assert!(hint("127.0.0.1").contains("`127.0.0.1:9464`"));
+        assert!(hint("::1:9464").contains("`[::1]:9464`"));
+        assert!(message("fe80::1%eth0:9464").contains("brackets"));
+        assert!(message("http://127.0.0.1:9464").contains("is a URL"));
+        assert_eq!(
+            message("127.0.0.1:99999"),
+            "`99999` is not a port (0 to 65535)"
+        );
+        assert_eq!(message(""), "`listen` is empty");
+        assert_eq!(message("127.0.0.1:"), "`` is not a port (0 to 65535)");
+    }
+
+    #[test]
+    fn hints_by_the_path_serde_names() {
+        assert_eq!(
+            structure_hint("invalid type: map, expected a string (at listen)"),
+            Some(LISTEN_HINT)
+        );
+        assert_eq!(
+            structure_hint(
+                "invalid type: string \"x\", expected a number (at metrics.step_buckets[12])"
+            ),
+            Some(BUCKETS_HINT)
+        );
+        assert!(structure_hint("missing key `file` (at journeys[3])").is_some());
+        assert_eq!(structure_hint("unknown key `x` (at webdriver)"), None);
+        assert_eq!(structure_hint("invalid type: map, expected a string"), None);
+    }
+
+    #[test]
+    fn a_journey_given_as_configuration_is_named_so() {
+        let errors = parse_monitor(
+            Path::new("shop.yaml"),
+            "# a journey\njourney: shop\nbase_url: http://a\nsteps: []\n",
+        )
+        .unwrap_err();
+        assert_eq!(errors.0.len(), 1);
+        assert_eq!(errors.0[0].location, Location { line: 2, column: 1 });
+        assert!(errors.0[0]
+            .message
+            .contains("journey file, not a monitor configuration"));
+    }
+}

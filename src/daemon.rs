@@ -1,0 +1,400 @@
+//! `shopwatch run`: the monitor. Loads the configuration, serves `/metrics`, and runs every
+//! journey and probe on its schedule until told to stop; reloads on request.
+//!
+//! A *generation* is what one configuration runs: a task per journey and per probe. A reload
+//! that validates starts a new generation and tells the old one to stop scheduling; runs
+//! already going finish in the background. What outlives generations: the metrics, the session
+//! limit, the schedule anchor (a journey keeps its place in the interval), and a lock per
+//! journey name, so a journey never overlaps itself even across a reload.
+//!
+//! Stopping: no new runs start; running journeys get `shutdown_grace` to finish; then the
+//! runner is cancelled (steps end, sessions close, local drivers stop) and the tasks are
+//! awaited once more before returning.
+
+use crate::artifacts;
+use crate::config::diagnostic::Diagnostics;
+use crate::config::monitor::{load_monitor, MonitorConfig};
+use crate::journey::model::{Action, Journey};
+use crate::journey::outcome::{Outcome, RunReport};
+use crate::journey::runner::Runner;
+use crate::journey::secrets::{self, Redactor, SecretError};
+use crate::metrics::{Metrics, SkipReason};
+use crate::probe::ProbeConfig;
+use crate::schedule::{run_schedule, Sessions, Tick, Timing};
+use crate::server::{self, Health};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// How long running journeys may go on after a stop request before they are cancelled.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// After cancelling, how long closing sessions and stopping drivers may take.
+const CANCEL_GRACE: Duration = Duration::from_secs(15);
+/// How often artifacts retention runs.
+const SWEEP_EVERY: Duration = Duration::from_secs(300);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("{0}")]
+    Config(Diagnostics),
+    #[error("{0}")]
+    Secret(#[from] SecretError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// How the outside world steers the monitor: signals in `main`, channels in tests.
+pub struct Control {
+    /// Stop: finish running journeys (up to the grace), close everything, return.
+    pub shutdown: CancellationToken,
+    /// Stop now: cancel running journeys (a second Ctrl-C).
+    pub hurry: CancellationToken,
+    /// Reload the configuration file.
+    pub reload: mpsc::Receiver<()>,
+}
+
+/// A journey ready to run: its secrets resolved.
+struct Armed {
+    journey: Journey,
+    values: HashMap<String, String>,
+    redactor: Redactor,
+    needs_browser: bool,
+}
+
+/// A validated configuration with every journey's secrets resolved.
+struct Loaded {
+    config: MonitorConfig,
+    journeys: Vec<Arc<Armed>>,
+}
+
+fn load(file: &Path) -> Result<Loaded, DaemonError> {
+    let config = load_monitor(file).map_err(DaemonError::Config)?;
+    let mut journeys = Vec::new();
+    for journey in &config.journeys {
+        let (values, redactor) = secrets::resolve_vars(journey)?;
+        let needs_browser = journey
+            .steps
+            .iter()
+            .flat_map(|s| &s.actions)
+            .any(Action::needs_browser);
+        journeys.push(Arc::new(Armed {
+            journey: journey.clone(),
+            values,
+            redactor,
+            needs_browser,
+        }));
+    }
+    Ok(Loaded { config, journeys })
+}
+
+/// What all generations share.
+struct Shared {
+    metrics: Arc<Metrics>,
+    sessions: Sessions,
+    anchor: Instant,
+    /// One lock per journey name: held while it runs.
+    running: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Cancels running journeys (the runner's token).
+    hurry: CancellationToken,
+}
+
+impl Shared {
+    fn journey_lock(&self, name: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(name.to_string())
+            .or_default()
+            .clone()
+    }
+
+    fn update_sessions(&self) {
+        self.metrics
+            .set_sessions(self.sessions.open(), self.sessions.waiting());
+    }
+}
+
+/// Runs the monitor for the configuration in `file` until `control.shutdown`.
+pub async fn run(file: PathBuf, mut control: Control) -> Result<(), DaemonError> {
+    let loaded = load(&file)?;
+    let listen = loaded.config.listen;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| DaemonError::Listen {
+            addr: listen,
+            source,
+        })?;
+    let listen = listener.local_addr().unwrap_or(listen);
+
+    let metrics = Arc::new(Metrics::new(
+        loaded.config.metrics.clone(),
+        loaded.config.location.clone(),
+    ));
+    let shared = Arc::new(Shared {
+        metrics: metrics.clone(),
+        sessions: Sessions::new(loaded.config.max_sessions),
+        anchor: Instant::now(),
+        running: Mutex::new(HashMap::new()),
+        hurry: control.hurry.clone(),
+    });
+    let health = Arc::new(Mutex::new(Health {
+        config: file.display().to_string(),
+        last_reload_ok: true,
+        ..Health::default()
+    }));
+    let stop_serving = CancellationToken::new();
+    let server = tokio::spawn(server::serve(
+        listener,
+        metrics.clone(),
+        health.clone(),
+        stop_serving.clone(),
+    ));
+    tracing::info!(
+        "shopwatch {} monitoring from {}: metrics on http://{listen}/metrics",
+        env!("CARGO_PKG_VERSION"),
+        file.display()
+    );
+
+    let mut tasks = JoinSet::new();
+    let mut current = loaded.config.clone();
+    let mut generation = start(&shared, loaded, &mut tasks, &health);
+    loop {
+        tokio::select! {
+            _ = control.shutdown.cancelled() => break,
+            Some(()) = control.reload.recv() => {
+                match load(&file) {
+                    Ok(loaded) => {
+                        if loaded.config.listen != current.listen || loaded.config.location != current.location {
+                            tracing::warn!("reload: `listen` and `location` changes take effect after a restart");
+                        }
+                        generation.cancel();
+                        current = loaded.config.clone();
+                        generation = start(&shared, loaded, &mut tasks, &health);
+                        metrics.set_reload_result(true);
+                        tracing::info!("reloaded {}", file.display());
+                    }
+                    Err(e) => {
+                        metrics.set_reload_result(false);
+                        metrics.record_monitor_error("config_reload");
+                        health.lock().unwrap_or_else(|e| e.into_inner()).last_reload_ok = false;
+                        tracing::error!("reload rejected, the running configuration stays:\n{e}");
+                    }
+                }
+            }
+            // Reap finished tasks as they end, so the set does not grow over reloads.
+            Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
+                if let Err(e) = joined {
+                    if e.is_panic() {
+                        tracing::error!("a monitor task panicked: {e}");
+                        metrics.record_monitor_error("panic");
+                    }
+                }
+            }
+        }
+    }
+
+    tracing::info!(
+        "stopping: no new runs; running journeys have {}s to finish",
+        SHUTDOWN_GRACE.as_secs()
+    );
+    generation.cancel();
+    let drained = tokio::select! {
+        _ = drain(&mut tasks) => true,
+        _ = tokio::time::sleep(SHUTDOWN_GRACE) => false,
+        _ = control.hurry.cancelled() => false,
+    };
+    if !drained {
+        tracing::warn!("cancelling running journeys and closing their sessions");
+        shared.hurry.cancel();
+        if tokio::time::timeout(CANCEL_GRACE, drain(&mut tasks))
+            .await
+            .is_err()
+        {
+            tracing::error!("some runs did not end in time; aborting them");
+            tasks.abort_all();
+        }
+    }
+    stop_serving.cancel();
+    let _ = server.await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn drain(tasks: &mut JoinSet<()>) {
+    while tasks.join_next().await.is_some() {}
+}
+
+/// Starts a generation; returns the token that stops its scheduling.
+fn start(
+    shared: &Arc<Shared>,
+    loaded: Loaded,
+    tasks: &mut JoinSet<()>,
+    health: &Mutex<Health>,
+) -> CancellationToken {
+    let Loaded { config, journeys } = loaded;
+    let stop = CancellationToken::new();
+    let names: Vec<&str> = journeys.iter().map(|a| a.journey.name.as_str()).collect();
+    let probe_names: Vec<&str> = config.probes.iter().map(ProbeConfig::name).collect();
+    shared.metrics.set_config(config.metrics.clone());
+    shared.metrics.set_configured(&names, &probe_names);
+    shared.sessions.resize(config.max_sessions);
+    {
+        let mut health = health.lock().unwrap_or_else(|e| e.into_inner());
+        health.journeys = journeys.len();
+        health.probes = config.probes.len();
+        health.last_reload_ok = true;
+    }
+
+    let runner = Arc::new(Runner::new(
+        config.webdriver.clone(),
+        Some(config.artifacts.dir.clone()),
+        shared.hurry.clone(),
+    ));
+    for armed in journeys {
+        let (shared, stop, runner) = (shared.clone(), stop.clone(), runner.clone());
+        tasks.spawn(async move { journey_task(&shared, &stop, &runner, &armed).await });
+    }
+    for probe in config.probes {
+        let (shared, stop) = (shared.clone(), stop.clone());
+        tasks.spawn(async move { probe_task(&shared, &stop, &probe).await });
+    }
+    let (shared2, stop2, artifacts) = (shared.clone(), stop.clone(), config.artifacts.clone());
+    tasks.spawn(async move {
+        let timing = Timing::every(SWEEP_EVERY, "artifacts", shared2.anchor);
+        run_schedule(
+            &timing,
+            &stop2,
+            |_| {},
+            |_| {
+                let (artifacts, metrics) = (artifacts.clone(), shared2.metrics.clone());
+                async move {
+                    let swept = tokio::task::spawn_blocking(move || {
+                        artifacts::sweep(&artifacts, SystemTime::now())
+                    })
+                    .await;
+                    match swept {
+                        Ok(Ok(usage)) => metrics.set_artifacts(usage.files, usage.bytes),
+                        Ok(Err(e)) => {
+                            tracing::error!("artifacts retention: {e}");
+                            metrics.record_monitor_error("artifacts");
+                        }
+                        Err(_) => metrics.record_monitor_error("artifacts"),
+                    }
+                }
+            },
+        )
+        .await;
+    });
+    stop
+}
+
+async fn journey_task(shared: &Shared, stop: &CancellationToken, runner: &Runner, armed: &Armed) {
+    let name = armed.journey.name.as_str();
+    let timing = Timing::new(&armed.journey.schedule, name, shared.anchor);
+    let on_tick = |tick| {
+        if let Tick::Skipped { count } = tick {
+            tracing::warn!(
+                "journey {name}: {count} run(s) skipped: the previous run was still going"
+            );
+            for _ in 0..count {
+                shared.metrics.record_skipped(name, SkipReason::Overlap);
+            }
+        }
+    };
+    run_schedule(&timing, stop, on_tick, |due| async move {
+        // A run of the previous generation may still be going.
+        let lock = shared.journey_lock(name);
+        let Ok(_running) = lock.try_lock_owned() else {
+            shared.metrics.record_skipped(name, SkipReason::Overlap);
+            return;
+        };
+        let slot = if armed.needs_browser {
+            let waiting = shared.sessions.acquire();
+            shared.update_sessions();
+            let slot = tokio::select! {
+                slot = waiting => slot,
+                _ = stop.cancelled() => {
+                    shared.metrics.record_skipped(name, SkipReason::Shutdown);
+                    shared.update_sessions();
+                    return;
+                }
+            };
+            shared.update_sessions();
+            Some(slot)
+        } else {
+            None
+        };
+        shared
+            .metrics
+            .record_schedule_lag(name, Instant::now().saturating_duration_since(due));
+        let report = runner
+            .run(&armed.journey, &armed.values, &armed.redactor, &mut |_| {})
+            .await;
+        drop(slot);
+        shared.update_sessions();
+        log_run(&report);
+        shared.metrics.record_run(&report);
+    })
+    .await;
+}
+
+fn log_run(report: &RunReport) {
+    let took = format!("{:.1}s", report.duration_ms / 1000.0);
+    let failed_step = report.first_failure();
+    let reason = failed_step
+        .and_then(|s| s.reason.as_deref())
+        .or(report.error.as_deref())
+        .unwrap_or("");
+    let at = failed_step
+        .map(|s| format!(" at step `{}`", s.name))
+        .unwrap_or_default();
+    match report.outcome {
+        Outcome::Ok | Outcome::Degraded | Outcome::Flaky => tracing::info!(
+            journey = %report.journey, run_id = %report.run_id,
+            "{} in {took}", report.outcome.as_str()
+        ),
+        Outcome::Failed | Outcome::Error => tracing::warn!(
+            journey = %report.journey, run_id = %report.run_id,
+            "{}{at} in {took}: {reason}", report.outcome.as_str()
+        ),
+    }
+}
+
+async fn probe_task(shared: &Shared, stop: &CancellationToken, probe: &ProbeConfig) {
+    let timing = Timing::every(probe.every(), probe.name(), shared.anchor);
+    run_schedule(
+        &timing,
+        stop,
+        |_| {},
+        |_| async {
+            let result = probe.run().await;
+            match result.outcome {
+                Outcome::Ok => {}
+                Outcome::Error => {
+                    shared.metrics.record_monitor_error("probe");
+                    tracing::error!(
+                        probe = probe.name(),
+                        "monitor error: {}",
+                        result.reason.as_deref().unwrap_or("")
+                    );
+                }
+                _ => tracing::warn!(
+                    probe = probe.name(),
+                    "{}: {}",
+                    result.outcome.as_str(),
+                    result.reason.as_deref().unwrap_or("")
+                ),
+            }
+            shared.metrics.record_probe(probe, &result);
+        },
+    )
+    .await;
+}

@@ -1,0 +1,655 @@
+//! Metrics: every metric name of shopwatch, the state behind them, and the Prometheus text
+//! rendered from it at scrape time.
+//!
+//! # Design
+//! One `Mutex` holds all state (no prometheus `CounterVec`s): per journey the runs by outcome,
+//! failures, last success, schedule lag, skipped runs, the session start histogram and its
+//! duration series; per probe its kind and last result; and a few global values. [`render`]
+//! builds `prometheus::proto::MetricFamily`s from it and encodes them with
+//! `prometheus::TextEncoder`. So forgetting a journey or probe removed on reload is removing a
+//! map entry ([`Metrics::set_configured`]).
+//!
+//! A duration series (`*_duration_seconds` and `*_duration_window_seconds`) is two things:
+//! - a Prometheus histogram whose buckets are counted exactly when a value is recorded (`le`:
+//!   a value equal to a bound counts in it), with all-time exact `_sum` and `_count`;
+//! - a summary of the last [`MetricsConfig::window`]: HDR histograms (3 significant figures,
+//!   milliseconds) in 6 time slices plus a running sum of them, so a scrape never merges. Its
+//!   quantiles 0.5, 0.9, 0.99, 0.999 and `1` (the maximum) are computed in one pass and cached
+//!   until the series changes; its `_sum` and `_count` are the all-time ones of the histogram,
+//!   as in Prometheus client summaries. A value leaves the quantiles between 5/6 of the window
+//!   and the whole window after it was recorded. An empty window exports no quantile samples,
+//!   only `_sum` and `_count`.
+//!
+//! If a `location` is given, every series has a `location` label.
+//!
+//! [`render`]: Metrics::render
+
+mod render;
+mod series;
+#[cfg(test)]
+mod tests;
+
+#[doc(hidden)]
+pub use self::series::DurationSeries;
+
+use self::series::{sane_seconds, Buckets, SLICES};
+use crate::journey::outcome::{Outcome, RunReport, StepOutcome};
+use crate::probe::{ProbeConfig, ProbeResult};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+/// The content type of [`Metrics::render`]'s output: Prometheus text format 0.0.4 (with the
+/// charset, as the Go client sends it: label values may hold any UTF-8, certificate subjects
+/// for one).
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Histogram `{journey, step}`: time of each passed step (outcome `ok` or `slow`), all time.
+pub const STEP_DURATION: &str = "shopwatch_step_duration_seconds";
+/// Summary `{journey, step, quantile}`: quantiles of passed steps' times over the window;
+/// `_sum`/`_count` all time.
+pub const STEP_DURATION_WINDOW: &str = "shopwatch_step_duration_window_seconds";
+/// Histogram `{journey}`: time of each passed run (`ok`, `degraded`, `flaky`), all time.
+pub const JOURNEY_DURATION: &str = "shopwatch_journey_duration_seconds";
+/// Summary `{journey, quantile}`: quantiles of passed runs' times over the window.
+pub const JOURNEY_DURATION_WINDOW: &str = "shopwatch_journey_duration_window_seconds";
+/// Counter `{journey, outcome}`: finished runs by outcome; all five outcomes, 0 until seen.
+pub const JOURNEY_RUNS: &str = "shopwatch_journey_runs_total";
+/// Counter `{journey, step, reason}`: steps that failed or errored (last attempt), by reason
+/// class (`unknown` without one).
+pub const STEP_FAILURES: &str = "shopwatch_step_failures_total";
+/// Gauge `{journey}`: Unix time the last passed run ended; absent until one passed.
+pub const JOURNEY_LAST_SUCCESS: &str = "shopwatch_journey_last_success_timestamp_seconds";
+/// Gauge `{journey}`: 1 if the last run passed, else 0; absent before the first run.
+pub const JOURNEY_LAST_RUN_PASSED: &str = "shopwatch_journey_last_run_passed";
+/// Gauge `{journey}`: Unix time the last run ended; absent before the first run.
+pub const JOURNEY_LAST_RUN: &str = "shopwatch_journey_last_run_timestamp_seconds";
+/// Gauge `{journey}`: how late the last run started after its due time.
+pub const SCHEDULE_LAG: &str = "shopwatch_schedule_lag_seconds";
+/// Counter `{journey, reason}`: runs not started (`overlap`, `shutdown`).
+pub const SKIPPED_RUNS: &str = "shopwatch_skipped_runs_total";
+/// Histogram `{journey}`: time to start the browser session (driver included).
+pub const SESSION_START: &str = "shopwatch_webdriver_session_start_seconds";
+/// Counter `{kind}`: failures of the monitor itself (`webdriver`, `session`, ...).
+pub const MONITOR_ERRORS: &str = "shopwatch_monitor_errors_total";
+/// Gauge: files in the artifacts directory.
+pub const ARTIFACTS_FILES: &str = "shopwatch_artifacts_files";
+/// Gauge: bytes in the artifacts directory.
+pub const ARTIFACTS_BYTES: &str = "shopwatch_artifacts_bytes";
+/// Gauge `{state}`: browser sessions `active` and `waiting` for a slot.
+pub const BROWSER_SESSIONS: &str = "shopwatch_browser_sessions";
+/// Gauge: 1 if the last configuration reload succeeded, else 0.
+pub const CONFIG_RELOAD_SUCCESSFUL: &str = "shopwatch_config_last_reload_successful";
+/// Gauge: Unix time of the last successful configuration reload.
+pub const CONFIG_RELOAD_SUCCESS_TIMESTAMP: &str =
+    "shopwatch_config_last_reload_success_timestamp_seconds";
+/// Gauge `{version}`: always 1.
+pub const BUILD_INFO: &str = "shopwatch_build_info";
+
+/// Gauge `{probe}` (blackbox): 1 if the last run passed (`ok` or `degraded`).
+pub const PROBE_SUCCESS: &str = "probe_success";
+/// Gauge `{probe}` (blackbox): wall time of the last run.
+pub const PROBE_DURATION: &str = "probe_duration_seconds";
+/// Gauge `{probe}` (blackbox): time to resolve the host name in the last run, when it did.
+pub const PROBE_DNS_LOOKUP: &str = "probe_dns_lookup_time_seconds";
+/// Gauge `{probe}` (blackbox, http): status code of the final response; 0 without one.
+pub const PROBE_HTTP_STATUS: &str = "probe_http_status_code";
+/// Gauge `{probe, phase}` (blackbox, http): time per phase summed over redirects; all five
+/// phases, 0 for those that never started.
+pub const PROBE_HTTP_DURATION: &str = "probe_http_duration_seconds";
+/// Gauge `{probe}` (blackbox, http): redirects followed.
+pub const PROBE_HTTP_REDIRECTS: &str = "probe_http_redirects";
+/// Gauge `{probe}` (blackbox, http): 1 if the final request used TLS.
+pub const PROBE_HTTP_SSL: &str = "probe_http_ssl";
+/// Gauge `{probe}` (blackbox, http): bytes of the final response body, when read.
+pub const PROBE_HTTP_BODY_LENGTH: &str = "probe_http_uncompressed_body_length";
+/// Gauge `{probe}` (blackbox): earliest `not_after` of the presented certificates, Unix time.
+pub const PROBE_SSL_EARLIEST_EXPIRY: &str = "probe_ssl_earliest_cert_expiry";
+/// Gauge `{probe}` (blackbox): earliest `not_after` on the verified chain, Unix time; absent
+/// when the chain does not verify.
+pub const PROBE_SSL_LAST_CHAIN_EXPIRY: &str = "probe_ssl_last_chain_expiry_timestamp_seconds";
+/// Gauge `{probe, version}` (blackbox): the TLS version, always 1.
+pub const PROBE_TLS_VERSION: &str = "probe_tls_version_info";
+/// Counter `{probe, kind, outcome}`: finished probe runs by outcome.
+pub const PROBE_RUNS: &str = "shopwatch_probe_runs_total";
+/// Gauge `{probe}`: 1 if the certificate chain verified in the last run, else 0.
+pub const PROBE_TLS_CHAIN_VERIFIED: &str = "shopwatch_probe_tls_chain_verified";
+/// Gauge `{probe, position, subject, issuer}`: `not_after` of each presented certificate
+/// (position 0 is the leaf), Unix time. Bounded: at most [`MAX_CERTS`] certificates per probe,
+/// subject and issuer truncated to [`MAX_CERT_LABEL_CHARS`] characters.
+pub const PROBE_CERT_EXPIRY: &str = "shopwatch_probe_cert_expiry_timestamp_seconds";
+
+/// Certificates per probe exported in [`PROBE_CERT_EXPIRY`]; the rest are left out.
+pub const MAX_CERTS: usize = 10;
+/// Characters of a certificate subject or issuer kept in a label value.
+pub const MAX_CERT_LABEL_CHARS: usize = 128;
+
+/// Bounds of [`SESSION_START`], seconds.
+pub const SESSION_START_BUCKETS: [f64; 7] = [0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0];
+
+/// Monitor error kinds exported at 0 from the start, so that `increase()` sees the first one.
+/// Other kinds appear when first counted.
+pub const MONITOR_ERROR_KINDS: [&str; 6] = [
+    "webdriver",
+    "session",
+    "browser_crashed",
+    "artifacts",
+    "config_reload",
+    "probe",
+];
+
+/// The outcomes in label order.
+const OUTCOMES: [Outcome; 5] = [
+    Outcome::Ok,
+    Outcome::Degraded,
+    Outcome::Flaky,
+    Outcome::Failed,
+    Outcome::Error,
+];
+
+fn outcome_index(outcome: Outcome) -> usize {
+    match outcome {
+        Outcome::Ok => 0,
+        Outcome::Degraded => 1,
+        Outcome::Flaky => 2,
+        Outcome::Failed => 3,
+        Outcome::Error => 4,
+    }
+}
+
+/// How the metrics are kept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricsConfig {
+    /// How far back the window summaries' quantiles look (default 1 h).
+    pub window: Duration,
+    /// Bounds of the step duration histograms, seconds.
+    pub step_buckets: Vec<f64>,
+    /// Bounds of the journey duration histograms, seconds.
+    pub journey_buckets: Vec<f64>,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            window: Duration::from_secs(3600),
+            step_buckets: vec![0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0],
+            journey_buckets: vec![1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0],
+        }
+    }
+}
+
+impl MetricsConfig {
+    /// Bounds sorted ascending, duplicates and non-finite values (`+Inf` is implied) dropped.
+    fn sanitized(mut self) -> Self {
+        for bounds in [&mut self.step_buckets, &mut self.journey_buckets] {
+            bounds.retain(|b| b.is_finite());
+            bounds.sort_by(f64::total_cmp);
+            bounds.dedup();
+        }
+        self
+    }
+
+    /// The length of one of the window's time slices (at least 1 ms).
+    fn slice(&self) -> Duration {
+        (self.window / SLICES as u32).max(Duration::from_millis(1))
+    }
+}
+
+/// Why a due run did not start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkipReason {
+    /// The previous run of the journey is still running.
+    Overlap,
+    /// Due while shopwatch is stopping.
+    Shutdown,
+}
+
+impl SkipReason {
+    const ALL: [SkipReason; 2] = [SkipReason::Overlap, SkipReason::Shutdown];
+
+    /// The `reason` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::Overlap => "overlap",
+            SkipReason::Shutdown => "shutdown",
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            SkipReason::Overlap => 0,
+            SkipReason::Shutdown => 1,
+        }
+    }
+}
+
+/// The metrics of one journey.
+#[derive(Debug, Clone)]
+struct JourneyState {
+    runs: [u64; OUTCOMES.len()],
+    skipped: [u64; SkipReason::ALL.len()],
+    /// By (step, reason class).
+    failures: BTreeMap<(String, &'static str), u64>,
+    /// Unix seconds.
+    last_success: Option<f64>,
+    last_run: Option<LastRun>,
+    schedule_lag: Option<f64>,
+    session_start: Buckets,
+    duration: DurationSeries,
+    steps: BTreeMap<String, DurationSeries>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct LastRun {
+    passed: bool,
+    /// Unix seconds of its end.
+    at: f64,
+}
+
+impl JourneyState {
+    fn new(config: &MetricsConfig) -> Self {
+        JourneyState {
+            runs: [0; OUTCOMES.len()],
+            skipped: [0; SkipReason::ALL.len()],
+            failures: BTreeMap::new(),
+            last_success: None,
+            last_run: None,
+            schedule_lag: None,
+            session_start: Buckets::new(SESSION_START_BUCKETS.len()),
+            duration: DurationSeries::new(config.journey_buckets.len()),
+            steps: BTreeMap::new(),
+        }
+    }
+}
+
+/// The metrics of one probe.
+#[derive(Debug, Clone)]
+struct ProbeState {
+    kind: &'static str,
+    runs: [u64; OUTCOMES.len()],
+    last: ProbeResult,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Reload {
+    ok: bool,
+    /// Unix seconds.
+    last_success: Option<f64>,
+}
+
+#[derive(Debug)]
+struct State {
+    config: MetricsConfig,
+    /// Epoch 0 of the windows' time slices.
+    origin: Instant,
+    /// The configured journeys and probes, once [`Metrics::set_configured`] was called: then
+    /// records for others are ignored.
+    configured: Option<(BTreeSet<String>, BTreeSet<String>)>,
+    journeys: BTreeMap<String, JourneyState>,
+    probes: BTreeMap<String, ProbeState>,
+    monitor_errors: BTreeMap<String, u64>,
+    /// (files, bytes)
+    artifacts: Option<(u64, u64)>,
+    /// (active, waiting)
+    sessions: (usize, usize),
+    reload: Option<Reload>,
+    /// Size of the last render, to allocate the next at once.
+    last_render_len: usize,
+}
+
+impl State {
+    /// The time slice `now` is in.
+    fn epoch(&self, now: Instant) -> u64 {
+        let since = now.saturating_duration_since(self.origin).as_nanos();
+        (since / self.config.slice().as_nanos()) as u64
+    }
+
+    /// The state of `journey`, created if new; `None` when it is not configured.
+    fn journey(&mut self, journey: &str) -> Option<&mut JourneyState> {
+        journey_entry(
+            &mut self.journeys,
+            &self.configured,
+            &self.config,
+            journey,
+        )
+    }
+}
+
+/// The state of `journey` in `journeys`, created if new; `None` when it is not configured.
+fn journey_entry<'a>(
+    journeys: &'a mut BTreeMap<String, JourneyState>,
+    configured: &Option<(BTreeSet<String>, BTreeSet<String>)>,
+    config: &MetricsConfig,
+    journey: &str,
+) -> Option<&'a mut JourneyState> {
+    if configured
+        .as_ref()
+        .is_some_and(|(names, _)| !names.contains(journey))
+    {
+        return None;
+    }
+    if !journeys.contains_key(journey) {
+        journeys.insert(journey.to_owned(), JourneyState::new(config));
+    }
+    journeys.get_mut(journey)
+}
+
+/// The series of `step` in `steps`, created if new (without allocating when it exists).
+fn step_series<'a>(
+    steps: &'a mut BTreeMap<String, DurationSeries>,
+    step: &str,
+    bounds: usize,
+) -> &'a mut DurationSeries {
+    if !steps.contains_key(step) {
+        steps.insert(step.to_owned(), DurationSeries::new(bounds));
+    }
+    steps.get_mut(step).expect("inserted above")
+}
+
+/// All of shopwatch's metrics. `Send + Sync`: share it as `Arc<Metrics>`.
+#[derive(Debug)]
+pub struct Metrics {
+    /// The `location` label value on every series, if any.
+    location: Option<String>,
+    state: Mutex<State>,
+}
+
+impl Metrics {
+    /// Metrics kept as `config` says; with a `location` (non-empty), every series has that
+    /// `location` label.
+    pub fn new(config: MetricsConfig, location: Option<String>) -> Metrics {
+        let monitor_errors = MONITOR_ERROR_KINDS
+            .iter()
+            .map(|k| (k.to_string(), 0))
+            .collect();
+        Metrics {
+            location: location.filter(|l| !l.is_empty()),
+            state: Mutex::new(State {
+                config: config.sanitized(),
+                origin: Instant::now(),
+                configured: None,
+                journeys: BTreeMap::new(),
+                probes: BTreeMap::new(),
+                monitor_errors,
+                artifacts: None,
+                sessions: (0, 0),
+                reload: None,
+                last_render_len: 0,
+            }),
+        }
+    }
+
+    /// The state; a panic while it was held does not make the metrics unusable.
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Applies a new configuration (on reload). Bounds are sorted, duplicates and non-finite
+    /// bounds dropped. What changed starts over:
+    /// - a new `window` empties every sliding window (the quantiles start again from the next
+    ///   value);
+    /// - new `step_buckets` (or `journey_buckets`) reset every step (journey) duration
+    ///   histogram: its buckets, `_sum` and `_count` (Prometheus sees a counter reset), and so
+    ///   the `_sum` and `_count` of the window summary, which are the same.
+    ///
+    /// Nothing is reset for an unchanged part.
+    pub fn set_config(&self, config: MetricsConfig) {
+        let config = config.sanitized();
+        let mut state = self.state();
+        let window = config.window != state.config.window;
+        let steps = config.step_buckets != state.config.step_buckets;
+        let journeys = config.journey_buckets != state.config.journey_buckets;
+        for j in state.journeys.values_mut() {
+            if journeys {
+                j.duration.buckets.reset(config.journey_buckets.len());
+            }
+            if window {
+                j.duration.window = Default::default();
+            }
+            for s in j.steps.values_mut() {
+                if steps {
+                    s.buckets.reset(config.step_buckets.len());
+                }
+                if window {
+                    s.window = Default::default();
+                }
+            }
+        }
+        state.config = config;
+    }
+
+    /// Records a finished journey run.
+    pub fn record_run(&self, report: &RunReport) {
+        self.record_run_at(report, Instant::now());
+    }
+
+    /// Records a finished run, `now` for the windows. Counts the outcome; for a passed run its
+    /// duration and the durations of its passed steps; every failed or errored step in the
+    /// failures; for an `error` run a monitor error of the kind of the errored step's reason
+    /// class (`webdriver` when no step failed: the session never started).
+    pub(crate) fn record_run_at(&self, report: &RunReport, now: Instant) {
+        let ended = run_end(report);
+        let mut state = self.state();
+        let epoch = state.epoch(now);
+        let State {
+            config,
+            journeys,
+            configured,
+            monitor_errors,
+            ..
+        } = &mut *state;
+        let Some(j) = journey_entry(journeys, configured, config, &report.journey) else {
+            return;
+        };
+        j.runs[outcome_index(report.outcome)] += 1;
+        let passed = report.outcome.passed();
+        j.last_run = Some(LastRun { passed, at: ended });
+        if passed {
+            j.last_success = Some(ended);
+            j.duration.record(
+                &config.journey_buckets,
+                report.duration_ms / 1000.0,
+                epoch,
+            );
+        }
+        if let Some(ms) = report.session_start_ms {
+            j.session_start
+                .observe(&SESSION_START_BUCKETS, sane_seconds(ms / 1000.0));
+        }
+        for step in &report.steps {
+            match step.outcome {
+                StepOutcome::Ok | StepOutcome::Slow => {
+                    let Some(ms) = step.duration_ms else { continue };
+                    step_series(&mut j.steps, &step.name, config.step_buckets.len()).record(
+                        &config.step_buckets,
+                        ms / 1000.0,
+                        epoch,
+                    );
+                }
+                StepOutcome::Failed | StepOutcome::Error => {
+                    let reason = step.reason_class.map_or("unknown", |c| c.as_str());
+                    *j.failures.entry((step.name.clone(), reason)).or_default() += 1;
+                }
+                StepOutcome::Skipped => {}
+            }
+        }
+        if report.outcome == Outcome::Error {
+            let errored = report
+                .steps
+                .iter()
+                .find(|s| s.outcome == StepOutcome::Error)
+                .or_else(|| report.first_failure());
+            let kind = match errored {
+                Some(step) => step.reason_class.map_or("unknown", |c| c.as_str()),
+                None => "webdriver",
+            };
+            count_monitor_error(monitor_errors, kind);
+        }
+    }
+
+    /// Records one passed step's time directly (benchmarks).
+    #[doc(hidden)]
+    pub fn record_step_duration(&self, journey: &str, step: &str, duration: Duration) {
+        let now = Instant::now();
+        let mut state = self.state();
+        let epoch = state.epoch(now);
+        let State {
+            config,
+            journeys,
+            configured,
+            ..
+        } = &mut *state;
+        let Some(j) = journey_entry(journeys, configured, config, journey) else {
+            return;
+        };
+        step_series(&mut j.steps, step, config.step_buckets.len()).record(
+            &config.step_buckets,
+            duration.as_secs_f64(),
+            epoch,
+        );
+    }
+
+    /// Records how late the last run of `journey` started after it was due.
+    pub fn record_schedule_lag(&self, journey: &str, lag: Duration) {
+        if let Some(j) = self.state().journey(journey) {
+            j.schedule_lag = Some(lag.as_secs_f64());
+        }
+    }
+
+    /// Counts a due run of `journey` that did not start.
+    pub fn record_skipped(&self, journey: &str, reason: SkipReason) {
+        if let Some(j) = self.state().journey(journey) {
+            j.skipped[reason.index()] += 1;
+        }
+    }
+
+    /// Records a finished probe run: its result replaces the last one.
+    pub fn record_probe(&self, probe: &ProbeConfig, result: &ProbeResult) {
+        let mut state = self.state();
+        if state
+            .configured
+            .as_ref()
+            .is_some_and(|(_, probes)| !probes.contains(probe.name()))
+        {
+            return;
+        }
+        let kind = probe.kind();
+        let name = probe.name();
+        // New, or a probe that changed kind on reload: starts over.
+        if state.probes.get(name).is_none_or(|p| p.kind != kind) {
+            let fresh = ProbeState {
+                kind,
+                runs: [0; OUTCOMES.len()],
+                last: result.clone(),
+            };
+            state.probes.insert(name.to_owned(), fresh);
+        }
+        if let Some(p) = state.probes.get_mut(name) {
+            p.runs[outcome_index(result.outcome)] += 1;
+            p.last = result.clone();
+        }
+    }
+
+    /// Counts a failure of the monitor itself, e.g. `webdriver`, `session`,
+    /// `browser_crashed`, `artifacts`, `config_reload`, `probe`.
+    pub fn record_monitor_error(&self, kind: &str) {
+        count_monitor_error(&mut self.state().monitor_errors, kind);
+    }
+
+    /// Sets the size of the artifacts directory (absent until first set).
+    pub fn set_artifacts(&self, files: u64, bytes: u64) {
+        self.state().artifacts = Some((files, bytes));
+    }
+
+    /// Sets the browser sessions running and waiting for a slot (0 and 0 until set).
+    pub fn set_sessions(&self, active: usize, waiting: usize) {
+        self.state().sessions = (active, waiting);
+    }
+
+    /// Sets the result of the last configuration (re)load, and when `ok` the time of the last
+    /// successful one. Both gauges are absent until the first call: call it after the initial
+    /// load too, as Prometheus does.
+    pub fn set_reload_result(&self, ok: bool) {
+        self.set_reload_result_at(ok, unix_now());
+    }
+
+    fn set_reload_result_at(&self, ok: bool, unix: f64) {
+        let mut state = self.state();
+        let last_success = state.reload.and_then(|r| r.last_success);
+        state.reload = Some(Reload {
+            ok,
+            last_success: if ok { Some(unix) } else { last_success },
+        });
+    }
+
+    /// Sets the configured journeys and probes (at start and on every reload). New journeys
+    /// get their runs series (every outcome) and skipped series (every reason) at 0 before
+    /// their first run; every series of a journey or probe no longer configured is forgotten.
+    /// From the first call on, records for journeys and probes outside the configured set are
+    /// ignored (a run still going when its journey was removed would otherwise bring its
+    /// series back).
+    pub fn set_configured(&self, journeys: &[&str], probes: &[&str]) {
+        let journeys: BTreeSet<String> = journeys.iter().map(|j| j.to_string()).collect();
+        let probes: BTreeSet<String> = probes.iter().map(|p| p.to_string()).collect();
+        let mut state = self.state();
+        let State {
+            config,
+            journeys: journey_states,
+            probes: probe_states,
+            ..
+        } = &mut *state;
+        journey_states.retain(|name, _| journeys.contains(name));
+        for name in &journeys {
+            if !journey_states.contains_key(name) {
+                journey_states.insert(name.clone(), JourneyState::new(config));
+            }
+        }
+        probe_states.retain(|name, _| probes.contains(name));
+        state.configured = Some((journeys, probes));
+    }
+
+    /// The metrics in Prometheus text format 0.0.4 ([`CONTENT_TYPE`]).
+    pub fn render(&self) -> String {
+        self.render_at(Instant::now())
+    }
+
+    /// Renders with the windows as they are at `now`.
+    #[doc(hidden)]
+    pub fn render_at(&self, now: Instant) -> String {
+        let mut state = self.state();
+        let families = render::families(&mut state, self.location.as_deref(), now);
+        let mut out = String::with_capacity(state.last_render_len + state.last_render_len / 8);
+        if let Err(e) = prometheus::TextEncoder::new().encode_utf8(&families, &mut out) {
+            // Only for a family without series, which `families` never makes.
+            tracing::error!("cannot encode the metrics: {e}");
+        }
+        state.last_render_len = out.len();
+        out
+    }
+}
+
+fn count_monitor_error(errors: &mut BTreeMap<String, u64>, kind: &str) {
+    match errors.get_mut(kind) {
+        Some(n) => *n += 1,
+        None => {
+            errors.insert(kind.to_owned(), 1);
+        }
+    }
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// When a run ended, Unix seconds: its `started_at` plus its duration, or now when
+/// `started_at` does not parse.
+fn run_end(report: &RunReport) -> f64 {
+    match chrono::DateTime::parse_from_rfc3339(&report.started_at) {
+        Ok(started) => {
+            started.timestamp_millis() as f64 / 1000.0 + sane_seconds(report.duration_ms / 1000.0)
+        }
+        Err(_) => unix_now(),
+    }
+}

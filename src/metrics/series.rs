@@ -1,0 +1,339 @@
+//! One timed series: exact cumulative buckets for a Prometheus histogram, and a sliding window
+//! of HDR histograms for the quantiles of a summary.
+//!
+//! The window is split into [`SLICES`] time slices, each a `Histogram<u32>` (3 significant
+//! figures, unit milliseconds, auto-resizing), plus one running window histogram that is the
+//! sum of the live slices: a value goes into the current slice and into the window histogram;
+//! when a slice expires it is subtracted from the window histogram. A scrape never merges
+//! slices, and it computes the quantiles in one pass over the window histogram, cached until the
+//! series changes (a value recorded, a slice expired).
+//!
+//! Time is counted in slice numbers (epochs) since an origin the caller keeps: a value recorded
+//! in epoch `e` stays in the window while the current epoch is below `e + SLICES`, that is for
+//! between 5/6 of the window and the whole window.
+
+use hdrhistogram::Histogram;
+
+/// Time slices per window.
+pub const SLICES: usize = 6;
+
+/// The quantiles exported, ascending; `1` is the maximum.
+pub const QUANTILES: [f64; 5] = [0.5, 0.9, 0.99, 0.999, 1.0];
+
+/// Largest value the HDR histograms take, in milliseconds (about 31 years); larger values are
+/// clamped to it (they still count exactly in the buckets, `_sum` and `_count`).
+const MAX_MS: f64 = 1e12;
+
+/// Significant figures of the HDR histograms.
+const SIGFIG: u8 = 3;
+
+fn new_hdr() -> Histogram<u32> {
+    Histogram::new(SIGFIG).expect("3 significant figures are valid")
+}
+
+/// A value as the metrics take it: a finite, non-negative number of seconds (anything else
+/// counts as 0, so one bad value cannot poison a `_sum` forever).
+pub(crate) fn sane_seconds(seconds: f64) -> f64 {
+    if seconds.is_finite() && seconds > 0.0 {
+        seconds
+    } else {
+        0.0
+    }
+}
+
+/// Cumulative Prometheus histogram buckets, counted when a value is recorded against the
+/// configured upper bounds (`le` semantics: a value equal to a bound counts in that bucket),
+/// plus the exact all-time `_sum` (seconds) and `_count`. Never reset except when the bounds
+/// change.
+#[derive(Debug, Clone)]
+pub struct Buckets {
+    /// Values per bucket, not yet cumulative: `counts[i]` holds the values in
+    /// `(bounds[i-1], bounds[i]]`; values above the last bound are only in `count` (`+Inf`).
+    counts: Vec<u64>,
+    sum: f64,
+    count: u64,
+}
+
+impl Buckets {
+    pub fn new(bounds: usize) -> Self {
+        Buckets {
+            counts: vec![0; bounds],
+            sum: 0.0,
+            count: 0,
+        }
+    }
+
+    /// Counts `seconds` (already sane) against `bounds` (ascending, finite, as many as this was
+    /// made for).
+    pub fn observe(&mut self, bounds: &[f64], seconds: f64) {
+        let i = bounds.partition_point(|b| *b < seconds);
+        if let Some(c) = self.counts.get_mut(i) {
+            *c += 1;
+        }
+        self.sum += seconds;
+        self.count += 1;
+    }
+
+    /// The cumulative count of each bound, in order (the `+Inf` bucket is `count()`).
+    pub fn cumulative(&self) -> impl Iterator<Item = u64> + '_ {
+        self.counts.iter().scan(0u64, |total, c| {
+            *total += c;
+            Some(*total)
+        })
+    }
+
+    pub fn sum(&self) -> f64 {
+        self.sum
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Starts over with `bounds` buckets.
+    pub fn reset(&mut self, bounds: usize) {
+        *self = Buckets::new(bounds);
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.counts.capacity() * std::mem::size_of::<u64>()
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Slice {
+    epoch: u64,
+    hist: Histogram<u32>,
+}
+
+/// The sliding window of one series. Histograms are allocated on the first value and kept
+/// (reset, not freed) when their slice expires, to be reused.
+#[derive(Debug, Clone, Default)]
+pub struct Window {
+    slices: [Option<Slice>; SLICES],
+    /// The sum of the live slices.
+    total: Option<Histogram<u32>>,
+    /// Quantiles of `total` in seconds, in the order of [`QUANTILES`]; `None`: not computed
+    /// since the last change.
+    cache: Option<Option<[f64; QUANTILES.len()]>>,
+}
+
+impl Window {
+    /// Subtracts the slices that are out of the window at `epoch`.
+    pub fn expire(&mut self, epoch: u64) {
+        let Some(total) = self.total.as_mut() else {
+            return;
+        };
+        let mut rebuild = false;
+        let mut changed = false;
+        for slice in self.slices.iter_mut().flatten() {
+            if !slice.hist.is_empty() && slice.epoch.saturating_add(SLICES as u64) <= epoch {
+                // Cannot fail: `total` holds every value of the slice. Should it ever, the
+                // window histogram is rebuilt from the live slices below.
+                if total.subtract(&slice.hist).is_err() {
+                    rebuild = true;
+                }
+                slice.hist.reset();
+                changed = true;
+            }
+        }
+        if rebuild {
+            total.reset();
+            for slice in self.slices.iter().flatten() {
+                // Adding to an auto-resizing histogram of the same precision cannot fail.
+                let _ = total.add(&slice.hist);
+            }
+        }
+        if changed {
+            self.cache = None;
+        }
+    }
+
+    /// Records `ms` in the slice of `epoch` and in the window histogram.
+    pub fn record(&mut self, ms: u64, epoch: u64) {
+        self.expire(epoch);
+        let slot = &mut self.slices[(epoch % SLICES as u64) as usize];
+        let slice = slot.get_or_insert_with(|| Slice {
+            epoch,
+            hist: new_hdr(),
+        });
+        // After `expire`, a slot holding an older epoch (`epoch - k * SLICES`) is empty. A
+        // newer one only when `now` went backwards: then the value goes into that slice.
+        if slice.hist.is_empty() {
+            slice.epoch = epoch;
+        }
+        record(&mut slice.hist, ms);
+        record(self.total.get_or_insert_with(new_hdr), ms);
+        self.cache = None;
+    }
+
+    /// The quantiles of the window in seconds, in the order of [`QUANTILES`], or `None` when
+    /// the window is empty. Call [`Window::expire`] first.
+    pub fn quantiles(&mut self) -> Option<[f64; QUANTILES.len()]> {
+        if let Some(cached) = self.cache {
+            return cached;
+        }
+        let computed = self.total.as_ref().and_then(quantiles_of);
+        self.cache = Some(computed);
+        computed
+    }
+
+    /// Whether the quantiles are cached (for tests).
+    #[cfg(test)]
+    pub(crate) fn is_cached(&self) -> bool {
+        self.cache.is_some()
+    }
+
+    /// Values in the window.
+    pub fn len(&self) -> u64 {
+        self.total.as_ref().map_or(0, Histogram::len)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn heap_bytes(&self) -> usize {
+        let hist = |h: &Histogram<u32>| h.distinct_values() * std::mem::size_of::<u32>();
+        self.slices
+            .iter()
+            .flatten()
+            .map(|s| hist(&s.hist))
+            .chain(self.total.as_ref().map(hist))
+            .sum()
+    }
+}
+
+/// Records `ms`, growing the histogram as needed.
+fn record(h: &mut Histogram<u32>, ms: u64) {
+    if h.record(ms).is_err() {
+        // Only when growing fails (values far above `MAX_MS`): clamp to the range.
+        h.saturating_record(ms);
+    }
+}
+
+/// The quantiles of `h` (milliseconds) in seconds in one pass over its recorded values, with
+/// the semantics of `Histogram::value_at_quantile`: the highest value equivalent to the
+/// smallest recorded value at or below which at least `q` of all values are.
+fn quantiles_of(h: &Histogram<u32>) -> Option<[f64; QUANTILES.len()]> {
+    let n = h.len();
+    if n == 0 {
+        return None;
+    }
+    let targets = QUANTILES.map(|q| ((q * n as f64).ceil() as u64).clamp(1, n));
+    let mut out = [0.0; QUANTILES.len()];
+    let mut next = 0;
+    let mut seen = 0u64;
+    for v in h.iter_recorded() {
+        seen += u64::from(v.count_at_value());
+        while next < targets.len() && seen >= targets[next] {
+            out[next] = v.value_iterated_to() as f64 / 1000.0;
+            next += 1;
+        }
+        if next == targets.len() {
+            break;
+        }
+    }
+    Some(out)
+}
+
+/// A duration series: exact buckets, `_sum` and `_count` for the histogram, a sliding window
+/// for the quantiles of the summary.
+#[doc(hidden)]
+#[derive(Debug, Clone)]
+pub struct DurationSeries {
+    pub buckets: Buckets,
+    pub window: Window,
+}
+
+impl DurationSeries {
+    /// A series for `bounds` bucket bounds.
+    pub fn new(bounds: usize) -> Self {
+        DurationSeries {
+            buckets: Buckets::new(bounds),
+            window: Window::default(),
+        }
+    }
+
+    /// Records `seconds` at `epoch` (the slice number): into the buckets against `bounds`
+    /// (ascending, finite, as many as the series was made for) and into the window.
+    pub fn record(&mut self, bounds: &[f64], seconds: f64, epoch: u64) {
+        let seconds = sane_seconds(seconds);
+        self.buckets.observe(bounds, seconds);
+        let ms = (seconds * 1000.0).round().min(MAX_MS) as u64;
+        self.window.record(ms, epoch);
+    }
+
+    /// The window's quantiles at `epoch`, see [`Window::quantiles`].
+    pub fn quantiles(&mut self, epoch: u64) -> Option<[f64; QUANTILES.len()]> {
+        self.window.expire(epoch);
+        self.window.quantiles()
+    }
+
+    /// Heap bytes of the series: the HDR counts arrays (4 bytes per distinct value) and the
+    /// bucket counts.
+    pub fn heap_bytes(&self) -> usize {
+        self.window.heap_bytes() + self.buckets.heap_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BOUNDS: [f64; 3] = [0.1, 0.25, 1.0];
+
+    #[test]
+    fn quantiles_are_exact_for_known_data() {
+        let mut s = DurationSeries::new(BOUNDS.len());
+        for ms in 1..=1000 {
+            s.record(&BOUNDS, ms as f64 / 1000.0, 0);
+        }
+        let q = s.quantiles(0).unwrap();
+        assert_eq!(q, [0.5, 0.9, 0.99, 0.999, 1.0]);
+        // The same as hdrhistogram's own, one quantile at a time.
+        let total = s.window.total.as_ref().unwrap();
+        for (i, quantile) in QUANTILES.iter().enumerate() {
+            assert_eq!(q[i], total.value_at_quantile(*quantile) as f64 / 1000.0);
+        }
+    }
+
+    #[test]
+    fn quantiles_within_hdr_precision_for_large_values() {
+        let mut s = DurationSeries::new(0);
+        for ms in 1..=100_000u64 {
+            s.record(&[], ms as f64 / 1000.0, 0);
+        }
+        let q = s.quantiles(0).unwrap();
+        for (i, exact) in [50.0, 90.0, 99.0, 99.9, 100.0].iter().enumerate() {
+            let err = (q[i] - exact).abs() / exact;
+            assert!(err <= 0.001, "quantile {}: {} vs {exact}", QUANTILES[i], q[i]);
+        }
+    }
+
+    #[test]
+    fn slices_expire_and_the_window_stays_their_sum() {
+        let mut s = DurationSeries::new(0);
+        for epoch in 0..20u64 {
+            s.record(&[], (epoch + 1) as f64 / 1000.0, epoch);
+            let live: u64 = s.window.slices.iter().flatten().map(|x| x.hist.len()).sum();
+            assert_eq!(s.window.len(), live);
+            assert_eq!(s.window.len(), (epoch + 1).min(SLICES as u64));
+        }
+        // Epochs 14..=19 are live; at 24 only 19's value remains, at 25 none.
+        assert_eq!(s.quantiles(24).unwrap(), [0.02; 5]);
+        assert_eq!(s.quantiles(25), None);
+        assert_eq!(s.buckets.count(), 20);
+    }
+
+    #[test]
+    fn bad_values_count_as_zero() {
+        let mut s = DurationSeries::new(BOUNDS.len());
+        s.record(&BOUNDS, f64::NAN, 0);
+        s.record(&BOUNDS, -1.0, 0);
+        s.record(&BOUNDS, f64::INFINITY, 0);
+        assert_eq!(s.buckets.sum(), 0.0);
+        assert_eq!(s.buckets.cumulative().collect::<Vec<_>>(), [3, 3, 3]);
+        assert_eq!(s.quantiles(0).unwrap(), [0.0; 5]);
+    }
+}

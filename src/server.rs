@@ -1,0 +1,80 @@
+//! The monitor's HTTP endpoints: `/metrics` (Prometheus text format), `/healthz`, and an
+//! index at `/`.
+
+use crate::metrics::{self, Metrics};
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// What `/healthz` reports besides "up".
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Health {
+    pub config: String,
+    pub journeys: usize,
+    pub probes: usize,
+    pub last_reload_ok: bool,
+}
+
+#[derive(Clone)]
+struct AppState {
+    metrics: Arc<Metrics>,
+    health: Arc<std::sync::Mutex<Health>>,
+}
+
+/// Serves until `shutdown` is cancelled.
+pub async fn serve(
+    listener: TcpListener,
+    metrics: Arc<Metrics>,
+    health: Arc<std::sync::Mutex<Health>>,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let app = Router::new()
+        .route("/", get(index))
+        .route("/metrics", get(render_metrics))
+        .route("/healthz", get(healthz))
+        .with_state(AppState { metrics, health });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}
+
+async fn render_metrics(State(state): State<AppState>) -> impl IntoResponse {
+    // Rendering computes quantiles; keep it off the async workers' hot path.
+    let body = tokio::task::spawn_blocking(move || state.metrics.render())
+        .await
+        .unwrap_or_default();
+    ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], body)
+}
+
+async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    let health = state
+        .health
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    Json(serde_json::json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "config": health.config,
+        "journeys": health.journeys,
+        "probes": health.probes,
+        "last_reload_ok": health.last_reload_ok,
+    }))
+}
+
+async fn index() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        concat!(
+            "<!doctype html><title>shopwatch</title><h1>shopwatch ",
+            env!("CARGO_PKG_VERSION"),
+            "</h1><ul><li><a href=\"/metrics\">/metrics</a>: Prometheus metrics</li>",
+            "<li><a href=\"/healthz\">/healthz</a>: health</li></ul>"
+        ),
+    )
+}

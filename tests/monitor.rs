@@ -1,0 +1,845 @@
+//! `shopwatch run`, the real binary: scraped by a real Prometheus, stopped with SIGTERM in the
+//! middle of a browser run, reloaded with SIGHUP, and the README's minimal configuration run
+//! exactly as written.
+
+mod util;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use util::{repo_path, require_browser, start_shop, Fault};
+
+/// A `shopwatch run` child with its stderr collected, its own TMPDIR (to find the browsers and
+/// drivers it started), stopped with SIGKILL if a test panics before stopping it.
+struct Monitor {
+    child: Child,
+    log: Arc<Mutex<String>>,
+    tmp: PathBuf,
+    _work: tempfile::TempDir,
+}
+
+impl Monitor {
+    /// Starts `shopwatch run --config <config>` with TMPDIR under `work`.
+    fn start(config: &Path, work: tempfile::TempDir) -> Monitor {
+        Monitor::start_in(config, work, None)
+    }
+
+    fn start_in(config: &Path, work: tempfile::TempDir, dir: Option<&Path>) -> Monitor {
+        let tmp = work.path().join("tmp");
+        std::fs::create_dir_all(&tmp).expect("tmp dir");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_shopwatch"));
+        command
+            .arg("run")
+            .arg("--config")
+            .arg(config)
+            .env("TMPDIR", &tmp)
+            .env("SHOPWATCH_LOG", "shopwatch=debug,warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if let Some(dir) = dir {
+            command.current_dir(dir);
+        }
+        let mut child = command.spawn().expect("spawn shopwatch run");
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().expect("stderr");
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        Monitor {
+            child,
+            log,
+            tmp,
+            _work: work,
+        }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits until the log has a line containing `text`; returns that line.
+    fn wait_for_log(&mut self, text: &str, within: Duration) -> String {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(line) = self.log().lines().find(|l| l.contains(text)) {
+                return line.to_string();
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "shopwatch exited ({status}) before logging {text:?}:\n{}",
+                    self.log()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no log line with {text:?} within {within:?}:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The metrics URL the monitor announced (it may have bound port 0).
+    fn metrics_url(&mut self) -> String {
+        let line = self.wait_for_log("metrics on http://", Duration::from_secs(30));
+        let url = line
+            .split("metrics on ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .expect("URL in the start line");
+        url.to_string()
+    }
+
+    fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on the pid of our own child.
+        let sent = unsafe { libc::kill(self.child.id() as i32, signal) };
+        assert_eq!(sent, 0, "kill({signal})");
+    }
+
+    /// Waits for the monitor to exit; its exit code.
+    fn wait_exit(&mut self, within: Duration) -> i32 {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "shopwatch did not exit within {within:?}:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Stops it with SIGTERM and asserts a clean exit with no browser or driver left.
+    fn stop(mut self) -> String {
+        self.signal(libc::SIGTERM);
+        let code = self.wait_exit(Duration::from_secs(60));
+        assert_eq!(code, 0, "exit code after SIGTERM:\n{}", self.log());
+        self.assert_nothing_left();
+        self.log()
+    }
+
+    fn assert_nothing_left(&self) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut left = util::processes_under(&self.tmp);
+        while !left.is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+            left = util::processes_under(&self.tmp);
+        }
+        assert!(left.is_empty(), "left behind: {left:#?}\n{}", self.log());
+        let drivers: Vec<String> = std::fs::read_dir(&self.tmp)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .filter(|name| name.starts_with("shopwatch-driver-"))
+            .collect();
+        assert!(drivers.is_empty(), "driver temp dirs left: {drivers:?}");
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The shipped demo journey, every 10 s instead of every minute, so a test sees runs soon.
+fn demo_journey_every_10s(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(repo_path("journeys/demo-shop.yaml")).expect("demo");
+    assert!(
+        text.contains("\nevery: 1m\n"),
+        "the demo journey runs every minute"
+    );
+    let path = dir.join("demo-shop.yaml");
+    std::fs::write(&path, text.replace("\nevery: 1m\n", "\nevery: 10s\n")).expect("write");
+    path
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write file");
+    path
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+async fn get_text(url: &str) -> String {
+    reqwest::get(url)
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+        .text()
+        .await
+        .expect("body")
+}
+
+/// A TLS certificate for localhost signed by a CA made now: (CA PEM, leaf PEM, key PEM).
+fn localhost_certificate() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "shopwatch test CA");
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let mut leaf = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    leaf.distinguished_name
+        .push(rcgen::DnType::CommonName, "localhost");
+    let key = KeyPair::generate().unwrap();
+    let cert = leaf.signed_by(&key, &ca).unwrap();
+    (ca.pem(), cert.pem(), key.serialize_pem())
+}
+
+/// A real Prometheus on 127.0.0.1 with a temp data dir, scraping `target` every second.
+struct Prometheus {
+    child: Child,
+    url: String,
+    _data: tempfile::TempDir,
+}
+
+impl Prometheus {
+    async fn start(target: &str) -> Prometheus {
+        let binary = ["/usr/bin/prometheus", "/usr/local/bin/prometheus"]
+            .into_iter()
+            .find(|p| Path::new(p).is_file())
+            .expect("Prometheus is not installed: run `bash scripts/test` (it installs the Debian package `prometheus`)");
+        let data = tempfile::tempdir().expect("temp dir");
+        let config = write(
+            data.path(),
+            "prometheus.yml",
+            &format!(
+                "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nscrape_configs:\n  - job_name: shopwatch\n    static_configs: [{{targets: ['{target}']}}]\n"
+            ),
+        );
+        let port = free_port();
+        let child = Command::new(binary)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                data.path().join("tsdb").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(data.path().join("prometheus.log")).expect("log"))
+            .spawn()
+            .expect("start prometheus");
+        let prometheus = Prometheus {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            _data: data,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(response) = reqwest::get(format!("{}/-/ready", prometheus.url)).await {
+                if response.status().is_success() {
+                    break;
+                }
+            }
+            assert!(Instant::now() < deadline, "Prometheus not ready in 30 s");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        prometheus
+    }
+
+    /// The instant vector of `query`, as (labels, value) pairs.
+    async fn query(&self, query: &str) -> Vec<(serde_json::Value, f64)> {
+        let mut url = url::Url::parse(&format!("{}/api/v1/query", self.url)).expect("URL");
+        url.query_pairs_mut().append_pair("query", query);
+        let response: serde_json::Value = reqwest::get(url)
+            .await
+            .expect("query Prometheus")
+            .json()
+            .await
+            .expect("JSON");
+        assert_eq!(response["status"], "success", "{query}: {response}");
+        response["data"]["result"]
+            .as_array()
+            .expect("vector")
+            .iter()
+            .map(|sample| {
+                let value = sample["value"][1]
+                    .as_str()
+                    .unwrap_or("NaN")
+                    .parse()
+                    .unwrap_or(f64::NAN);
+                (sample["metric"].clone(), value)
+            })
+            .collect()
+    }
+
+    /// Polls `query` until `done` holds for its result; the result.
+    async fn wait_for(
+        &self,
+        query: &str,
+        within: Duration,
+        monitor: &Monitor,
+        done: impl Fn(&[(serde_json::Value, f64)]) -> bool,
+    ) -> Vec<(serde_json::Value, f64)> {
+        let deadline = Instant::now() + within;
+        loop {
+            let result = self.query(query).await;
+            if done(&result) {
+                return result;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "Prometheus: `{query}` never got there in {within:?}; last: {result:?}\nshopwatch log:\n{}",
+                monitor.log()
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const DEMO_STEPS: [&str; 6] = [
+    "browse",
+    "add-to-cart",
+    "login",
+    "checkout",
+    "gift-card-payment",
+    "cancel-test-order",
+];
+
+fn label<'a>(labels: &'a serde_json::Value, name: &str) -> &'a str {
+    labels[name].as_str().unwrap_or("")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_scrapes_step_quantiles_buckets_probes_and_failed_runs() {
+    require_browser("firefox");
+    let _slot = util::browser_slot().await;
+    let mut shop = start_shop().await;
+    let (ca, cert, key) = localhost_certificate();
+    let tls_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let tls_addr = shop
+        .start_tls(tls_listener, cert.as_bytes(), key.as_bytes())
+        .await
+        .expect("TLS listener");
+    let work = tempfile::Builder::new()
+        .prefix("shopwatch-monitor-")
+        .tempdir()
+        .unwrap();
+    let journey = demo_journey_every_10s(work.path());
+    write(work.path(), "ca.pem", &ca);
+    let config = write(
+        work.path(),
+        "shopwatch.yaml",
+        &format!(
+            r#"listen: 127.0.0.1:0
+location: test-lab
+webdriver:
+  max_sessions: 1
+journeys:
+  - file: {journey}
+    base_url: {shop}
+probes:
+  - http:
+      name: shop-home
+      url: {shop}/
+      every: 10s
+      body_contains: Demo
+  - tls:
+      name: shop-cert
+      target: {tls_addr}
+      server_name: localhost
+      ca_file: ca.pem
+      every: 10s
+"#,
+            journey = journey.display(),
+            shop = shop.url(),
+        ),
+    );
+    let mut monitor = Monitor::start(&config, work);
+    let metrics_url = monitor.metrics_url();
+    let target = metrics_url
+        .trim_start_matches("http://")
+        .trim_end_matches("/metrics")
+        .to_string();
+    let prometheus = Prometheus::start(&target).await;
+
+    // A passing run: every step's quantiles and buckets reach Prometheus.
+    let journey_filter = r#"journey="demo-checkout",location="test-lab""#;
+    let quantiles = prometheus
+        .wait_for(
+            &format!(
+                r#"shopwatch_step_duration_window_seconds{{{journey_filter},quantile="0.99"}}"#
+            ),
+            Duration::from_secs(120),
+            &monitor,
+            |r| r.len() == DEMO_STEPS.len(),
+        )
+        .await;
+    for step in DEMO_STEPS {
+        let (_, value) = quantiles
+            .iter()
+            .find(|(labels, _)| label(labels, "step") == step)
+            .unwrap_or_else(|| panic!("no p99 for step {step}: {quantiles:?}"));
+        assert!(*value > 0.0 && *value < 30.0, "p99 of {step}: {value}");
+    }
+    for quantile in ["0.5", "0.9", "0.999", "1"] {
+        let series = prometheus
+            .query(&format!(r#"shopwatch_step_duration_window_seconds{{{journey_filter},quantile="{quantile}"}}"#))
+            .await;
+        assert_eq!(
+            series.len(),
+            DEMO_STEPS.len(),
+            "quantile {quantile}: {series:?}"
+        );
+    }
+    let buckets = prometheus
+        .query(&format!(
+            r#"shopwatch_step_duration_seconds_bucket{{{journey_filter},le="+Inf"}}"#
+        ))
+        .await;
+    assert_eq!(buckets.len(), DEMO_STEPS.len(), "{buckets:?}");
+    assert!(
+        buckets.iter().all(|(_, count)| *count >= 1.0),
+        "{buckets:?}"
+    );
+    // Buckets aggregate across locations, as a histogram should.
+    let p90 = prometheus
+        .query(r#"histogram_quantile(0.9, sum by (le, step) (shopwatch_step_duration_seconds_bucket{journey="demo-checkout"}))"#)
+        .await;
+    assert_eq!(
+        p90.len(),
+        DEMO_STEPS.len(),
+        "histogram_quantile over the buckets: {p90:?}"
+    );
+    assert!(
+        p90.iter().all(|(_, v)| v.is_finite() && *v > 0.0),
+        "{p90:?}"
+    );
+    let ok_runs = prometheus
+        .query(&format!(
+            r#"shopwatch_journey_runs_total{{{journey_filter},outcome=~"ok|degraded"}}"#
+        ))
+        .await;
+    assert!(
+        ok_runs.iter().map(|(_, v)| v).sum::<f64>() >= 1.0,
+        "{ok_runs:?}"
+    );
+
+    // Probes, with blackbox_exporter's names.
+    let home = prometheus
+        .wait_for(
+            r#"probe_success{probe="shop-home"}"#,
+            Duration::from_secs(30),
+            &monitor,
+            |r| !r.is_empty(),
+        )
+        .await;
+    assert_eq!(home[0].1, 1.0, "{home:?}");
+    assert_eq!(label(&home[0].0, "location"), "test-lab");
+    let status = prometheus
+        .query(r#"probe_http_status_code{probe="shop-home"}"#)
+        .await;
+    assert_eq!(status[0].1, 200.0);
+    let phases = prometheus
+        .query(r#"probe_http_duration_seconds{probe="shop-home"}"#)
+        .await;
+    let mut names: Vec<&str> = phases.iter().map(|(l, _)| label(l, "phase")).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["connect", "processing", "resolve", "tls", "transfer"]
+    );
+    let cert_ok = prometheus
+        .wait_for(
+            r#"probe_success{probe="shop-cert"}"#,
+            Duration::from_secs(30),
+            &monitor,
+            |r| !r.is_empty(),
+        )
+        .await;
+    assert_eq!(
+        cert_ok[0].1, 1.0,
+        "the test CA signs the shop's certificate: {cert_ok:?}"
+    );
+    let expiry = prometheus
+        .query(r#"probe_ssl_earliest_cert_expiry{probe="shop-cert"}"#)
+        .await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!(expiry[0].1 > now, "expiry in the future: {expiry:?}");
+    let verified = prometheus
+        .query(r#"shopwatch_probe_tls_chain_verified{probe="shop-cert"}"#)
+        .await;
+    assert_eq!(verified[0].1, 1.0);
+
+    // promtool finds nothing wrong with what we serve now.
+    let exposition = get_text(&metrics_url).await;
+    promtool_check_metrics(&exposition);
+
+    // Break the checkout: failed runs are counted, by step and reason.
+    shop.set_faults(vec![Fault::Status {
+        path_prefix: "/checkout".to_string(),
+        code: 500,
+    }]);
+    prometheus
+        .wait_for(
+            &format!(r#"shopwatch_journey_runs_total{{{journey_filter},outcome="failed"}}"#),
+            Duration::from_secs(120),
+            &monitor,
+            |r| r.first().is_some_and(|(_, v)| *v >= 1.0),
+        )
+        .await;
+    let failures = prometheus
+        .query(r#"shopwatch_step_failures_total{journey="demo-checkout",step="checkout"}"#)
+        .await;
+    assert!(
+        failures
+            .iter()
+            .any(|(l, v)| label(l, "reason") == "http_status" && *v >= 1.0),
+        "{failures:?}"
+    );
+    let passed = prometheus
+        .query(r#"shopwatch_journey_last_run_passed{journey="demo-checkout"}"#)
+        .await;
+    assert_eq!(passed[0].1, 0.0, "the last run failed: {passed:?}");
+    let log = monitor.stop();
+    assert!(log.contains("failed at step `checkout`"), "{log}");
+}
+
+/// `promtool check metrics` reports nothing on `exposition`.
+fn promtool_check_metrics(exposition: &str) {
+    use std::io::Write;
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool is not installed: run `bash scripts/test` (Debian package `prometheus`)");
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(exposition.as_bytes())
+        .unwrap();
+    let output = promtool.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success() && said.trim().is_empty(),
+        "promtool check metrics:\n{said}\non:\n{exposition}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_a_run_lets_it_finish_and_leaves_no_browser_or_driver() {
+    require_browser("firefox");
+    let _slot = util::browser_slot().await;
+    let shop = start_shop().await;
+    // The product page takes 3 s: the run is surely going when SIGTERM comes.
+    shop.set_faults(vec![Fault::Delay {
+        path_prefix: "/product".to_string(),
+        ms: 3000,
+    }]);
+    let work = tempfile::Builder::new()
+        .prefix("shopwatch-monitor-")
+        .tempdir()
+        .unwrap();
+    let journey = write(
+        work.path(),
+        "slow.yaml",
+        &format!(
+            "journey: slow-product\nbase_url: {}\nevery: 10s\nbrowser: firefox\nsteps:\n  - step: home\n    do:\n      - open: /\n  - step: product\n    do:\n      - open: /product/ethiopia-yirgacheffe\n      - wait_for: h1.product-name\n",
+            shop.url()
+        ),
+    );
+    let config = write(
+        work.path(),
+        "shopwatch.yaml",
+        &format!("listen: 127.0.0.1:0\njourneys: [{}]\n", journey.display()),
+    );
+    let mut monitor = Monitor::start(&config, work);
+    let metrics_url = monitor.metrics_url();
+    // Wait until a browser session is open.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let text = get_text(&metrics_url).await;
+        if text.contains(r#"shopwatch_browser_sessions{state="active"} 1"#) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no session opened:\n{}",
+            monitor.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !util::processes_under(&monitor.tmp).is_empty(),
+        "a browser runs under the monitor's TMPDIR"
+    );
+    let log = monitor.stop();
+    assert!(log.contains("stopping: no new runs"), "{log}");
+    // The run in progress finished and was reported, not abandoned.
+    assert!(
+        log.lines()
+            .any(|l| l.contains("slow-product")
+                && (l.contains("ok in") || l.contains("degraded in"))),
+        "{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_sigterm_cancels_the_running_journey_and_still_closes_everything() {
+    require_browser("firefox");
+    let _slot = util::browser_slot().await;
+    let shop = start_shop().await;
+    shop.set_faults(vec![Fault::Hang {
+        path_prefix: "/product".to_string(),
+    }]);
+    let work = tempfile::Builder::new()
+        .prefix("shopwatch-monitor-")
+        .tempdir()
+        .unwrap();
+    let journey = write(
+        work.path(),
+        "hang.yaml",
+        &format!(
+            "journey: hanging-product\nbase_url: {}\nevery: 10s\ntimeout: 2m\nbrowser: firefox\ndefaults: {{timeout: 60s}}\nsteps:\n  - step: product\n    do:\n      - open: /product/ethiopia-yirgacheffe\n",
+            shop.url()
+        ),
+    );
+    let config = write(
+        work.path(),
+        "shopwatch.yaml",
+        &format!("listen: 127.0.0.1:0\njourneys: [{}]\n", journey.display()),
+    );
+    let mut monitor = Monitor::start(&config, work);
+    let metrics_url = monitor.metrics_url();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !get_text(&metrics_url)
+        .await
+        .contains(r#"shopwatch_browser_sessions{state="active"} 1"#)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no session opened:\n{}",
+            monitor.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    monitor.signal(libc::SIGTERM);
+    monitor.wait_for_log("stopping: no new runs", Duration::from_secs(10));
+    let asked = Instant::now();
+    monitor.signal(libc::SIGTERM);
+    let code = monitor.wait_exit(Duration::from_secs(30));
+    assert_eq!(code, 0, "{}", monitor.log());
+    assert!(
+        asked.elapsed() < Duration::from_secs(20),
+        "the hanging step (60 s timeout) was cancelled, not waited for: {:?}",
+        asked.elapsed()
+    );
+    monitor.assert_nothing_left();
+    assert!(
+        monitor.log().contains("cancelling running journeys"),
+        "{}",
+        monitor.log()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_with_a_bad_config_keeps_the_old_one_running_and_a_good_one_applies() {
+    let shop = start_shop().await;
+    let work = tempfile::Builder::new()
+        .prefix("shopwatch-monitor-")
+        .tempdir()
+        .unwrap();
+    let probe = |name: &str| {
+        format!(
+            "listen: 127.0.0.1:0\nprobes:\n  - http: {{name: {name}, url: '{}/', every: 10s}}\n",
+            shop.url()
+        )
+    };
+    let config = write(work.path(), "shopwatch.yaml", &probe("first"));
+    let mut monitor = Monitor::start(&config, work);
+    let metrics_url = monitor.metrics_url();
+    let runs_of = |text: &str, name: &str| -> f64 {
+        text.lines()
+            .find(|l| {
+                l.starts_with(&format!(
+                    r#"shopwatch_probe_runs_total{{probe="{name}",kind="http",outcome="ok"}}"#
+                ))
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while runs_of(&get_text(&metrics_url).await, "first") < 1.0 {
+        assert!(
+            Instant::now() < deadline,
+            "probe `first` never ran:\n{}",
+            monitor.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // A typo: rejected, with its location in the log; the old probe keeps running.
+    std::fs::write(&config, probe("second").replace("every:", "evry:")).unwrap();
+    monitor.signal(libc::SIGHUP);
+    monitor.wait_for_log("reload rejected", Duration::from_secs(10));
+    let log = monitor.log();
+    assert!(log.contains("shopwatch.yaml:3:"), "located error: {log}");
+    assert!(log.contains("unknown key `evry`"), "{log}");
+    let text = get_text(&metrics_url).await;
+    assert!(
+        text.contains("shopwatch_config_last_reload_successful 0"),
+        "{text}"
+    );
+    let before = runs_of(&text, "first");
+    let deadline = Instant::now() + Duration::from_secs(25);
+    while runs_of(&get_text(&metrics_url).await, "first") <= before {
+        assert!(
+            Instant::now() < deadline,
+            "the old configuration stopped:\n{}",
+            monitor.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // A good one: applied; the removed probe's series go.
+    std::fs::write(&config, probe("second")).unwrap();
+    monitor.signal(libc::SIGHUP);
+    monitor.wait_for_log("reloaded", Duration::from_secs(10));
+    let deadline = Instant::now() + Duration::from_secs(70);
+    loop {
+        let text = get_text(&metrics_url).await;
+        if runs_of(&text, "second") >= 1.0 {
+            assert!(
+                text.contains("shopwatch_config_last_reload_successful 1"),
+                "{text}"
+            );
+            assert!(
+                !text.contains(r#"probe="first""#),
+                "the removed probe is forgotten:\n{text}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "probe `second` never ran:\n{}",
+            monitor.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    monitor.stop();
+}
+
+/// The README's minimal configuration, exactly as the README shows it, with the demo shop on
+/// the ports it names (127.0.0.1:8088 and :8443).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_minimal_configuration_works_as_written() {
+    require_browser("firefox");
+    let readme = std::fs::read_to_string(repo_path("README.md")).expect("README");
+    let marker = "<!-- minimal-config -->";
+    let block = readme
+        .split(marker)
+        .nth(1)
+        .and_then(|rest| rest.split("```yaml\n").nth(1))
+        .and_then(|rest| rest.split("```").next())
+        .expect("the README has a ```yaml block after <!-- minimal-config -->");
+    assert!(block.contains("journeys/demo-shop.yaml"), "{block}");
+
+    let _slot = util::browser_slot().await;
+    let shop_listener = tokio::net::TcpListener::bind("127.0.0.1:8088")
+        .await
+        .expect("127.0.0.1:8088 is taken: stop the demo (scripts/demo) before running the tests");
+    let mut shop = demo_shop::start(shop_listener, util::ShopConfig::default())
+        .await
+        .expect("demo shop");
+    let (_, cert, key) = localhost_certificate();
+    let tls_listener = tokio::net::TcpListener::bind("127.0.0.1:8443")
+        .await
+        .expect("127.0.0.1:8443 is taken: stop the demo before running the tests");
+    shop.start_tls(tls_listener, cert.as_bytes(), key.as_bytes())
+        .await
+        .expect("TLS");
+    assert!(
+        std::net::TcpListener::bind("127.0.0.1:9464").is_ok(),
+        "127.0.0.1:9464 is taken: stop the demo before running the tests"
+    );
+
+    // As a user would lay it out: shopwatch.yaml beside journeys/.
+    let work = tempfile::Builder::new()
+        .prefix("shopwatch-monitor-")
+        .tempdir()
+        .unwrap();
+    let dir = work.path().join("project");
+    std::fs::create_dir_all(dir.join("journeys")).unwrap();
+    std::fs::copy(
+        repo_path("journeys/demo-shop.yaml"),
+        dir.join("journeys/demo-shop.yaml"),
+    )
+    .unwrap();
+    let config = write(&dir, "shopwatch.yaml", block);
+    let mut monitor = Monitor::start_in(Path::new("shopwatch.yaml"), work, Some(&dir));
+    let _ = &config;
+    let metrics_url = monitor.metrics_url();
+    assert_eq!(metrics_url, "http://127.0.0.1:9464/metrics");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let text = loop {
+        let text = get_text(&metrics_url).await;
+        let ran = text.contains(
+            r#"shopwatch_journey_last_run_passed{journey="demo-checkout",location="local"} 1"#,
+        );
+        let probed = text.contains(r#"probe_success{probe="shop-home",location="local"} 1"#)
+            && text.contains(r#"probe_success{probe="shop-cert",location="local"}"#);
+        if ran && probed {
+            break text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not there in 2 minutes:\n{text}\n{}",
+            monitor.log()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    // The shop's certificate is signed by a CA no system trusts: the probe says so.
+    assert!(
+        text.contains(r#"probe_success{probe="shop-cert",location="local"} 0"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            r#"shopwatch_probe_tls_chain_verified{probe="shop-cert",location="local"} 0"#
+        ),
+        "{text}"
+    );
+    monitor.stop();
+}
