@@ -23,9 +23,6 @@ use serde_yaml::Value as Yaml;
 use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
 
-// TODO(daemon): shopwatch validate docker/shopwatch.yaml
-// (run the built binary from the repository root and expect exit code 0, once `run` and its
-// configuration land).
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -422,4 +419,21 @@ fn image_prepares_the_volume_directories_for_its_non_root_user() {
         ignored.lines().any(|l| l.trim() == "target/"),
         ".dockerignore keeps target/"
     );
+}
+
+/// The container's configuration is valid for the real binary, journeys included, from the
+/// repository root (the same relative paths resolve in the container).
+#[test]
+fn the_container_configuration_validates() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_shopwatch"))
+        .args(["validate", "docker/shopwatch.yaml"])
+        .current_dir(root())
+        .output()
+        .expect("run shopwatch validate");
+    assert!(
+        output.status.success(),
+        "shopwatch validate docker/shopwatch.yaml:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("configuration is valid"));
 }
