@@ -6,8 +6,9 @@
 //! is the text the fixture has at that line and column, so a location that drifts to another
 //! token fails even when the message is right.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod diagnostics;
+
+use diagnostics::{check_diagnostic, manifest_path, validate};
 
 /// (fixture under tests/fixtures/invalid/, line:column, text at that place in the fixture,
 ///  message the diagnostic starts with, text its hint contains or None for no hint)
@@ -173,65 +174,6 @@ const INVALID: &[Expectation] = &[
      None),
 ];
 
-fn validate(files: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_shopwatch"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .arg("validate")
-        .args(files)
-        .output()
-        .expect("run shopwatch validate")
-}
-
-fn manifest_path(relative: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
-}
-
-/// The text of `source` from 1-based `line` and `column` on, columns counted in characters.
-fn text_at(source: &str, line: usize, column: usize) -> String {
-    source
-        .lines()
-        .nth(line - 1)
-        .map(|text| text.chars().skip(column - 1).collect())
-        .unwrap_or_default()
-}
-
-/// Checks that `stderr` has the diagnostic `file:location: message` (with its hint) and that
-/// `location` is where `at` is in the file; returns what is wrong.
-fn check_diagnostic(
-    file: &str,
-    stderr: &str,
-    (location, at, message, hint): (&str, &str, &str, Option<&str>),
-) -> Vec<String> {
-    let mut problems = Vec::new();
-    let (line, column) = location.split_once(':').expect("line:column");
-    let (line, column): (usize, usize) = (line.parse().unwrap(), column.parse().unwrap());
-    let source = std::fs::read_to_string(manifest_path(file)).expect("read fixture");
-    let there = text_at(&source, line, column);
-    if !there.starts_with(at) {
-        problems.push(format!("{file}:{location} is `{there}` in the file, not `{at}`: the expected location is wrong"));
-    }
-
-    let lines: Vec<&str> = stderr.lines().collect();
-    let want = format!("{file}:{location}: {message}");
-    match lines.iter().position(|l| l.starts_with(&want)) {
-        None => problems.push(format!("stderr lacks `{want}`")),
-        Some(i) => {
-            let next = lines.get(i + 1).copied().unwrap_or("");
-            match (hint, next.strip_prefix("  hint: ")) {
-                (Some(hint), Some(got)) if got.contains(hint) => {}
-                (Some(hint), _) => problems.push(format!(
-                    "{file}:{location}: wanted hint containing `{hint}`, got `{next}`"
-                )),
-                (None, Some(got)) => {
-                    problems.push(format!("{file}:{location}: wanted no hint, got `{got}`"))
-                }
-                (None, None) => {}
-            }
-        }
-    }
-    problems
-}
-
 #[test]
 fn each_invalid_fixture_reports_its_one_error_where_it_is() {
     let mut problems = Vec::new();
@@ -343,7 +285,7 @@ fn a_missing_file_is_an_invalid_journey() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "stderr:\n{stderr}");
     assert!(
-        stderr.starts_with(&format!("{file}:1:1: cannot read journey file: ")),
+        stderr.starts_with(&format!("{file}:1:1: cannot read journey or configuration file: ")),
         "stderr:\n{stderr}"
     );
 }

@@ -144,8 +144,15 @@ pub struct MetricsFile {
     pub journey_buckets: Option<Vec<f64>>,
 }
 
+/// A scalar as text; an empty value (`max_age:`) is not given, as for every other key.
 fn opt_scalar_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    scalar_text(d).map(Some)
+    struct Text(String);
+    impl<'de> Deserialize<'de> for Text {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            scalar_text(d).map(Text)
+        }
+    }
+    Ok(Option::<Text>::deserialize(d)?.map(|text| text.0))
 }
 
 /// `listen` as text (`listen: 9464` too, which [`listen_problem`] then explains); a list or a
@@ -325,31 +332,40 @@ fn listen_problem(text: &str) -> (String, String) {
         );
     }
     let Some((host, port)) = trimmed.rsplit_once(':') else {
+        if matches!(url::Host::parse(trimmed), Ok(url::Host::Domain(_))) {
+            return (
+                format!("`{text}`: `listen` takes an IP address and port, not a host name"),
+                format!("host names are not resolved here: {LISTEN_HINT}"),
+            );
+        }
         return (
             format!("`{text}` is not an IP address and port"),
             LISTEN_HINT.to_string(),
         );
     };
-    let port_text = match port.parse::<u16>() {
-        Ok(_) => port,
-        Err(_) => {
-            return (
-                format!("`{port}` is not a port (0 to 65535)"),
-                LISTEN_HINT.to_string(),
-            )
-        }
-    };
+    if port.is_empty() {
+        return (
+            format!("`{text}` has no port"),
+            format!("add the port, e.g. `{host}:9464`"),
+        );
+    }
+    if port.parse::<u16>().is_err() {
+        return (
+            format!("`{port}` is not a port (0 to 65535)"),
+            LISTEN_HINT.to_string(),
+        );
+    }
     if host.contains(':') && !host.starts_with('[') {
         return (
             format!("`{text}`: an IPv6 address needs brackets"),
-            format!("write `[{host}]:{port_text}`"),
+            format!("write `[{host}]:{port}`"),
         );
     }
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     if bare.parse::<IpAddr>().is_err() && url::Host::parse(bare).is_ok() {
         return (
             format!("`{text}`: `listen` takes an IP address, not a host name"),
-            format!("host names are not resolved here: write `127.0.0.1:{port_text}` to listen on this machine only, or `0.0.0.0:{port_text}` on every interface (as in a container)"),
+            format!("host names are not resolved here: write `127.0.0.1:{port}` to listen on this machine only, or `0.0.0.0:{port}` on every interface (as in a container)"),
         );
     }
     (
@@ -796,6 +812,19 @@ mod tests {
     }
 
     #[test]
+    fn empty_values_are_defaults() {
+        let config = parse_monitor(
+            Path::new("shopwatch.yaml"),
+            "listen:\nartifacts:\n  max_age:\n  max_size:\nmetrics:\n  window:\nprobes:\n  - http: {name: a, url: \"http://127.0.0.1:9/\", every: 15s}\n",
+        )
+        .unwrap();
+        assert_eq!(config.listen, DEFAULT_LISTEN.parse().unwrap());
+        assert_eq!(config.artifacts.max_age, DEFAULT_ARTIFACTS_MAX_AGE);
+        assert_eq!(config.artifacts.max_size, DEFAULT_ARTIFACTS_MAX_SIZE);
+        assert_eq!(config.metrics.window, MetricsConfig::default().window);
+    }
+
+    #[test]
     fn zero_sizes_are_told_from_nonsense() {
         assert!(is_zero_size("0"));
         assert!(is_zero_size("0 MB"));
@@ -809,6 +838,8 @@ mod tests {
         let message = |text| listen_problem(text).0;
         let hint = |text| listen_problem(text).1;
         assert!(message("localhost:9464").contains("not a host name"));
+        assert!(message("localhost").contains("not a host name"));
+        assert!(hint("localhost").starts_with("host names are not resolved here: write"));
         assert!(hint("localhost:9464").contains("`127.0.0.1:9464`"));
         assert_eq!(message("9464"), "`9464` has no IP address");
         assert_eq!(message(":9464"), "`:9464` has no IP address");
@@ -822,7 +853,7 @@ mod tests {
             "`99999` is not a port (0 to 65535)"
         );
         assert_eq!(message(""), "`listen` is empty");
-        assert_eq!(message("127.0.0.1:"), "`` is not a port (0 to 65535)");
+        assert_eq!(message("127.0.0.1:"), "`127.0.0.1:` has no port");
     }
 
     #[test]

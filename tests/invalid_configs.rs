@@ -1,0 +1,635 @@
+//! Monitor configurations (`shopwatch run --config FILE`, `shopwatch validate FILE`) with one
+//! mistake each: the real binary must exit 2 and print `file:line:column: message` (and the
+//! hint, where there is one) for that mistake, from `validate` and from `run` alike, and `run`
+//! must start nothing.
+//!
+//! As in tests/invalid_journeys.rs, every location below was counted by hand in its fixture,
+//! and the test checks it independently of the tool: the `at` text is what the file has at
+//! that line and column.
+//!
+//! tests/fixtures/invalid-config/journeys/ holds valid journeys the fixtures name;
+//! broken-journeys/ holds invalid ones, whose errors must be reported in the journey file.
+
+mod diagnostics;
+
+use diagnostics::{check_diagnostic, manifest_path, validate};
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const DIR: &str = "tests/fixtures/invalid-config";
+
+/// How long `shopwatch run` may take to refuse a configuration: it reads one file and a few
+/// journeys, so anything near this means it started monitoring instead.
+const RUN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One fixture and the one diagnostic it must give.
+struct Case {
+    /// File name under tests/fixtures/invalid-config/.
+    fixture: &'static str,
+    /// Where the error is reported, under tests/fixtures/invalid-config/, when it is not the
+    /// fixture itself (an invalid journey file the fixture names).
+    reported_in: Option<&'static str>,
+    /// line:column, counted in characters.
+    location: &'static str,
+    /// The text the file has at `location`.
+    at: &'static str,
+    /// What the message starts with.
+    message: &'static str,
+    /// What the hint contains, or None for no hint.
+    hint: Option<&'static str>,
+}
+
+const fn case(
+    fixture: &'static str,
+    location: &'static str,
+    at: &'static str,
+    message: &'static str,
+    hint: Option<&'static str>,
+) -> Case {
+    Case {
+        fixture,
+        reported_in: None,
+        location,
+        at,
+        message,
+        hint,
+    }
+}
+
+impl Case {
+    fn config(&self) -> String {
+        format!("{DIR}/{}", self.fixture)
+    }
+
+    /// The file the diagnostic names.
+    fn reported_file(&self) -> String {
+        match self.reported_in {
+            Some(file) => format!("{DIR}/{file}"),
+            None => self.config(),
+        }
+    }
+
+    fn expectation(&self) -> (&str, &str, &str, Option<&str>) {
+        (self.location, self.at, self.message, self.hint)
+    }
+}
+
+const LISTEN_HINT: &str = "write an IP address and port, e.g. `127.0.0.1:9464`";
+const WEBDRIVER_HINT: &str = "give the WebDriver endpoint, e.g. `http://127.0.0.1:4444`";
+const RELATIVE_HINT: &str = "paths are taken from the configuration file's directory";
+const BUCKETS_HINT: &str = "upper bounds in seconds, in increasing order";
+
+#[rustfmt::skip]
+const INVALID: &[Case] = &[
+    // YAML syntax: libyaml's place of the problem (the `:` after the mis-indented key).
+    case("01-yaml-syntax.yaml", "3:16", ": 2",
+         "mapping values are not allowed in this context",
+         Some("check this line's indentation")),
+    case("02-unknown-top-level-key.yaml", "1:1", "listn:",
+         "unknown key `listn`",
+         Some("did you mean `listen`?")),
+    case("03-unknown-webdriver-key.yaml", "3:3", "max_session:",
+         "unknown key `max_session` (at webdriver)",
+         Some("did you mean `max_sessions`?")),
+    // `listen` is bound as given: a host name would need resolving, which SocketAddr does not.
+    case("04-listen-host-name.yaml", "1:9", "localhost:9464",
+         "`localhost:9464`: `listen` takes an IP address, not a host name",
+         Some("host names are not resolved here: write `127.0.0.1:9464` to listen on this machine only, or `0.0.0.0:9464` on every interface")),
+    case("05-listen-port-only.yaml", "1:9", "9464",
+         "`9464` has no IP address",
+         Some("write `127.0.0.1:9464` (this machine only) or `0.0.0.0:9464`")),
+    // Not "expected a string": what `listen` is.
+    case("06-listen-wrong-type.yaml", "1:9", "{host: 127.0.0.1",
+         "invalid type: map, expected an IP address and port such as `127.0.0.1:9464` (at listen)",
+         Some(LISTEN_HINT)),
+    case("07-webdriver-url-not-http.yaml", "2:8", "ftp://x",
+         "the WebDriver url must be http or https, not `ftp`",
+         Some(WEBDRIVER_HINT)),
+    case("08-webdriver-url-not-a-url.yaml", "2:8", "not a url",
+         "`not a url` is not a URL: relative URL without a base",
+         Some(WEBDRIVER_HINT)),
+    case("09-max-sessions-zero.yaml", "2:17", "0",
+         "`max_sessions` must be at least 1",
+         Some("how many browser sessions may be open at once")),
+    case("10-max-sessions-not-a-number.yaml", "2:17", "many",
+         "invalid type: string \"many\", expected a whole number (at webdriver.max_sessions)",
+         Some("a whole number, at least 1, e.g. `max_sessions: 2`")),
+    // The second entry; the first is fine.
+    case("11-journey-file-missing.yaml", "3:5", "journeys/missing.yaml",
+         "journey file `tests/fixtures/invalid-config/journeys/missing.yaml` does not exist",
+         Some(RELATIVE_HINT)),
+    case("12-glob-matches-nothing.yaml", "2:5", "journeys/*.yml",
+         "`journeys/*.yml` matches no journey file (looked for `tests/fixtures/invalid-config/journeys/*.yml`)",
+         Some(RELATIVE_HINT)),
+    // The position is in the pattern as written, not in it joined to the directory.
+    case("13-invalid-glob.yaml", "2:5", "\"journeys/[shop.yaml\"",
+         "`journeys/[shop.yaml` is not a valid glob: invalid range pattern (at character 10)",
+         Some("`[abc]` one of the characters listed")),
+    case("14-journey-map-unknown-key.yaml", "3:5", "base-url:",
+         "unknown key `base-url` (at journeys[0])",
+         Some("did you mean `base_url`?")),
+    case("15-journey-map-bad-base-url.yaml", "3:15", "staging.shop.example.com",
+         "`staging.shop.example.com` is not a URL: relative URL without a base",
+         Some("write a full URL such as `https://staging.shop.example.com`")),
+    case("16-journey-entry-number.yaml", "3:5", "42",
+         "invalid type: integer `42`, expected a journey file path or glob, or `{file: ..., base_url: ...}` (at journeys[1])",
+         Some("write a path or glob, e.g. `- journeys/shop.yaml`")),
+    case("17-journey-entry-list.yaml", "2:5", "[journeys/shop.yaml,",
+         "invalid type: sequence, expected a journey file path or glob, or `{file: ..., base_url: ...}` (at journeys[0])",
+         Some("write a path or glob, e.g. `- journeys/shop.yaml`")),
+    // Two valid journey files, both `journey: checkout`: at the entry of the second.
+    case("18-duplicate-journey-name.yaml", "4:5", "journeys/checkout-b.yaml",
+         "journey `checkout` (tests/fixtures/invalid-config/journeys/checkout-b.yaml) is configured twice; the first is tests/fixtures/invalid-config/journeys/checkout-a.yaml",
+         Some("journey names are metric labels and must be unique")),
+    // Reported in the journey file, at its mistake, not in the configuration.
+    Case {
+        fixture: "19-invalid-journey-file.yaml",
+        reported_in: Some("broken-journeys/every-5s.yaml"),
+        location: "3:8",
+        at: "5s",
+        message: "`every: 5s` is shorter than the 10s minimum",
+        hint: None,
+    },
+    case("20-artifacts-bad-max-age.yaml", "4:12", "a week",
+         "`a week` is not a duration",
+         Some("write a number with a unit")),
+    case("21-artifacts-bad-max-size.yaml", "4:13", "lots",
+         "`lots` is not a size",
+         Some("write a number of bytes with a unit, e.g. `500MB` or `1GiB`")),
+    case("22-artifacts-empty-dir.yaml", "4:8", "\"\"",
+         "artifacts `dir` is empty",
+         Some("leave `dir` out for `shopwatch-artifacts` beside the configuration")),
+    case("23-metrics-window-below-minimum.yaml", "4:11", "30s",
+         "window 30s is shorter than the 1m minimum",
+         Some("the default is 1h")),
+    case("24-metrics-window-not-a-duration.yaml", "4:11", "hourly",
+         "`hourly` is not a duration",
+         Some("write a number with a unit")),
+    // At the bound that breaks the order, not at the list.
+    case("25-step-buckets-not-increasing.yaml", "4:26", "1, 5]",
+         "bucket bound 1 in `step_buckets` is not more than the bound before it (2): bounds must increase",
+         Some(BUCKETS_HINT)),
+    case("26-step-buckets-negative.yaml", "6:7", "-1",
+         "bucket bound -1 in `step_buckets` must be a positive number of seconds",
+         Some(BUCKETS_HINT)),
+    case("27-journey-buckets-empty.yaml", "4:20", "[]",
+         "`journey_buckets` is empty",
+         Some("or leave it out for the defaults")),
+    // At the key, not inside the map under it.
+    case("28-alerting.yaml", "3:1", "alerting:",
+         "`alerting` is not supported by this version of shopwatch yet",
+         Some("alert from Prometheus on shopwatch's metrics meanwhile")),
+    // At the first key: line 1 is a comment.
+    case("29-nothing-to-monitor.yaml", "2:1", "listen:",
+         "nothing to monitor: no journeys and no probes are configured",
+         Some("add `journeys: [journeys/shop.yaml]`, or a probe under `probes:`")),
+    // Probe errors point into the configuration, at the probe.
+    case("30-probe-every-below-minimum.yaml", "5:14", "5s",
+         "`every: 5s` is shorter than the 10s minimum",
+         None),
+    case("31-unknown-probe-kind.yaml", "6:5", "htp:",
+         "unknown probe kind `htp` (at probes[1])",
+         Some("did you mean `http`?")),
+    case("32-location-empty.yaml", "1:11", "\"\"",
+         "`location` is empty",
+         Some("or leave `location` out")),
+    case("33-location-too-long.yaml", "1:11", "eu-west-frankfurt-",
+         "location is 78 characters long; at most 64 are allowed",
+         Some("it becomes the `location` label of every series")),
+    case("34-duplicate-top-level-key.yaml", "4:1", "listen: 0.0.0.0:9464",
+         "duplicate key `listen`",
+         Some("`listen` is already given at line 1 column 1: keep one")),
+    case("35-journeys-not-a-list.yaml", "1:11", "journeys/shop.yaml",
+         "invalid type: string \"journeys/shop.yaml\", expected a list (at journeys)",
+         Some("e.g. `journeys: [journeys/shop.yaml]`")),
+    case("36-journey-map-without-file.yaml", "3:5", "base_url:",
+         "missing key `file` (at journeys[1])",
+         Some("a journey given as a map needs `file:`")),
+    case("37-journey-entry-directory.yaml", "2:5", "journeys",
+         "`tests/fixtures/invalid-config/journeys` is a directory, not a journey file",
+         Some("a glob such as `journeys/*.yaml`")),
+    case("38-artifacts-max-size-zero.yaml", "4:13", "0",
+         "`max_size: 0` would keep no artifacts",
+         Some("e.g. `500MB` or `1GiB`")),
+    case("39-webdriver-not-a-map.yaml", "1:12", "http://127.0.0.1:4444",
+         "invalid type: string \"http://127.0.0.1:4444\", expected a map (at webdriver)",
+         Some("e.g. `webdriver: {url: http://127.0.0.1:4444}`")),
+    // "a number", not "f64".
+    case("40-bucket-not-a-number.yaml", "4:27", "10s",
+         "invalid type: string \"10s\", expected a number (at metrics.journey_buckets[2])",
+         Some(BUCKETS_HINT)),
+    // At `journeys`, which is there but empty.
+    case("41-journeys-empty-list.yaml", "1:1", "journeys: []",
+         "nothing to monitor: no journeys and no probes are configured",
+         Some("add `journeys: [journeys/shop.yaml]`")),
+    // At the file, not at the map around it.
+    case("42-journey-map-file-missing.yaml", "2:11", "journeys/missing.yaml",
+         "journey file `tests/fixtures/invalid-config/journeys/missing.yaml` does not exist",
+         Some(RELATIVE_HINT)),
+    // `::1:9464` is itself an IPv6 address; `[::1]:9464` was meant.
+    case("43-listen-ipv6-without-brackets.yaml", "1:9", "\"::1:9464\"",
+         "`::1:9464` has no port",
+         Some("an IPv6 address goes in brackets before the port, e.g. `[::1]:9464`")),
+];
+
+/// What shopwatch printed, and how it exited.
+struct Ran {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs the real binary from the repository root and waits at most [`RUN_TIMEOUT`]; a child
+/// still running then is killed (by its pid) and the test fails.
+fn shopwatch(args: &[&str], configure: impl FnOnce(&mut Command)) -> Ran {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_shopwatch"));
+    command
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .env_remove("SHOPWATCH_LOG")
+        .env_remove("SHOPWATCH_WEBDRIVER")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    configure(&mut command);
+    let mut child = command.spawn().expect("start shopwatch");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let stdout = thread::spawn(move || {
+        let mut text = String::new();
+        let _ = out.read_to_string(&mut text);
+        text
+    });
+    let stderr = thread::spawn(move || {
+        let mut text = String::new();
+        let _ = err.read_to_string(&mut text);
+        text
+    });
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for shopwatch") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let pid = child.id();
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "`shopwatch {}` (pid {pid}) was still running after {RUN_TIMEOUT:?}: killed it",
+                args.join(" ")
+            );
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    Ran {
+        code: status.code(),
+        stdout: stdout.join().expect("read stdout"),
+        stderr: stderr.join().expect("read stderr"),
+    }
+}
+
+/// The diagnostics in `stderr` (`file:line:column: ...` and their hints), without log lines.
+fn diagnostic_lines(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter(|l| l.starts_with("tests/") || l.starts_with("  hint: "))
+        .collect()
+}
+
+#[test]
+fn each_invalid_config_reports_its_one_error_where_it_is() {
+    let mut problems = Vec::new();
+    for case in INVALID {
+        let file = case.config();
+        let output = validate(&[&file]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if output.status.code() != Some(2) {
+            problems.push(format!(
+                "{file}: exit {:?}, wanted 2; stderr:\n{stderr}",
+                output.status.code()
+            ));
+        }
+        if !output.stdout.is_empty() {
+            problems.push(format!(
+                "{file}: stdout should be empty: {}",
+                String::from_utf8_lossy(&output.stdout)
+            ));
+        }
+        let reported = stderr
+            .lines()
+            .filter(|l| !l.starts_with("  hint: "))
+            .count();
+        if reported != 1 {
+            problems.push(format!(
+                "{file}: {reported} errors reported, wanted exactly one:\n{stderr}"
+            ));
+        }
+        problems.extend(check_diagnostic(
+            &case.reported_file(),
+            &stderr,
+            case.expectation(),
+        ));
+    }
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+/// `run` refuses each invalid configuration with the diagnostics `validate` prints, at once,
+/// before listening or running anything.
+#[test]
+fn run_refuses_each_invalid_config_before_starting_anything() {
+    let artifacts = manifest_path(&format!("{DIR}/shopwatch-artifacts"));
+    let mut problems = Vec::new();
+    for case in INVALID {
+        let file = case.config();
+        let validated = validate(&[&file]);
+        let validated = String::from_utf8_lossy(&validated.stderr);
+        let ran = shopwatch(&["run", "--config", &file], |_| {});
+        if ran.code != Some(2) {
+            problems.push(format!(
+                "{file}: run exited {:?}, wanted 2; stderr:\n{}",
+                ran.code, ran.stderr
+            ));
+        }
+        let (want, got) = (diagnostic_lines(&validated), diagnostic_lines(&ran.stderr));
+        if want.is_empty() || want != got {
+            problems.push(format!(
+                "{file}: run printed\n{}\nbut validate printed\n{}",
+                got.join("\n"),
+                want.join("\n")
+            ));
+        }
+        if ran.stderr.contains("monitoring from") || ran.stderr.contains("metrics on") {
+            problems.push(format!("{file}: run started monitoring:\n{}", ran.stderr));
+        }
+        if !ran.stdout.is_empty() {
+            problems.push(format!("{file}: stdout should be empty: {}", ran.stdout));
+        }
+    }
+    assert!(
+        !artifacts.exists(),
+        "{} was created by a configuration that was refused",
+        artifacts.display()
+    );
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+/// tests/fixtures/invalid-config/several-errors/shopwatch.yaml: every mistake in it, and in
+/// the journey file it names.
+#[rustfmt::skip]
+const SEVERAL: &[Case] = &[
+    case("several-errors/shopwatch.yaml", "2:9", "localhost:9464",
+         "`localhost:9464`: `listen` takes an IP address, not a host name",
+         Some("host names are not resolved here")),
+    case("several-errors/shopwatch.yaml", "4:17", "0",
+         "`max_sessions` must be at least 1",
+         Some("how many browser sessions")),
+    Case {
+        reported_in: Some("several-errors/../broken-journeys/two-errors.yaml"),
+        ..case("several-errors/shopwatch.yaml", "3:8", "5s",
+               "`every: 5s` is shorter than the 10s minimum",
+               None)
+    },
+    Case {
+        reported_in: Some("several-errors/../broken-journeys/two-errors.yaml"),
+        ..case("several-errors/shopwatch.yaml", "8:16", "{ selector: \"#buy\", xpath:",
+               "give exactly one of `selector`, `xpath` or `link_text` (found `selector` and `xpath`)",
+               None)
+    },
+    case("several-errors/shopwatch.yaml", "8:5", "../journeys/missing.yaml",
+         "journey file `tests/fixtures/invalid-config/several-errors/../journeys/missing.yaml` does not exist",
+         Some(RELATIVE_HINT)),
+    case("several-errors/shopwatch.yaml", "10:13", "lots",
+         "`lots` is not a size",
+         Some("`500MB` or `1GiB`")),
+    case("several-errors/shopwatch.yaml", "12:11", "30s",
+         "window 30s is shorter than the 1m minimum",
+         Some("the default is 1h")),
+    case("several-errors/shopwatch.yaml", "17:14", "5s",
+         "`every: 5s` is shorter than the 10s minimum",
+         None),
+];
+
+#[test]
+fn all_errors_in_a_config_and_its_journeys_are_reported_in_one_run() {
+    let file = SEVERAL[0].config();
+    let validated = validate(&[&file]);
+    let stderr = String::from_utf8_lossy(&validated.stderr).into_owned();
+    assert_eq!(validated.status.code(), Some(2), "stderr:\n{stderr}");
+    let mut problems: Vec<String> = SEVERAL
+        .iter()
+        .flat_map(|case| check_diagnostic(&case.reported_file(), &stderr, case.expectation()))
+        .collect();
+    let reported = stderr
+        .lines()
+        .filter(|l| !l.starts_with("  hint: "))
+        .count();
+    if reported != SEVERAL.len() {
+        problems.push(format!(
+            "{reported} errors reported, wanted {}",
+            SEVERAL.len()
+        ));
+    }
+
+    let ran = shopwatch(&["run", "--config", &file], |_| {});
+    if ran.code != Some(2) {
+        problems.push(format!("run exited {:?}, wanted 2", ran.code));
+    }
+    if diagnostic_lines(&ran.stderr) != diagnostic_lines(&stderr) {
+        problems.push(format!(
+            "run printed other diagnostics than validate:\n{}",
+            ran.stderr
+        ));
+    }
+    assert!(
+        problems.is_empty(),
+        "{}\nstderr:\n{stderr}",
+        problems.join("\n")
+    );
+}
+
+/// Every fixture on disk has an expectation, and every expectation a fixture.
+#[test]
+fn the_table_covers_every_fixture() {
+    let mut on_disk: Vec<String> = std::fs::read_dir(manifest_path(DIR))
+        .expect("list fixtures")
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".yaml") || name.ends_with(".yml"))
+        .collect();
+    on_disk.sort();
+    let mut in_table: Vec<String> = INVALID.iter().map(|c| c.fixture.to_string()).collect();
+    in_table.sort();
+    in_table.dedup();
+    assert_eq!(in_table.len(), INVALID.len(), "a fixture is listed twice");
+    assert_eq!(on_disk, in_table);
+    assert!(INVALID.len() >= 20);
+    for case in INVALID {
+        if let Some(file) = case.reported_in {
+            assert!(
+                manifest_path(&format!("{DIR}/{file}")).is_file(),
+                "{}: {file} does not exist",
+                case.fixture
+            );
+        }
+    }
+}
+
+/// The journeys the fixtures name are valid themselves: each fixture's error is its own.
+#[test]
+fn the_helper_journeys_are_valid() {
+    let mut files: Vec<String> = std::fs::read_dir(manifest_path(&format!("{DIR}/journeys")))
+        .expect("list helper journeys")
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".yaml"))
+        .map(|name| format!("{DIR}/journeys/{name}"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 3);
+    let args: Vec<&str> = files.iter().map(String::as_str).collect();
+    let output = validate(&args);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "stderr:\n{stderr}");
+    for file in &files {
+        assert!(
+            stdout.contains(&format!("{file}: journey `")),
+            "{file} not reported valid:\n{stdout}"
+        );
+    }
+}
+
+#[test]
+fn run_with_a_missing_config_names_the_file() {
+    let file = format!("{DIR}/no-such-config.yaml");
+    assert!(!manifest_path(&file).exists());
+    let ran = shopwatch(&["run", "--config", &file], |_| {});
+    assert_eq!(ran.code, Some(2), "stderr:\n{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .starts_with(&format!("{file}:1:1: cannot read configuration file: ")),
+        "stderr:\n{}",
+        ran.stderr
+    );
+}
+
+#[test]
+fn run_with_a_journey_instead_of_a_config_says_so() {
+    let file = format!("{DIR}/journeys/shop.yaml");
+    let ran = shopwatch(&["run", "--config", &file], |_| {});
+    assert_eq!(ran.code, Some(2), "stderr:\n{}", ran.stderr);
+    assert!(
+        ran.stderr.starts_with(&format!(
+            "{file}:1:1: this is a journey file, not a monitor configuration"
+        )),
+        "stderr:\n{}",
+        ran.stderr
+    );
+    assert!(
+        ran.stderr.contains("hint: list it under `journeys:`"),
+        "stderr:\n{}",
+        ran.stderr
+    );
+}
+
+/// A temporary directory with a configuration `shopwatch.yaml` and the journey `shop.yaml`.
+fn temp_config(config: &str, journey: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("shop.yaml"), journey).expect("write journey");
+    let file = dir.path().join("shopwatch.yaml");
+    std::fs::write(&file, config).expect("write config");
+    let file = file.to_string_lossy().into_owned();
+    (dir, file)
+}
+
+#[test]
+fn run_stops_on_an_env_secret_that_is_not_set() {
+    const VAR: &str = "SHOPWATCH_TEST_UNSET_SECRET";
+    let journey = format!(
+        "journey: secret-login\nbase_url: https://shop.example.com\nevery: 5m\nvars:\n  password: {{ secret: env:{VAR} }}\nsteps:\n  - step: login\n    do:\n      - open: /login\n      - fill: {{ selector: \"#password\", value: \"${{password}}\" }}\n"
+    );
+    let (dir, file) = temp_config("listen: 127.0.0.1:0\njourneys: [shop.yaml]\n", &journey);
+    // The configuration itself is valid: the secret is looked up when the monitor starts.
+    let validated = validate(&[&file]);
+    assert_eq!(
+        validated.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&validated.stderr)
+    );
+
+    let ran = shopwatch(&["run", "--config", &file], |command| {
+        command.env_remove(VAR);
+    });
+    assert_eq!(ran.code, Some(2), "stderr:\n{}", ran.stderr);
+    assert!(
+        ran.stderr.contains(VAR) && ran.stderr.contains("journey `secret-login`"),
+        "the error must name the variable and the journey; stderr:\n{}",
+        ran.stderr
+    );
+    assert!(
+        !ran.stderr.contains("monitoring from"),
+        "stderr:\n{}",
+        ran.stderr
+    );
+    assert!(!dir.path().join("shopwatch-artifacts").exists());
+}
+
+#[test]
+fn run_stops_when_its_listen_address_is_taken() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let addr = taken.local_addr().expect("local address");
+    // Only an http probe, so no browser is needed; nothing answers on port 9 of localhost.
+    let config = format!(
+        "listen: {addr}\nprobes:\n  - http: {{name: nothing, url: \"http://127.0.0.1:9/\", every: 1m}}\n"
+    );
+    let (_dir, file) = temp_config(&config, "");
+    let ran = shopwatch(&["run", "--config", &file], |_| {});
+    drop(taken);
+    assert_eq!(ran.code, Some(3), "stderr:\n{}", ran.stderr);
+    assert!(
+        ran.stderr.contains(&format!("cannot listen on {addr}")),
+        "stderr:\n{}",
+        ran.stderr
+    );
+}
+
+#[test]
+fn validate_accepts_a_valid_config_from_another_directory() {
+    let journey = "journey: shop\nbase_url: https://shop.example.com\nevery: 5m\nsteps:\n  - step: home\n    do:\n      - open: /\n";
+    let config = "listen: 0.0.0.0:9464\nlocation: test\nwebdriver:\n  url: http://127.0.0.1:4444\n  max_sessions: 2\njourneys:\n  - file: shop.yaml\n    base_url: https://staging.shop.example.com\nartifacts:\n  max_age: 7d\n  max_size: 1GiB\nmetrics:\n  window: 1h\n  step_buckets: [0.5, 1, 2.5]\nprobes:\n  - http: {name: home, url: \"https://shop.example.com/\", every: 15s}\n";
+    // Run from the repository root: `shop.yaml` is found beside the configuration.
+    let (_dir, file) = temp_config(config, journey);
+    let output = validate(&[&file]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "stderr:\n{stderr}");
+    assert_eq!(
+        stdout.trim_end(),
+        format!("{file}: configuration is valid (1 journeys: shop; 1 probes)")
+    );
+}
+
+#[test]
+fn the_shipped_configs_are_valid() {
+    for file in ["shopwatch.yaml", "docker/shopwatch.yaml"] {
+        let output = validate(&[file]);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{file}: stderr:\n{stderr}");
+        assert!(
+            stdout.starts_with(&format!("{file}: configuration is valid")),
+            "{file}: stdout:\n{stdout}"
+        );
+    }
+}
