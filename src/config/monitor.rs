@@ -186,11 +186,23 @@ fn opt_listen<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Erro
     d.deserialize_any(V)
 }
 
-/// Whether a YAML document is a monitor configuration rather than a journey: a journey has
-/// `journey:` and `steps:` at the top.
+/// Whether a YAML document is a monitor configuration rather than a journey: it has a key only
+/// a configuration has and none of the keys every journey has. A journey with a typo in one of
+/// those still has the others, so it is validated (and its typo reported) as a journey.
 pub fn looks_like_monitor_config(source: &str) -> bool {
+    const MONITOR_ONLY: [&str; 8] = [
+        "listen",
+        "location",
+        "webdriver",
+        "journeys",
+        "artifacts",
+        "metrics",
+        "probes",
+        "alerting",
+    ];
+    const JOURNEY_ONLY: [&str; 4] = ["journey", "steps", "base_url", "defaults"];
     let index = LocationIndex::new(source);
-    !(index.has("journey") || index.has("steps"))
+    MONITOR_ONLY.iter().any(|key| index.has(key)) && !JOURNEY_ONLY.iter().any(|key| index.has(key))
 }
 
 /// Reads and validates a monitor configuration and every journey file it names.
@@ -809,6 +821,12 @@ mod tests {
         assert!(!looks_like_monitor_config(
             "journey: x\nbase_url: http://a\nsteps: []\n"
         ));
+        // Typos in `journey` and `steps`: still a journey (its typos get journey errors).
+        assert!(!looks_like_monitor_config(
+            "jouney: x\nbase_url: http://a\nstep: []\n"
+        ));
+        // Nothing recognisable (a syntax error first): a journey, as before configurations.
+        assert!(!looks_like_monitor_config("{{{"));
     }
 
     #[test]
