@@ -1,4 +1,4 @@
-//! Command line: `shopwatch run`, `shopwatch check` and `shopwatch validate`, and their exit
+//! Command line: `shopwatch run`, `check`, `validate` and `rules`, and their exit
 //! codes.
 
 use crate::config;
@@ -58,6 +58,10 @@ pub enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Print Prometheus alerting rules for shopwatch's metrics (a rule file, YAML, on stdout),
+    /// for alerting from Prometheus. With --config, each journey's thresholds follow its
+    /// `every`.
+    Rules(crate::rules::RulesArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -98,6 +102,7 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Run { config } => run_monitor(config).await,
         Command::Validate { files } => validate(&files),
         Command::Check(args) => check(*args).await,
+        Command::Rules(args) => rules(&args),
     }
 }
 
@@ -163,6 +168,20 @@ fn validate(files: &[PathBuf]) -> i32 {
         }
     }
     code
+}
+
+/// `shopwatch rules`: the rule file on stdout; a configuration that does not load is invalid.
+fn rules(args: &crate::rules::RulesArgs) -> i32 {
+    match crate::rules::run(args) {
+        Ok(yaml) => {
+            print!("{yaml}");
+            exit::PASSED
+        }
+        Err(diagnostics) => {
+            eprintln!("{diagnostics}");
+            exit::INVALID
+        }
+    }
 }
 
 /// `shopwatch run`: the monitor, steered by signals.

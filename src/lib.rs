@@ -15,6 +15,7 @@
 //! - `webdriver`: WebDriver sessions and the local driver processes shopwatch owns.
 //! - `probe`: cheap checks without a browser (http, tls), one file per kind, typed results.
 //! - `report`: console, JSON and JUnit output of runs.
+//! - `rules`: `shopwatch rules`: Prometheus alerting rules for the metrics, per journey interval.
 //! - `metrics`: every metric name; run and probe results kept (HDR histograms) and rendered
 //!   for Prometheus at scrape time.
 
@@ -26,6 +27,7 @@ pub mod journey;
 pub mod metrics;
 pub mod probe;
 pub mod report;
+pub mod rules;
 pub mod schedule;
 pub mod server;
 pub mod webdriver;
