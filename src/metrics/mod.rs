@@ -6,19 +6,23 @@
 //! failures, last success, schedule lag, skipped runs, the session start histogram and its
 //! duration series; per probe its kind and last result; and a few global values. [`render`]
 //! builds `prometheus::proto::MetricFamily`s from it and encodes them with
-//! `prometheus::TextEncoder`. So forgetting a journey or probe removed on reload is removing a
-//! map entry ([`Metrics::set_configured`]).
+//! `prometheus::TextEncoder`; the lock is held while the families are built, not while they
+//! are encoded. Forgetting a journey or probe removed on reload is removing a map entry
+//! ([`Metrics::set_configured`]).
 //!
 //! A duration series (`*_duration_seconds` and `*_duration_window_seconds`) is two things:
 //! - a Prometheus histogram whose buckets are counted exactly when a value is recorded (`le`:
 //!   a value equal to a bound counts in it), with all-time exact `_sum` and `_count`;
-//! - a summary of the last [`MetricsConfig::window`]: HDR histograms (3 significant figures,
-//!   milliseconds) in 6 time slices plus a running sum of them, so a scrape never merges. Its
-//!   quantiles 0.5, 0.9, 0.99, 0.999 and `1` (the maximum) are computed in one pass and cached
-//!   until the series changes; its `_sum` and `_count` are the all-time ones of the histogram,
-//!   as in Prometheus client summaries. A value leaves the quantiles between 5/6 of the window
-//!   and the whole window after it was recorded. An empty window exports no quantile samples,
-//!   only `_sum` and `_count`.
+//! - a summary of the last [`MetricsConfig::window`]: a running HDR histogram (3 significant
+//!   figures, milliseconds) of the values of 6 time slices, kept up to date as values come and
+//!   slices expire, so a scrape never merges (the slices hold their values raw until they are
+//!   many, then as HDR histograms: see `series.rs`). Its quantiles 0.5, 0.9, 0.99, 0.999 and
+//!   `1` (the maximum) are HdrHistogram's (at most 0.1% above the true value, exact below
+//!   2048 ms), computed in one pass and cached until the series changes; its `_sum` and
+//!   `_count` are the all-time ones of the histogram, as in Prometheus client summaries. A
+//!   value leaves the quantiles between 5/6 of the window and the whole window after it was
+//!   recorded. An empty window exports no quantile samples (promtool accepts a summary with
+//!   only `_sum` and `_count`; a NaN would read as a value in queries).
 //!
 //! If a `location` is given, every series has a `location` label.
 //!
@@ -36,6 +40,7 @@ use self::series::{sane_seconds, Buckets, SLICES};
 use crate::journey::outcome::{Outcome, RunReport, StepOutcome};
 use crate::probe::{ProbeConfig, ProbeResult};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -78,9 +83,9 @@ pub const ARTIFACTS_FILES: &str = "shopwatch_artifacts_files";
 pub const ARTIFACTS_BYTES: &str = "shopwatch_artifacts_bytes";
 /// Gauge `{state}`: browser sessions `active` and `waiting` for a slot.
 pub const BROWSER_SESSIONS: &str = "shopwatch_browser_sessions";
-/// Gauge: 1 if the last configuration reload succeeded, else 0.
+/// Gauge: 1 if the last configuration reload succeeded (or none happened yet), else 0.
 pub const CONFIG_RELOAD_SUCCESSFUL: &str = "shopwatch_config_last_reload_successful";
-/// Gauge: Unix time of the last successful configuration reload.
+/// Gauge: Unix time of the last successful configuration load (at start, or reload).
 pub const CONFIG_RELOAD_SUCCESS_TIMESTAMP: &str =
     "shopwatch_config_last_reload_success_timestamp_seconds";
 /// Gauge `{version}`: always 1.
@@ -274,7 +279,7 @@ struct ProbeState {
 struct Reload {
     ok: bool,
     /// Unix seconds.
-    last_success: Option<f64>,
+    last_success: f64,
 }
 
 #[derive(Debug)]
@@ -292,9 +297,7 @@ struct State {
     artifacts: Option<(u64, u64)>,
     /// (active, waiting)
     sessions: (usize, usize),
-    reload: Option<Reload>,
-    /// Size of the last render, to allocate the next at once.
-    last_render_len: usize,
+    reload: Reload,
 }
 
 impl State {
@@ -306,12 +309,7 @@ impl State {
 
     /// The state of `journey`, created if new; `None` when it is not configured.
     fn journey(&mut self, journey: &str) -> Option<&mut JourneyState> {
-        journey_entry(
-            &mut self.journeys,
-            &self.configured,
-            &self.config,
-            journey,
-        )
+        journey_entry(&mut self.journeys, &self.configured, &self.config, journey)
     }
 }
 
@@ -352,6 +350,8 @@ pub struct Metrics {
     /// The `location` label value on every series, if any.
     location: Option<String>,
     state: Mutex<State>,
+    /// Size of the last render, to allocate the next at once.
+    last_render_len: AtomicUsize,
 }
 
 impl Metrics {
@@ -373,9 +373,13 @@ impl Metrics {
                 monitor_errors,
                 artifacts: None,
                 sessions: (0, 0),
-                reload: None,
-                last_render_len: 0,
+                // The configuration was loaded just before, as Prometheus has it at start.
+                reload: Reload {
+                    ok: true,
+                    last_success: unix_now(),
+                },
             }),
+            last_render_len: AtomicUsize::new(0),
         }
     }
 
@@ -446,11 +450,8 @@ impl Metrics {
         j.last_run = Some(LastRun { passed, at: ended });
         if passed {
             j.last_success = Some(ended);
-            j.duration.record(
-                &config.journey_buckets,
-                report.duration_ms / 1000.0,
-                epoch,
-            );
+            j.duration
+                .record(&config.journey_buckets, report.duration_ms / 1000.0, epoch);
         }
         if let Some(ms) = report.session_start_ms {
             j.session_start
@@ -566,20 +567,19 @@ impl Metrics {
         self.state().sessions = (active, waiting);
     }
 
-    /// Sets the result of the last configuration (re)load, and when `ok` the time of the last
-    /// successful one. Both gauges are absent until the first call: call it after the initial
-    /// load too, as Prometheus does.
+    /// Sets the result of the last configuration reload, and when `ok` the time of the last
+    /// successful load. Until the first call, as in Prometheus: 1, and the time the metrics
+    /// were created (the initial load comes just before).
     pub fn set_reload_result(&self, ok: bool) {
         self.set_reload_result_at(ok, unix_now());
     }
 
     fn set_reload_result_at(&self, ok: bool, unix: f64) {
         let mut state = self.state();
-        let last_success = state.reload.and_then(|r| r.last_success);
-        state.reload = Some(Reload {
-            ok,
-            last_success: if ok { Some(unix) } else { last_success },
-        });
+        state.reload.ok = ok;
+        if ok {
+            state.reload.last_success = unix;
+        }
     }
 
     /// Sets the configured journeys and probes (at start and on every reload). New journeys
@@ -616,14 +616,16 @@ impl Metrics {
     /// Renders with the windows as they are at `now`.
     #[doc(hidden)]
     pub fn render_at(&self, now: Instant) -> String {
-        let mut state = self.state();
-        let families = render::families(&mut state, self.location.as_deref(), now);
-        let mut out = String::with_capacity(state.last_render_len + state.last_render_len / 8);
+        // The lock only while the families are built (a fifth of the time); encoding them
+        // does not hold up the runs that record.
+        let families = render::families(&mut self.state(), self.location.as_deref(), now);
+        let last = self.last_render_len.load(Ordering::Relaxed);
+        let mut out = String::with_capacity(last + last / 8);
         if let Err(e) = prometheus::TextEncoder::new().encode_utf8(&families, &mut out) {
             // Only for a family without series, which `families` never makes.
             tracing::error!("cannot encode the metrics: {e}");
         }
-        state.last_render_len = out.len();
+        self.last_render_len.store(out.len(), Ordering::Relaxed);
         out
     }
 }

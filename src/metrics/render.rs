@@ -347,27 +347,20 @@ fn global(out: &mut Out, state: &State) {
         sessions,
     );
 
-    if let Some(reload) = state.reload {
-        let metric = gauge(out.labels(&[]), bool_value(reload.ok));
-        out.gauges(
-            CONFIG_RELOAD_SUCCESSFUL,
-            "1 if the last configuration reload succeeded, else 0.",
-            vec![metric],
-        );
-        if let Some(at) = reload.last_success {
-            let metric = gauge(out.labels(&[]), at);
-            out.gauges(
-                CONFIG_RELOAD_SUCCESS_TIMESTAMP,
-                "Unix time of the last successful configuration reload.",
-                vec![metric],
-            );
-        }
-    }
-
-    let metric = gauge(
-        out.labels(&[("version", env!("CARGO_PKG_VERSION"))]),
-        1.0,
+    let metric = gauge(out.labels(&[]), bool_value(state.reload.ok));
+    out.gauges(
+        CONFIG_RELOAD_SUCCESSFUL,
+        "1 if the last configuration reload succeeded (or none happened yet), else 0.",
+        vec![metric],
     );
+    let metric = gauge(out.labels(&[]), state.reload.last_success);
+    out.gauges(
+        CONFIG_RELOAD_SUCCESS_TIMESTAMP,
+        "Unix time of the last successful configuration load (at start or on reload).",
+        vec![metric],
+    );
+
+    let metric = gauge(out.labels(&[("version", env!("CARGO_PKG_VERSION"))]), 1.0);
     out.gauges(BUILD_INFO, "shopwatch's version; always 1.", vec![metric]);
 }
 

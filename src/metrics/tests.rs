@@ -193,10 +193,7 @@ fn config(window: Duration) -> MetricsConfig {
 fn realistic(location: Option<&str>) -> (Metrics, Instant) {
     let m = Metrics::new(MetricsConfig::default(), location.map(str::to_owned));
     let now = Instant::now();
-    m.set_configured(
-        &["checkout", "login", "search"],
-        &["home", "api", "cert"],
-    );
+    m.set_configured(&["checkout", "login", "search"], &["home", "api", "cert"]);
     for i in 0..20 {
         let t = now + Duration::from_secs(60 * i);
         m.record_run_at(
@@ -396,7 +393,8 @@ fn values_leave_the_window_but_stay_in_count_sum_and_buckets() {
     let count = format!("{STEP_DURATION_WINDOW}_count{{journey=\"j\",step=\"s\"}}");
     let hist_count = format!("{STEP_DURATION}_count{{journey=\"j\",step=\"s\"}}");
     let sum = format!("{STEP_DURATION}_sum{{journey=\"j\",step=\"s\"}}");
-    let bucket = |le: &str| format!("{STEP_DURATION}_bucket{{journey=\"j\",step=\"s\",le=\"{le}\"}}");
+    let bucket =
+        |le: &str| format!("{STEP_DURATION}_bucket{{journey=\"j\",step=\"s\",le=\"{le}\"}}");
 
     let text = m.render_at(t0 + Duration::from_secs(45));
     assert_eq!(sample(&text, &median), Some(0.3));
@@ -439,7 +437,11 @@ fn buckets_are_cumulative_and_exact_at_a_bound() {
             &format!("{STEP_DURATION}_bucket{{journey=\"j\",step=\"s\",le=\"{le}\"}}"),
         )
     };
-    assert_eq!(bucket("0.1"), Some(2.0), "a value equal to a bound is in it");
+    assert_eq!(
+        bucket("0.1"),
+        Some(2.0),
+        "a value equal to a bound is in it"
+    );
     assert_eq!(bucket("0.25"), Some(3.0));
     assert_eq!(bucket("0.5"), Some(4.0));
     assert_eq!(bucket("1"), Some(4.0));
@@ -499,14 +501,14 @@ fn set_configured_precreates_runs_and_forgets_removed() {
     assert!(text.contains("journey=\"b\""));
     assert!(text.contains("probe=\"p2\""));
     assert_eq!(
-        sample(&text, &format!("{JOURNEY_LAST_RUN_PASSED}{{journey=\"a\"}}")),
+        sample(
+            &text,
+            &format!("{JOURNEY_LAST_RUN_PASSED}{{journey=\"a\"}}")
+        ),
         Some(1.0)
     );
     assert_eq!(
-        sample(
-            &text,
-            &format!("{JOURNEY_LAST_SUCCESS}{{journey=\"a\"}}")
-        ),
+        sample(&text, &format!("{JOURNEY_LAST_SUCCESS}{{journey=\"a\"}}")),
         Some(1_740_830_400.1)
     );
 
@@ -518,11 +520,17 @@ fn set_configured_precreates_runs_and_forgets_removed() {
     assert!(text.contains("journey=\"a\",step=\"s\""));
     assert!(text.contains("probe=\"p1\""));
     assert_eq!(
-        sample(&text, &format!("{JOURNEY_RUNS}{{journey=\"c\",outcome=\"ok\"}}")),
+        sample(
+            &text,
+            &format!("{JOURNEY_RUNS}{{journey=\"c\",outcome=\"ok\"}}")
+        ),
         Some(0.0)
     );
     assert_eq!(
-        sample(&text, &format!("{JOURNEY_RUNS}{{journey=\"a\",outcome=\"ok\"}}")),
+        sample(
+            &text,
+            &format!("{JOURNEY_RUNS}{{journey=\"a\",outcome=\"ok\"}}")
+        ),
         Some(1.0)
     );
 
@@ -560,7 +568,9 @@ fn failed_steps_count_as_failures_not_durations() {
         11,
         "only open's histogram: {text}"
     );
-    assert!(!text.contains(&format!("{STEP_DURATION}_count{{journey=\"j\",step=\"cart\"")));
+    assert!(!text.contains(&format!(
+        "{STEP_DURATION}_count{{journey=\"j\",step=\"cart\""
+    )));
     assert!(!text.contains("step=\"pay\""));
     assert_eq!(
         sample(
@@ -582,11 +592,17 @@ fn failed_steps_count_as_failures_not_durations() {
         Some(0.0)
     );
     assert_eq!(
-        sample(&text, &format!("{JOURNEY_RUNS}{{journey=\"j\",outcome=\"failed\"}}")),
+        sample(
+            &text,
+            &format!("{JOURNEY_RUNS}{{journey=\"j\",outcome=\"failed\"}}")
+        ),
         Some(1.0)
     );
     assert_eq!(
-        sample(&text, &format!("{JOURNEY_LAST_RUN_PASSED}{{journey=\"j\"}}")),
+        sample(
+            &text,
+            &format!("{JOURNEY_LAST_RUN_PASSED}{{journey=\"j\"}}")
+        ),
         Some(0.0)
     );
     assert_eq!(
@@ -612,7 +628,11 @@ fn error_runs_count_monitor_errors() {
             5.0,
             vec![
                 step("open", StepOutcome::Ok, 200.0),
-                failed_step("cart", StepOutcome::Error, Some(ReasonClass::BrowserCrashed)),
+                failed_step(
+                    "cart",
+                    StepOutcome::Error,
+                    Some(ReasonClass::BrowserCrashed),
+                ),
             ],
         ),
         now,
@@ -684,7 +704,10 @@ fn probes_export_blackbox_metrics() {
     assert_eq!(get("probe_success{probe=\"api\"}"), Some(0.0));
     assert_eq!(get("probe_success{probe=\"cert\"}"), Some(1.0), "degraded");
     assert_eq!(get("probe_duration_seconds{probe=\"home\"}"), Some(0.12));
-    assert_eq!(get("probe_dns_lookup_time_seconds{probe=\"cert\"}"), Some(0.001));
+    assert_eq!(
+        get("probe_dns_lookup_time_seconds{probe=\"cert\"}"),
+        Some(0.001)
+    );
     assert_eq!(get("probe_http_status_code{probe=\"home\"}"), Some(200.0));
     assert_eq!(get("probe_http_status_code{probe=\"api\"}"), Some(0.0));
     assert_eq!(get("probe_http_status_code{probe=\"cert\"}"), None);
@@ -703,7 +726,10 @@ fn probes_export_blackbox_metrics() {
         get("probe_http_uncompressed_body_length{probe=\"home\"}"),
         Some(5120.0)
     );
-    assert_eq!(get("probe_http_uncompressed_body_length{probe=\"api\"}"), None);
+    assert_eq!(
+        get("probe_http_uncompressed_body_length{probe=\"api\"}"),
+        None
+    );
     assert_eq!(
         get("probe_ssl_earliest_cert_expiry{probe=\"home\"}"),
         Some(1_780_000_000.0)
@@ -733,7 +759,11 @@ fn probes_export_blackbox_metrics() {
         get("shopwatch_probe_runs_total{probe=\"home\",kind=\"http\",outcome=\"error\"}"),
         Some(0.0)
     );
-    assert_eq!(samples(&text, "shopwatch_probe_runs_total{"), 12, "4 outcomes x 3");
+    assert_eq!(
+        samples(&text, "shopwatch_probe_runs_total{"),
+        12,
+        "4 outcomes x 3"
+    );
 
     // Bounded certificate series.
     let certs: Vec<_> = text
@@ -780,7 +810,18 @@ fn set_config_resets_only_what_changed() {
 
     // The same config, written differently (unsorted, duplicate, +Inf): nothing resets.
     let mut same = config(Duration::from_secs(600));
-    same.step_buckets = vec![30.0, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 1.0, f64::INFINITY];
+    same.step_buckets = vec![
+        30.0,
+        0.1,
+        0.25,
+        0.5,
+        1.0,
+        2.5,
+        5.0,
+        10.0,
+        1.0,
+        f64::INFINITY,
+    ];
     m.set_config(same);
     let text = m.render_at(now);
     assert_eq!(sample(&text, &count), Some(1.0));
@@ -822,7 +863,9 @@ fn global_gauges() {
     let now = Instant::now();
     let text = m.render_at(now);
     assert_eq!(samples(&text, ARTIFACTS_FILES), 0, "absent until set");
-    assert_eq!(samples(&text, CONFIG_RELOAD_SUCCESSFUL), 0);
+    // Before any reload: successful, loaded when the metrics were made.
+    assert_eq!(sample(&text, CONFIG_RELOAD_SUCCESSFUL), Some(1.0));
+    assert!(sample(&text, CONFIG_RELOAD_SUCCESS_TIMESTAMP).unwrap() > 1.7e9);
     assert_eq!(
         sample(&text, &format!("{BROWSER_SESSIONS}{{state=\"waiting\"}}")),
         Some(0.0)
