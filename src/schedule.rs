@@ -94,7 +94,7 @@ impl Timing {
                     // The index of the first due time at or after t.
                     let since = t.saturating_duration_since(first);
                     let whole = since.as_nanos() / interval.as_nanos();
-                    let exact = since.as_nanos() % interval.as_nanos() == 0;
+                    let exact = since.as_nanos().is_multiple_of(interval.as_nanos());
                     (whole + u128::from(!exact && t > first)) as u64
                 };
                 let due_at = |k: u64| first + interval.saturating_mul(k as u32);

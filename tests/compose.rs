@@ -23,7 +23,6 @@ use serde_yaml::Value as Yaml;
 use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
 
-
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }

@@ -285,7 +285,9 @@ fn a_missing_file_is_an_invalid_journey() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "stderr:\n{stderr}");
     assert!(
-        stderr.starts_with(&format!("{file}:1:1: cannot read journey or configuration file: ")),
+        stderr.starts_with(&format!(
+            "{file}:1:1: cannot read journey or configuration file: "
+        )),
         "stderr:\n{stderr}"
     );
 }
