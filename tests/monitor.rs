@@ -555,84 +555,22 @@ fn promtool_check_metrics(exposition: &str) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_during_a_run_lets_it_finish_and_leaves_no_browser_or_driver() {
-    require_browser("firefox");
-    let _slot = util::browser_slot().await;
+/// The demo shop with `fault`, and a monitor running `journey` (YAML with `{base_url}` for the
+/// shop's URL) every 10 s, returned once a browser session of it is open.
+async fn monitor_with_an_open_session(
+    fault: Fault,
+    journey: &str,
+) -> (util::RunningShop, Monitor, String) {
     let shop = start_shop().await;
-    // The product page takes 3 s: the run is surely going when SIGTERM comes.
-    shop.set_faults(vec![Fault::Delay {
-        path_prefix: "/product".to_string(),
-        ms: 3000,
-    }]);
+    shop.set_faults(vec![fault]);
     let work = tempfile::Builder::new()
         .prefix("shopwatch-monitor-")
         .tempdir()
         .unwrap();
     let journey = write(
         work.path(),
-        "slow.yaml",
-        &format!(
-            "journey: slow-product\nbase_url: {}\nevery: 10s\nbrowser: firefox\nsteps:\n  - step: home\n    do:\n      - open: /\n  - step: product\n    do:\n      - open: /product/ethiopia-yirgacheffe\n      - wait_for: h1.product-name\n",
-            shop.url()
-        ),
-    );
-    let config = write(
-        work.path(),
-        "shopwatch.yaml",
-        &format!("listen: 127.0.0.1:0\njourneys: [{}]\n", journey.display()),
-    );
-    let mut monitor = Monitor::start(&config, work);
-    let metrics_url = monitor.metrics_url();
-    // Wait until a browser session is open.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let text = get_text(&metrics_url).await;
-        if text.contains(r#"shopwatch_browser_sessions{state="active"} 1"#) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no session opened:\n{}",
-            monitor.log()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(
-        !util::processes_under(&monitor.tmp).is_empty(),
-        "a browser runs under the monitor's TMPDIR"
-    );
-    let log = monitor.stop();
-    assert!(log.contains("stopping: no new runs"), "{log}");
-    // The run in progress finished and was reported, not abandoned.
-    assert!(
-        log.lines()
-            .any(|l| l.contains("slow-product")
-                && (l.contains("ok in") || l.contains("degraded in"))),
-        "{log}"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_second_sigterm_cancels_the_running_journey_and_still_closes_everything() {
-    require_browser("firefox");
-    let _slot = util::browser_slot().await;
-    let shop = start_shop().await;
-    shop.set_faults(vec![Fault::Hang {
-        path_prefix: "/product".to_string(),
-    }]);
-    let work = tempfile::Builder::new()
-        .prefix("shopwatch-monitor-")
-        .tempdir()
-        .unwrap();
-    let journey = write(
-        work.path(),
-        "hang.yaml",
-        &format!(
-            "journey: hanging-product\nbase_url: {}\nevery: 10s\ntimeout: 2m\nbrowser: firefox\ndefaults: {{timeout: 60s}}\nsteps:\n  - step: product\n    do:\n      - open: /product/ethiopia-yirgacheffe\n",
-            shop.url()
-        ),
+        "journey.yaml",
+        &journey.replace("{base_url}", &shop.url()),
     );
     let config = write(
         work.path(),
@@ -653,6 +591,49 @@ async fn a_second_sigterm_cancels_the_running_journey_and_still_closes_everythin
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    (shop, monitor, metrics_url)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_a_run_lets_it_finish_and_leaves_no_browser_or_driver() {
+    require_browser("firefox");
+    let _slot = util::browser_slot().await;
+    // The product page takes 3 s: the run is surely going when SIGTERM comes.
+    let (_shop, monitor, _) = monitor_with_an_open_session(
+        Fault::Delay {
+            path_prefix: "/product".to_string(),
+            ms: 3000,
+        },
+        "journey: slow-product\nbase_url: {base_url}\nevery: 10s\nbrowser: firefox\nsteps:\n  - step: home\n    do:\n      - open: /\n  - step: product\n    do:\n      - open: /product/ethiopia-yirgacheffe\n      - wait_for: h1.product-name\n",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !util::processes_under(&monitor.tmp).is_empty(),
+        "a browser runs under the monitor's TMPDIR"
+    );
+    let log = monitor.stop();
+    assert!(log.contains("stopping: no new runs"), "{log}");
+    // The run in progress finished and was reported, not abandoned.
+    assert!(
+        log.lines()
+            .any(|l| l.contains("slow-product")
+                && (l.contains("ok in") || l.contains("degraded in"))),
+        "{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_sigterm_cancels_the_running_journey_and_still_closes_everything() {
+    require_browser("firefox");
+    let _slot = util::browser_slot().await;
+    let (_shop, mut monitor, _) = monitor_with_an_open_session(
+        Fault::Hang {
+            path_prefix: "/product".to_string(),
+        },
+        "journey: hanging-product\nbase_url: {base_url}\nevery: 10s\ntimeout: 2m\nbrowser: firefox\ndefaults: {timeout: 60s}\nsteps:\n  - step: product\n    do:\n      - open: /product/ethiopia-yirgacheffe\n",
+    )
+    .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     monitor.signal(libc::SIGTERM);
     monitor.wait_for_log("stopping: no new runs", Duration::from_secs(10));

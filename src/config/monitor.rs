@@ -190,19 +190,10 @@ fn opt_listen<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Erro
 /// a configuration has and none of the keys every journey has. A journey with a typo in one of
 /// those still has the others, so it is validated (and its typo reported) as a journey.
 pub fn looks_like_monitor_config(source: &str) -> bool {
-    const MONITOR_ONLY: [&str; 8] = [
-        "listen",
-        "location",
-        "webdriver",
-        "journeys",
-        "artifacts",
-        "metrics",
-        "probes",
-        "alerting",
-    ];
     const JOURNEY_ONLY: [&str; 4] = ["journey", "steps", "base_url", "defaults"];
     let index = LocationIndex::new(source);
-    MONITOR_ONLY.iter().any(|key| index.has(key)) && !JOURNEY_ONLY.iter().any(|key| index.has(key))
+    TOP_LEVEL_KEYS.iter().any(|key| index.has(key))
+        && !JOURNEY_ONLY.iter().any(|key| index.has(key))
 }
 
 /// Reads and validates a monitor configuration and every journey file it names.
