@@ -12,7 +12,7 @@
 
 mod diagnostics;
 
-use diagnostics::{check_diagnostic, manifest_path, validate};
+use diagnostics::{check_diagnostic, check_one_error, manifest_path, validate};
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::thread;
@@ -302,33 +302,9 @@ fn diagnostic_lines(stderr: &str) -> Vec<&str> {
 fn each_invalid_config_reports_its_one_error_where_it_is() {
     let mut problems = Vec::new();
     for case in INVALID {
-        let file = case.config();
-        let output = validate(&[&file]);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        if output.status.code() != Some(2) {
-            problems.push(format!(
-                "{file}: exit {:?}, wanted 2; stderr:\n{stderr}",
-                output.status.code()
-            ));
-        }
-        if !output.stdout.is_empty() {
-            problems.push(format!(
-                "{file}: stdout should be empty: {}",
-                String::from_utf8_lossy(&output.stdout)
-            ));
-        }
-        let reported = stderr
-            .lines()
-            .filter(|l| !l.starts_with("  hint: "))
-            .count();
-        if reported != 1 {
-            problems.push(format!(
-                "{file}: {reported} errors reported, wanted exactly one:\n{stderr}"
-            ));
-        }
-        problems.extend(check_diagnostic(
+        problems.extend(check_one_error(
+            &case.config(),
             &case.reported_file(),
-            &stderr,
             case.expectation(),
         ));
     }

@@ -66,3 +66,39 @@ pub fn check_diagnostic(
     }
     problems
 }
+
+/// Runs `shopwatch validate` on `file`, which has exactly one mistake, reported in
+/// `reported_file` (the file itself, or a journey it names) as `expectation` says: exit 2,
+/// nothing on stdout, one diagnostic. Returns what is wrong.
+pub fn check_one_error(
+    file: &str,
+    reported_file: &str,
+    expectation: (&str, &str, &str, Option<&str>),
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let output = validate(&[file]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if output.status.code() != Some(2) {
+        problems.push(format!(
+            "{file}: exit {:?}, wanted 2; stderr:\n{stderr}",
+            output.status.code()
+        ));
+    }
+    if !output.stdout.is_empty() {
+        problems.push(format!(
+            "{file}: stdout should be empty: {}",
+            String::from_utf8_lossy(&output.stdout)
+        ));
+    }
+    let reported = stderr
+        .lines()
+        .filter(|l| !l.starts_with("  hint: "))
+        .count();
+    if reported != 1 {
+        problems.push(format!(
+            "{file}: {reported} errors reported, wanted exactly one:\n{stderr}"
+        ));
+    }
+    problems.extend(check_diagnostic(reported_file, &stderr, expectation));
+    problems
+}
