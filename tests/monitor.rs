@@ -523,8 +523,15 @@ probes:
         .query(r#"shopwatch_journey_last_run_passed{journey="demo-checkout"}"#)
         .await;
     assert_eq!(passed[0].1, 0.0, "the last run failed: {passed:?}");
+    let exposition = get_text(&metrics_url).await;
     let log = monitor.stop();
     assert!(log.contains("failed at step `checkout`"), "{log}");
+    // The demo journey's secrets (their documented defaults here) are in no log line (debug
+    // level) and no metric, passing runs and failing ones alike.
+    for secret in ["demo-password-123", "GIFT-1000-AAAA", "demo-admin-token"] {
+        assert!(!log.contains(secret), "secret {secret} in the log:\n{log}");
+        assert!(!exposition.contains(secret), "secret {secret} in /metrics");
+    }
 }
 
 /// `promtool check metrics` reports nothing on `exposition`.
