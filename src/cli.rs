@@ -1,5 +1,5 @@
-//! Command line: `shopwatch run`, `check`, `validate` and `rules`, and their exit
-//! codes.
+//! Command line: `shopwatch run`, `check`, `validate`, `rules` and `alert test`, and their
+//! exit codes.
 
 use crate::config;
 use crate::daemon::{self, DaemonError};
@@ -62,6 +62,24 @@ pub enum Command {
     /// for alerting from Prometheus. With --config, each journey's thresholds follow its
     /// `every`.
     Rules(crate::rules::RulesArgs),
+    /// Alerting commands.
+    #[command(subcommand)]
+    Alert(AlertCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertCommand {
+    /// Send a clearly marked test alert through each configured sink (or one) and report
+    /// whether each accepted it. Exit 0 when all did, 1 when any did not, 2 for a bad
+    /// configuration.
+    Test {
+        /// The monitor configuration (YAML) with `alerting:`.
+        #[arg(long, short, value_name = "FILE", default_value = "shopwatch.yaml")]
+        config: PathBuf,
+        /// Only this sink (its `name`, or its kind when unnamed).
+        #[arg(long, value_name = "NAME")]
+        sink: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -103,6 +121,82 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Validate { files } => validate(&files),
         Command::Check(args) => check(*args).await,
         Command::Rules(args) => rules(&args),
+        Command::Alert(AlertCommand::Test { config, sink }) => {
+            alert_test(&config, sink.as_deref()).await
+        }
+    }
+}
+
+/// `shopwatch alert test`: one test notification through each selected sink, directly (no
+/// queue, no retries), each result on its own line.
+async fn alert_test(file: &std::path::Path, only: Option<&str>) -> i32 {
+    use crate::alert::{sink::Sink, Notification};
+    let config = match config::monitor::load_monitor(file) {
+        Ok(config) => config,
+        Err(diagnostics) => {
+            eprintln!("{diagnostics}");
+            return exit::INVALID;
+        }
+    };
+    let Some(alerting) = &config.alerting else {
+        eprintln!(
+            "{}: there is no `alerting:` section, so there are no sinks to test\n  = hint: see the README's alerting reference for `alerting: {{sinks: [...]}}`",
+            file.display()
+        );
+        return exit::INVALID;
+    };
+    let selected: Vec<_> = alerting
+        .sinks
+        .iter()
+        .filter(|s| only.is_none_or(|name| s.name == name))
+        .collect();
+    if selected.is_empty() {
+        let names: Vec<String> = alerting
+            .sinks
+            .iter()
+            .map(|s| format!("`{}`", s.name))
+            .collect();
+        eprintln!(
+            "{}: no sink named `{}`; the sinks are {}",
+            file.display(),
+            only.unwrap_or_default(),
+            names.join(", ")
+        );
+        return exit::INVALID;
+    }
+    let listen = config.listen;
+    let notification = Notification::test(
+        config.location.clone(),
+        daemon::monitor_url(&config, listen),
+    );
+    let http = reqwest::Client::new();
+    let mut failed = 0;
+    for sink_config in selected {
+        let label = format!("{} ({})", sink_config.name, sink_config.kind.kind());
+        let sink = match Sink::build(sink_config, &http) {
+            Ok(sink) => sink,
+            Err(e) => {
+                println!("FAILED  {label}: {}", e.problem);
+                failed += 1;
+                continue;
+            }
+        };
+        let mut redactor = secrets::Redactor::default();
+        for secret in sink.secrets() {
+            redactor.add(&secret);
+        }
+        match sink.send(&notification).await {
+            Ok(()) => println!("ok      {label}: accepted the test alert"),
+            Err(e) => {
+                println!("FAILED  {label}: {}", redactor.redact(&e.message));
+                failed += 1;
+            }
+        }
+    }
+    if failed == 0 {
+        exit::PASSED
+    } else {
+        exit::FAILED
     }
 }
 

@@ -11,6 +11,9 @@
 //! runner is cancelled (steps end, sessions close, local drivers stop) and the tasks are
 //! awaited once more before returning.
 
+use crate::alert::engine::Setup;
+use crate::alert::sink::{Sink, SinkSecretError};
+use crate::alert::Alerting;
 use crate::artifacts;
 use crate::config::diagnostic::Diagnostics;
 use crate::config::monitor::{load_monitor, MonitorConfig};
@@ -37,6 +40,9 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 const CANCEL_GRACE: Duration = Duration::from_secs(15);
 /// How often artifacts retention runs.
 const SWEEP_EVERY: Duration = Duration::from_secs(300);
+/// At stop, how long alert notifications still queued may take to go out; what is left stays
+/// in the alert state file for the next start.
+const FLUSH_GRACE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -44,6 +50,8 @@ pub enum DaemonError {
     Config(Diagnostics),
     #[error("{0}")]
     Secret(#[from] SecretError),
+    #[error("{0}")]
+    SinkSecret(#[from] SinkSecretError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: std::net::SocketAddr,
@@ -69,17 +77,34 @@ struct Armed {
     needs_browser: bool,
 }
 
-/// A validated configuration with every journey's secrets resolved.
+/// A validated configuration with every journey's and sink's secrets resolved.
 struct Loaded {
     config: MonitorConfig,
     journeys: Vec<Arc<Armed>>,
+    sinks: Vec<Arc<Sink>>,
+    /// Every secret of the journeys and sinks.
+    redactor: Redactor,
 }
 
 fn load(file: &Path) -> Result<Loaded, DaemonError> {
     let config = load_monitor(file).map_err(DaemonError::Config)?;
     let mut journeys = Vec::new();
+    let mut all_secrets = Redactor::default();
+    let http = reqwest::Client::builder()
+        .user_agent(concat!("shopwatch/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("an HTTP client without special settings builds");
+    let mut sinks = Vec::new();
+    for sink in config.alerting.iter().flat_map(|a| &a.sinks) {
+        let sink = Sink::build(sink, &http)?;
+        for secret in sink.secrets() {
+            all_secrets.add(&secret);
+        }
+        sinks.push(Arc::new(sink));
+    }
     for journey in &config.journeys {
         let (values, redactor) = secrets::resolve_vars(journey)?;
+        all_secrets.extend(&redactor);
         let needs_browser = journey
             .steps
             .iter()
@@ -92,7 +117,12 @@ fn load(file: &Path) -> Result<Loaded, DaemonError> {
             needs_browser,
         }));
     }
-    Ok(Loaded { config, journeys })
+    Ok(Loaded {
+        config,
+        journeys,
+        sinks,
+        redactor: all_secrets,
+    })
 }
 
 /// What all generations share.
@@ -104,6 +134,9 @@ struct Shared {
     running: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Cancels running journeys (the runner's token).
     hurry: CancellationToken,
+    alerting: Alerting,
+    /// Where the monitor listens (for links in alerts, unless `external_url` says otherwise).
+    listen: std::net::SocketAddr,
 }
 
 impl Shared {
@@ -144,6 +177,8 @@ pub async fn run(file: PathBuf, mut control: Control) -> Result<(), DaemonError>
         anchor: Instant::now(),
         running: Mutex::new(HashMap::new()),
         hurry: control.hurry.clone(),
+        alerting: Alerting::new(metrics.clone()),
+        listen,
     });
     let health = Arc::new(Mutex::new(Health {
         config: file.display().to_string(),
@@ -155,6 +190,7 @@ pub async fn run(file: PathBuf, mut control: Control) -> Result<(), DaemonError>
         listener,
         metrics.clone(),
         health.clone(),
+        loaded.config.artifacts.dir.clone(),
         stop_serving.clone(),
     ));
     tracing::info!(
@@ -166,6 +202,11 @@ pub async fn run(file: PathBuf, mut control: Control) -> Result<(), DaemonError>
     let mut tasks = JoinSet::new();
     let mut current = loaded.config.clone();
     let mut generation = start(&shared, loaded, &mut tasks, &health);
+    let stop_alerting = CancellationToken::new();
+    let alerting = {
+        let (alerting, stop) = (shared.alerting.clone(), stop_alerting.clone());
+        tokio::spawn(async move { alerting.run(stop).await })
+    };
     loop {
         tokio::select! {
             _ = control.shutdown.cancelled() => break,
@@ -222,6 +263,9 @@ pub async fn run(file: PathBuf, mut control: Control) -> Result<(), DaemonError>
             tasks.abort_all();
         }
     }
+    shared.alerting.flush(FLUSH_GRACE).await;
+    stop_alerting.cancel();
+    let _ = alerting.await;
     stop_serving.cancel();
     let _ = server.await;
     tracing::info!("stopped");
@@ -239,13 +283,28 @@ fn start(
     tasks: &mut JoinSet<()>,
     health: &Mutex<Health>,
 ) -> CancellationToken {
-    let Loaded { config, journeys } = loaded;
+    let Loaded {
+        config,
+        journeys,
+        sinks,
+        redactor,
+    } = loaded;
     let stop = CancellationToken::new();
     let names: Vec<&str> = journeys.iter().map(|a| a.journey.name.as_str()).collect();
     let probe_names: Vec<&str> = config.probes.iter().map(ProbeConfig::name).collect();
     shared.metrics.set_config(config.metrics.clone());
     shared.metrics.set_configured(&names, &probe_names);
     shared.sessions.resize(config.max_sessions);
+    shared.alerting.configure(Setup {
+        monitor_url: monitor_url(&config, shared.listen),
+        config: config.alerting.clone(),
+        sinks,
+        redactor,
+        location: config.location.clone(),
+        artifacts_dir: config.artifacts.dir.clone(),
+        journeys: names.iter().map(|n| n.to_string()).collect(),
+        probes: probe_names.iter().map(|n| n.to_string()).collect(),
+    });
     {
         let mut health = health.lock().unwrap_or_else(|e| e.into_inner());
         health.journeys = journeys.len();
@@ -342,8 +401,26 @@ async fn journey_task(shared: &Shared, stop: &CancellationToken, runner: &Runner
         shared.update_sessions();
         log_run(&report);
         shared.metrics.record_run(&report);
+        // A run cut short by shutdown says nothing about the shop or the monitor's health.
+        if !shared.hurry.is_cancelled() {
+            shared.alerting.observe_run(&report);
+        }
     })
     .await;
+}
+
+/// shopwatch's address for links in alerts: `alerting.external_url`, else the `listen`
+/// address when it is a specific one (not `0.0.0.0`).
+pub(crate) fn monitor_url(config: &MonitorConfig, listen: std::net::SocketAddr) -> Option<String> {
+    let external = config
+        .alerting
+        .as_ref()
+        .and_then(|a| a.external_url.as_ref());
+    match external {
+        Some(url) => Some(url.as_str().trim_end_matches('/').to_string()),
+        None if listen.ip().is_unspecified() => None,
+        None => Some(format!("http://{listen}")),
+    }
 }
 
 fn log_run(report: &RunReport) {
@@ -394,6 +471,7 @@ async fn probe_task(shared: &Shared, stop: &CancellationToken, probe: &ProbeConf
                 ),
             }
             shared.metrics.record_probe(probe, &result);
+            shared.alerting.observe_probe(probe, &result);
         },
     )
     .await;

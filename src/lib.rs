@@ -4,12 +4,14 @@
 //! browser over W3C WebDriver, every step timed.
 //!
 //! # Layout
-//! - `cli`: command-line parsing and the commands (`run`, `check`, `validate`), exit codes.
+//! - `cli`: command-line parsing and the commands (`run`, `check`, `validate`, `rules`,
+//!   `alert test`), exit codes.
 //! - `config`: config files: parse (serde_yaml), locate, validate into typed values (journeys
 //!   and the monitor configuration; probes reuse its `Checker`).
 //! - `daemon`: `shopwatch run`: generations of journey and probe tasks, reload, shutdown.
 //! - `schedule`: fixed-rate due times with jitter, no overlap, the browser session limit.
-//! - `server`: `/metrics`, `/healthz`.
+//! - `server`: `/metrics`, `/healthz`, `/artifacts/`.
+//! - `alert`: alert state machine, notifications, delivery with retries, one file per sink.
 //! - `artifacts`: retention of failed steps' screenshots and pages (age, total size).
 //! - `journey`: the typed journey model, `${var}` templates, key names, and the runner.
 //! - `webdriver`: WebDriver sessions and the local driver processes shopwatch owns.
@@ -19,6 +21,7 @@
 //! - `metrics`: every metric name; run and probe results kept (HDR histograms) and rendered
 //!   for Prometheus at scrape time.
 
+pub mod alert;
 pub mod artifacts;
 pub mod cli;
 pub mod config;

@@ -7,9 +7,11 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
+use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tower_http::services::ServeDir;
 
 /// What `/healthz` reports besides "up".
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -26,17 +28,22 @@ struct AppState {
     health: Arc<std::sync::Mutex<Health>>,
 }
 
-/// Serves until `shutdown` is cancelled.
+/// Serves until `shutdown` is cancelled. Files under `artifacts` (failed steps' screenshots,
+/// pages and console logs, linked from alerts) are served under `/artifacts/`, no directory
+/// listings, nothing outside it.
 pub async fn serve(
     listener: TcpListener,
     metrics: Arc<Metrics>,
     health: Arc<std::sync::Mutex<Health>>,
+    artifacts: PathBuf,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    let artifacts = ServeDir::new(artifacts).append_index_html_on_directories(false);
     let app = Router::new()
         .route("/", get(index))
         .route("/metrics", get(render_metrics))
         .route("/healthz", get(healthz))
+        .nest_service("/artifacts", artifacts)
         .with_state(AppState { metrics, health });
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })

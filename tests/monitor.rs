@@ -4,158 +4,11 @@
 
 mod util;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use util::monitor::{free_port, get_text, write, Monitor};
 use util::{repo_path, require_browser, start_shop, Fault};
-
-/// A `shopwatch run` child with its stderr collected, its own TMPDIR (to find the browsers and
-/// drivers it started), stopped with SIGKILL if a test panics before stopping it.
-struct Monitor {
-    child: Child,
-    log: Arc<Mutex<String>>,
-    tmp: PathBuf,
-    _work: tempfile::TempDir,
-}
-
-impl Monitor {
-    /// Starts `shopwatch run --config <config>` with TMPDIR under `work`.
-    fn start(config: &Path, work: tempfile::TempDir) -> Monitor {
-        Monitor::start_in(config, work, None)
-    }
-
-    fn start_in(config: &Path, work: tempfile::TempDir, dir: Option<&Path>) -> Monitor {
-        let tmp = work.path().join("tmp");
-        std::fs::create_dir_all(&tmp).expect("tmp dir");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_shopwatch"));
-        command
-            .arg("run")
-            .arg("--config")
-            .arg(config)
-            .env("TMPDIR", &tmp)
-            .env("SHOPWATCH_LOG", "shopwatch=debug,warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        if let Some(dir) = dir {
-            command.current_dir(dir);
-        }
-        let mut child = command.spawn().expect("spawn shopwatch run");
-        let log = Arc::new(Mutex::new(String::new()));
-        let stderr = child.stderr.take().expect("stderr");
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let mut log = sink.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        Monitor {
-            child,
-            log,
-            tmp,
-            _work: work,
-        }
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
-    }
-
-    /// Waits until the log has a line containing `text`; returns that line.
-    fn wait_for_log(&mut self, text: &str, within: Duration) -> String {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(line) = self.log().lines().find(|l| l.contains(text)) {
-                return line.to_string();
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
-                    "shopwatch exited ({status}) before logging {text:?}:\n{}",
-                    self.log()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no log line with {text:?} within {within:?}:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// The metrics URL the monitor announced (it may have bound port 0).
-    fn metrics_url(&mut self) -> String {
-        let line = self.wait_for_log("metrics on http://", Duration::from_secs(30));
-        let url = line
-            .split("metrics on ")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .expect("URL in the start line");
-        url.to_string()
-    }
-
-    fn signal(&self, signal: i32) {
-        // SAFETY: kill(2) on the pid of our own child.
-        let sent = unsafe { libc::kill(self.child.id() as i32, signal) };
-        assert_eq!(sent, 0, "kill({signal})");
-    }
-
-    /// Waits for the monitor to exit; its exit code.
-    fn wait_exit(&mut self, within: Duration) -> i32 {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status.code().unwrap_or(-1);
-            }
-            assert!(
-                Instant::now() < deadline,
-                "shopwatch did not exit within {within:?}:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// Stops it with SIGTERM and asserts a clean exit with no browser or driver left.
-    fn stop(mut self) -> String {
-        self.signal(libc::SIGTERM);
-        let code = self.wait_exit(Duration::from_secs(60));
-        assert_eq!(code, 0, "exit code after SIGTERM:\n{}", self.log());
-        self.assert_nothing_left();
-        self.log()
-    }
-
-    fn assert_nothing_left(&self) {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let mut left = util::processes_under(&self.tmp);
-        while !left.is_empty() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(100));
-            left = util::processes_under(&self.tmp);
-        }
-        assert!(left.is_empty(), "left behind: {left:#?}\n{}", self.log());
-        let drivers: Vec<String> = std::fs::read_dir(&self.tmp)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().to_string())
-            .filter(|name| name.starts_with("shopwatch-driver-"))
-            .collect();
-        assert!(drivers.is_empty(), "driver temp dirs left: {drivers:?}");
-    }
-}
-
-impl Drop for Monitor {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
 
 /// The shipped demo journey, every 10 s instead of every minute, so a test sees runs soon.
 fn demo_journey_every_10s(dir: &Path) -> PathBuf {
@@ -167,29 +20,6 @@ fn demo_journey_every_10s(dir: &Path) -> PathBuf {
     let path = dir.join("demo-shop.yaml");
     std::fs::write(&path, text.replace("\nevery: 1m\n", "\nevery: 10s\n")).expect("write");
     path
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).expect("write file");
-    path
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-async fn get_text(url: &str) -> String {
-    reqwest::get(url)
-        .await
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
-        .text()
-        .await
-        .expect("body")
 }
 
 /// A TLS certificate for localhost signed by a CA made now: (CA PEM, leaf PEM, key PEM).

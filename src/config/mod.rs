@@ -1,6 +1,7 @@
 //! Configuration files: parse with serde_yaml (structure, unknown keys, with line and column),
 //! then validate into typed values, collecting every error with its location.
 
+pub mod alerting;
 pub mod check;
 pub mod diagnostic;
 pub mod format;

@@ -6,11 +6,13 @@
 //! Relative paths (journeys, artifacts, `ca_file`) are taken from the configuration file's
 //! directory, as Prometheus does, so the monitor runs the same from any working directory.
 
+use super::alerting::{AlertingFile, Known};
 use super::check::Checker;
 use super::diagnostic::{Diagnostic, Diagnostics};
 use super::format::scalar_text;
 use super::locate::{Location, LocationIndex};
 use super::{parse_structure, serde_diagnostic, with_earlier};
+use crate::alert::AlertingConfig;
 use crate::journey::model::Journey;
 use crate::metrics::MetricsConfig;
 use crate::probe::config::{probe_serde_diagnostic, validate_probes, ProbeFile};
@@ -45,6 +47,8 @@ pub struct MonitorConfig {
     pub artifacts: ArtifactsConfig,
     pub metrics: MetricsConfig,
     pub probes: Vec<ProbeConfig>,
+    /// `None`: no alerts are sent (alert from Prometheus with `shopwatch rules` instead).
+    pub alerting: Option<AlertingConfig>,
 }
 
 /// Where failed steps' screenshots go, and how much of them is kept.
@@ -72,8 +76,7 @@ pub struct MonitorFile {
     pub metrics: Option<MetricsFile>,
     #[serde(default)]
     pub probes: Vec<ProbeFile>,
-    /// Reserved for alerting; rejected until it exists, so nobody relies on alerts that never come.
-    pub alerting: Option<serde_yaml::Value>,
+    pub alerting: Option<AlertingFile>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -480,13 +483,18 @@ fn validate(
     }
     let artifacts = c.artifacts(&dir, raw.artifacts.as_ref());
     let metrics = c.metrics(raw.metrics.as_ref());
-    if raw.alerting.is_some() {
-        c.key_error(
-            "alerting",
-            "`alerting` is not supported by this version of shopwatch yet",
-            Some("remove it, and alert from Prometheus on shopwatch's metrics meanwhile"),
-        );
-    }
+    let journey_names: Vec<String> = journeys.iter().map(|j| j.name.clone()).collect();
+    let probe_names: Vec<String> = raw.probes.iter().map(|p| p.name().to_string()).collect();
+    let alerting = raw.alerting.as_ref().map(|a| {
+        c.alerting(
+            &dir,
+            a,
+            &Known {
+                journeys: &journey_names,
+                probes: &probe_names,
+            },
+        )
+    });
     let probes = match validate_probes(file, &raw.probes, index, "probes") {
         Ok(probes) => probes,
         Err(errors) => {
@@ -508,6 +516,7 @@ fn validate(
         artifacts,
         metrics,
         probes,
+        alerting,
     })
 }
 

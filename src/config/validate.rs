@@ -550,7 +550,7 @@ fn browser(c: &mut Checker, raw: &JourneyFile) -> Browser {
     }
 }
 
-fn var(c: &mut Checker, path: &str, value: &VarFile) -> Var {
+pub(crate) fn var(c: &mut Checker, path: &str, value: &VarFile) -> Var {
     match value {
         VarFile::Text(text) => Var::Text(text.clone()),
         VarFile::Secret(secret) => {

@@ -1,29 +1,20 @@
 //! Resolving variables (secrets from the environment or files) and redacting secret values from
 //! everything shopwatch writes: console, logs, JSON, JUnit, HTML dumps, alert text.
 
-use super::model::{Journey, SecretFrom, Var};
+use super::model::{Journey, SecretFrom, SecretSource, Var};
 use std::collections::HashMap;
 
 /// What replaces a secret value wherever it would appear.
 pub const REDACTED: &str = "[redacted]";
 
+/// A journey's secret that could not be read.
 #[derive(Debug, thiserror::Error)]
-pub enum SecretError {
-    #[error("{file}: journey `{journey}`, var `{var}`: environment variable {env} is not set (export it, or give the secret a `default:`)")]
-    MissingEnv {
-        file: String,
-        journey: String,
-        var: String,
-        env: String,
-    },
-    #[error("{file}: journey `{journey}`, var `{var}`: cannot read secret file {path}: {source}")]
-    File {
-        file: String,
-        journey: String,
-        var: String,
-        path: String,
-        source: std::io::Error,
-    },
+#[error("{file}: journey `{journey}`, var `{var}`: {problem}")]
+pub struct SecretError {
+    pub file: String,
+    pub journey: String,
+    pub var: String,
+    pub problem: String,
 }
 
 /// Replaces every known secret value in a text.
@@ -38,6 +29,13 @@ impl Redactor {
         if !secret.is_empty() && !self.secrets.iter().any(|s| s == secret) {
             self.secrets.push(secret.to_string());
             self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        }
+    }
+
+    /// Adds every secret `other` knows.
+    pub fn extend(&mut self, other: &Redactor) {
+        for secret in &other.secrets {
+            self.add(secret);
         }
     }
 
@@ -60,40 +58,16 @@ impl Redactor {
 pub fn resolve_vars(journey: &Journey) -> Result<(HashMap<String, String>, Redactor), SecretError> {
     let mut values = HashMap::new();
     let mut redactor = Redactor::default();
-    let file = journey.file.display().to_string();
     for (name, var) in &journey.vars {
         let value = match var {
             Var::Text(text) => text.clone(),
             Var::Secret(source) => {
-                let value = match &source.from {
-                    SecretFrom::Env(env) => match (std::env::var(env), &source.default) {
-                        (Ok(value), _) => value,
-                        (Err(_), Some(default)) => default.clone(),
-                        (Err(_), None) => {
-                            return Err(SecretError::MissingEnv {
-                                file,
-                                journey: journey.name.clone(),
-                                var: name.clone(),
-                                env: env.clone(),
-                            })
-                        }
-                    },
-                    SecretFrom::File(path) => {
-                        match (std::fs::read_to_string(path), &source.default) {
-                            (Ok(value), _) => value.trim_end_matches(['\n', '\r']).to_string(),
-                            (Err(e), None) => {
-                                return Err(SecretError::File {
-                                    file,
-                                    journey: journey.name.clone(),
-                                    var: name.clone(),
-                                    path: path.display().to_string(),
-                                    source: e,
-                                })
-                            }
-                            (Err(_), Some(default)) => default.clone(),
-                        }
-                    }
-                };
+                let value = read_secret(source).map_err(|problem| SecretError {
+                    file: journey.file.display().to_string(),
+                    journey: journey.name.clone(),
+                    var: name.clone(),
+                    problem,
+                })?;
                 redactor.add(&value);
                 value
             }
@@ -101,6 +75,25 @@ pub fn resolve_vars(journey: &Journey) -> Result<(HashMap<String, String>, Redac
         values.insert(name.clone(), value);
     }
     Ok((values, redactor))
+}
+
+/// Reads a secret from the environment or a file (its `default` when missing); what went wrong
+/// and what to do, as text.
+pub fn read_secret(source: &SecretSource) -> Result<String, String> {
+    match &source.from {
+        SecretFrom::Env(env) => match (std::env::var(env), &source.default) {
+            (Ok(value), _) => Ok(value),
+            (Err(_), Some(default)) => Ok(default.clone()),
+            (Err(_), None) => Err(format!(
+                "environment variable {env} is not set (export it, or give the secret a `default:`)"
+            )),
+        },
+        SecretFrom::File(path) => match (std::fs::read_to_string(path), &source.default) {
+            (Ok(value), _) => Ok(value.trim_end_matches(['\n', '\r']).to_string()),
+            (Err(_), Some(default)) => Ok(default.clone()),
+            (Err(e), None) => Err(format!("cannot read secret file {}: {e}", path.display())),
+        },
+    }
 }
 
 #[cfg(test)]

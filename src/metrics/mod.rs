@@ -88,6 +88,14 @@ pub const CONFIG_RELOAD_SUCCESSFUL: &str = "shopwatch_config_last_reload_success
 /// Gauge: Unix time of the last successful configuration load (at start, or reload).
 pub const CONFIG_RELOAD_SUCCESS_TIMESTAMP: &str =
     "shopwatch_config_last_reload_success_timestamp_seconds";
+/// Counter `{sink, result}`: alert notifications by sink and result: `sent` (accepted by the
+/// receiver), `failed` (an attempt failed; it is retried), `rejected` (refused for good, e.g.
+/// HTTP 400: not retried), `dropped` (the queue was full).
+pub const NOTIFICATIONS: &str = "shopwatch_notifications_total";
+/// Gauge `{sink}`: notifications waiting to be delivered (retries included).
+pub const NOTIFICATION_QUEUE: &str = "shopwatch_notification_queue_length";
+/// Gauge `{alertname, severity}`: alerts firing now (maintenance windows included).
+pub const ALERTS_FIRING: &str = "shopwatch_alerts_firing";
 /// Gauge `{version}`: always 1.
 pub const BUILD_INFO: &str = "shopwatch_build_info";
 
@@ -142,6 +150,33 @@ pub const MONITOR_ERROR_KINDS: [&str; 6] = [
     "config_reload",
     "probe",
 ];
+
+/// What became of a notification (the `result` label of [`NOTIFICATIONS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum NotificationResult {
+    Sent,
+    Failed,
+    Rejected,
+    Dropped,
+}
+
+impl NotificationResult {
+    pub const ALL: [NotificationResult; 4] = [
+        NotificationResult::Sent,
+        NotificationResult::Failed,
+        NotificationResult::Rejected,
+        NotificationResult::Dropped,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationResult::Sent => "sent",
+            NotificationResult::Failed => "failed",
+            NotificationResult::Rejected => "rejected",
+            NotificationResult::Dropped => "dropped",
+        }
+    }
+}
 
 /// The outcomes in label order.
 const OUTCOMES: [Outcome; 5] = [
@@ -298,6 +333,12 @@ struct State {
     /// (active, waiting)
     sessions: (usize, usize),
     reload: Reload,
+    /// By (sink, result); every result at 0 for each configured sink.
+    notifications: BTreeMap<(String, NotificationResult), u64>,
+    /// By sink.
+    notification_queue: BTreeMap<String, usize>,
+    /// By (alertname, severity).
+    alerts_firing: BTreeMap<(String, String), usize>,
 }
 
 impl State {
@@ -378,6 +419,9 @@ impl Metrics {
                     ok: true,
                     last_success: unix_now(),
                 },
+                notifications: BTreeMap::new(),
+                notification_queue: BTreeMap::new(),
+                alerts_firing: BTreeMap::new(),
             }),
             last_render_len: AtomicUsize::new(0),
         }
@@ -606,6 +650,53 @@ impl Metrics {
         }
         probe_states.retain(|name, _| probes.contains(name));
         state.configured = Some((journeys, probes));
+    }
+
+    /// Sets the configured alert sinks: each gets its notification counters (every result at
+    /// 0) and queue length; sinks no longer configured are forgotten.
+    pub fn set_sinks(&self, sinks: &[&str]) {
+        let mut state = self.state();
+        state
+            .notifications
+            .retain(|(sink, _), _| sinks.contains(&sink.as_str()));
+        state
+            .notification_queue
+            .retain(|sink, _| sinks.contains(&sink.as_str()));
+        for sink in sinks {
+            for result in NotificationResult::ALL {
+                state
+                    .notifications
+                    .entry((sink.to_string(), result))
+                    .or_insert(0);
+            }
+            state
+                .notification_queue
+                .entry(sink.to_string())
+                .or_insert(0);
+        }
+    }
+
+    /// Counts a notification to `sink` (a configured one) by what became of it.
+    pub fn record_notification(&self, sink: &str, result: NotificationResult) {
+        if let Some(n) = self
+            .state()
+            .notifications
+            .get_mut(&(sink.to_string(), result))
+        {
+            *n += 1;
+        }
+    }
+
+    /// Sets how many notifications wait for `sink` (a configured one).
+    pub fn set_notification_queue(&self, sink: &str, length: usize) {
+        if let Some(n) = self.state().notification_queue.get_mut(sink) {
+            *n = length;
+        }
+    }
+
+    /// Sets the alerts firing now, by (alertname, severity); all others are 0.
+    pub fn set_alerts_firing(&self, firing: BTreeMap<(String, String), usize>) {
+        self.state().alerts_firing = firing;
     }
 
     /// The metrics in Prometheus text format 0.0.4 ([`CONTENT_TYPE`]).

@@ -360,6 +360,58 @@ fn global(out: &mut Out, state: &State) {
         vec![metric],
     );
 
+    let notifications = state
+        .notifications
+        .iter()
+        .map(|((sink, result), n)| {
+            counter(
+                out.labels(&[("sink", sink), ("result", result.as_str())]),
+                *n,
+            )
+        })
+        .collect::<Vec<_>>();
+    if !notifications.is_empty() {
+        out.counters(
+            NOTIFICATIONS,
+            "Alert notifications by sink and result: sent, failed (retried), rejected (not retried), dropped (queue full).",
+            notifications,
+        );
+        let queue = state
+            .notification_queue
+            .iter()
+            .map(|(sink, n)| gauge(out.labels(&[("sink", sink)]), *n as f64))
+            .collect();
+        out.gauges(
+            NOTIFICATION_QUEUE,
+            "Alert notifications waiting to be delivered, retries included.",
+            queue,
+        );
+    }
+    let firing: Vec<Metric> = crate::alert::AlertName::ALL
+        .iter()
+        .flat_map(|name| {
+            name.severities()
+                .iter()
+                .map(move |severity| (name.as_str(), severity.as_str()))
+        })
+        .map(|(name, severity)| {
+            let n = state
+                .alerts_firing
+                .get(&(name.to_string(), severity.to_string()))
+                .copied()
+                .unwrap_or(0);
+            gauge(
+                out.labels(&[("alertname", name), ("severity", severity)]),
+                n as f64,
+            )
+        })
+        .collect();
+    out.gauges(
+        ALERTS_FIRING,
+        "Alerts firing now, by name and severity (also during maintenance windows).",
+        firing,
+    );
+
     let metric = gauge(out.labels(&[("version", env!("CARGO_PKG_VERSION"))]), 1.0);
     out.gauges(BUILD_INFO, "shopwatch's version; always 1.", vec![metric]);
 }

@@ -1,0 +1,1013 @@
+//! [`Alerting`]: from run reports and probe results to notifications.
+//!
+//! Each alert (a name and what it is about: `JourneyStepFailed` of step `checkout` of journey
+//! `demo-shop`) has a [`Tracker`]. A run or probe result is turned into one signal per alert it
+//! says something about; a change of state queues notifications for the sinks whose filters let
+//! the alert through:
+//! - started firing: `firing` to each sink, unless a maintenance window covers it (then it
+//!   goes when the window ends, if it still fires);
+//! - still firing: `repeat` every `repeat` (not during maintenance), and to Alertmanager every
+//!   minute (also during maintenance, so an alert it already has does not flap);
+//! - resolved: `resolved` to exactly the sinks that got the `firing`.
+//!
+//! The trackers and the queues are written to the state file after every change (a temp file
+//! renamed over it), so a restart neither sends a `firing` twice nor loses a `resolved`, and
+//! pending deliveries go on where they stopped. Time comes from tokio's clock (a wall-clock
+//! time fixed at start plus tokio's elapsed time), so tests run it with paused time.
+
+use super::delivery;
+use super::notification::{Event, Notification, StepTiming, FORMAT_VERSION};
+use super::sink::Sink;
+use super::state::{Change, Firing, Signal, Tracker};
+use super::{AlertName, AlertingConfig, Severity, Subject};
+use crate::journey::outcome::{Outcome, RunReport, StepOutcome};
+use crate::journey::secrets::Redactor;
+use crate::metrics::{Metrics, NotificationResult};
+use crate::probe::{ProbeConfig, ProbeResult};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+/// Notifications kept per sink while it cannot be reached; beyond, the oldest reminder (else
+/// the oldest) is dropped, logged and counted.
+pub const MAX_QUEUE: usize = 1000;
+/// How often repeats and the ends of maintenance windows are looked at.
+pub const TICK: Duration = Duration::from_secs(5);
+/// The version of the state file's format.
+const STATE_VERSION: u32 = 1;
+
+/// What the engine works with; replaced as a whole on reload.
+#[derive(Debug, Default)]
+pub struct Setup {
+    /// `None`: alerting is off (nothing observed, nothing sent).
+    pub config: Option<AlertingConfig>,
+    pub sinks: Vec<Arc<Sink>>,
+    /// Every secret of the journeys and sinks: kept out of notifications and logs.
+    pub redactor: Redactor,
+    pub location: Option<String>,
+    /// shopwatch's address as seen from outside, for links (no trailing slash).
+    pub monitor_url: Option<String>,
+    pub artifacts_dir: PathBuf,
+    /// The journeys and probes configured: alerts about others are resolved.
+    pub journeys: Vec<String>,
+    pub probes: Vec<String>,
+}
+
+/// The alerting of a running monitor. Cheap to clone.
+#[derive(Clone)]
+pub struct Alerting {
+    inner: Arc<Inner>,
+}
+
+pub(super) struct Inner {
+    state: Mutex<State>,
+    setup: Mutex<Arc<Setup>>,
+    clock: Clock,
+    pub(super) metrics: Arc<Metrics>,
+    /// Bumped when a queue gains a notification: wakes the delivery workers.
+    pub(super) queued: watch::Sender<u64>,
+    /// Bumped when the setup (the sinks) changes: restarts the workers.
+    setup_changed: watch::Sender<u64>,
+}
+
+/// Wall-clock milliseconds from tokio's clock: paused time moves it too.
+struct Clock {
+    wall_ms: i64,
+    start: tokio::time::Instant,
+}
+
+impl Clock {
+    fn new() -> Self {
+        Clock {
+            wall_ms: chrono::Utc::now().timestamp_millis(),
+            start: tokio::time::Instant::now(),
+        }
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.wall_ms + self.start.elapsed().as_millis() as i64
+    }
+}
+
+/// Everything the state file holds.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct State {
+    version: u32,
+    /// Prefix of notification ids: when this state began (hex milliseconds).
+    instance: String,
+    /// Notifications made so far.
+    seq: u64,
+    /// By alert key; only alerts firing or on a streak.
+    alerts: BTreeMap<String, Record>,
+    /// Pending notifications by sink name, oldest first.
+    queues: BTreeMap<String, VecDeque<Pending>>,
+}
+
+/// One alert.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Record {
+    name: AlertName,
+    severity: Severity,
+    subject: Subject,
+    step: Option<String>,
+    tracker: Tracker,
+    /// The latest bad observation: what the notifications tell.
+    last: Option<Detail>,
+}
+
+/// What one observation showed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Detail {
+    pub summary: String,
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub reason_class: Option<String>,
+    pub run_id: Option<String>,
+    pub at_ms: i64,
+    pub steps: Vec<StepTiming>,
+    /// The failing step's screenshot, relative to the artifacts directory.
+    pub screenshot: Option<String>,
+}
+
+/// A notification waiting for its sink.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct Pending {
+    pub notification: Notification,
+    pub attempts: u32,
+    /// Not before this time (wall ms): the backoff after a failed attempt.
+    pub not_before_ms: i64,
+}
+
+/// One signal for one alert.
+struct Observation {
+    name: AlertName,
+    severity: Severity,
+    subject: Subject,
+    step: Option<String>,
+    signal: Signal,
+    threshold: u32,
+    recovery: u32,
+    detail: Detail,
+}
+
+impl Observation {
+    fn key(&self) -> String {
+        alert_key(
+            self.name,
+            &self.subject,
+            self.step.as_deref(),
+            self.severity,
+        )
+    }
+}
+
+/// `JourneyStepFailed{journey=demo-shop,step=checkout}`; `CertificateExpiring` also names its
+/// severity (warning and critical are two alerts, as in Prometheus rules).
+fn alert_key(name: AlertName, subject: &Subject, step: Option<&str>, severity: Severity) -> String {
+    let mut key = match subject {
+        Subject::Journey(j) => format!("{}{{journey={j}", name.as_str()),
+        Subject::Probe(p) => format!("{}{{probe={p}", name.as_str()),
+    };
+    if let Some(step) = step {
+        key.push_str(&format!(",step={step}"));
+    }
+    if name.severities().len() > 1 {
+        key.push_str(&format!(",severity={}", severity.as_str()));
+    }
+    key.push('}');
+    key
+}
+
+impl Alerting {
+    /// Alerting with nothing configured yet; [`Alerting::configure`] gives it its setup.
+    pub fn new(metrics: Arc<Metrics>) -> Alerting {
+        Alerting {
+            inner: Arc::new(Inner {
+                state: Mutex::new(State::default()),
+                setup: Mutex::new(Arc::new(Setup::default())),
+                clock: Clock::new(),
+                metrics,
+                queued: watch::channel(0).0,
+                setup_changed: watch::channel(0).0,
+            }),
+        }
+    }
+
+    /// Applies a (new) setup: at start it loads the state file; on reload, the queues of sinks
+    /// no longer configured are dropped (logged) and alerts about journeys, steps or probes no
+    /// longer configured are resolved.
+    pub fn configure(&self, setup: Setup) {
+        let first = self.inner.setup().config.is_none();
+        let setup = Arc::new(setup);
+        *self.inner.setup.lock().unwrap_or_else(|e| e.into_inner()) = setup.clone();
+        let sink_names: Vec<&str> = setup.sinks.iter().map(|s| s.name.as_str()).collect();
+        self.inner.metrics.set_sinks(&sink_names);
+        let Some(config) = &setup.config else {
+            self.inner.setup_changed.send_modify(|n| *n += 1);
+            return;
+        };
+        let mut state = self.inner.state();
+        if first {
+            *state = State::load(&config.state_file);
+            if state.instance.is_empty() {
+                state.instance = format!("{:x}", self.inner.clock.now_ms());
+                state.version = STATE_VERSION;
+            }
+        }
+        state.queues.retain(|sink, queue| {
+            let keep = sink_names.contains(&sink.as_str());
+            if !keep && !queue.is_empty() {
+                tracing::warn!(
+                    "alerting: sink `{sink}` is no longer configured; {} notification(s) for it are dropped",
+                    queue.len()
+                );
+            }
+            keep
+        });
+        let gone: Vec<String> = state
+            .alerts
+            .iter()
+            .filter(|(_, r)| match &r.subject {
+                Subject::Journey(j) => !setup.journeys.contains(j),
+                Subject::Probe(p) => !setup.probes.contains(p),
+            })
+            .map(|(key, _)| key.clone())
+            .collect();
+        let now = self.inner.clock.now_ms();
+        for key in gone {
+            self.inner
+                .forget(&mut state, &setup, &key, "no longer configured", now);
+        }
+        self.inner.evaluate(&mut state, &setup, now);
+        self.inner.save(&state, &setup);
+        drop(state);
+        self.inner.setup_changed.send_modify(|n| *n += 1);
+        self.inner.queued.send_modify(|n| *n += 1);
+    }
+
+    /// Takes in a finished run of a journey.
+    pub fn observe_run(&self, report: &RunReport) {
+        let setup = self.inner.setup();
+        let Some(config) = &setup.config else { return };
+        let now = self.inner.clock.now_ms();
+        let observations = run_observations(report, config, &setup, now);
+        let steps: BTreeSet<&str> = report.steps.iter().map(|s| s.name.as_str()).collect();
+        let mut state = self.inner.state();
+        // A step renamed or removed from the journey: its alerts resolve.
+        let gone: Vec<String> = state
+            .alerts
+            .iter()
+            .filter(|(_, r)| {
+                r.subject == Subject::Journey(report.journey.clone())
+                    && r.step.as_deref().is_some_and(|s| !steps.contains(s))
+                    && report.outcome != Outcome::Error
+            })
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in gone {
+            self.inner.forget(
+                &mut state,
+                &setup,
+                &key,
+                "the step is no longer in the journey",
+                now,
+            );
+        }
+        self.inner.apply(&mut state, &setup, observations, now);
+    }
+
+    /// Takes in a finished probe run.
+    pub fn observe_probe(&self, probe: &ProbeConfig, result: &ProbeResult) {
+        let setup = self.inner.setup();
+        let Some(config) = &setup.config else { return };
+        let now = self.inner.clock.now_ms();
+        let observations = probe_observations(probe, result, config, &setup, now);
+        let mut state = self.inner.state();
+        self.inner.apply(&mut state, &setup, observations, now);
+    }
+
+    /// Sends repeats and what a maintenance window held back, when due.
+    pub fn evaluate(&self) {
+        let setup = self.inner.setup();
+        let now = self.inner.clock.now_ms();
+        let mut state = self.inner.state();
+        if self.inner.evaluate(&mut state, &setup, now) {
+            self.inner.save(&state, &setup);
+        }
+    }
+
+    /// Runs the delivery workers (one per sink) and the repeat ticker until `stop`.
+    pub async fn run(&self, stop: CancellationToken) {
+        let mut setup_changed = self.inner.setup_changed.subscribe();
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let generation = stop.child_token();
+            let mut workers = tokio::task::JoinSet::new();
+            for sink in self.inner.setup().sinks.iter().cloned() {
+                let (inner, stop) = (self.inner.clone(), generation.clone());
+                workers.spawn(async move { delivery::deliver(inner, sink, stop).await });
+            }
+            setup_changed.borrow_and_update();
+            let again = loop {
+                tokio::select! {
+                    _ = stop.cancelled() => break false,
+                    _ = tick.tick() => self.evaluate(),
+                    changed = setup_changed.changed() => break changed.is_ok(),
+                }
+            };
+            generation.cancel();
+            while workers.join_next().await.is_some() {}
+            if !again {
+                return;
+            }
+        }
+    }
+
+    /// Waits until every queue is empty, or only retries in backoff are left, or `within`
+    /// has passed: what is still pending stays in the state file for the next start.
+    pub async fn flush(&self, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let now = self.inner.clock.now_ms();
+            let busy = self
+                .inner
+                .state()
+                .queues
+                .values()
+                .any(|q| q.front().is_some_and(|p| p.not_before_ms <= now));
+            if !busy || tokio::time::Instant::now() >= deadline {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The notifications waiting for `sink`, oldest first.
+    pub fn pending(&self, sink: &str) -> Vec<Notification> {
+        self.inner
+            .state()
+            .queues
+            .get(sink)
+            .map(|q| q.iter().map(|p| p.notification.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// The keys of the alerts firing now.
+    pub fn firing(&self) -> Vec<String> {
+        self.inner
+            .state()
+            .alerts
+            .iter()
+            .filter(|(_, r)| r.tracker.is_firing())
+            .map(|(key, _)| key.clone())
+            .collect()
+    }
+}
+
+impl Inner {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn setup(&self) -> Arc<Setup> {
+        self.setup.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(super) fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// Records the observations, queues what their changes call for, saves.
+    fn apply(&self, state: &mut State, setup: &Setup, observations: Vec<Observation>, now: i64) {
+        for o in observations {
+            let key = o.key();
+            let record = state.alerts.entry(key.clone()).or_insert_with(|| Record {
+                name: o.name,
+                severity: o.severity,
+                subject: o.subject.clone(),
+                step: o.step.clone(),
+                tracker: Tracker::default(),
+                last: None,
+            });
+            if o.signal == Signal::Bad {
+                record.last = Some(o.detail);
+            }
+            let change = record
+                .tracker
+                .observe(o.signal, o.threshold, o.recovery, now);
+            let record = record.clone();
+            if record.tracker.is_idle() {
+                state.alerts.remove(&key);
+            }
+            match change {
+                Change::Fired => tracing::warn!(alert = %key, "alert firing"),
+                Change::Resolved(firing) => {
+                    tracing::info!(alert = %key, "alert resolved");
+                    self.queue_resolved(state, setup, &record, &firing, now, None);
+                }
+                Change::None => {}
+            }
+        }
+        self.evaluate(state, setup, now);
+        self.save(state, setup);
+    }
+
+    /// Resolves and forgets an alert whose subject is gone.
+    fn forget(&self, state: &mut State, setup: &Setup, key: &str, why: &str, now: i64) {
+        let Some(record) = state.alerts.remove(key) else {
+            return;
+        };
+        if let Some(firing) = &record.tracker.firing {
+            tracing::info!(alert = %key, "alert resolved: {why}");
+            self.queue_resolved(state, setup, &record, firing, now, Some(why));
+        }
+    }
+
+    fn queue_resolved(
+        &self,
+        state: &mut State,
+        setup: &Setup,
+        record: &Record,
+        firing: &Firing,
+        now: i64,
+        why: Option<&str>,
+    ) {
+        for sink in setup
+            .sinks
+            .iter()
+            .filter(|s| firing.sent.contains_key(&s.name))
+        {
+            let mut notification =
+                notification(state, setup, record, Some(firing), Event::Resolved, now);
+            if let Some(why) = why {
+                notification.summary = format!("{} ({why})", notification.summary);
+            }
+            self.enqueue(state, &sink.name, notification, now);
+        }
+    }
+
+    /// Queues first notifications and repeats that are due; whether anything was queued.
+    fn evaluate(&self, state: &mut State, setup: &Setup, now: i64) -> bool {
+        let Some(config) = &setup.config else {
+            return false;
+        };
+        let wall = chrono::DateTime::from_timestamp_millis(now).unwrap_or_default();
+        let mut due = Vec::new();
+        let mut firing_counts: BTreeMap<(String, String), usize> = BTreeMap::new();
+        for (key, record) in state.alerts.iter_mut() {
+            let Some(firing) = record.tracker.firing.as_mut() else {
+                continue;
+            };
+            *firing_counts
+                .entry((
+                    record.name.as_str().to_string(),
+                    record.severity.as_str().to_string(),
+                ))
+                .or_default() += 1;
+            let maintenance = config
+                .maintenance
+                .iter()
+                .any(|w| w.covers(&record.subject, wall));
+            let repeat = match &record.subject {
+                Subject::Journey(j) => config.journey_policy(j).repeat,
+                Subject::Probe(p) => config.probe_policy(p).repeat,
+            };
+            for sink in &setup.sinks {
+                if !sink
+                    .filter
+                    .passes(record.name, record.severity, &record.subject)
+                {
+                    continue;
+                }
+                let event = match firing.sent.get(&sink.name) {
+                    None if !maintenance => Event::Firing,
+                    None => continue,
+                    Some(&last) => {
+                        let every = sink.refresh().map_or(repeat, |r| r.min(repeat));
+                        let allowed = !maintenance || sink.refresh().is_some();
+                        if !allowed || now - last < every.as_millis() as i64 {
+                            continue;
+                        }
+                        Event::Repeat
+                    }
+                };
+                firing.sent.insert(sink.name.clone(), now);
+                due.push((key.clone(), sink.name.clone(), event));
+            }
+        }
+        self.metrics.set_alerts_firing(firing_counts);
+        let queued = !due.is_empty();
+        for (key, sink, event) in due {
+            let record = state.alerts[&key].clone();
+            let firing = record.tracker.firing.as_ref();
+            let notification = notification(state, setup, &record, firing, event, now);
+            self.enqueue(state, &sink, notification, now);
+        }
+        queued
+    }
+
+    fn enqueue(&self, state: &mut State, sink: &str, notification: Notification, now: i64) {
+        let queue = state.queues.entry(sink.to_string()).or_default();
+        if queue.len() >= MAX_QUEUE {
+            let victim = queue
+                .iter()
+                .position(|p| p.notification.event == Event::Repeat)
+                .unwrap_or(0);
+            if let Some(dropped) = queue.remove(victim) {
+                tracing::error!(
+                    sink,
+                    "alerting: {} notifications wait for sink `{sink}`; dropped the {} of {} ({})",
+                    MAX_QUEUE,
+                    dropped.notification.event.as_str(),
+                    dropped.notification.key,
+                    dropped.notification.id
+                );
+                self.metrics
+                    .record_notification(sink, NotificationResult::Dropped);
+            }
+        }
+        queue.push_back(Pending {
+            notification,
+            attempts: 0,
+            not_before_ms: now,
+        });
+        self.metrics.set_notification_queue(sink, queue.len());
+        self.queued.send_modify(|n| *n += 1);
+    }
+
+    /// The first pending notification of `sink`.
+    pub(super) fn head(&self, sink: &str) -> Option<Pending> {
+        self.state()
+            .queues
+            .get(sink)
+            .and_then(|q| q.front().cloned())
+    }
+
+    /// Records the result of sending `id` (the head of `sink`'s queue): done, or retry later.
+    pub(super) fn sent(&self, sink: &str, id: &str, result: Result<(), super::sink::SendError>) {
+        let setup = self.setup();
+        let mut state = self.state();
+        let now = self.clock.now_ms();
+        let Some(queue) = state.queues.get_mut(sink) else {
+            return;
+        };
+        if queue.front().is_none_or(|p| p.notification.id != id) {
+            return;
+        }
+        match result {
+            Ok(()) => {
+                let done = queue.pop_front().expect("front");
+                tracing::info!(
+                    sink,
+                    "alerting: {} {} sent to `{sink}`",
+                    done.notification.event.as_str(),
+                    done.notification.key
+                );
+                self.metrics
+                    .record_notification(sink, NotificationResult::Sent);
+            }
+            Err(e) if e.permanent => {
+                let done = queue.pop_front().expect("front");
+                tracing::error!(
+                    sink,
+                    "alerting: `{sink}` refused the {} of {} for good, not retrying: {}",
+                    done.notification.event.as_str(),
+                    done.notification.key,
+                    setup.redactor.redact(&e.message)
+                );
+                self.metrics
+                    .record_notification(sink, NotificationResult::Rejected);
+            }
+            Err(e) => {
+                let head = queue.front_mut().expect("front");
+                head.attempts += 1;
+                let wait = delivery::backoff(head.attempts);
+                head.not_before_ms = now + wait.as_millis() as i64;
+                tracing::warn!(
+                    sink,
+                    "alerting: sending the {} of {} to `{sink}` failed (attempt {}), retrying in {}: {}",
+                    head.notification.event.as_str(),
+                    head.notification.key,
+                    head.attempts,
+                    humantime::format_duration(wait),
+                    setup.redactor.redact(&e.message)
+                );
+                self.metrics
+                    .record_notification(sink, NotificationResult::Failed);
+            }
+        }
+        let length = queue.len();
+        self.metrics.set_notification_queue(sink, length);
+        self.save(&state, &setup);
+    }
+
+    /// Writes the state file (a temp file renamed over it); a failure is logged and counted,
+    /// and the state stays in memory.
+    fn save(&self, state: &State, setup: &Setup) {
+        let Some(config) = &setup.config else { return };
+        if let Err(e) = state.save(&config.state_file) {
+            tracing::error!(
+                "alerting: cannot write the state file {}: {e}",
+                config.state_file.display()
+            );
+            self.metrics.record_monitor_error("alert_state");
+        }
+    }
+}
+
+impl State {
+    /// The state in `file`; a fresh one when there is none. An unreadable file is moved aside
+    /// (logged), never silently overwritten.
+    fn load(file: &Path) -> State {
+        let text = match std::fs::read_to_string(file) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return State::default(),
+            Err(e) => {
+                tracing::error!(
+                    "alerting: cannot read the state file {}: {e}; starting without it",
+                    file.display()
+                );
+                return State::default();
+            }
+        };
+        match serde_json::from_str::<State>(&text) {
+            Ok(state) if state.version == STATE_VERSION => {
+                let firing = state
+                    .alerts
+                    .values()
+                    .filter(|r| r.tracker.is_firing())
+                    .count();
+                let pending: usize = state.queues.values().map(VecDeque::len).sum();
+                tracing::info!(
+                    "alerting: state loaded from {}: {firing} alert(s) firing, {pending} notification(s) pending",
+                    file.display()
+                );
+                state
+            }
+            Ok(_) | Err(_) => {
+                let aside = file.with_extension("unreadable");
+                tracing::error!(
+                    "alerting: the state file {} is not one this version reads; moved to {} and starting afresh",
+                    file.display(),
+                    aside.display()
+                );
+                let _ = std::fs::rename(file, &aside);
+                State::default()
+            }
+        }
+    }
+
+    fn save(&self, file: &Path) -> std::io::Result<()> {
+        if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        let temp = file.with_extension("tmp");
+        std::fs::write(&temp, json)?;
+        std::fs::rename(&temp, file)
+    }
+}
+
+/// A notification of `event` for `record`, numbered from the state.
+fn notification(
+    state: &mut State,
+    setup: &Setup,
+    record: &Record,
+    firing: Option<&Firing>,
+    event: Event,
+    now: i64,
+) -> Notification {
+    state.seq += 1;
+    let last = record.last.clone().unwrap_or_else(|| Detail {
+        summary: record.name.as_str().to_string(),
+        outcome: String::new(),
+        reason: None,
+        reason_class: None,
+        run_id: None,
+        at_ms: now,
+        steps: Vec::new(),
+        screenshot: None,
+    });
+    let time = |ms: i64| {
+        super::alertmanager::rfc3339(
+            chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default(),
+        )
+    };
+    let (journey, probe) = match &record.subject {
+        Subject::Journey(j) => (Some(j.clone()), None),
+        Subject::Probe(p) => (None, Some(p.clone())),
+    };
+    let redact = |text: String| setup.redactor.redact(&text);
+    let summary = match event {
+        Event::Resolved => format!("resolved: {}", last.summary),
+        _ => last.summary.clone(),
+    };
+    Notification {
+        version: FORMAT_VERSION,
+        id: format!("{}-{}", state.instance, state.seq),
+        event,
+        status: event.status().to_string(),
+        alert: record.name.as_str().to_string(),
+        severity: record.severity.as_str().to_string(),
+        key: alert_key(
+            record.name,
+            &record.subject,
+            record.step.as_deref(),
+            record.severity,
+        ),
+        summary: redact(summary),
+        journey,
+        step: record.step.clone(),
+        probe,
+        location: setup.location.clone(),
+        outcome: last.outcome.clone(),
+        reason: last.reason.clone().map(redact),
+        reason_class: last.reason_class.clone(),
+        run_id: last.run_id.clone(),
+        first_failed_at: time(firing.map_or(last.at_ms, |f| f.since_ms)),
+        last_failed_at: time(last.at_ms),
+        resolved_at: (event == Event::Resolved).then(|| time(now)),
+        failed_runs: record.tracker.bad_streak,
+        steps: last.steps.clone(),
+        screenshot_url: match (&setup.monitor_url, &last.screenshot) {
+            (Some(base), Some(path)) => Some(artifact_url(base, path)),
+            _ => None,
+        },
+        monitor_url: setup.monitor_url.clone(),
+        sent_at: time(now),
+    }
+}
+
+/// `{base}/artifacts/{path}`, each path segment percent-encoded.
+pub fn artifact_url(base: &str, relative: &str) -> String {
+    let mut url = format!("{}/artifacts", base.trim_end_matches('/'));
+    for segment in relative.split('/').filter(|s| !s.is_empty()) {
+        url.push('/');
+        url.extend(
+            url::form_urlencoded::byte_serialize(segment.as_bytes()).map(|s| {
+                // form encoding writes spaces as `+`; a path wants `%20`.
+                if s == "+" {
+                    "%20"
+                } else {
+                    s
+                }
+            }),
+        );
+    }
+    url
+}
+
+/// The signals a run gives: `MonitorUnhealthy` from every run; the step alerts only from runs
+/// that are not `error` (the monitor's fault says nothing about the shop).
+fn run_observations(
+    report: &RunReport,
+    config: &AlertingConfig,
+    setup: &Setup,
+    now: i64,
+) -> Vec<Observation> {
+    let policy = config.journey_policy(&report.journey);
+    let subject = Subject::Journey(report.journey.clone());
+    let steps: Vec<StepTiming> = report
+        .steps
+        .iter()
+        .map(|s| StepTiming {
+            name: s.name.clone(),
+            outcome: s.outcome.as_str().to_string(),
+            duration_ms: s.duration_ms,
+        })
+        .collect();
+    let base = Detail {
+        summary: String::new(),
+        outcome: report.outcome.as_str().to_string(),
+        reason: None,
+        reason_class: None,
+        run_id: Some(report.run_id.clone()),
+        at_ms: now,
+        steps,
+        screenshot: None,
+    };
+    let observe =
+        |name: AlertName, step: Option<&str>, signal, threshold, detail: Detail| Observation {
+            name,
+            severity: name.severities()[0],
+            subject: subject.clone(),
+            step: step.map(str::to_string),
+            signal,
+            threshold,
+            recovery: policy.recovery_threshold,
+            detail,
+        };
+
+    let mut observations = Vec::new();
+    let error = report.outcome == Outcome::Error;
+    let error_reason = report
+        .error
+        .clone()
+        .or_else(|| report.first_failure().and_then(|s| s.reason.clone()));
+    observations.push(observe(
+        AlertName::MonitorUnhealthy,
+        None,
+        if error { Signal::Bad } else { Signal::Good },
+        policy.failure_threshold,
+        Detail {
+            summary: format!(
+                "{}: the monitor could not run the journey: {}",
+                report.journey,
+                error_reason.as_deref().unwrap_or("error")
+            ),
+            reason: error_reason.clone(),
+            reason_class: report
+                .first_failure()
+                .and_then(|s| s.reason_class)
+                .map(|c| c.as_str().to_string()),
+            ..base.clone()
+        },
+    ));
+    if error {
+        return observations;
+    }
+    for step in &report.steps {
+        let (failed, slow) = match step.outcome {
+            StepOutcome::Failed => (Some(Signal::Bad), None),
+            StepOutcome::Ok => (Some(Signal::Good), Some(Signal::Good)),
+            StepOutcome::Slow => (Some(Signal::Good), Some(Signal::Bad)),
+            StepOutcome::Error | StepOutcome::Skipped => (None, None),
+        };
+        let screenshot = step
+            .artifacts
+            .iter()
+            .find(|p| p.extension().is_some_and(|e| e == "png"))
+            .and_then(|p| p.strip_prefix(&setup.artifacts_dir).ok())
+            .map(|p| p.to_string_lossy().replace('\\', "/"));
+        if let Some(signal) = failed {
+            let reason = step.reason.clone();
+            observations.push(observe(
+                AlertName::JourneyStepFailed,
+                Some(&step.name),
+                signal,
+                policy.failure_threshold,
+                Detail {
+                    summary: format!(
+                        "{}: step {} failed: {}",
+                        report.journey,
+                        step.name,
+                        reason.as_deref().unwrap_or("no reason given")
+                    ),
+                    reason,
+                    reason_class: step.reason_class.map(|c| c.as_str().to_string()),
+                    screenshot: screenshot.clone(),
+                    ..base.clone()
+                },
+            ));
+        }
+        if let Some(signal) = slow {
+            let took = step.duration_ms.unwrap_or_default() / 1000.0;
+            let budget = step.slow_ms.unwrap_or_default() / 1000.0;
+            let reason = format!("took {took:.2}s, over its slow budget of {budget:.2}s");
+            observations.push(observe(
+                AlertName::JourneyStepSlow,
+                Some(&step.name),
+                signal,
+                policy.slow_threshold,
+                Detail {
+                    summary: format!("{}: step {} is slow: {reason}", report.journey, step.name),
+                    reason: Some(reason),
+                    ..base.clone()
+                },
+            ));
+        }
+    }
+    observations
+}
+
+/// The signals a probe run gives. `error` feeds only `MonitorUnhealthy`. A tls probe whose
+/// handshake completed says whether the chain is valid (`CertificateInvalid`) rather than
+/// failing as a probe; any probe with a verified chain says how soon it expires.
+fn probe_observations(
+    probe: &ProbeConfig,
+    result: &ProbeResult,
+    config: &AlertingConfig,
+    _setup: &Setup,
+    now: i64,
+) -> Vec<Observation> {
+    let policy = config.probe_policy(probe.name());
+    let subject = Subject::Probe(probe.name().to_string());
+    let reason = result.reason.clone();
+    let detail = |summary: String, reason: Option<String>| Detail {
+        summary,
+        outcome: result.outcome.as_str().to_string(),
+        reason,
+        reason_class: None,
+        run_id: None,
+        at_ms: now,
+        steps: Vec::new(),
+        screenshot: None,
+    };
+    let observe = |name: AlertName,
+                   severity: Severity,
+                   signal,
+                   threshold: u32,
+                   recovery: u32,
+                   detail: Detail| Observation {
+        name,
+        severity,
+        subject: subject.clone(),
+        step: None,
+        signal,
+        threshold,
+        recovery,
+        detail,
+    };
+    let name = probe.name();
+    let mut observations = Vec::new();
+    let error = result.outcome == Outcome::Error;
+    observations.push(observe(
+        AlertName::MonitorUnhealthy,
+        Severity::Warning,
+        if error { Signal::Bad } else { Signal::Good },
+        policy.failure_threshold,
+        policy.recovery_threshold,
+        detail(
+            format!(
+                "probe {name}: the monitor could not run it: {}",
+                reason.as_deref().unwrap_or("error")
+            ),
+            reason.clone(),
+        ),
+    ));
+    if error {
+        return observations;
+    }
+    let tls = result.metrics.tls.as_ref();
+    let handshake_judged = matches!(probe, ProbeConfig::Tls(_)) && tls.is_some();
+    let failed = result.outcome == Outcome::Failed;
+    if handshake_judged {
+        let verified = tls.is_some_and(|t| t.verified);
+        observations.push(observe(
+            AlertName::CertificateInvalid,
+            Severity::Critical,
+            if verified { Signal::Good } else { Signal::Bad },
+            1,
+            1,
+            detail(
+                format!(
+                    "probe {name}: the certificate is not valid: {}",
+                    reason.as_deref().unwrap_or("it does not verify")
+                ),
+                reason.clone(),
+            ),
+        ));
+    }
+    // A tls probe that reached the server is not "down" even when its certificate is bad.
+    observations.push(observe(
+        AlertName::ProbeFailed,
+        Severity::Critical,
+        if failed && !handshake_judged {
+            Signal::Bad
+        } else {
+            Signal::Good
+        },
+        policy.failure_threshold,
+        policy.recovery_threshold,
+        detail(
+            format!(
+                "probe {name} failed: {}",
+                reason.as_deref().unwrap_or("no reason given")
+            ),
+            reason.clone(),
+        ),
+    ));
+    if let Some(expiry) = tls.filter(|t| t.verified).and_then(|t| t.last_chain_expiry) {
+        let left_days = (expiry * 1000 - now) as f64 / 86_400_000.0;
+        let when = chrono::DateTime::from_timestamp(expiry, 0)
+            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+            .unwrap_or_default();
+        let why = format!("the certificate chain expires in {left_days:.1} days ({when})");
+        for (severity, days) in [
+            (Severity::Warning, policy.warn_days),
+            (Severity::Critical, policy.critical_days),
+        ] {
+            observations.push(observe(
+                AlertName::CertificateExpiring,
+                severity,
+                if left_days < days as f64 {
+                    Signal::Bad
+                } else {
+                    Signal::Good
+                },
+                1,
+                1,
+                detail(format!("probe {name}: {why}"), Some(why.clone())),
+            ));
+        }
+    }
+    observations
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,199 @@
+//! The real `shopwatch run` binary as a long-running child, and small helpers the tests that
+//! drive it share: `use util::monitor::{Monitor, write, free_port, get_text}`.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A `shopwatch run` child with its stderr collected, its own TMPDIR (to find the browsers and
+/// drivers it started), stopped with SIGKILL if a test panics before stopping it.
+pub struct Monitor {
+    child: Child,
+    log: Arc<Mutex<String>>,
+    /// The child's TMPDIR (`<work>/tmp`): what it starts is found by it.
+    pub tmp: PathBuf,
+    _work: tempfile::TempDir,
+}
+
+impl Monitor {
+    /// Starts `shopwatch run --config <config>` with TMPDIR under `work`.
+    pub fn start(config: &Path, work: tempfile::TempDir) -> Monitor {
+        Monitor::spawn(config, work, None, &[])
+    }
+
+    /// As [`Monitor::start`], in the working directory `dir` when given.
+    pub fn start_in(config: &Path, work: tempfile::TempDir, dir: Option<&Path>) -> Monitor {
+        Monitor::spawn(config, work, dir, &[])
+    }
+
+    /// As [`Monitor::start`], with extra environment variables for the child (a webhook
+    /// secret, an SMTP password, ...).
+    pub fn start_with_env(
+        config: &Path,
+        work: tempfile::TempDir,
+        envs: &[(&str, &str)],
+    ) -> Monitor {
+        Monitor::spawn(config, work, None, envs)
+    }
+
+    fn spawn(
+        config: &Path,
+        work: tempfile::TempDir,
+        dir: Option<&Path>,
+        envs: &[(&str, &str)],
+    ) -> Monitor {
+        let tmp = work.path().join("tmp");
+        std::fs::create_dir_all(&tmp).expect("tmp dir");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_shopwatch"));
+        command
+            .arg("run")
+            .arg("--config")
+            .arg(config)
+            .env("TMPDIR", &tmp)
+            .env("SHOPWATCH_LOG", "shopwatch=debug,warn")
+            .envs(envs.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if let Some(dir) = dir {
+            command.current_dir(dir);
+        }
+        let mut child = command.spawn().expect("spawn shopwatch run");
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().expect("stderr");
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        Monitor {
+            child,
+            log,
+            tmp,
+            _work: work,
+        }
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits until the log has a line containing `text`; returns that line.
+    pub fn wait_for_log(&mut self, text: &str, within: Duration) -> String {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(line) = self.log().lines().find(|l| l.contains(text)) {
+                return line.to_string();
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "shopwatch exited ({status}) before logging {text:?}:\n{}",
+                    self.log()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no log line with {text:?} within {within:?}:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The metrics URL the monitor announced (it may have bound port 0).
+    pub fn metrics_url(&mut self) -> String {
+        let line = self.wait_for_log("metrics on http://", Duration::from_secs(30));
+        let url = line
+            .split("metrics on ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .expect("URL in the start line");
+        url.to_string()
+    }
+
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on the pid of our own child.
+        let sent = unsafe { libc::kill(self.child.id() as i32, signal) };
+        assert_eq!(sent, 0, "kill({signal})");
+    }
+
+    /// Waits for the monitor to exit; its exit code.
+    pub fn wait_exit(&mut self, within: Duration) -> i32 {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "shopwatch did not exit within {within:?}:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Stops it with SIGTERM and asserts a clean exit with no browser or driver left.
+    pub fn stop(mut self) -> String {
+        self.signal(libc::SIGTERM);
+        let code = self.wait_exit(Duration::from_secs(60));
+        assert_eq!(code, 0, "exit code after SIGTERM:\n{}", self.log());
+        self.assert_nothing_left();
+        self.log()
+    }
+
+    pub fn assert_nothing_left(&self) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut left = super::processes_under(&self.tmp);
+        while !left.is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+            left = super::processes_under(&self.tmp);
+        }
+        assert!(left.is_empty(), "left behind: {left:#?}\n{}", self.log());
+        let drivers: Vec<String> = std::fs::read_dir(&self.tmp)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .filter(|name| name.starts_with("shopwatch-driver-"))
+            .collect();
+        assert!(drivers.is_empty(), "driver temp dirs left: {drivers:?}");
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write file");
+    path
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+pub async fn get_text(url: &str) -> String {
+    reqwest::get(url)
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+        .text()
+        .await
+        .expect("body")
+}
