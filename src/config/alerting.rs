@@ -245,13 +245,13 @@ impl Checker<'_> {
         let mut journeys = HashMap::new();
         for (name, policy) in &raw.journeys {
             let path = format!("alerting.journeys.{name}");
-            self.known_name(&path, "journey", name, known.journeys);
+            self.known_name(&path, true, "journey", name, known.journeys);
             journeys.insert(name.clone(), self.policy(&path, policy, defaults));
         }
         let mut probes = HashMap::new();
         for (name, policy) in &raw.probes {
             let path = format!("alerting.probes.{name}");
-            self.known_name(&path, "probe", name, known.probes);
+            self.known_name(&path, true, "probe", name, known.probes);
             probes.insert(name.clone(), self.policy(&path, policy, defaults));
         }
         let maintenance = raw
@@ -262,7 +262,7 @@ impl Checker<'_> {
             .collect();
 
         if raw.sinks.is_empty() {
-            self.error_hint(
+            self.key_error_hint(
                 if self.index.has("alerting.sinks") {
                     "alerting.sinks"
                 } else {
@@ -299,7 +299,7 @@ impl Checker<'_> {
                 } else {
                     path.clone()
                 };
-                self.error_hint(&at, message, hint);
+                self.key_error_hint(&at, message, hint);
                 continue;
             }
             sinks.push(config);
@@ -408,7 +408,9 @@ impl Checker<'_> {
         policy
     }
 
-    fn known_name(&mut self, path: &str, what: &str, name: &str, known: &[String]) {
+    /// An error unless `name` is among `known`; at the key of `path` when `at_key` (the name
+    /// is a key: `journeys: {shop: ...}`), else at its value.
+    fn known_name(&mut self, path: &str, at_key: bool, what: &str, name: &str, known: &[String]) {
         if known.iter().any(|k| k == name) {
             return;
         }
@@ -425,12 +427,16 @@ impl Checker<'_> {
                     .join(", ")
             ),
         };
-        self.error_hint(path, message, hint);
+        if at_key {
+            self.key_error_hint(path, message, hint);
+        } else {
+            self.error_hint(path, message, hint);
+        }
     }
 
     fn names(&mut self, path: &str, what: &str, names: &[String], known: &[String]) {
         for (i, name) in names.iter().enumerate() {
-            self.known_name(&format!("{path}[{i}]"), what, name, known);
+            self.known_name(&format!("{path}[{i}]"), false, what, name, known);
         }
     }
 
@@ -541,8 +547,7 @@ impl Checker<'_> {
                     }
                     Some(v) => var(self, &format!("{path}.url"), v),
                     None => {
-                        self.error_hint(
-                            path,
+                        self.key_error_hint(path,
                             "a slack sink needs `url`",
                             "the incoming webhook URL, as a secret: `url: {secret: env:SLACK_WEBHOOK_URL}`",
                         );
@@ -622,7 +627,7 @@ impl Checker<'_> {
         let at = format!("{path}.url");
         match &s.url {
             None => {
-                self.error_hint(
+                self.key_error_hint(
                     path,
                     format!("a {kind} sink needs `url`"),
                     format!("e.g. `url: {example}`"),
@@ -687,7 +692,7 @@ impl Checker<'_> {
     fn email(&mut self, dir: &Path, path: &str, s: &SinkSettingsFile) -> Option<EmailSettings> {
         let example = "smtp: smtp://127.0.0.1:25, or smtps://smtp.example.com:465";
         let Some(text) = &s.smtp else {
-            self.error_hint(
+            self.key_error_hint(
                 path,
                 "an email sink needs `smtp`",
                 format!("the SMTP server, e.g. `{example}`"),
@@ -792,7 +797,7 @@ impl Checker<'_> {
         let from = match &s.from {
             Some(text) => self.mailbox(&format!("{path}.from"), text),
             None => {
-                self.error_hint(
+                self.key_error_hint(
                     path,
                     "an email sink needs `from`",
                     "the sender address, e.g. `from: shopwatch@example.com`",

@@ -43,6 +43,19 @@ impl<'a> Checker<'a> {
         });
     }
 
+    /// An error about the mapping entry at `path` as a whole (a key missing under it), located
+    /// at its key: a block mapping's own place is not where anyone looks.
+    pub fn key_error_hint(
+        &mut self,
+        path: &str,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
+        let location = self.index.find_key(path);
+        self.errors
+            .push(Diagnostic::new(self.file, location, message).with_hint(hint));
+    }
+
     pub fn duration(&mut self, path: &str, text: &str) -> Option<Duration> {
         match humantime::parse_duration(text.trim()) {
             Ok(d) if d.is_zero() => {

@@ -237,6 +237,15 @@ fn monitor_serde_diagnostic(file: &Path, error: &serde_yaml::Error) -> Diagnosti
     diagnostic.message = diagnostic
         .message
         .replace("expected f64", "expected a number");
+    // `alerting: {slack: ...}`: a sink written where settings go.
+    if let Some(kind) = super::alerting::SINK_KINDS
+        .iter()
+        .find(|kind| diagnostic.message == format!("unknown key `{kind}` (at alerting)"))
+    {
+        diagnostic.hint = Some(format!(
+            "sinks go in a list under `sinks:`, e.g. `sinks: [{{{kind}: {{...}}}}]`"
+        ));
+    }
     if diagnostic.hint.is_none() {
         if let Some(hint) = structure_hint(&diagnostic.message) {
             diagnostic = diagnostic.with_hint(hint);
