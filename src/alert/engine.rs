@@ -285,7 +285,7 @@ impl Alerting {
         let setup = self.inner.setup();
         let Some(config) = &setup.config else { return };
         let now = self.inner.clock.now_ms();
-        let observations = probe_observations(probe, result, config, &setup, now);
+        let observations = probe_observations(probe, result, config, now);
         let mut state = self.inner.state();
         self.inner.apply(&mut state, &setup, observations, now);
     }
@@ -892,7 +892,6 @@ fn probe_observations(
     probe: &ProbeConfig,
     result: &ProbeResult,
     config: &AlertingConfig,
-    _setup: &Setup,
     now: i64,
 ) -> Vec<Observation> {
     let policy = config.probe_policy(probe.name());

@@ -502,3 +502,121 @@ async fn a_step_gone_from_the_journey_resolves_its_alert() {
     assert_eq!(resolved.event, Event::Resolved);
     assert!(resolved.summary.contains("no longer in the journey"));
 }
+
+fn probes() -> Vec<ProbeConfig> {
+    crate::probe::parse_probes(
+        Path::new("probes.yaml"),
+        "probes:\n  - tls: {name: cert, target: \"127.0.0.1:8443\", every: 1h}\n  - http: {name: home, url: \"http://127.0.0.1:8088/\", every: 15s}\n",
+    )
+    .unwrap()
+}
+
+fn probe_fixture() -> Fixture {
+    let f = Fixture::new(config(policy(1, 1), sinks(), Path::new("")));
+    let mut config = config(policy(1, 1), sinks(), &f.state_file);
+    config.probes.insert(
+        "cert".into(),
+        Policy {
+            warn_days: 30,
+            critical_days: 7,
+            ..policy(1, 1)
+        },
+    );
+    let http = reqwest::Client::new();
+    let sinks = config
+        .sinks
+        .iter()
+        .map(|s| Arc::new(Sink::build(s, &http).unwrap()))
+        .collect();
+    f.alerting.configure(Setup {
+        config: Some(config),
+        sinks,
+        journeys: vec![],
+        probes: vec!["cert".into(), "home".into()],
+        ..Setup::default()
+    });
+    f
+}
+
+/// A tls result whose chain expires in `days` (verified or not).
+fn tls_result(outcome: Outcome, days: i64, verified: bool) -> ProbeResult {
+    let expiry = chrono::Utc::now().timestamp() + days * 86_400;
+    ProbeResult {
+        outcome,
+        duration: Duration::from_millis(20),
+        reason: (!verified).then(|| "certificate chain does not verify: UnknownIssuer".into()),
+        metrics: crate::probe::ProbeMetrics {
+            tls: Some(crate::probe::TlsInfo {
+                version: "TLS 1.3".into(),
+                certs: vec![],
+                earliest_expiry: expiry,
+                last_chain_expiry: verified.then_some(expiry),
+                verified,
+            }),
+            ..Default::default()
+        },
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn certificates_warn_then_turn_critical_by_the_probe_s_own_days() {
+    let f = probe_fixture();
+    let cert = &probes()[0];
+    f.alerting
+        .observe_probe(cert, &tls_result(Outcome::Ok, 40, true));
+    assert!(f.alerting.firing().is_empty());
+    f.alerting
+        .observe_probe(cert, &tls_result(Outcome::Degraded, 20, true));
+    let warning = "CertificateExpiring{probe=cert,severity=warning}";
+    let critical = "CertificateExpiring{probe=cert,severity=critical}";
+    assert_eq!(
+        f.alerting.firing(),
+        [warning],
+        "under warn_days 30, over critical_days 7"
+    );
+    f.alerting
+        .observe_probe(cert, &tls_result(Outcome::Degraded, 5, true));
+    assert_eq!(f.alerting.firing(), [critical, warning]);
+    let n = f.alerting.pending("hook").pop().unwrap();
+    assert_eq!(n.severity, "critical");
+    assert!(n.reason.unwrap().contains("expires in 5.0 days"));
+    // Renewed: both resolve.
+    f.alerting
+        .observe_probe(cert, &tls_result(Outcome::Ok, 90, true));
+    assert!(f.alerting.firing().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unverifiable_chain_is_certificate_invalid_not_probe_failed() {
+    let f = probe_fixture();
+    let cert = &probes()[0];
+    f.alerting
+        .observe_probe(cert, &tls_result(Outcome::Failed, 90, false));
+    assert_eq!(f.alerting.firing(), ["CertificateInvalid{probe=cert}"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn probes_fail_and_monitor_faults_stay_the_monitor_s() {
+    let f = probe_fixture();
+    let home = &probes()[1];
+    let result = |outcome, reason: &str| ProbeResult {
+        outcome,
+        duration: Duration::from_millis(20),
+        reason: Some(reason.to_string()),
+        metrics: Default::default(),
+    };
+    f.alerting
+        .observe_probe(home, &result(Outcome::Failed, "connection refused"));
+    assert_eq!(f.alerting.firing(), ["ProbeFailed{probe=home}"]);
+    // The monitor cannot probe (an unreadable ca_file): that neither resolves the shop's alert
+    // nor adds one about the shop.
+    f.alerting
+        .observe_probe(home, &result(Outcome::Error, "cannot read ca_file"));
+    assert_eq!(
+        f.alerting.firing(),
+        ["MonitorUnhealthy{probe=home}", "ProbeFailed{probe=home}"]
+    );
+    let n = f.alerting.pending("hook").pop().unwrap();
+    assert_eq!(n.alert, "MonitorUnhealthy");
+    assert_eq!(n.probe.as_deref(), Some("home"));
+}
