@@ -25,7 +25,7 @@ RUN apt-get update \
 RUN groupadd --system --gid 10001 shopwatch \
     && useradd --system --uid 10001 --gid shopwatch --home-dir /var/lib/shopwatch \
         --shell /usr/sbin/nologin shopwatch \
-    && mkdir -p /etc/shopwatch /var/lib/shopwatch/artifacts /var/lib/demo-shop/tls \
+    && mkdir -p /etc/shopwatch /var/lib/shopwatch/artifacts /var/lib/shopwatch/state /var/lib/demo-shop/tls \
     && chown -R shopwatch:shopwatch /var/lib/shopwatch /var/lib/demo-shop
 COPY --from=build /out/shopwatch /out/demo-shop /usr/local/bin/
 USER shopwatch:shopwatch

@@ -308,6 +308,11 @@ fn shopwatch_config_resolves_the_same_in_the_container_and_on_the_host() {
         let settings = probe.as_mapping().unwrap().values().next().unwrap();
         absolute.extend(settings["ca_file"].as_str());
     }
+    absolute.push(
+        config["alerting"]["state_file"]
+            .as_str()
+            .expect("no alerting.state_file: the default is beside the read-only config"),
+    );
     for path in absolute {
         assert!(
             mounts
@@ -435,4 +440,39 @@ fn the_container_configuration_validates() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(String::from_utf8_lossy(&output.stdout).contains("configuration is valid"));
+}
+
+/// shopwatch's alerts go to the alertmanager service, whose configuration Alertmanager's own
+/// checker accepts.
+#[test]
+fn alerts_go_to_the_alertmanager_service_and_its_config_checks() {
+    let config = yaml("docker/shopwatch.yaml");
+    let sinks = config["alerting"]["sinks"]
+        .as_sequence()
+        .expect("alerting.sinks");
+    let url = sinks
+        .iter()
+        .find_map(|s| s["alertmanager"]["url"].as_str())
+        .expect("an alertmanager sink");
+    let compose = compose();
+    let alertmanager = service(&compose, "alertmanager");
+    assert_eq!(url, "http://alertmanager:9093");
+    let command: Vec<&str> = alertmanager["command"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c.as_str())
+        .collect();
+    assert!(command.contains(&"--config.file=/etc/alertmanager/alertmanager.yml"));
+    let amtool = std::process::Command::new("amtool")
+        .args(["check-config", "docker/alertmanager.yml"])
+        .current_dir(root())
+        .output()
+        .expect("amtool is not installed: run `bash scripts/test` (it installs prometheus-alertmanager)");
+    assert!(
+        amtool.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&amtool.stdout),
+        String::from_utf8_lossy(&amtool.stderr)
+    );
 }
