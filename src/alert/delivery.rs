@@ -20,7 +20,7 @@ pub fn backoff(attempts: u32) -> Duration {
     (FIRST_RETRY * 2u32.pow(doublings)).min(MAX_RETRY)
 }
 
-/// Delivers `sink`'s queue until `stop`.
+/// Delivers `sink`'s queue until `stop` (finishing a send under way).
 pub(super) async fn deliver(inner: Arc<Inner>, sink: Arc<Sink>, stop: CancellationToken) {
     let mut queued = inner.queued.subscribe();
     loop {
@@ -39,11 +39,9 @@ pub(super) async fn deliver(inner: Arc<Inner>, sink: Arc<Sink>, stop: Cancellati
             }
             continue;
         }
-        let result = tokio::select! {
-            result = sink.send(&head.notification) => result,
-            // Not sent (or its answer not seen): it stays queued for the next start.
-            _ = stop.cancelled() => return,
-        };
+        // Not raced against `stop`: a send cut off after the receiver took it would be sent
+        // again later. It ends within the sink's timeout.
+        let result = sink.send(&head.notification).await;
         inner.sent(&sink.name, &head.notification.id, result);
     }
 }
