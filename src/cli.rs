@@ -169,7 +169,7 @@ async fn alert_test(file: &std::path::Path, only: Option<&str>) -> i32 {
         config.location.clone(),
         daemon::monitor_url(&config, listen),
     );
-    let http = reqwest::Client::new();
+    let http = crate::alert::sink::http_client();
     let mut failed = 0;
     for sink_config in selected {
         let label = format!("{} ({})", sink_config.name, sink_config.kind.kind());
@@ -293,7 +293,7 @@ async fn run_monitor(config: PathBuf) -> i32 {
     signals.abort();
     match result {
         Ok(()) => exit::PASSED,
-        Err(e @ (DaemonError::Config(_) | DaemonError::Secret(_))) => {
+        Err(e @ (DaemonError::Config(_) | DaemonError::Secret(_) | DaemonError::SinkSecret(_))) => {
             eprintln!("{e}");
             exit::INVALID
         }

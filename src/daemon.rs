@@ -90,10 +90,7 @@ fn load(file: &Path) -> Result<Loaded, DaemonError> {
     let config = load_monitor(file).map_err(DaemonError::Config)?;
     let mut journeys = Vec::new();
     let mut all_secrets = Redactor::default();
-    let http = reqwest::Client::builder()
-        .user_agent(concat!("shopwatch/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .expect("an HTTP client without special settings builds");
+    let http = crate::alert::sink::http_client();
     let mut sinks = Vec::new();
     for sink in config.alerting.iter().flat_map(|a| &a.sinks) {
         let sink = Sink::build(sink, &http)?;

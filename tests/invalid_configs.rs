@@ -288,6 +288,9 @@ const INVALID: &[Case] = &[
     case("61-alerting-email-smtp-not-a-url.yaml", "6:15", "127.0.0.1:2525",
          "`127.0.0.1:2525` is not an SMTP URL",
          Some("e.g. `smtp: smtp://127.0.0.1:25")),
+    case("62-alerting-email-ca-file-without-tls.yaml", "7:9", "ca_file:",
+         "`ca_file` is for TLS, and this sink uses plain SMTP",
+         Some("add `tls: starttls`")),
 ];
 
 /// What shopwatch printed, and how it exited.
@@ -615,6 +618,29 @@ fn run_stops_on_an_env_secret_that_is_not_set() {
         ran.stderr
     );
     assert!(!dir.path().join("shopwatch-artifacts").exists());
+}
+
+#[test]
+fn run_stops_on_a_sink_secret_that_is_not_set() {
+    const VAR: &str = "SHOPWATCH_TEST_UNSET_WEBHOOK_SECRET";
+    let config = format!(
+        "listen: 127.0.0.1:0\nprobes:\n  - http: {{name: nothing, url: \"http://127.0.0.1:9/\", every: 1m}}\nalerting:\n  sinks:\n    - webhook: {{url: \"http://127.0.0.1:9/hook\", secret: {{secret: env:{VAR}}}}}\n"
+    );
+    let (_dir, file) = temp_config(&config, "");
+    let ran = shopwatch(&["run", "--config", &file], |command| {
+        command.env_remove(VAR);
+    });
+    assert_eq!(ran.code, Some(2), "stderr:\n{}", ran.stderr);
+    assert!(
+        ran.stderr.contains(VAR) && ran.stderr.contains("alerting sink `webhook`"),
+        "the error must name the variable and the sink; stderr:\n{}",
+        ran.stderr
+    );
+    assert!(
+        !ran.stderr.contains("monitoring from"),
+        "stderr:\n{}",
+        ran.stderr
+    );
 }
 
 #[test]

@@ -55,6 +55,18 @@ fn every_configuration_key_is_in_the_readme() {
         "metrics.journey_buckets",
         "probes",
         "alerting",
+        "alerting.failure_threshold",
+        "alerting.slow_threshold",
+        "alerting.recovery_threshold",
+        "alerting.repeat",
+        "alerting.warn_days",
+        "alerting.critical_days",
+        "alerting.state_file",
+        "alerting.external_url",
+        "alerting.journeys",
+        "alerting.probes",
+        "alerting.maintenance",
+        "alerting.sinks",
     ];
     for key in keys {
         assert!(
@@ -71,9 +83,43 @@ fn every_configuration_key_is_in_the_readme() {
     )
     .unwrap();
     let config = dir.path().join("shopwatch.yaml");
+    let alerting = r##"alerting:
+  failure_threshold: 2
+  slow_threshold: 3
+  recovery_threshold: 2
+  repeat: 4h
+  warn_days: 14
+  critical_days: 3
+  state_file: state/alerts.json
+  external_url: https://monitor.example.com
+  journeys: {demo-checkout: {failure_threshold: 1, repeat: 1h}}
+  probes: {home: {warn_days: 30, critical_days: 7}}
+  maintenance:
+    - {cron: "0 2 * * SUN", duration: 2h, journeys: [demo-checkout], probes: [home]}
+  sinks:
+    - alertmanager: {url: "http://127.0.0.1:9093"}
+    - webhook:
+        name: pager
+        url: "https://hooks.example.com/shopwatch"
+        secret: {secret: env:WEBHOOK_SECRET, default: s3cret}
+        headers: {X-Team: shop}
+        severity: critical
+        alerts: [JourneyStepFailed, ProbeFailed]
+        journeys: [demo-checkout]
+        probes: [home]
+    - slack: {url: {secret: env:SLACK_WEBHOOK_URL}, channel: "#shop-alerts"}
+    - email:
+        smtp: smtps://smtp.example.com
+        tls: implicit
+        username: shopwatch
+        password: {secret: file:/run/secrets/smtp}
+        ca_file: ca.pem
+        from: Shopwatch <shopwatch@example.com>
+        to: [oncall@example.com]
+"##;
     std::fs::write(
         &config,
-        "listen: 127.0.0.1:9464\nlocation: here\nwebdriver: {url: 'http://127.0.0.1:4444', max_sessions: 2}\njourneys: ['journeys/*.yaml']\nartifacts: {dir: a, max_age: 1d, max_size: 10MB}\nmetrics: {window: 30m, step_buckets: [1, 2], journey_buckets: [5, 10]}\nprobes:\n  - http: {name: home, url: 'http://127.0.0.1:8088/', every: 15s}\n",
+        format!("listen: 127.0.0.1:9464\nlocation: here\nwebdriver: {{url: 'http://127.0.0.1:4444', max_sessions: 2}}\njourneys: ['journeys/*.yaml']\nartifacts: {{dir: a, max_age: 1d, max_size: 10MB}}\nmetrics: {{window: 30m, step_buckets: [1, 2], journey_buckets: [5, 10]}}\nprobes:\n  - http: {{name: home, url: 'http://127.0.0.1:8088/', every: 15s}}\n{alerting}"),
     )
     .unwrap();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_shopwatch"))

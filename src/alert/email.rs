@@ -2,7 +2,7 @@
 //!
 //! `smtp://host:port` is plain SMTP unless `tls: starttls` (then STARTTLS is required, never
 //! silently skipped); `smtps://host:port` is implicit TLS. Certificates are verified against the
-//! system roots, or `ca_file`. Credentials are refused over plain SMTP to anything but this
+//! system roots and `ca_file`. Credentials are refused over plain SMTP to anything but this
 //! machine (config validation says so), so a password never crosses a network in clear.
 
 use super::notification::Notification;
@@ -45,7 +45,7 @@ pub struct EmailSettings {
     pub tls: SmtpTls,
     pub username: Option<String>,
     pub password: Option<super::SecretValue>,
-    /// PEM roots to verify the server with instead of the system's.
+    /// PEM roots to verify the server with, besides the system's.
     pub ca_file: Option<PathBuf>,
     pub from: Mailbox,
     pub to: Vec<Mailbox>,

@@ -621,8 +621,9 @@ impl Inner {
 }
 
 impl State {
-    /// The state in `file`; a fresh one when there is none. An unreadable file is moved aside
-    /// (logged), never silently overwritten.
+    /// The state in `file`; a fresh one when there is none. A file that is not state of this
+    /// version is moved aside to `<name>.unreadable` (logged) rather than overwritten; one that
+    /// cannot be read at all (permissions) is logged, and the next save replaces it.
     fn load(file: &Path) -> State {
         let text = match std::fs::read_to_string(file) {
             Ok(text) => text,

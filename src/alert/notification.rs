@@ -64,7 +64,7 @@ pub struct Notification {
     pub alert: String,
     /// `critical`, `warning` (or `info` for a test).
     pub severity: String,
-    /// Identifies the alert across its events: `JourneyStepFailed/demo-shop/checkout`.
+    /// Identifies the alert across its events: `JourneyStepFailed{journey=demo-shop,step=checkout}`.
     pub key: String,
     /// One line for a human: what failed and why.
     pub summary: String,
@@ -87,7 +87,7 @@ pub struct Notification {
     pub last_failed_at: String,
     /// RFC 3339, on `resolved` only.
     pub resolved_at: Option<String>,
-    /// Consecutive bad runs so far (at the time of the latest).
+    /// Consecutive bad runs so far (0 on a resolve: the streak has ended).
     pub failed_runs: u32,
     /// The step timings of that run.
     pub steps: Vec<StepTiming>,

@@ -10,6 +10,14 @@ use std::time::Duration;
 /// How long one delivery attempt may take.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// The HTTP client of the sinks (the daemon's and `alert test`'s alike).
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .user_agent(concat!("shopwatch/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("an HTTP client without special settings builds")
+}
+
 /// A sink ready to send: its secrets read.
 #[derive(Debug)]
 pub struct Sink {

@@ -571,7 +571,7 @@ impl Checker<'_> {
     fn filter(&mut self, path: &str, s: &SinkSettingsFile, known: &Known) -> Filter {
         let mut filter = Filter::default();
         for (i, text) in s.severity.iter().flat_map(|v| v.0.iter()).enumerate() {
-            match Severity::parse(text) {
+            match Severity::parse(text).filter(|s| *s != Severity::Info) {
                 Some(severity) => filter.severity.push(severity),
                 None => {
                     let at = if self.index.has(&format!("{path}.severity[{i}]")) {
@@ -827,6 +827,13 @@ impl Checker<'_> {
                 "an email sink needs at least one address in `to`",
                 "e.g. `to: [oncall@example.com]`",
             ),
+        }
+        if s.ca_file.is_some() && tls == SmtpTls::None {
+            self.key_error_hint(
+                &format!("{path}.ca_file"),
+                "`ca_file` is for TLS, and this sink uses plain SMTP",
+                "add `tls: starttls` (or use `smtps://`), or leave `ca_file` out",
+            );
         }
         Some(EmailSettings {
             host,
