@@ -8,7 +8,7 @@
 //! re-posts are one alert, not many.
 
 use super::notification::{Event, Notification};
-use super::sink::SendError;
+use super::sink::{accepted, SendError};
 use serde_json::{json, Map, Value};
 use std::time::Duration;
 
@@ -32,19 +32,8 @@ impl Alertmanager {
     pub async fn send(&self, notification: &Notification) -> Result<(), SendError> {
         let now = chrono::Utc::now();
         let body = body(notification, now);
-        let response = self
-            .http
-            .post(endpoint(&self.url))
-            .json(&body)
-            .send()
-            .await
-            .map_err(SendError::from_reqwest)?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        let text = response.text().await.unwrap_or_default();
-        Err(SendError::from_status(status, &text))
+        let sent = self.http.post(endpoint(&self.url)).json(&body).send().await;
+        accepted(sent).await
     }
 }
 

@@ -91,6 +91,17 @@ impl SendError {
     }
 }
 
+/// The result of posting to a receiver: `Ok` for a 2xx answer.
+pub async fn accepted(sent: reqwest::Result<reqwest::Response>) -> Result<(), SendError> {
+    let response = sent.map_err(SendError::from_reqwest)?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let text = response.text().await.unwrap_or_default();
+    Err(SendError::from_status(status, &text))
+}
+
 /// A secret a sink needs could not be read.
 #[derive(Debug, thiserror::Error)]
 #[error("alerting sink `{sink}`: {problem}")]

@@ -2,7 +2,7 @@
 //! secret (whoever has it can post to the channel): give it as `{secret: env:NAME}`.
 
 use super::notification::{Event, Notification};
-use super::sink::SendError;
+use super::sink::{accepted, SendError};
 use serde_json::{json, Value};
 
 #[derive(Debug)]
@@ -18,19 +18,13 @@ impl Slack {
     }
 
     pub async fn send(&self, notification: &Notification) -> Result<(), SendError> {
-        let response = self
+        let sent = self
             .http
             .post(self.url.clone())
             .json(&message(notification, self.channel.as_deref()))
             .send()
-            .await
-            .map_err(SendError::from_reqwest)?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        let text = response.text().await.unwrap_or_default();
-        Err(SendError::from_status(status, &text))
+            .await;
+        accepted(sent).await
     }
 
     pub fn secrets(&self) -> Vec<String> {

@@ -7,7 +7,7 @@
 //! duplicates and replays.
 
 use super::notification::Notification;
-use super::sink::SendError;
+use super::sink::{accepted, SendError};
 
 pub const SIGNATURE_HEADER: &str = "X-Shopwatch-Signature-256";
 pub const EVENT_HEADER: &str = "X-Shopwatch-Event";
@@ -48,17 +48,8 @@ impl Webhook {
         if let Some(secret) = &self.secret {
             request = request.header(SIGNATURE_HEADER, signature(secret.as_bytes(), &body));
         }
-        let response = request
-            .body(body)
-            .send()
-            .await
-            .map_err(SendError::from_reqwest)?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        let text = response.text().await.unwrap_or_default();
-        Err(SendError::from_status(status, &text))
+        let sent = request.body(body).send().await;
+        accepted(sent).await
     }
 
     pub fn secrets(&self) -> Vec<String> {
