@@ -119,21 +119,9 @@ async fn the_readme_alerting_config_alerts_every_sink_and_resolves() {
     let metrics_url = monitor.metrics_url();
 
     // Alertmanager: the alert with its labels, through the API and amtool.
-    let alerts = alertmanager
-        .wait_for(
-            "JourneyStepFailed for checkout",
-            Duration::from_secs(120),
-            |alerts| {
-                alerts
-                    .iter()
-                    .any(|a| a["labels"]["alertname"] == "JourneyStepFailed")
-            },
-        )
+    let alert = alertmanager
+        .wait_for_alert("JourneyStepFailed", Duration::from_secs(120))
         .await;
-    let alert = alerts
-        .iter()
-        .find(|a| a["labels"]["alertname"] == "JourneyStepFailed")
-        .unwrap();
     let labels = &alert["labels"];
     assert_eq!(labels["journey"], "demo-checkout", "{alert}");
     assert_eq!(labels["step"], "checkout", "{alert}");
@@ -149,6 +137,7 @@ async fn the_readme_alerting_config_alerts_every_sink_and_resolves() {
     assert!(alert["annotations"]["run_id"].is_string(), "{alert}");
     let amtool = alertmanager.amtool_query(&["alertname=JourneyStepFailed"]);
     assert!(amtool.contains("\"step\":\"checkout\""), "amtool: {amtool}");
+    let alerts = alertmanager.alerts().await;
     assert!(
         alerts
             .iter()
@@ -441,18 +430,7 @@ alerting:
     );
     let mut monitor = Monitor::start(&config, work);
     let metrics_url = monitor.metrics_url();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !get_text(&metrics_url)
-        .await
-        .contains(r#"shopwatch_browser_sessions{state="active"} 1"#)
-    {
-        assert!(
-            Instant::now() < deadline,
-            "no session opened:\n{}",
-            monitor.log()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    monitor.wait_for_open_session(&metrics_url).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     driver.kill().expect("kill geckodriver");
     let _ = driver.wait();
@@ -540,17 +518,9 @@ alerting:
     }
     assert_no_secret("alert test output", &stdout, &[WEBHOOK_SECRET, "s3cr3t"]);
 
-    let test_alerts = alertmanager
-        .wait_for("the test alert", Duration::from_secs(10), |alerts| {
-            alerts
-                .iter()
-                .any(|a| a["labels"]["alertname"] == "ShopwatchTest")
-        })
+    let test_alert = alertmanager
+        .wait_for_alert("ShopwatchTest", Duration::from_secs(10))
         .await;
-    let test_alert = test_alerts
-        .iter()
-        .find(|a| a["labels"]["alertname"] == "ShopwatchTest")
-        .unwrap();
     assert_eq!(test_alert["labels"]["test"], "true");
     let body = hook.received()[0].json();
     assert_eq!(

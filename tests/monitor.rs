@@ -416,18 +416,7 @@ async fn monitor_with_an_open_session(
     );
     let mut monitor = Monitor::start(&config, work);
     let metrics_url = monitor.metrics_url();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !get_text(&metrics_url)
-        .await
-        .contains(r#"shopwatch_browser_sessions{state="active"} 1"#)
-    {
-        assert!(
-            Instant::now() < deadline,
-            "no session opened:\n{}",
-            monitor.log()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    monitor.wait_for_open_session(&metrics_url).await;
     (shop, monitor, metrics_url)
 }
 

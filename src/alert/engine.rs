@@ -384,8 +384,14 @@ impl Inner {
 
     /// Records the observations, queues what their changes call for, saves.
     fn apply(&self, state: &mut State, setup: &Setup, observations: Vec<Observation>, now: i64) {
+        let mut changed = false;
         for o in observations {
             let key = o.key();
+            // A good run of an alert with no streak: nothing to remember, nothing to write.
+            if o.signal == Signal::Good && !state.alerts.contains_key(&key) {
+                continue;
+            }
+            changed = true;
             let record = state.alerts.entry(key.clone()).or_insert_with(|| Record {
                 name: o.name,
                 severity: o.severity,
@@ -400,21 +406,26 @@ impl Inner {
             let change = record
                 .tracker
                 .observe(o.signal, o.threshold, o.recovery, now);
-            let record = record.clone();
+            let resolved = match change {
+                Change::Fired => {
+                    tracing::warn!(alert = %key, "alert firing");
+                    None
+                }
+                Change::Resolved(firing) => Some((record.clone(), firing)),
+                Change::None => None,
+            };
             if record.tracker.is_idle() {
                 state.alerts.remove(&key);
             }
-            match change {
-                Change::Fired => tracing::warn!(alert = %key, "alert firing"),
-                Change::Resolved(firing) => {
-                    tracing::info!(alert = %key, "alert resolved");
-                    self.queue_resolved(state, setup, &record, &firing, now, None);
-                }
-                Change::None => {}
+            if let Some((record, firing)) = resolved {
+                tracing::info!(alert = %key, "alert resolved");
+                self.queue_resolved(state, setup, &record, &firing, now, None);
             }
         }
-        self.evaluate(state, setup, now);
-        self.save(state, setup);
+        let queued = self.evaluate(state, setup, now);
+        if changed || queued {
+            self.save(state, setup);
+        }
     }
 
     /// Resolves and forgets an alert whose subject is gone.

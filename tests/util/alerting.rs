@@ -171,6 +171,15 @@ impl Alertmanager {
         }
     }
 
+    /// Waits until an alert named `alertname` is listed; that alert.
+    pub async fn wait_for_alert(&self, alertname: &str, within: Duration) -> serde_json::Value {
+        let named = |a: &&serde_json::Value| a["labels"]["alertname"] == alertname;
+        let alerts = self
+            .wait_for(alertname, within, |alerts| alerts.iter().any(|a| named(&a)))
+            .await;
+        alerts.iter().find(named).cloned().expect("found above")
+    }
+
     /// Alertmanager's own log (stderr).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("alertmanager.log")).unwrap_or_default()

@@ -105,6 +105,22 @@ impl Monitor {
         }
     }
 
+    /// Waits until a browser session is open (a run is under way), by its metrics.
+    pub async fn wait_for_open_session(&self, metrics_url: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !get_text(metrics_url)
+            .await
+            .contains(r#"shopwatch_browser_sessions{state="active"} 1"#)
+        {
+            assert!(
+                Instant::now() < deadline,
+                "no session opened:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// The metrics URL the monitor announced (it may have bound port 0).
     pub fn metrics_url(&mut self) -> String {
         let line = self.wait_for_log("metrics on http://", Duration::from_secs(30));

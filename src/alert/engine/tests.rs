@@ -620,3 +620,16 @@ async fn probes_fail_and_monitor_faults_stay_the_monitor_s() {
     assert_eq!(n.alert, "MonitorUnhealthy");
     assert_eq!(n.probe.as_deref(), Some("home"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn good_runs_with_nothing_to_remember_do_not_write_the_state_file() {
+    let f = Fixture::new(config(policy(2, 1), sinks(), Path::new("")));
+    std::fs::remove_file(&f.state_file).unwrap();
+    f.alerting.observe_run(&ok_run());
+    assert!(!f.state_file.exists(), "a healthy run changes nothing");
+    f.alerting.observe_run(&pay_failed());
+    assert!(
+        f.state_file.exists(),
+        "a streak begins: kept across a restart"
+    );
+}
