@@ -19,13 +19,16 @@ use crate::config::diagnostic::Diagnostics;
 use crate::config::monitor::{load_monitor, MonitorConfig};
 use crate::journey::model::{Action, Journey};
 use crate::journey::outcome::{Outcome, RunReport};
+use crate::journey::runner::panicked_run;
 use crate::journey::runner::Runner;
 use crate::journey::secrets::{self, Redactor, SecretError};
 use crate::metrics::{Metrics, SkipReason};
-use crate::probe::ProbeConfig;
+use crate::probe::{ProbeConfig, ProbeResult};
 use crate::schedule::{run_schedule, Sessions, Tick, Timing};
 use crate::server::{self, Health};
+use futures_util::FutureExt;
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -52,6 +55,8 @@ pub enum DaemonError {
     Secret(#[from] SecretError),
     #[error("{0}")]
     SinkSecret(#[from] SinkSecretError),
+    #[error("internal error while loading the configuration: {0}")]
+    Internal(String),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: std::net::SocketAddr,
@@ -134,6 +139,7 @@ struct Shared {
     alerting: Alerting,
     /// Where the monitor listens (for links in alerts, unless `external_url` says otherwise).
     listen: std::net::SocketAddr,
+    health: Arc<Mutex<Health>>,
 }
 
 impl Shared {
@@ -144,6 +150,16 @@ impl Shared {
             .entry(name.to_string())
             .or_default()
             .clone()
+    }
+
+    /// A panic in a run: the run became an `error` and the task goes on; counted, logged and
+    /// shown on `/healthz`, since it is a bug to report.
+    fn note_panic(&self, task: &str, message: &str) {
+        tracing::error!("a panic in {task} (its task goes on; please report this bug): {message}");
+        self.metrics.record_monitor_error("panic");
+        let mut health = self.health.lock().unwrap_or_else(|e| e.into_inner());
+        health.panics += 1;
+        health.last_panic = Some(format!("{task}: {message}"));
     }
 
     fn update_sessions(&self) {
@@ -168,6 +184,11 @@ pub async fn run(file: PathBuf, mut control: Control) -> Result<(), DaemonError>
         loaded.config.metrics.clone(),
         loaded.config.location.clone(),
     ));
+    let health = Arc::new(Mutex::new(Health {
+        config: file.display().to_string(),
+        last_reload_ok: true,
+        ..Health::default()
+    }));
     let shared = Arc::new(Shared {
         metrics: metrics.clone(),
         sessions: Sessions::new(loaded.config.max_sessions),
@@ -176,12 +197,8 @@ pub async fn run(file: PathBuf, mut control: Control) -> Result<(), DaemonError>
         hurry: control.hurry.clone(),
         alerting: Alerting::new(metrics.clone()),
         listen,
+        health: health.clone(),
     });
-    let health = Arc::new(Mutex::new(Health {
-        config: file.display().to_string(),
-        last_reload_ok: true,
-        ..Health::default()
-    }));
     let stop_serving = CancellationToken::new();
     let server = tokio::spawn(server::serve(
         listener,
@@ -208,7 +225,13 @@ pub async fn run(file: PathBuf, mut control: Control) -> Result<(), DaemonError>
         tokio::select! {
             _ = control.shutdown.cancelled() => break,
             Some(()) = control.reload.recv() => {
-                match load(&file) {
+                // Off the async workers: reading and validating may take a while (many
+                // journeys, a slow disk), and runs, probes and scrapes must not wait for it.
+                let reading = file.clone();
+                let loaded = tokio::task::spawn_blocking(move || load(&reading))
+                    .await
+                    .unwrap_or_else(|panic| Err(DaemonError::Internal(panic.to_string())));
+                match loaded {
                     Ok(loaded) => {
                         if loaded.config.listen != current.listen || loaded.config.location != current.location {
                             tracing::warn!("reload: `listen` and `location` changes take effect after a restart");
@@ -365,45 +388,68 @@ async fn journey_task(shared: &Shared, stop: &CancellationToken, runner: &Runner
             }
         }
     };
-    run_schedule(&timing, stop, on_tick, |due| async move {
-        // A run of the previous generation may still be going.
-        let lock = shared.journey_lock(name);
-        let Ok(_running) = lock.try_lock_owned() else {
-            shared.metrics.record_skipped(name, SkipReason::Overlap);
-            return;
-        };
-        let slot = if armed.needs_browser {
-            let waiting = shared.sessions.acquire();
-            shared.update_sessions();
-            let slot = tokio::select! {
-                slot = waiting => slot,
-                _ = stop.cancelled() => {
-                    shared.metrics.record_skipped(name, SkipReason::Shutdown);
-                    shared.update_sessions();
-                    return;
+    run_schedule(&timing, stop, on_tick, |due| {
+        guarded(shared, "journey", name, async move {
+            // A run of the previous generation may still be going.
+            let lock = shared.journey_lock(name);
+            let Ok(_running) = lock.try_lock_owned() else {
+                shared.metrics.record_skipped(name, SkipReason::Overlap);
+                return;
+            };
+            let slot = if armed.needs_browser {
+                let waiting = shared.sessions.acquire();
+                shared.update_sessions();
+                let slot = tokio::select! {
+                    slot = waiting => slot,
+                    _ = stop.cancelled() => {
+                        shared.metrics.record_skipped(name, SkipReason::Shutdown);
+                        shared.update_sessions();
+                        return;
+                    }
+                };
+                shared.update_sessions();
+                Some(slot)
+            } else {
+                None
+            };
+            shared
+                .metrics
+                .record_schedule_lag(name, Instant::now().saturating_duration_since(due));
+            let started = SystemTime::now();
+            let mut ignore = |_: crate::journey::runner::RunEvent<'_>| {};
+            let run = runner.run(&armed.journey, &armed.values, &armed.redactor, &mut ignore);
+            let report = match AssertUnwindSafe(run).catch_unwind().await {
+                Ok(report) => report,
+                Err(panic) => {
+                    let message = armed.redactor.redact(&panic_message(panic.as_ref()));
+                    shared.note_panic(&format!("journey {name}"), &message);
+                    panicked_run(&armed.journey, started, &message)
                 }
             };
+            drop(slot);
             shared.update_sessions();
-            Some(slot)
-        } else {
-            None
-        };
-        shared
-            .metrics
-            .record_schedule_lag(name, Instant::now().saturating_duration_since(due));
-        let report = runner
-            .run(&armed.journey, &armed.values, &armed.redactor, &mut |_| {})
-            .await;
-        drop(slot);
-        shared.update_sessions();
-        log_run(&report);
-        shared.metrics.record_run(&report);
-        // A run cut short by shutdown says nothing about the shop or the monitor's health.
-        if !shared.hurry.is_cancelled() {
-            shared.alerting.observe_run(&report);
-        }
+            log_run(&report);
+            shared.metrics.record_run(&report);
+            // A run cut short by shutdown says nothing about the shop or the monitor's health.
+            if !shared.hurry.is_cancelled() {
+                shared.alerting.observe_run(&report);
+            }
+        })
     })
     .await;
+}
+
+/// Runs one scheduled job; a panic in it is noted and the schedule goes on (the backstop: a
+/// panic in a run itself already became that run's `error` report).
+async fn guarded(
+    shared: &Shared,
+    kind: &str,
+    name: &str,
+    job: impl std::future::Future<Output = ()>,
+) {
+    if let Err(panic) = AssertUnwindSafe(job).catch_unwind().await {
+        shared.note_panic(&format!("{kind} {name}"), &panic_message(panic.as_ref()));
+    }
 }
 
 /// shopwatch's address for links in alerts: `alerting.external_url`, else the `listen`
@@ -448,28 +494,46 @@ async fn probe_task(shared: &Shared, stop: &CancellationToken, probe: &ProbeConf
         &timing,
         stop,
         |_| {},
-        |_| async {
-            let result = probe.run().await;
-            match result.outcome {
-                Outcome::Ok => {}
-                Outcome::Error => {
-                    shared.metrics.record_monitor_error("probe");
-                    tracing::error!(
+        |_| {
+            guarded(shared, "probe", probe.name(), async {
+                let result = match AssertUnwindSafe(probe.run()).catch_unwind().await {
+                    Ok(result) => result,
+                    Err(panic) => {
+                        let message = panic_message(panic.as_ref());
+                        shared.note_panic(&format!("probe {}", probe.name()), &message);
+                        ProbeResult::panicked(&message)
+                    }
+                };
+                match result.outcome {
+                    Outcome::Ok => {}
+                    Outcome::Error => {
+                        shared.metrics.record_monitor_error("probe");
+                        tracing::error!(
+                            probe = probe.name(),
+                            "monitor error: {}",
+                            result.reason.as_deref().unwrap_or("")
+                        );
+                    }
+                    _ => tracing::warn!(
                         probe = probe.name(),
-                        "monitor error: {}",
+                        "{}: {}",
+                        result.outcome.as_str(),
                         result.reason.as_deref().unwrap_or("")
-                    );
+                    ),
                 }
-                _ => tracing::warn!(
-                    probe = probe.name(),
-                    "{}: {}",
-                    result.outcome.as_str(),
-                    result.reason.as_deref().unwrap_or("")
-                ),
-            }
-            shared.metrics.record_probe(probe, &result);
-            shared.alerting.observe_probe(probe, &result);
+                shared.metrics.record_probe(probe, &result);
+                shared.alerting.observe_probe(probe, &result);
+            })
         },
     )
     .await;
+}
+
+/// The text of a panic's payload (`panic!` with a literal or with formatting).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_string())
 }

@@ -11,6 +11,9 @@
 //! - `daemon`: `shopwatch run`: generations of journey and probe tasks, reload, shutdown.
 //! - `schedule`: fixed-rate due times with jitter, no overlap, the browser session limit.
 //! - `server`: `/metrics`, `/healthz`, `/artifacts/`.
+//! - `listener`: the accept loop under `server`, bounded in connections and time.
+//! - `resources`: the monitor's own limits (file descriptors) and its own errors told apart
+//!   from the shop's.
 //! - `alert`: alert state machine, notifications, delivery with retries, one file per sink.
 //! - `artifacts`: retention of failed steps' screenshots and pages (age, total size).
 //! - `journey`: the typed journey model, `${var}` templates, key names, and the runner.
@@ -27,9 +30,11 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod journey;
+pub mod listener;
 pub mod metrics;
 pub mod probe;
 pub mod report;
+pub mod resources;
 pub mod rules;
 pub mod schedule;
 pub mod server;

@@ -15,6 +15,12 @@ fn main() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .init();
+    // Browsers, drivers and probes all take descriptors; the usual soft default of 1024 is
+    // far below the hard limit a service may use.
+    match shopwatch::resources::raise_fd_limit() {
+        Some(limit) => tracing::debug!("open files limit: {limit}"),
+        None => tracing::warn!("cannot read the open files limit"),
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {

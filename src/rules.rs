@@ -751,6 +751,9 @@ fn seconds_literal(d: Duration) -> String {
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(text.trim())
         .map_err(|e| format!("expected a duration such as 2m, 15m or 1h30m ({e})"))?;
+    if d > crate::config::check::MAX_DURATION {
+        return Err("too long: the longest is 366d".into());
+    }
     if d.subsec_nanos() % 1_000_000 != 0 {
         return Err("Prometheus durations are whole milliseconds".into());
     }

@@ -1,6 +1,7 @@
 //! The monitor's HTTP endpoints: `/metrics` (Prometheus text format), `/healthz`, and an
 //! index at `/`.
 
+use crate::listener::Limits;
 use crate::metrics::{self, Metrics};
 use axum::extract::State;
 use axum::http::header;
@@ -20,6 +21,9 @@ pub struct Health {
     pub journeys: usize,
     pub probes: usize,
     pub last_reload_ok: bool,
+    /// Panics caught in runs since the start (each made its run an `error`).
+    pub panics: u64,
+    pub last_panic: Option<String>,
 }
 
 #[derive(Clone)]
@@ -45,9 +49,8 @@ pub async fn serve(
         .route("/healthz", get(healthz))
         .nest_service("/artifacts", artifacts)
         .with_state(AppState { metrics, health });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+    crate::listener::serve(listener, app, Limits::for_this_process(), shutdown).await;
+    Ok(())
 }
 
 async fn render_metrics(State(state): State<AppState>) -> impl IntoResponse {
@@ -64,8 +67,12 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .clone();
+    // A caught panic leaves the monitor running but is a bug someone must look at.
+    let status = if health.panics > 0 { "degraded" } else { "ok" };
     Json(serde_json::json!({
-        "status": "ok",
+        "status": status,
+        "panics": health.panics,
+        "last_panic": health.last_panic,
         "version": env!("CARGO_PKG_VERSION"),
         "config": health.config,
         "journeys": health.journeys,

@@ -172,6 +172,20 @@ const INVALID: &[Expectation] = &[
     ("47-cron-never-runs.yaml", "3:7", "\"0 9 30 2 *\"",
      "`cron: 0 9 30 2 *` never runs: no date matches it",
      None),
+    // Durations are added to clocks: one near u64::MAX seconds would overflow them.
+    ("48-timeout-overflows.yaml", "3:10", "18446744073709551615s",
+     "duration `18446744073709551615s` is too long",
+     Some("the longest is 366d")),
+    ("49-sleep-overflows.yaml", "7:16", "18446744073709551615s",
+     "duration `18446744073709551615s` is too long",
+     Some("the longest is 366d")),
+    ("50-http-timeout-overflows.yaml", "6:44", "9999999999999d",
+     "duration `9999999999999d` is too long",
+     Some("the longest is 366d")),
+    // A huge value is quoted clipped, not whole.
+    ("51-long-value-clipped.yaml", "3:10", "xxxxxxxx",
+     "`xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…[5002 characters] is not a duration",
+     Some("write a number with a unit")),
 ];
 
 #[test]

@@ -636,7 +636,9 @@ impl State {
     /// version is moved aside to `<name>.unreadable` (logged) rather than overwritten; one that
     /// cannot be read at all (permissions) is logged, and the next save replaces it.
     fn load(file: &Path) -> State {
-        let text = match std::fs::read_to_string(file) {
+        // Bytes, not text: a file that is not UTF-8 is not ours, so it is moved aside below
+        // like any other unreadable state, never overwritten.
+        let text = match std::fs::read(file) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return State::default(),
             Err(e) => {
@@ -647,7 +649,7 @@ impl State {
                 return State::default();
             }
         };
-        match serde_json::from_str::<State>(&text) {
+        match serde_json::from_slice::<State>(&text) {
             Ok(state) if state.version == STATE_VERSION => {
                 let firing = state
                     .alerts
@@ -694,7 +696,14 @@ fn notification(
     event: Event,
     now: i64,
 ) -> Notification {
-    state.seq += 1;
+    // Ids are `<instance>-<seq>`: at the end of the counter, a new instance keeps them unique.
+    state.seq = match state.seq.checked_add(1) {
+        Some(seq) => seq,
+        None => {
+            state.instance = format!("{}x{:x}", state.instance, now);
+            1
+        }
+    };
     let last = record.last.clone().unwrap_or_else(|| Detail {
         summary: record.name.as_str().to_string(),
         outcome: String::new(),

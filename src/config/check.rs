@@ -6,6 +6,10 @@ use super::locate::LocationIndex;
 use std::path::Path;
 use std::time::Duration;
 
+/// The longest duration any key takes (a year and a day): every duration is added to a clock
+/// somewhere, and one near `u64::MAX` seconds overflows it.
+pub const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
+
 pub struct Checker<'a> {
     pub file: &'a Path,
     pub index: &'a LocationIndex,
@@ -60,6 +64,14 @@ impl<'a> Checker<'a> {
         match humantime::parse_duration(text.trim()) {
             Ok(d) if d.is_zero() => {
                 self.error(path, format!("duration `{text}` must be more than zero"));
+                None
+            }
+            Ok(d) if d > MAX_DURATION => {
+                self.error_hint(
+                    path,
+                    format!("duration `{text}` is too long"),
+                    "the longest is 366d",
+                );
                 None
             }
             Ok(d) => Some(d),

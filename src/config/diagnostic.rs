@@ -18,13 +18,13 @@ impl Diagnostic {
         Diagnostic {
             file: file.to_path_buf(),
             location,
-            message: message.into(),
+            message: clip_words(&message.into()),
             hint: None,
         }
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
+        self.hint = Some(clip_words(&hint.into()));
         self
     }
 }
@@ -64,6 +64,42 @@ impl fmt::Display for Diagnostics {
 
 impl std::error::Error for Diagnostics {}
 
+/// Characters of one word (a run without spaces) that a message keeps.
+const MAX_WORD: usize = 100;
+/// Characters a whole message keeps.
+const MAX_MESSAGE: usize = 1000;
+
+/// Messages quote the bad value; a megabyte-long value must not make a megabyte of stderr.
+/// Long words keep their start, long messages their start; both say how long they were.
+fn clip_words(text: &str) -> String {
+    if text.len() <= MAX_WORD {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len().min(MAX_MESSAGE + 40));
+    for (i, word) in text.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        match word.char_indices().nth(MAX_WORD) {
+            None => out.push_str(word),
+            Some((end, _)) => {
+                out.push_str(&word[..end]);
+                out.push_str(&format!("…[{} characters]", word.chars().count()));
+            }
+        }
+        if out.chars().count() > MAX_MESSAGE {
+            let end = out
+                .char_indices()
+                .nth(MAX_MESSAGE)
+                .map_or(out.len(), |(i, _)| i);
+            out.truncate(end);
+            out.push_str(&format!("…[{} characters]", text.chars().count()));
+            break;
+        }
+    }
+    out
+}
+
 /// The closest candidate to `word`, if one is close enough to be a likely typo.
 pub fn did_you_mean<'a>(
     word: &str,
@@ -75,4 +111,29 @@ pub fn did_you_mean<'a>(
         .filter(|(distance, candidate)| *distance <= 2.max(candidate.len() / 3))
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, candidate)| candidate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_values_are_clipped_in_messages() {
+        let long = "x".repeat(10_000_000);
+        let d = Diagnostic::new(
+            Path::new("a.yaml"),
+            Location::default(),
+            format!("`{long}` is not a duration"),
+        );
+        assert!(d.message.len() < 200, "{}", d.message.len());
+        assert!(d
+            .message
+            .ends_with("…[10000002 characters] is not a duration"));
+        let many = "word ".repeat(1000);
+        let d = Diagnostic::new(Path::new("a.yaml"), Location::default(), many);
+        assert!(d.message.chars().count() < 1100);
+        let short = "unknown key `slwo` (at steps[0])";
+        let d = Diagnostic::new(Path::new("a.yaml"), Location::default(), short);
+        assert_eq!(d.message, short);
+    }
 }

@@ -264,7 +264,8 @@ string_or_struct!(
     })
 );
 
-/// How a URL or title must look: `equals`, `contains` (also the plain-string form) or `matches`.
+/// How a URL or title must look: `equals`, `contains` or `matches`, or a plain string (for a
+/// URL the path or whole URL, for a title a text it contains).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MatchRaw {
@@ -272,6 +273,8 @@ pub struct MatchRaw {
     pub contains: Option<String>,
     pub matches: Option<String>,
     pub timeout: Option<String>,
+    #[serde(skip)]
+    pub plain: Option<String>,
 }
 #[derive(Debug)]
 pub struct MatchFile(pub MatchRaw);
@@ -285,7 +288,7 @@ string_or_struct!(
     MatchRaw,
     "a text to look for, or a map with `equals`, `contains` or `matches`",
     |s| MatchFile(MatchRaw {
-        contains: Some(s.to_string()),
+        plain: Some(s.to_string()),
         ..MatchRaw::default()
     })
 );

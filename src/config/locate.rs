@@ -91,6 +91,8 @@ struct Builder {
     nodes: HashMap<String, Location>,
     keys: HashMap<String, Location>,
     duplicates: Vec<(String, Location)>,
+    /// How many levels below [`super::MAX_DEPTH`] the parser is.
+    beyond: usize,
 }
 
 impl Builder {
@@ -139,7 +141,22 @@ impl MarkedEventReceiver for Builder {
             line: mark.line(),
             column: mark.col() + 1,
         };
+        // Below the deepest nesting a file may have (refused elsewhere), index nothing: each
+        // path is as long as its depth, so indexing a deep file costs depth times size.
+        if self.beyond > 0 {
+            match event {
+                Event::MappingStart(..) | Event::SequenceStart(..) => self.beyond += 1,
+                Event::MappingEnd | Event::SequenceEnd => self.beyond -= 1,
+                _ => {}
+            }
+            return;
+        }
         match event {
+            Event::MappingStart(..) | Event::SequenceStart(..)
+                if self.stack.len() >= super::MAX_DEPTH =>
+            {
+                self.beyond = 1;
+            }
             Event::Scalar(..) | Event::Alias(..) => {
                 if let Some(path) = self.next_path(&event, location) {
                     self.nodes.entry(path).or_insert(location);

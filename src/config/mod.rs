@@ -12,6 +12,7 @@ pub mod validate;
 use crate::journey::model::Journey;
 use diagnostic::{did_you_mean, Diagnostic, Diagnostics};
 use locate::{Location, LocationIndex};
+use std::io::Read;
 use std::path::Path;
 
 /// Reads and validates one journey file.
@@ -19,15 +20,65 @@ pub fn load_journey(file: &Path) -> Result<Journey, Diagnostics> {
     parse_journey(file, &read_source(file, "journey")?)
 }
 
+/// The largest journey or configuration file read: far above any real one, and a bound on
+/// what a mistaken path (`/dev/zero`, a log file) can cost.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+/// The deepest nesting of mappings and lists a file may have. Real ones stay under 10; parsing
+/// and locating cost grows with depth times size, so a deeply nested file stalls the monitor.
+pub const MAX_DEPTH: usize = 32;
+
 /// Reads a config file; the error names it as a `what` file, located at 1:1.
 pub fn read_source(file: &Path, what: &str) -> Result<String, Diagnostics> {
-    std::fs::read_to_string(file).map_err(|e| {
+    let fail = |message: String| {
         Diagnostics(vec![Diagnostic::new(
             file,
             Location { line: 1, column: 1 },
-            format!("cannot read {what} file: {e}"),
+            message,
         )])
-    })
+    };
+    let mut text = String::new();
+    std::fs::File::open(file)
+        .and_then(|f| Read::read_to_string(&mut Read::take(f, MAX_FILE_BYTES + 1), &mut text))
+        .map_err(|e| fail(format!("cannot read {what} file: {e}")))?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(fail(format!(
+            "the {what} file is larger than {} KiB: is this the right file?",
+            MAX_FILE_BYTES / 1024
+        )));
+    }
+    Ok(text)
+}
+
+/// Refuses a document nested deeper than [`MAX_DEPTH`], before the costly passes; located at
+/// the first mapping or list too deep. Syntax errors are left to the parser that reports them.
+fn check_depth(file: &Path, source: &str) -> Result<(), Diagnostics> {
+    use yaml_rust2::parser::{Event, Parser};
+    let mut parser = Parser::new_from_str(source);
+    let mut depth = 0usize;
+    loop {
+        match parser.next_token() {
+            Ok((Event::StreamEnd, _)) | Err(_) => return Ok(()),
+            Ok((Event::MappingStart(..) | Event::SequenceStart(..), mark)) => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    let location = Location {
+                        line: mark.line(),
+                        column: mark.col() + 1,
+                    };
+                    return Err(Diagnostics(vec![Diagnostic::new(
+                        file,
+                        location,
+                        format!("nested more than {MAX_DEPTH} levels deep"),
+                    )
+                    .with_hint(
+                        "no shopwatch setting nests this deep: check the indentation and brackets",
+                    )]));
+                }
+            }
+            Ok((Event::MappingEnd | Event::SequenceEnd, _)) => depth = depth.saturating_sub(1),
+            Ok(_) => {}
+        }
+    }
 }
 
 /// Parses and validates journey YAML `source`, naming `file` in errors.
@@ -46,6 +97,7 @@ pub(crate) fn parse_structure<T: serde::de::DeserializeOwned>(
     source: &str,
     serde_error: fn(&Path, &serde_yaml::Error) -> Diagnostic,
 ) -> Result<(T, LocationIndex, Vec<Diagnostic>), Diagnostics> {
+    check_depth(file, source)?;
     let index = LocationIndex::new(source);
     let mut errors: Vec<Diagnostic> = index
         .duplicates()

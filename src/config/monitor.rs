@@ -649,13 +649,21 @@ impl Checker<'_> {
                 .to_string_lossy()
                 .into_owned()
         };
-        let matched: Vec<PathBuf> = match glob::glob(&pattern) {
-            Ok(paths) => paths
-                .filter_map(Result::ok)
-                .filter(|p| p.is_file())
-                .collect(),
-            Err(e) => {
-                self.error(path, format!("`{text}` is not a valid glob: {}", e.msg));
+        let matched = match glob_files(&pattern) {
+            Ok(matched) => matched,
+            Err(GlobError::Invalid(msg)) => {
+                self.error(path, format!("`{text}` is not a valid glob: {msg}"));
+                return Vec::new();
+            }
+            Err(GlobError::TooLarge { base }) => {
+                self.error_hint(
+                    path,
+                    format!(
+                        "`{text}` looks through more than {MAX_GLOB_ENTRIES} entries under `{}`",
+                        base.display()
+                    ),
+                    "point the glob at the journeys' own directory, e.g. `journeys/*.yaml`",
+                );
                 return Vec::new();
             }
         };
@@ -784,6 +792,68 @@ fn is_zero_size(text: &str) -> bool {
 }
 
 /// `1048576`, `500MB`, `1.5GiB`, `10 kB` as bytes (SI and binary units).
+/// The most directory entries a journey glob may look through: a glob such as `/**/*.yaml`
+/// would otherwise walk the whole disk before the monitor starts (or reloads).
+const MAX_GLOB_ENTRIES: usize = 10_000;
+
+enum GlobError {
+    Invalid(String),
+    TooLarge { base: PathBuf },
+}
+
+/// The files `pattern` matches, sorted, walking at most [`MAX_GLOB_ENTRIES`] entries from its
+/// literal directory (and no deeper than its components reach, unless it has `**`).
+fn glob_files(pattern: &str) -> Result<Vec<PathBuf>, GlobError> {
+    let compiled = glob::Pattern::new(pattern).map_err(|e| GlobError::Invalid(e.msg.into()))?;
+    let has_magic = |part: &str| part.contains(['*', '?', '[']);
+    let mut base = PathBuf::new();
+    let mut rest = 0;
+    for component in Path::new(pattern).components() {
+        let part = component.as_os_str().to_string_lossy();
+        if rest == 0 && !has_magic(&part) {
+            base.push(component);
+        } else {
+            rest += 1;
+        }
+    }
+    let depth = if pattern.contains("**") {
+        usize::MAX
+    } else {
+        rest
+    };
+    let options = glob::MatchOptions {
+        require_literal_separator: true,
+        ..glob::MatchOptions::new()
+    };
+    let mut matched = Vec::new();
+    // A pattern relative to the working directory: walk `.`, match without the `./`.
+    let relative = base.as_os_str().is_empty();
+    let root = if relative {
+        Path::new(".")
+    } else {
+        base.as_path()
+    };
+    let walk = walkdir::WalkDir::new(root)
+        .min_depth(1)
+        .max_depth(depth)
+        .sort_by_file_name();
+    for (seen, entry) in walk.into_iter().enumerate() {
+        if seen >= MAX_GLOB_ENTRIES {
+            return Err(GlobError::TooLarge { base });
+        }
+        // Unreadable directories match nothing, as with a shell glob.
+        let Ok(entry) = entry else { continue };
+        let path = match relative {
+            true => entry.path().strip_prefix(".").unwrap_or(entry.path()),
+            false => entry.path(),
+        };
+        if compiled.matches_path_with(path, options) && path.is_file() {
+            matched.push(path.to_path_buf());
+        }
+    }
+    Ok(matched)
+}
+
 pub fn parse_size(text: &str) -> Option<u64> {
     let text = text.trim();
     let split = text

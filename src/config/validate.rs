@@ -101,6 +101,24 @@ impl Checker<'_> {
         Locator::LinkText(text)
     }
 
+    /// A URL expectation. The plain form is a path (`/cart`, compared whole, the query only
+    /// when it has one) or a whole URL: "contains" would pass `/cart` on `/login?next=/cart`.
+    fn url_match(&mut self, path: &str, raw: &MatchRaw, known: &Known) -> TextMatch {
+        let Some(plain) = &raw.plain else {
+            return self.text_match(path, &raw.equals, &raw.contains, &raw.matches, known);
+        };
+        if !(plain.starts_with('/') || plain.starts_with("${") || plain.contains("://")) {
+            self.error_hint(
+                path,
+                format!("`{plain}` is neither a path nor a URL"),
+                format!(
+                    "write the path (`/{plain}`), the whole URL, or `{{contains: {plain}}}` for part of it"
+                ),
+            );
+        }
+        TextMatch::Url(self.template(path, plain, known))
+    }
+
     fn text_match(
         &mut self,
         path: &str,
@@ -670,7 +688,7 @@ fn action(c: &mut Checker, path: &str, action: &ActionFile, known: &mut Known) -
             }
         }
         ActionFile::WaitUrl(m) => Action::WaitUrl {
-            expect: c.text_match(path, &m.0.equals, &m.0.contains, &m.0.matches, known),
+            expect: c.url_match(path, &m.0, known),
             timeout: c.opt_duration(&format!("{path}.timeout"), &m.0.timeout),
         },
         ActionFile::AssertText(a) => Action::AssertText {
@@ -682,16 +700,16 @@ fn action(c: &mut Checker, path: &str, action: &ActionFile, known: &mut Known) -
                 c.error(
                     &format!("{path}.timeout"),
                     format!(
-                        "`{}` checks once and takes no timeout; use `wait_url` to wait",
+                        "`{}` looks until the step's timeout and takes no timeout of its own; use `wait_url` for a shorter wait",
                         action.name()
                     ),
                 );
             }
-            let expect = c.text_match(path, &m.0.equals, &m.0.contains, &m.0.matches, known);
             if matches!(action, ActionFile::AssertUrl(_)) {
-                Action::AssertUrl(expect)
+                Action::AssertUrl(c.url_match(path, &m.0, known))
             } else {
-                Action::AssertTitle(expect)
+                let contains = m.0.contains.clone().or(m.0.plain.clone());
+                Action::AssertTitle(c.text_match(path, &m.0.equals, &contains, &m.0.matches, known))
             }
         }
         ActionFile::AssertVisible(t) => Action::AssertVisible(c.locator(path, &t.0)),

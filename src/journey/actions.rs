@@ -16,6 +16,26 @@ use tokio::time::Instant;
 /// How often waits look again.
 const POLL: Duration = Duration::from_millis(100);
 
+/// Evaluates `$look` (a `Result<(), Seen>`; `?` in it ends the action) every [`POLL`] until
+/// it is `Ok` or `$deadline` would pass before the next look; then fails with `$fail(seen)`
+/// of the last look. A macro, not a function over an async closure: the look borrows the page
+/// and the action's values, which async closures cannot yet do in a task that must be `Send`.
+macro_rules! settle {
+    ($deadline:expr, $look:expr, $fail:expr) => {{
+        let deadline = $deadline;
+        loop {
+            let seen = match $look {
+                Ok(()) => break Ok(()),
+                Err(seen) => seen,
+            };
+            if Instant::now() + POLL > deadline {
+                break Err(($fail)(seen));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }};
+}
+
 /// What an action can use and change.
 pub struct ActionEnv<'a> {
     pub client: Option<&'a Client>,
@@ -242,119 +262,132 @@ pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Fai
         }
         Action::WaitUrl { expect, timeout } => {
             let rendered = render_match(env, expect)?;
-            let deadline = env.deadline_for(*timeout);
             let client = env.client()?;
-            loop {
-                let url = client.current_url().await.map_err(fail)?;
-                if expect.check(&rendered, url.as_str()) {
-                    return Ok(());
-                }
-                if Instant::now() + POLL > deadline {
-                    return Err(Failure::shop(
-                        ReasonClass::Timeout,
-                        format!("{doing}: timed out; the URL is {url}"),
-                    ));
-                }
-                tokio::time::sleep(POLL).await;
-            }
+            settle!(
+                env.deadline_for(*timeout),
+                {
+                    let url = client.current_url().await.map_err(fail)?;
+                    expect
+                        .check(&rendered, url.as_str())
+                        .then_some(())
+                        .ok_or(url)
+                },
+                |url| Failure::shop(
+                    ReasonClass::Timeout,
+                    format!("{doing}: timed out; the URL is {url}"),
+                )
+            )
         }
+        // Assertions are web-first: the page may still be changing (a navigation, scripts), so
+        // they look again until the step's deadline before failing.
         Action::AssertText { target, expect } => {
             let rendered = render_match(env, expect)?;
             let client = env.client()?;
-            let deadline = env.deadline;
-            // Web-first assertion: the text may still be changing (scripts), so look until the
-            // deadline before failing.
-            let mut last = None;
-            loop {
-                if let Ok(element) = client.find(target.as_fantoccini()).await {
-                    let text = element.text().await.map_err(fail)?;
-                    if expect.check(&rendered, &text) {
-                        return Ok(());
+            settle!(
+                env.deadline,
+                match client.find(target.as_fantoccini()).await {
+                    Ok(element) => {
+                        let text = element.text().await.map_err(fail)?;
+                        expect
+                            .check(&rendered, &text)
+                            .then_some(())
+                            .ok_or(Some(text))
                     }
-                    last = Some(text);
-                }
-                if Instant::now() + POLL > deadline {
-                    return Err(Failure::shop(
-                        ReasonClass::Assertion,
-                        match last {
-                            Some(text) => format!("{doing}: the text was \"{}\"", clip(&text)),
-                            None => format!("{doing}: element not found"),
-                        },
-                    ));
-                }
-                tokio::time::sleep(POLL).await;
-            }
+                    Err(_) => Err(None),
+                },
+                |last: Option<String>| Failure::shop(
+                    ReasonClass::Assertion,
+                    match last {
+                        Some(text) => format!("{doing}: the text was \"{}\"", clip(&text)),
+                        None => format!("{doing}: element not found"),
+                    },
+                )
+            )
         }
         Action::AssertUrl(expect) => {
             let rendered = render_match(env, expect)?;
-            let url = env.client()?.current_url().await.map_err(fail)?;
-            if expect.check(&rendered, url.as_str()) {
-                Ok(())
-            } else {
-                Err(Failure::shop(
-                    ReasonClass::Assertion,
-                    format!("{doing}: the URL is {url}"),
-                ))
-            }
+            let client = env.client()?;
+            settle!(
+                env.deadline,
+                {
+                    let url = client.current_url().await.map_err(fail)?;
+                    expect
+                        .check(&rendered, url.as_str())
+                        .then_some(())
+                        .ok_or(url)
+                },
+                |url| Failure::shop(ReasonClass::Assertion, format!("{doing}: the URL is {url}"))
+            )
         }
         Action::AssertTitle(expect) => {
             let rendered = render_match(env, expect)?;
-            let title = env.client()?.title().await.map_err(fail)?;
-            if expect.check(&rendered, &title) {
-                Ok(())
-            } else {
-                Err(Failure::shop(
+            let client = env.client()?;
+            settle!(
+                env.deadline,
+                {
+                    let title = client.title().await.map_err(fail)?;
+                    expect.check(&rendered, &title).then_some(()).ok_or(title)
+                },
+                |title: String| Failure::shop(
                     ReasonClass::Assertion,
                     format!("{doing}: the title is \"{}\"", clip(&title)),
-                ))
-            }
+                )
+            )
         }
         Action::AssertVisible(target) => {
             wait_for(env.client()?, target, true, None, env.deadline, &doing).await
         }
         Action::AssertAbsent(target) => {
-            let elements = env
-                .client()?
-                .find_all(target.as_fantoccini())
-                .await
-                .map_err(fail)?;
-            match elements.first() {
-                None => Ok(()),
-                Some(element) => {
-                    let text = element.text().await.unwrap_or_default();
-                    Err(Failure::shop(
-                        ReasonClass::Assertion,
-                        format!(
-                            "{doing}: found {} element(s), showing \"{}\"",
-                            elements.len(),
-                            clip(&text)
-                        ),
-                    ))
-                }
-            }
+            let client = env.client()?;
+            settle!(
+                env.deadline,
+                {
+                    let elements = client
+                        .find_all(target.as_fantoccini())
+                        .await
+                        .map_err(fail)?;
+                    match elements.first() {
+                        None => Ok(()),
+                        Some(element) => {
+                            Err((elements.len(), element.text().await.unwrap_or_default()))
+                        }
+                    }
+                },
+                |(count, text): (usize, String)| Failure::shop(
+                    ReasonClass::Assertion,
+                    format!(
+                        "{doing}: found {count} element(s), showing \"{}\"",
+                        clip(&text)
+                    ),
+                )
+            )
         }
         Action::AssertCount { target, min, max } => {
             let client = env.client()?;
-            let count = client
-                .find_all(target.as_fantoccini())
-                .await
-                .map_err(fail)?
-                .len();
-            if (*min..=*max).contains(&count) {
-                Ok(())
-            } else {
-                let wanted = if min == max {
-                    format!("{min}")
-                } else if *max == usize::MAX {
-                    format!("at least {min}")
-                } else {
-                    format!("{min} to {max}")
-                };
-                Err(Failure::shop(
-                    ReasonClass::Assertion,
-                    format!("{doing}: found {count} element(s), wanted {wanted}"),
-                ))
-            }
+            settle!(
+                env.deadline,
+                {
+                    let count = client
+                        .find_all(target.as_fantoccini())
+                        .await
+                        .map_err(fail)?
+                        .len();
+                    (*min..=*max).contains(&count).then_some(()).ok_or(count)
+                },
+                |count| {
+                    let wanted = if min == max {
+                        format!("{min}")
+                    } else if *max == usize::MAX {
+                        format!("at least {min}")
+                    } else {
+                        format!("{min} to {max}")
+                    };
+                    Failure::shop(
+                        ReasonClass::Assertion,
+                        format!("{doing}: found {count} element(s), wanted {wanted}"),
+                    )
+                }
+            )
         }
         Action::StoreText { target, name } => {
             let element = find(env, target, &doing).await?;
@@ -551,6 +584,9 @@ async fn http(env: &mut ActionEnv<'_>, request: &HttpRequest, doing: &str) -> Re
     let deadline = env.deadline_for(request.timeout);
     let remaining = deadline.saturating_duration_since(Instant::now());
     let response = builder.timeout(remaining).send().await.map_err(|e| {
+        if let Some(cause) = crate::resources::local_cause(&e) {
+            return Failure::monitor(ReasonClass::Resources, format!("{doing}: {cause}"));
+        }
         let class = if e.is_timeout() {
             ReasonClass::Timeout
         } else {

@@ -113,6 +113,8 @@ pub enum TextMatch {
     Equals(Template),
     Contains(Template),
     Matches(Regex),
+    /// A URL's path (`/cart`, with its query only when given) or the whole URL.
+    Url(Template),
 }
 
 impl TextMatch {
@@ -122,12 +124,13 @@ impl TextMatch {
             TextMatch::Equals(_) => actual.trim() == rendered.trim(),
             TextMatch::Contains(_) => actual.contains(rendered),
             TextMatch::Matches(re) => re.is_match(actual),
+            TextMatch::Url(_) => same_url(rendered, actual),
         }
     }
 
     pub fn template(&self) -> Option<&Template> {
         match self {
-            TextMatch::Equals(t) | TextMatch::Contains(t) => Some(t),
+            TextMatch::Equals(t) | TextMatch::Contains(t) | TextMatch::Url(t) => Some(t),
             TextMatch::Matches(_) => None,
         }
     }
@@ -139,7 +142,26 @@ impl fmt::Display for TextMatch {
             TextMatch::Equals(t) => write!(f, "equal \"{t}\""),
             TextMatch::Contains(t) => write!(f, "contain \"{t}\""),
             TextMatch::Matches(re) => write!(f, "match /{re}/"),
+            TextMatch::Url(t) if t.to_string().starts_with('/') => {
+                write!(f, "have the path \"{t}\"")
+            }
+            TextMatch::Url(t) => write!(f, "be \"{t}\""),
         }
+    }
+}
+
+/// Whether `actual` is the URL `expected`, or has the path (and query, when given) `expected`.
+fn same_url(expected: &str, actual: &str) -> bool {
+    let Ok(actual) = url::Url::parse(actual) else {
+        return false;
+    };
+    if expected.starts_with('/') {
+        match expected.split_once('?') {
+            Some((path, query)) => actual.path() == path && actual.query() == Some(query),
+            None => actual.path() == expected,
+        }
+    } else {
+        url::Url::parse(expected).is_ok_and(|expected| expected == actual)
     }
 }
 

@@ -82,6 +82,8 @@ pub enum ReasonClass {
     BrowserCrashed,
     /// The monitor cannot write its artifacts (screenshots).
     Artifacts,
+    /// The monitor's machine is out of file descriptors, memory, ports or network.
+    Resources,
     Cancelled,
 }
 
@@ -97,6 +99,7 @@ impl ReasonClass {
             ReasonClass::Webdriver => "webdriver",
             ReasonClass::BrowserCrashed => "browser_crashed",
             ReasonClass::Artifacts => "artifacts",
+            ReasonClass::Resources => "resources",
             ReasonClass::Cancelled => "cancelled",
         }
     }

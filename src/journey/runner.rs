@@ -74,11 +74,7 @@ impl Runner {
     ) -> RunReport {
         let started = Instant::now();
         let now = chrono::Utc::now();
-        let run_id = format!(
-            "{}-{:04x}",
-            now.format("%Y%m%dT%H%M%S"),
-            now.timestamp_subsec_nanos() % 0x10000
-        );
+        let run_id = run_id(now);
         let run_dir = self
             .artifacts_dir
             .as_ref()
@@ -226,6 +222,8 @@ impl Runner {
                 }
             }
 
+            #[cfg(debug_assertions)]
+            test_panic_hook(&journey.name, &step.name);
             // A main step also ends when the journey's time is up; cleanup gets its own time.
             let remaining = journey_deadline.saturating_duration_since(Instant::now());
             let (limit, by_journey) = if !step.always && remaining < step.timeout {
@@ -404,6 +402,44 @@ impl Runner {
         }
         report.artifacts = artifacts;
         report
+    }
+}
+
+/// A run's id: its start time, with sub-second digits so that two runs never share one.
+fn run_id(now: chrono::DateTime<chrono::Utc>) -> String {
+    format!(
+        "{}-{:04x}",
+        now.format("%Y%m%dT%H%M%S"),
+        now.timestamp_subsec_nanos() % 0x10000
+    )
+}
+
+/// The report of a run that panicked (a bug in shopwatch): a monitor `error`, no steps.
+pub fn panicked_run(journey: &Journey, started: std::time::SystemTime, message: &str) -> RunReport {
+    let at = chrono::DateTime::<chrono::Utc>::from(started);
+    RunReport {
+        journey: journey.name.clone(),
+        file: journey.file.clone(),
+        run_id: run_id(at),
+        browser: journey.browser.name(),
+        outcome: Outcome::Error,
+        attempts: 1,
+        started_at: at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        duration_ms: millis(started.elapsed().unwrap_or_default()),
+        session_start_ms: None,
+        steps: Vec::new(),
+        previous_attempts: Vec::new(),
+        error: Some(format!("internal error: shopwatch panicked: {message}")),
+        artifacts_dir: None,
+    }
+}
+
+/// A deliberate panic at `journey/step`, named by `SHOPWATCH_TEST_PANIC_AT`, so the tests can
+/// prove the daemon survives one. Debug builds only.
+#[cfg(debug_assertions)]
+fn test_panic_hook(journey: &str, step: &str) {
+    if std::env::var("SHOPWATCH_TEST_PANIC_AT").is_ok_and(|at| at == format!("{journey}/{step}")) {
+        panic!("deliberate panic at {journey}/{step} (SHOPWATCH_TEST_PANIC_AT)");
     }
 }
 

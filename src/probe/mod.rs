@@ -137,6 +137,16 @@ pub struct ProbeResult {
 }
 
 impl ProbeResult {
+    /// The result of a run that panicked: the monitor's fault, never the shop's.
+    pub fn panicked(message: &str) -> Self {
+        ProbeResult {
+            outcome: Outcome::Error,
+            duration: Duration::ZERO,
+            reason: Some(format!("internal error: shopwatch panicked: {message}")),
+            metrics: ProbeMetrics::default(),
+        }
+    }
+
     /// The value of blackbox_exporter's `probe_success`: the check passed (`ok` or `degraded`).
     pub fn success(&self) -> bool {
         matches!(self.outcome, Outcome::Ok | Outcome::Degraded)

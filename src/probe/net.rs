@@ -8,6 +8,7 @@
 //! before that verification passed.
 
 use super::{CertInfo, Phase, Probing, TlsInfo, Verdict};
+use crate::resources::local_cause;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{aws_lc_rs, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
@@ -34,7 +35,12 @@ pub(super) async fn resolve(
         Host::Ipv6(ip) => vec![SocketAddr::new((*ip).into(), port)],
         Host::Domain(name) => match tokio::net::lookup_host((name.as_str(), port)).await {
             Ok(addrs) => addrs.collect(),
-            Err(e) => return Err(Verdict::failed(format!("cannot resolve `{name}`: {e}"))),
+            Err(e) => {
+                return Err(match local_cause(&e) {
+                    Some(cause) => Verdict::error(format!("cannot resolve `{name}`: {cause}")),
+                    None => Verdict::failed(format!("cannot resolve `{name}`: {e}")),
+                })
+            }
         },
     };
     p.metrics.add_phase(Phase::Resolve, started.elapsed());
@@ -56,7 +62,14 @@ pub(super) async fn connect(addrs: &[SocketAddr], p: &mut Probing) -> Result<Tcp
                 let _ = stream.set_nodelay(true);
                 return Ok(stream);
             }
-            Err(e) => errors.push(format!("{addr}: {e}")),
+            // Out of descriptors, memory or network here: no other address will do better.
+            Err(e) => match local_cause(&e) {
+                Some(cause) => {
+                    p.metrics.add_phase(Phase::Connect, started.elapsed());
+                    return Err(Verdict::error(format!("cannot connect to {addr}: {cause}")));
+                }
+                None => errors.push(format!("{addr}: {e}")),
+            },
         }
     }
     p.metrics.add_phase(Phase::Connect, started.elapsed());

@@ -38,11 +38,27 @@ impl Monitor {
         Monitor::spawn(config, work, None, envs)
     }
 
+    /// As [`Monitor::start`], with at most `files` open files (soft and hard limit, so the
+    /// monitor cannot raise it), as a service under a tight `ulimit -n`.
+    pub fn start_with_fd_limit(config: &Path, work: tempfile::TempDir, files: u64) -> Monitor {
+        Monitor::spawn_with(config, work, None, &[], Some(files))
+    }
+
     fn spawn(
         config: &Path,
         work: tempfile::TempDir,
         dir: Option<&Path>,
         envs: &[(&str, &str)],
+    ) -> Monitor {
+        Monitor::spawn_with(config, work, dir, envs, None)
+    }
+
+    fn spawn_with(
+        config: &Path,
+        work: tempfile::TempDir,
+        dir: Option<&Path>,
+        envs: &[(&str, &str)],
+        fd_limit: Option<u64>,
     ) -> Monitor {
         let tmp = work.path().join("tmp");
         std::fs::create_dir_all(&tmp).expect("tmp dir");
@@ -59,6 +75,23 @@ impl Monitor {
             .stderr(Stdio::piped());
         if let Some(dir) = dir {
             command.current_dir(dir);
+        }
+        if let Some(files) = fd_limit {
+            use std::os::unix::process::CommandExt;
+            let limit = libc::rlimit {
+                rlim_cur: files,
+                rlim_max: files,
+            };
+            // SAFETY: setrlimit between fork and exec touches only the child's own limits.
+            unsafe {
+                command.pre_exec(move || {
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
         }
         let mut child = command.spawn().expect("spawn shopwatch run");
         let log = Arc::new(Mutex::new(String::new()));

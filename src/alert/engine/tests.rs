@@ -472,6 +472,53 @@ async fn an_unreadable_state_file_is_moved_aside_not_overwritten() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_state_file_that_is_not_utf8_is_moved_aside_not_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let state_file = dir.path().join("alerts.json");
+    let garbage = [0xff, 0xfe, b'{', 0x80];
+    std::fs::write(&state_file, garbage).unwrap();
+    let f = Fixture::with_state(
+        config(policy(1, 1), sinks(), &state_file),
+        dir,
+        state_file.clone(),
+    );
+    f.alerting.observe_run(&pay_failed());
+    let aside = state_file.with_extension("unreadable");
+    assert_eq!(std::fs::read(aside).unwrap(), garbage);
+}
+
+#[tokio::test(start_paused = true)]
+async fn notification_ids_stay_unique_past_the_end_of_the_counter() {
+    let dir = tempfile::tempdir().unwrap();
+    let state_file = dir.path().join("alerts.json");
+    let before = Fixture::with_state(
+        config(policy(1, 1), sinks(), &state_file),
+        tempfile::tempdir().unwrap(),
+        state_file.clone(),
+    );
+    before.alerting.observe_run(&pay_failed());
+    let first = before.alerting.pending("hook")[0].id.clone();
+    drop(before);
+    // The counter at its end, as a long-lived (or hand-edited) state file may have it.
+    let mut state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state_file).unwrap()).unwrap();
+    state["seq"] = serde_json::json!(u64::MAX);
+    std::fs::write(&state_file, serde_json::to_vec(&state).unwrap()).unwrap();
+
+    let after = Fixture::with_state(config(policy(1, 1), sinks(), &state_file), dir, state_file);
+    after.alerting.observe_run(&ok_run());
+    let ids: Vec<String> = after
+        .alerting
+        .pending("hook")
+        .into_iter()
+        .map(|n| n.id)
+        .collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert_eq!(ids[0], first);
+    assert_ne!(ids[1], first);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_full_queue_drops_the_oldest_and_counts_it() {
     let f = Fixture::new(config(policy(1, 1), sinks(), Path::new("")));
     let steps = (0..=MAX_QUEUE)

@@ -1,0 +1,177 @@
+//! The monitor under abuse: a panic inside a run, a flood of idle connections under a tight
+//! open-files limit. Each test reproduces a way the monitor once failed the shop or itself.
+
+mod util;
+
+use std::time::{Duration, Instant};
+use util::alerting::WebhookReceiver;
+use util::monitor::{get_text, write, Monitor};
+use util::start_shop;
+
+/// Polls `url` until its body contains `text`.
+async fn wait_for_text(monitor: &Monitor, url: &str, text: &str, within: Duration) -> String {
+    let deadline = Instant::now() + within;
+    loop {
+        let body = get_text(url).await;
+        if body.contains(text) {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{url} has no {text:?} within {within:?}:\n{body}\n{}",
+            monitor.log()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// A panic in a run (a deliberate one, at the start of a step) makes that run an `error`, the
+/// journey keeps its schedule and runs again, and `/healthz` says the monitor is degraded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_in_a_run_is_an_error_and_the_journey_keeps_its_schedule() {
+    let shop = start_shop().await;
+    let work = tempfile::tempdir().unwrap();
+    write(
+        work.path(),
+        "panicky.yaml",
+        &format!(
+            "journey: panicky
+base_url: {}
+every: 10s
+steps:
+  - step: home
+    do:
+      - http: {{ url: / }}
+",
+            shop.url()
+        ),
+    );
+    let config = write(
+        work.path(),
+        "shopwatch.yaml",
+        "listen: 127.0.0.1:0\njourneys: [panicky.yaml]\n",
+    );
+    let mut monitor = Monitor::start_with_env(
+        &config,
+        work,
+        &[("SHOPWATCH_TEST_PANIC_AT", "panicky/home")],
+    );
+    let metrics = monitor.metrics_url();
+    // Two `error` runs: the journey ran again after the first panic.
+    let text = wait_for_text(
+        &monitor,
+        &metrics,
+        r#"shopwatch_journey_runs_total{journey="panicky",outcome="error"} 2"#,
+        Duration::from_secs(60),
+    )
+    .await;
+    assert!(
+        text.contains(r#"shopwatch_monitor_errors_total{kind="panic"} 2"#),
+        "{text}"
+    );
+    let health: serde_json::Value =
+        serde_json::from_str(&get_text(&metrics.replace("/metrics", "/healthz")).await).unwrap();
+    assert_eq!(health["status"], "degraded", "{health}");
+    assert_eq!(health["panics"], 2, "{health}");
+    let last = health["last_panic"].as_str().unwrap_or_default();
+    assert!(
+        last.contains("journey panicky") && last.contains("deliberate panic"),
+        "{health}"
+    );
+    let log = monitor.stop();
+    assert!(
+        log.contains("error in") && log.contains("internal error: shopwatch panicked"),
+        "{log}"
+    );
+}
+
+/// 120 idle connections to the monitor's listener while it may have only 64 open files: the
+/// listener keeps within its share, `/metrics` still answers, and the shop's probe stays `ok`
+/// (once, the probe failed with "too many open files" and paged the shop).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_under_a_tight_fd_limit_neither_block_metrics_nor_page_the_shop() {
+    let shop = start_shop().await;
+    let hook = WebhookReceiver::start().await;
+    let work = tempfile::tempdir().unwrap();
+    let config = write(
+        work.path(),
+        "shopwatch.yaml",
+        &format!(
+            "listen: 127.0.0.1:0
+probes:
+  - http: {{name: shop-home, url: \"{}/\", every: 10s, timeout: 5s}}
+alerting:
+  failure_threshold: 1
+  state_file: state/alerts.json
+  sinks:
+    - webhook: {{url: \"{}\"}}
+",
+            shop.url(),
+            hook.url
+        ),
+    );
+    let mut monitor = Monitor::start_with_fd_limit(&config, work, 64);
+    let metrics = monitor.metrics_url();
+    let addr = metrics
+        .trim_start_matches("http://")
+        .trim_end_matches("/metrics")
+        .to_string();
+    wait_for_text(
+        &monitor,
+        &metrics,
+        r#"shopwatch_probe_runs_total{probe="shop-home",kind="http",outcome="ok"} 1"#,
+        Duration::from_secs(60),
+    )
+    .await;
+
+    let mut idle = Vec::new();
+    for _ in 0..120 {
+        idle.push(
+            tokio::net::TcpStream::connect(&addr)
+                .await
+                .expect("connect"),
+        );
+    }
+    // Two more probe runs while the connections are held; each must pass, and /metrics must
+    // answer in time (a fresh client, as Prometheus would connect).
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let text = client
+            .get(&metrics)
+            .send()
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "/metrics did not answer under the flood: {e}\n{}",
+                    monitor.log()
+                )
+            })
+            .text()
+            .await
+            .unwrap();
+        if text
+            .contains(r#"shopwatch_probe_runs_total{probe="shop-home",kind="http",outcome="ok"} 3"#)
+        {
+            for outcome in ["failed", "error"] {
+                let series = format!(
+                    r#"shopwatch_probe_runs_total{{probe="shop-home",kind="http",outcome="{outcome}"}} 0"#
+                );
+                assert!(text.contains(&series), "{series} missing:\n{text}");
+            }
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no third probe run:\n{text}\n{}",
+            monitor.log()
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    drop(idle);
+    assert!(hook.received().is_empty(), "paged: {:?}", hook.received());
+    monitor.stop();
+}
