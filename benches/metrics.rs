@@ -123,6 +123,7 @@ fn report(journey: usize, run: usize) -> RunReport {
         steps,
         previous_attempts: Vec::new(),
         error: None,
+        error_class: None,
         artifacts_dir: None,
     }
 }

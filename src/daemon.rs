@@ -18,7 +18,7 @@ use crate::artifacts;
 use crate::config::diagnostic::Diagnostics;
 use crate::config::monitor::{load_monitor, MonitorConfig};
 use crate::journey::model::{Action, Journey};
-use crate::journey::outcome::{Outcome, RunReport};
+use crate::journey::outcome::{Outcome, RunReport, StepOutcome};
 use crate::journey::runner::panicked_run;
 use crate::journey::runner::Runner;
 use crate::journey::secrets::{self, Redactor, SecretError};
@@ -152,11 +152,10 @@ impl Shared {
             .clone()
     }
 
-    /// A panic in a run: the run became an `error` and the task goes on; counted, logged and
-    /// shown on `/healthz`, since it is a bug to report.
+    /// A panic in a run: the run became an `error` (counted with it) and the task goes on;
+    /// logged and shown on `/healthz`, since it is a bug to report.
     fn note_panic(&self, task: &str, message: &str) {
         tracing::error!("a panic in {task} (its task goes on; please report this bug): {message}");
-        self.metrics.record_monitor_error("panic");
         let mut health = self.health.lock().unwrap_or_else(|e| e.into_inner());
         health.panics += 1;
         health.last_panic = Some(format!("{task}: {message}"));
@@ -448,6 +447,7 @@ async fn guarded(
     job: impl std::future::Future<Output = ()>,
 ) {
     if let Err(panic) = AssertUnwindSafe(job).catch_unwind().await {
+        shared.metrics.record_monitor_error("panic");
         shared.note_panic(&format!("{kind} {name}"), &panic_message(panic.as_ref()));
     }
 }
@@ -467,6 +467,26 @@ pub(crate) fn monitor_url(config: &MonitorConfig, listen: std::net::SocketAddr) 
 }
 
 fn log_run(report: &RunReport) {
+    // A run that passed on a retry still hid a failure: say which, so that a flaky step (or a
+    // driver killed once) leaves a trace.
+    for attempt in &report.previous_attempts {
+        let failed = attempt
+            .steps
+            .iter()
+            .find(|s| matches!(s.outcome, StepOutcome::Failed | StepOutcome::Error));
+        let reason = failed
+            .and_then(|s| s.reason.as_deref())
+            .or(attempt.error.as_deref())
+            .unwrap_or("");
+        let at = failed
+            .map(|s| format!(" at step `{}`", s.name))
+            .unwrap_or_default();
+        tracing::warn!(
+            journey = %report.journey, run_id = %report.run_id,
+            "attempt {} of {} {}{at}: {reason}",
+            attempt.attempt, report.attempts, attempt.outcome.as_str()
+        );
+    }
     let took = format!("{:.1}s", report.duration_ms / 1000.0);
     let failed_step = report.first_failure();
     let reason = failed_step
@@ -496,18 +516,18 @@ async fn probe_task(shared: &Shared, stop: &CancellationToken, probe: &ProbeConf
         |_| {},
         |_| {
             guarded(shared, "probe", probe.name(), async {
-                let result = match AssertUnwindSafe(probe.run()).catch_unwind().await {
-                    Ok(result) => result,
+                let (result, kind) = match AssertUnwindSafe(probe.run()).catch_unwind().await {
+                    Ok(result) => (result, "probe"),
                     Err(panic) => {
                         let message = panic_message(panic.as_ref());
                         shared.note_panic(&format!("probe {}", probe.name()), &message);
-                        ProbeResult::panicked(&message)
+                        (ProbeResult::panicked(&message), "panic")
                     }
                 };
                 match result.outcome {
                     Outcome::Ok => {}
                     Outcome::Error => {
-                        shared.metrics.record_monitor_error("probe");
+                        shared.metrics.record_monitor_error(kind);
                         tracing::error!(
                             probe = probe.name(),
                             "monitor error: {}",

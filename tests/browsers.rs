@@ -734,3 +734,49 @@ steps:
         "{home}"
     );
 }
+
+/// `wait_url: /cart` is the whole path: it does not pass on `/login?next=/cart` (it once did,
+/// and the next check then looked at the login page: a false alert under load).
+#[tokio::test(flavor = "multi_thread")]
+async fn wait_url_matches_the_whole_path_not_a_part_of_the_url() {
+    require_browser("chrome");
+    let shop = start_shop().await;
+    let yaml = r#"journey: wait-url
+base_url: http://127.0.0.1:1
+steps:
+  - step: login-page
+    timeout: 2s
+    do:
+      - open: /login?next=/cart
+      - wait_url: /cart
+"#;
+    let out = Run::journey(yaml, &shop.url(), "chrome").go().await;
+    assert_eq!(out.code, 1, "{}", out.describe());
+    let step = out.step("login-page");
+    assert_eq!(step["reason_class"], "timeout", "{step}");
+    assert!(
+        step["reason"]
+            .as_str()
+            .unwrap()
+            .contains("/login?next=/cart"),
+        "{step}"
+    );
+}
+
+/// A slow cart page after logging in: `wait_url` waits for the cart's path and `assert_count`
+/// looks again until the cart lines are there, so the login step passes.
+#[tokio::test(flavor = "multi_thread")]
+async fn assertions_wait_for_a_slow_page_after_a_redirect() {
+    require_browser("chrome");
+    let shop = start_shop().await;
+    shop.set_faults(vec![Fault::Delay {
+        path_prefix: "/cart".into(),
+        ms: 1500,
+    }]);
+    let yaml = std::fs::read_to_string(repo_path("journeys/demo-shop.yaml"))
+        .unwrap()
+        .replace("retries: 1", "retries: 0");
+    let out = Run::journey(&yaml, &shop.url(), "chrome").go().await;
+    assert_eq!(out.code, 0, "{}", out.describe());
+    assert_eq!(out.step("login")["outcome"], "ok", "{}", out.describe());
+}

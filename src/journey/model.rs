@@ -333,3 +333,25 @@ impl Action {
         templates.into_iter().flat_map(|t| t.vars()).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::same_url;
+
+    #[test]
+    fn a_url_path_is_matched_whole() {
+        let at = "http://shop.test/login?next=/cart";
+        assert!(
+            !same_url("/cart", at),
+            "a path inside the query is not the path"
+        );
+        assert!(same_url("/login", at), "the query is ignored without `?`");
+        assert!(same_url("/login?next=/cart", at));
+        assert!(!same_url("/login?next=/", at));
+        assert!(same_url("/cart", "http://shop.test/cart#top"));
+        assert!(!same_url("/cart", "http://shop.test/cart/checkout"));
+        assert!(same_url("http://shop.test/cart", "http://shop.test/cart"));
+        assert!(!same_url("http://shop.test/cart", "http://other.test/cart"));
+        assert!(!same_url("/cart", "not a url"));
+    }
+}

@@ -84,6 +84,8 @@ pub enum ReasonClass {
     Artifacts,
     /// The monitor's machine is out of file descriptors, memory, ports or network.
     Resources,
+    /// A bug in shopwatch: the run panicked.
+    Panic,
     Cancelled,
 }
 
@@ -100,6 +102,7 @@ impl ReasonClass {
             ReasonClass::BrowserCrashed => "browser_crashed",
             ReasonClass::Artifacts => "artifacts",
             ReasonClass::Resources => "resources",
+            ReasonClass::Panic => "panic",
             ReasonClass::Cancelled => "cancelled",
         }
     }
@@ -183,6 +186,9 @@ pub struct RunReport {
     pub previous_attempts: Vec<AttemptReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The class of `error`: `webdriver` (no session), `panic` (a bug in shopwatch).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_class: Option<ReasonClass>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub artifacts_dir: Option<PathBuf>,
 }

@@ -133,6 +133,7 @@ impl Runner {
             session_start_ms: last.session_start_ms,
             steps: last.steps,
             previous_attempts: attempts,
+            error_class: last.error.is_some().then_some(ReasonClass::Webdriver),
             error: last.error,
             artifacts_dir: run_dir.filter(|d| d.exists()),
         }
@@ -430,6 +431,7 @@ pub fn panicked_run(journey: &Journey, started: std::time::SystemTime, message: 
         steps: Vec::new(),
         previous_attempts: Vec::new(),
         error: Some(format!("internal error: shopwatch panicked: {message}")),
+        error_class: Some(ReasonClass::Panic),
         artifacts_dir: None,
     }
 }

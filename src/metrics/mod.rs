@@ -526,7 +526,7 @@ impl Metrics {
                 .or_else(|| report.first_failure());
             let kind = match errored {
                 Some(step) => step.reason_class.map_or("unknown", |c| c.as_str()),
-                None => "webdriver",
+                None => report.error_class.map_or("webdriver", |c| c.as_str()),
             };
             count_monitor_error(monitor_errors, kind);
         }

@@ -41,6 +41,7 @@ fn run(journey: &str, outcome: Outcome, duration_ms: f64, steps: Vec<StepReport>
         steps,
         previous_attempts: Vec::new(),
         error: None,
+        error_class: None,
         artifacts_dir: None,
     }
 }

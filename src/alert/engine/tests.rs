@@ -149,6 +149,7 @@ fn run(outcome: Outcome, steps: Vec<StepReport>) -> RunReport {
         previous_attempts: vec![],
         error: (outcome == Outcome::Error)
             .then(|| "WebDriver at http://127.0.0.1:4444 is unreachable".into()),
+        error_class: None,
         artifacts_dir: None,
     }
 }
