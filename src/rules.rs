@@ -128,11 +128,12 @@ pub struct KnownJourney {
 
 /// Step failure reason classes that are the monitor's fault, not the shop's: left to
 /// ShopwatchMonitorErrors.
-pub const MONITOR_FAULT_REASONS: [ReasonClass; 4] = [
+pub const MONITOR_FAULT_REASONS: [ReasonClass; 5] = [
     ReasonClass::Webdriver,
     ReasonClass::BrowserCrashed,
     ReasonClass::Artifacts,
     ReasonClass::Cancelled,
+    ReasonClass::Resources,
 ];
 
 /// Failure lookback floor of ShopwatchJourneyStepFailing.
