@@ -123,6 +123,10 @@ const INVALID: &[Case] = &[
     case("12-glob-matches-nothing.yaml", "2:5", "journeys/*.yml",
          "`journeys/*.yml` matches no journey file (looked for `tests/fixtures/invalid-config/journeys/*.yml`)",
          Some(RELATIVE_HINT)),
+    // A glob over the whole disk would take minutes before the monitor starts (or reloads).
+    case("70-glob-walks-too-far.yaml", "2:5", "\"/**/*.yaml\"",
+         "`/**/*.yaml` looks through more than 10000 entries under `/`",
+         Some("point the glob at the journeys' own directory")),
     // The position is in the pattern as written, not in it joined to the directory.
     case("13-invalid-glob.yaml", "2:5", "\"journeys/[shop.yaml\"",
          "`journeys/[shop.yaml` is not a valid glob: invalid range pattern (at character 10)",

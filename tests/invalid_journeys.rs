@@ -182,6 +182,10 @@ const INVALID: &[Expectation] = &[
     ("50-http-timeout-overflows.yaml", "6:44", "9999999999999d",
      "duration `9999999999999d` is too long",
      Some("the longest is 366d")),
+    // Deep nesting costs parsing and locating depth times size: refused before both.
+    ("52-nested-too-deep.yaml", "4:36", "[[[[[",
+     "nested more than 32 levels deep",
+     Some("check the indentation and brackets")),
     // A huge value is quoted clipped, not whole.
     ("51-long-value-clipped.yaml", "3:10", "xxxxxxxx",
      "`xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…[5002 characters] is not a duration",
@@ -300,4 +304,19 @@ fn every_shipped_journey_is_valid() {
             "{file} not reported valid:\n{stdout}"
         );
     }
+}
+
+#[test]
+fn a_file_too_large_to_be_a_journey_is_refused_unread() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("huge.yaml");
+    let line = "# a comment that makes this file large\n";
+    std::fs::write(&file, line.repeat(2 * 1024 * 1024 / line.len())).unwrap();
+    let output = validate(&[file.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "stderr:\n{stderr}");
+    assert!(
+        stderr.contains(":1:1: the journey or configuration file is larger than 1024 KiB"),
+        "stderr:\n{stderr}"
+    );
 }
