@@ -1,5 +1,5 @@
 //! The guard: a small process that outlives shopwatch just long enough to end the drivers and
-//! browsers a SIGKILL (or an OOM kill, or a panic that skips destructors) left running.
+//! browsers a SIGKILL (or an OOM kill, or an exit that skips destructors) left running.
 //!
 //! shopwatch starts it before its first local driver: itself again (`/proc/self/exe __guard`,
 //! hidden), with the read end of a pipe as stdin; shopwatch keeps the write end (close-on-exec,
@@ -21,7 +21,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// How a later sweep catches a driver that was forked just before its owner died.
+/// When a second sweep runs: it catches a driver that was forked just before its owner died.
 const SECOND_SWEEP_AFTER: Duration = Duration::from_secs(1);
 
 /// `shopwatch __guard`: internal, started by shopwatch itself.
