@@ -65,6 +65,9 @@ pub enum Command {
     /// Alerting commands.
     #[command(subcommand)]
     Alert(AlertCommand),
+    /// Internal: the process that ends a killed shopwatch's drivers and browsers.
+    #[command(name = "__guard", hide = true)]
+    Guard(crate::webdriver::guard::GuardArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -124,6 +127,19 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Alert(AlertCommand::Test { config, sink }) => {
             alert_test(&config, sink.as_deref()).await
         }
+        // `main` runs it before starting the async runtime; this is for other callers.
+        Command::Guard(args) => crate::webdriver::guard::serve(&args),
+    }
+}
+
+/// Before starting browsers: ends what an earlier shopwatch that was killed left running.
+fn reap_leftovers() {
+    let reaped = crate::webdriver::reaper::reap_orphans(&crate::webdriver::reaper::root());
+    if !reaped.is_empty() {
+        tracing::warn!(
+            "cleaned up after a shopwatch that was killed: {}",
+            reaped.describe()
+        );
     }
 }
 
@@ -280,6 +296,7 @@ fn rules(args: &crate::rules::RulesArgs) -> i32 {
 
 /// `shopwatch run`: the monitor, steered by signals.
 async fn run_monitor(config: PathBuf) -> i32 {
+    reap_leftovers();
     let shutdown = CancellationToken::new();
     let hurry = CancellationToken::new();
     let (reload_tx, reload) = tokio::sync::mpsc::channel(1);
@@ -336,6 +353,7 @@ async fn monitor_signals(
 }
 
 async fn check(args: CheckArgs) -> i32 {
+    reap_leftovers();
     let Some(mut journeys) = load_all(&args.files) else {
         return exit::INVALID;
     };

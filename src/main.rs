@@ -15,6 +15,10 @@ fn main() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .init();
+    // The guard needs no async runtime (and no runtime threads): it only waits and reaps.
+    if let cli::Command::Guard(args) = &cli.command {
+        std::process::exit(shopwatch::webdriver::guard::serve(args));
+    }
     // Browsers, drivers and probes all take descriptors; the usual soft default of 1024 is
     // far below the hard limit a service may use.
     match shopwatch::resources::raise_fd_limit() {

@@ -2,9 +2,11 @@
 //!
 //! Each driver runs in its own process group with its own TMPDIR, so the browser it starts and
 //! every temp profile can be found and removed: drivers leak browsers when killed (see
-//! shared/BROWSERS.md). The port is read from the driver's own output (`--port 0`); picking a
-//! free port ourselves races with other drivers.
+//! shared/BROWSERS.md). The temp dir names its owner, and a guard process ends everything in it
+//! if shopwatch itself is killed (see `guard` and `reaper`). The port is read from the driver's
+//! own output (`--port 0`); picking a free port ourselves races with other drivers.
 
+use super::{guard, reaper};
 use crate::journey::model::Browser;
 use std::process::Stdio;
 use std::time::Duration;
@@ -56,10 +58,13 @@ impl LocalDriver {
     /// Starts the driver for `browser` from PATH on a loopback port it chooses itself.
     pub async fn start(browser: Browser) -> Result<LocalDriver, DriverError> {
         let program = Self::program_for(browser);
+        // Before anything exists that could leak.
+        guard::ensure_running();
         let temp = tempfile::Builder::new()
-            .prefix("shopwatch-driver-")
-            .tempdir()
+            .prefix(reaper::DIR_PREFIX)
+            .tempdir_in(reaper::root())
             .map_err(|source| DriverError::TempDir { program, source })?;
+        reaper::claim(temp.path()).map_err(|source| DriverError::TempDir { program, source })?;
         let mut command = Command::new(program);
         match browser {
             // --websocket-port 0: the default 9222 collides between parallel drivers.
@@ -167,7 +172,7 @@ impl LocalDriver {
     }
 
     /// SIGTERM the driver, give it a few seconds, then SIGKILL its whole process group (the
-    /// browser included) and remove its temp dir.
+    /// browser included), anything else under its TMPDIR, and remove its temp dir.
     pub async fn stop(mut self) {
         if self.pgid > 0 {
             signal_group(self.pgid, libc::SIGTERM);
@@ -176,18 +181,22 @@ impl LocalDriver {
             let _ = self.child.wait().await;
             self.pgid = 0;
         }
-        self.remove_temp();
-    }
-
-    fn remove_temp(&mut self) {
         if let Some(temp) = self.temp.take() {
-            let path = temp.path().to_path_buf();
-            if let Err(e) = temp.close() {
-                // A browser may still be writing; one retry after the group is dead.
-                tracing::debug!("removing {}: {e}", path.display());
-                let _ = std::fs::remove_dir_all(&path);
-            }
+            // Scanning /proc and removing a profile are blocking file work.
+            let _ = tokio::task::spawn_blocking(move || remove_temp_dir(temp)).await;
         }
+    }
+}
+
+/// Kills what still runs with the driver's TMPDIR (a browser's crash handler starts its own
+/// session, out of the group), then removes the dir.
+fn remove_temp_dir(temp: tempfile::TempDir) {
+    let path = temp.path().to_path_buf();
+    reaper::kill_under(&path);
+    if let Err(e) = temp.close() {
+        // A browser may still be writing; one retry after the group is dead.
+        tracing::debug!("removing {}: {e}", path.display());
+        let _ = std::fs::remove_dir_all(&path);
     }
 }
 
@@ -196,7 +205,9 @@ impl Drop for LocalDriver {
         if self.pgid > 0 {
             signal_group(self.pgid, libc::SIGKILL);
         }
-        self.remove_temp();
+        if let Some(temp) = self.temp.take() {
+            remove_temp_dir(temp);
+        }
     }
 }
 

@@ -1,6 +1,8 @@
 //! WebDriver: sessions and the local driver processes shopwatch owns.
 
 pub mod driver;
+pub mod guard;
+pub mod reaper;
 pub mod session;
 
 pub use session::{Endpoint, Session, SessionError, SessionOptions};

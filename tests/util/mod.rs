@@ -273,7 +273,16 @@ fn assert_nothing_left(tmp: &Path, outcome: &Outcome) {
         "driver temp dirs left behind: {drivers:?}\n{}",
         outcome.describe()
     );
+    // The run ended on its own: its guard must have found nothing to clean up after it.
+    assert!(
+        !outcome.stderr.contains(GUARD_CLEANED_UP),
+        "shopwatch left its browsers to its guard\n{}",
+        outcome.describe()
+    );
 }
+
+/// What shopwatch's guard logs when it had to end a dead shopwatch's drivers and browsers.
+pub const GUARD_CLEANED_UP: &str = "shopwatch ended without stopping its browsers";
 
 /// Writes a journey file into a temp dir (kept alive by the returned handle).
 pub fn journey_file(yaml: &str) -> (tempfile::TempDir, PathBuf) {

@@ -193,7 +193,10 @@ impl Monitor {
         let code = self.wait_exit(Duration::from_secs(60));
         assert_eq!(code, 0, "exit code after SIGTERM:\n{}", self.log());
         self.assert_nothing_left();
-        self.log()
+        // It stopped on its own: its guard must have found nothing to clean up after it.
+        let log = self.log();
+        assert!(!log.contains(super::GUARD_CLEANED_UP), "{log}");
+        log
     }
 
     pub fn assert_nothing_left(&self) {
