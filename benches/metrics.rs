@@ -124,6 +124,7 @@ fn report(journey: usize, run: usize) -> RunReport {
         previous_attempts: Vec::new(),
         error: None,
         artifacts_dir: None,
+        artifact_errors: 0,
     }
 }
 

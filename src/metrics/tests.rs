@@ -42,6 +42,7 @@ fn run(journey: &str, outcome: Outcome, duration_ms: f64, steps: Vec<StepReport>
         previous_attempts: Vec::new(),
         error: None,
         artifacts_dir: None,
+        artifact_errors: 0,
     }
 }
 

@@ -150,6 +150,7 @@ fn run(outcome: Outcome, steps: Vec<StepReport>) -> RunReport {
         error: (outcome == Outcome::Error)
             .then(|| "WebDriver at http://127.0.0.1:4444 is unreachable".into()),
         artifacts_dir: None,
+        artifact_errors: 0,
     }
 }
 
