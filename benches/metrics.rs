@@ -125,6 +125,7 @@ fn report(journey: usize, run: usize) -> RunReport {
         error: None,
         error_class: None,
         artifacts_dir: None,
+        artifact_errors: 0,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Command line: `shopwatch run`, `check`, `validate`, `rules` and `alert test`, and their
 //! exit codes.
 
+use crate::artifacts;
 use crate::config;
 use crate::daemon::{self, DaemonError};
 use crate::journey::model::{Browser, Journey};
@@ -385,6 +386,9 @@ async fn check(args: CheckArgs) -> i32 {
         Some(url) => Endpoint::Remote(url.to_string()),
         None => Endpoint::Local,
     };
+    // A new or empty directory is marked as shopwatch's, so that `run` may later take it;
+    // any other is only written into (`check` deletes nothing).
+    let _ = artifacts::root::claim(&args.artifacts, None);
     let runner = Runner::new(endpoint, Some(args.artifacts.clone()), cancel.clone());
     let mut reports: Vec<RunReport> = Vec::new();
     for (journey, (values, redactor)) in journeys.iter().zip(&resolved) {

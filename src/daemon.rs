@@ -15,7 +15,7 @@ use crate::alert::engine::Setup;
 use crate::alert::sink::{Sink, SinkSecretError};
 use crate::alert::Alerting;
 use crate::artifacts;
-use crate::config::diagnostic::Diagnostics;
+use crate::config::diagnostic::{Diagnostic, Diagnostics};
 use crate::config::monitor::{load_monitor, MonitorConfig};
 use crate::journey::model::{Action, Journey};
 use crate::journey::outcome::{Outcome, RunReport, StepOutcome};
@@ -170,6 +170,7 @@ impl Shared {
 /// Runs the monitor for the configuration in `file` until `control.shutdown`.
 pub async fn run(file: PathBuf, mut control: Control) -> Result<(), DaemonError> {
     let loaded = load(&file)?;
+    claim_artifacts(&loaded.config)?;
     let listen = loaded.config.listen;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -231,9 +232,14 @@ pub async fn run(file: PathBuf, mut control: Control) -> Result<(), DaemonError>
                     .await
                     .unwrap_or_else(|panic| Err(DaemonError::Internal(panic.to_string())));
                 match loaded {
-                    Ok(loaded) => {
+                    Ok(mut loaded) => {
                         if loaded.config.listen != current.listen || loaded.config.location != current.location {
                             tracing::warn!("reload: `listen` and `location` changes take effect after a restart");
+                        }
+                        // The directory taken at start is the one served; runs stay there.
+                        if loaded.config.artifacts.dir != current.artifacts.dir {
+                            tracing::warn!("reload: an `artifacts.dir` change takes effect after a restart");
+                            loaded.config.artifacts.dir = current.artifacts.dir.clone();
                         }
                         generation.cancel();
                         current = loaded.config.clone();
@@ -289,6 +295,22 @@ pub async fn run(file: PathBuf, mut control: Control) -> Result<(), DaemonError>
     let _ = server.await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Takes the artifacts directory before anything runs: creates it, or marks an empty one or
+/// one of an earlier shopwatch. What validation could not know yet (the directory changed
+/// since) is reported as a configuration error at `artifacts.dir`.
+fn claim_artifacts(config: &MonitorConfig) -> Result<(), DaemonError> {
+    artifacts::root::claim(&config.artifacts.dir, Some(&config.file))
+        .map(|_| ())
+        .map_err(|refusal| {
+            DaemonError::Config(Diagnostics(vec![Diagnostic::new(
+                &config.file,
+                config.artifacts_at,
+                refusal.message,
+            )
+            .with_hint(refusal.hint)]))
+        })
 }
 
 async fn drain(tasks: &mut JoinSet<()>) {
@@ -355,7 +377,7 @@ fn start(
                 let (artifacts, metrics) = (artifacts.clone(), shared2.metrics.clone());
                 async move {
                     let swept = tokio::task::spawn_blocking(move || {
-                        artifacts::sweep(&artifacts, SystemTime::now())
+                        artifacts::retention::sweep(&artifacts, SystemTime::now())
                     })
                     .await;
                     match swept {
@@ -429,6 +451,10 @@ async fn journey_task(shared: &Shared, stop: &CancellationToken, runner: &Runner
             shared.update_sessions();
             log_run(&report);
             shared.metrics.record_run(&report);
+            // Each logged where it failed; the run's outcome is the shop's, as it was.
+            for _ in 0..report.artifact_errors {
+                shared.metrics.record_monitor_error("artifacts");
+            }
             // A run cut short by shutdown says nothing about the shop or the monitor's health.
             if !shared.hurry.is_cancelled() {
                 shared.alerting.observe_run(&report);

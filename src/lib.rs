@@ -15,7 +15,8 @@
 //! - `resources`: the monitor's own limits (file descriptors) and its own errors told apart
 //!   from the shop's.
 //! - `alert`: alert state machine, notifications, delivery with retries, one file per sink.
-//! - `artifacts`: retention of failed steps' screenshots and pages (age, total size).
+//! - `artifacts`: the directory of failed steps' screenshots and pages: which directory it
+//!   may be (markers), safe names, atomic writes, serving without links, retention.
 //! - `journey`: the typed journey model, `${var}` templates, key names, and the runner.
 //! - `webdriver`: WebDriver sessions and the local driver processes shopwatch owns.
 //! - `probe`: cheap checks without a browser (http, tls), one file per kind, typed results.

@@ -1,18 +1,18 @@
-//! The monitor's HTTP endpoints: `/metrics` (Prometheus text format), `/healthz`, and an
-//! index at `/`.
+//! The monitor's HTTP endpoints: `/metrics` (Prometheus text format), `/healthz`,
+//! `/artifacts/...`, and an index at `/`.
 
+use crate::artifacts;
 use crate::listener::Limits;
 use crate::metrics::{self, Metrics};
-use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tower_http::services::ServeDir;
 
 /// What `/healthz` reports besides "up".
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -30,11 +30,12 @@ pub struct Health {
 struct AppState {
     metrics: Arc<Metrics>,
     health: Arc<std::sync::Mutex<Health>>,
+    artifacts: Arc<PathBuf>,
 }
 
 /// Serves until `shutdown` is cancelled. Files under `artifacts` (failed steps' screenshots,
-/// pages and console logs, linked from alerts) are served under `/artifacts/`, no directory
-/// listings, nothing outside it.
+/// pages and console logs, linked from alerts) are served under `/artifacts/`: regular files
+/// only, never through a link, no directory listings, nothing outside it.
 pub async fn serve(
     listener: TcpListener,
     metrics: Arc<Metrics>,
@@ -42,13 +43,16 @@ pub async fn serve(
     artifacts: PathBuf,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let artifacts = ServeDir::new(artifacts).append_index_html_on_directories(false);
     let app = Router::new()
         .route("/", get(index))
         .route("/metrics", get(render_metrics))
         .route("/healthz", get(healthz))
-        .nest_service("/artifacts", artifacts)
-        .with_state(AppState { metrics, health });
+        .route("/artifacts/{*path}", get(artifact))
+        .with_state(AppState {
+            metrics,
+            health,
+            artifacts: Arc::new(artifacts),
+        });
     crate::listener::serve(listener, app, Limits::for_this_process(), shutdown).await;
     Ok(())
 }
@@ -59,6 +63,28 @@ async fn render_metrics(State(state): State<AppState>) -> impl IntoResponse {
         .await
         .unwrap_or_default();
     ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], body)
+}
+
+/// One artifact file, or 404 for anything that is not a regular file under the directory.
+async fn artifact(State(state): State<AppState>, Path(path): Path<String>) -> Response {
+    let root = state.artifacts.clone();
+    let found = tokio::task::spawn_blocking(move || artifacts::serve::read(&root, &path))
+        .await
+        .ok()
+        .flatten();
+    match found {
+        Some((bytes, content_type)) => (
+            [
+                (header::CONTENT_TYPE, content_type),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                // A saved page is the shop's HTML: never run its scripts as this origin's.
+                (header::CONTENT_SECURITY_POLICY, "sandbox"),
+            ],
+            bytes,
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 async fn healthz(State(state): State<AppState>) -> impl IntoResponse {

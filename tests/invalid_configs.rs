@@ -76,6 +76,8 @@ impl Case {
     }
 }
 
+const OWN_DIR_HINT: &str = "shopwatch deletes old runs in its artifacts directory, so it takes only a new or empty directory, or one it wrote: give it a directory of its own";
+const DIR_NAME_HINT: &str = "a journey's artifacts go in a directory named after it";
 const LISTEN_HINT: &str = "write an IP address and port, e.g. `127.0.0.1:9464`";
 const WEBDRIVER_HINT: &str = "give the WebDriver endpoint, e.g. `http://127.0.0.1:4444`";
 const RELATIVE_HINT: &str = "paths are taken from the configuration file's directory";
@@ -295,6 +297,36 @@ const INVALID: &[Case] = &[
     case("62-alerting-email-ca-file-without-tls.yaml", "7:9", "ca_file:",
          "`ca_file` is for TLS, and this sink uses plain SMTP",
          Some("add `tls: starttls`")),
+    // Retention deletes in the artifacts directory: never in `/`, a system directory, the
+    // configuration's own directory or one holding other files.
+    case("63-artifacts-dir-root.yaml", "4:8", "/",
+         "the artifacts directory `/` is the root of the file system",
+         Some(OWN_DIR_HINT)),
+    case("64-artifacts-dir-system.yaml", "4:8", "/etc",
+         "the artifacts directory `/etc` is a system directory",
+         Some(OWN_DIR_HINT)),
+    case("65-artifacts-dir-tmp.yaml", "5:8", "/tmp",
+         "the artifacts directory `/tmp` is a system directory",
+         Some(OWN_DIR_HINT)),
+    case("66-artifacts-dir-beside-config.yaml", "3:18", ".,",
+         "the artifacts directory `tests/fixtures/invalid-config` holds this configuration file",
+         Some(OWN_DIR_HINT)),
+    case("67-artifacts-dir-parent.yaml", "4:8", "../invalid-config/..",
+         "the artifacts directory `tests/fixtures` holds this configuration file",
+         Some(OWN_DIR_HINT)),
+    case("68-artifacts-dir-not-ours.yaml", "5:8", "journeys",
+         "the artifacts directory `tests/fixtures/invalid-config/journeys` already holds files shopwatch did not write (`checkout-a.yaml`, `checkout-b.yaml`, `dot-shop.yaml`, ...)",
+         Some(OWN_DIR_HINT)),
+    case("69-artifacts-dir-is-a-file.yaml", "4:8", "journeys/shop.yaml",
+         "the artifacts directory `tests/fixtures/invalid-config/journeys/shop.yaml` is a file, not a directory",
+         Some("give a directory, e.g. `dir: shopwatch-artifacts`")),
+    // Journey names become directory names: two that would be one directory.
+    case("70-journey-artifact-dirs-differ-in-case.yaml", "3:5", "journeys/shop-upper-case.yaml",
+         "journeys `shop` (tests/fixtures/invalid-config/journeys/shop.yaml) and `Shop` (tests/fixtures/invalid-config/journeys/shop-upper-case.yaml) would share an artifacts directory where case is ignored (`shop`, `Shop`)",
+         Some(DIR_NAME_HINT)),
+    case("71-journey-artifact-dirs-collide.yaml", "3:5", "journeys/underscore-shop.yaml",
+         "journeys `.shop` (tests/fixtures/invalid-config/journeys/dot-shop.yaml) and `_shop` (tests/fixtures/invalid-config/journeys/underscore-shop.yaml) would share the artifacts directory `_shop`",
+         Some(DIR_NAME_HINT)),
 ];
 
 /// What shopwatch printed, and how it exited.

@@ -313,7 +313,11 @@ async fn the_next_start_reaps_what_a_killed_shopwatch_and_guard_left_and_nothing
     let mut live = Monitor::start(&live_config, live_work);
     let tmp = live.tmp.clone();
     let live_dirs = wait_for_browser(&tmp, &[], || live.log());
-    let live_processes = processes_in(&live_dirs);
+    // The driver and the browser's main process: renderers come and go as the page navigates.
+    let live_processes: Vec<String> = processes_in(&live_dirs)
+        .into_iter()
+        .filter(|p| !p.contains("--type="))
+        .collect();
 
     // A dir of ours without an owner file (an older shopwatch's): not provably dead, kept.
     let unowned = tmp.join("shopwatch-driver-unowned");

@@ -13,6 +13,7 @@ use super::format::scalar_text;
 use super::locate::{Location, LocationIndex};
 use super::{parse_structure, serde_diagnostic, with_earlier};
 use crate::alert::AlertingConfig;
+pub use crate::artifacts::ArtifactsConfig;
 use crate::journey::model::Journey;
 use crate::metrics::MetricsConfig;
 use crate::probe::config::{probe_serde_diagnostic, validate_probes, ProbeFile};
@@ -45,20 +46,13 @@ pub struct MonitorConfig {
     pub max_sessions: usize,
     pub journeys: Vec<Journey>,
     pub artifacts: ArtifactsConfig,
+    /// Where `artifacts.dir` is written (else the file's start), for a problem with the
+    /// directory found only at start.
+    pub artifacts_at: Location,
     pub metrics: MetricsConfig,
     pub probes: Vec<ProbeConfig>,
     /// `None`: no alerts are sent (alert from Prometheus with `shopwatch rules` instead).
     pub alerting: Option<AlertingConfig>,
-}
-
-/// Where failed steps' screenshots go, and how much of them is kept.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ArtifactsConfig {
-    pub dir: PathBuf,
-    /// Runs older than this are deleted.
-    pub max_age: Duration,
-    /// Beyond this many bytes, the oldest runs are deleted.
-    pub max_size: u64,
 }
 
 /// The file as written.
@@ -491,6 +485,7 @@ fn validate(
         );
     }
     let artifacts = c.artifacts(&dir, raw.artifacts.as_ref());
+    let artifacts_at = artifacts_location(index);
     let metrics = c.metrics(raw.metrics.as_ref());
     let journey_names: Vec<String> = journeys.iter().map(|j| j.name.clone()).collect();
     let probe_names: Vec<String> = raw.probes.iter().map(|p| p.name().to_string()).collect();
@@ -523,6 +518,7 @@ fn validate(
         max_sessions,
         journeys,
         artifacts,
+        artifacts_at,
         metrics,
         probes,
         alerting,
@@ -541,12 +537,27 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "alerting",
 ];
 
+/// Where a problem with the artifacts directory is shown: at `artifacts.dir`, else at the
+/// `artifacts` key, else at the start of the file (the default directory).
+fn artifacts_location(index: &LocationIndex) -> Location {
+    if index.has("artifacts.dir") {
+        index.find("artifacts.dir")
+    } else if index.has("artifacts") {
+        index.find_key("artifacts")
+    } else {
+        Location { line: 1, column: 1 }
+    }
+}
+
 impl Checker<'_> {
     /// Every journey the entries name (globs expanded, in order, each file once), validated;
     /// errors in a journey file are reported in that file.
     fn journeys(&mut self, dir: &Path, entries: &[JourneyEntry]) -> Vec<Journey> {
         let mut journeys: Vec<Journey> = Vec::new();
         let mut names: HashMap<String, String> = HashMap::new();
+        // Artifact directory names, compared without case (a case-insensitive file system
+        // would merge them): the journey and file that took each.
+        let mut dir_names: HashMap<String, (String, String)> = HashMap::new();
         let mut loaded: Vec<(PathBuf, Option<String>)> = Vec::new();
         for (i, entry) in entries.iter().enumerate() {
             let path = format!("journeys[{i}]");
@@ -595,6 +606,29 @@ impl Checker<'_> {
                     );
                     continue;
                 }
+                let dir_name = crate::artifacts::safe_name(&journey.name);
+                if let Some((first, first_file)) = dir_names.get(&dir_name.to_ascii_lowercase()) {
+                    let first_dir = crate::artifacts::safe_name(first);
+                    let shared = if first_dir == dir_name {
+                        format!("the artifacts directory `{dir_name}`")
+                    } else {
+                        format!("an artifacts directory where case is ignored (`{first_dir}`, `{dir_name}`)")
+                    };
+                    self.error_hint(
+                        &file_path,
+                        format!(
+                            "journeys `{first}` ({first_file}) and `{}` ({}) would share {shared}",
+                            journey.name,
+                            file.display()
+                        ),
+                        "a journey's artifacts go in a directory named after it, with a leading `.` and any character other than letters, digits, `.`, `_` and `-` made `_`, and case ignored: rename one `journey:`",
+                    );
+                    continue;
+                }
+                dir_names.insert(
+                    dir_name.to_ascii_lowercase(),
+                    (journey.name.clone(), file.display().to_string()),
+                );
                 names.insert(journey.name.clone(), file.display().to_string());
                 journeys.push(journey);
             }
@@ -704,15 +738,29 @@ impl Checker<'_> {
             }),
             None => DEFAULT_ARTIFACTS_MAX_SIZE,
         };
+        let artifacts_dir = dir.join(given.unwrap_or(DEFAULT_ARTIFACTS_DIR));
         if given.is_some_and(|d| d.trim().is_empty()) {
             self.error_hint(
                 "artifacts.dir",
                 "artifacts `dir` is empty",
                 "give a directory, or leave `dir` out for `shopwatch-artifacts` beside the configuration",
             );
+        } else if let Err(refusal) = crate::artifacts::root::check(&artifacts_dir, Some(self.file))
+        {
+            let hint = match given {
+                Some(_) => refusal.hint,
+                None => format!(
+                    "without `artifacts.dir` it is `{DEFAULT_ARTIFACTS_DIR}` beside the configuration; {}",
+                    refusal.hint
+                ),
+            };
+            self.errors.push(
+                Diagnostic::new(self.file, artifacts_location(self.index), refusal.message)
+                    .with_hint(hint),
+            );
         }
         ArtifactsConfig {
-            dir: dir.join(given.unwrap_or(DEFAULT_ARTIFACTS_DIR)),
+            dir: artifacts_dir,
             max_age,
             max_size,
         }

@@ -163,6 +163,10 @@ pub struct AttemptReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub steps: Vec<StepReport>,
+    /// Artifact files of failed steps that could not be written (a full disk): a monitor
+    /// fault that changes nothing about the outcome.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub artifact_errors: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -191,6 +195,13 @@ pub struct RunReport {
     pub error_class: Option<ReasonClass>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub artifacts_dir: Option<PathBuf>,
+    /// Artifact files of failed steps that could not be written, over all attempts.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub artifact_errors: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl RunReport {

@@ -4,12 +4,14 @@
 use super::model::Locator;
 use super::outcome::{Failure, ReasonClass};
 use super::secrets::Redactor;
+use crate::artifacts;
 use fantoccini::error::CmdError;
 use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::Client;
 use serde::Deserialize;
 use serde_json::json;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Where the browser is, and how the page it shows was answered.
 #[derive(Debug, Deserialize)]
@@ -139,14 +141,51 @@ return drawn;
 const UNMASK_SCRIPT: &str =
     "document.querySelectorAll('[data-shopwatch-mask]').forEach(e => e.remove());";
 
-/// Takes screenshots into one directory with masking applied.
+/// Takes screenshots into one directory with masking applied, and writes the other artifacts
+/// beside them.
 pub struct Screenshots<'a> {
+    /// The attempt's directory.
     pub dir: &'a Path,
+    /// The run's directory around it, created (and marked as shopwatch's) with the first file;
+    /// None when there is no artifacts directory and `dir` is a scratch directory.
+    pub run_dir: Option<&'a Path>,
+    /// Failed steps' artifact files that could not be written.
+    pub write_failures: AtomicU32,
     pub mask: &'a [Locator],
     pub secrets: Vec<String>,
 }
 
 impl Screenshots<'_> {
+    /// Creates the attempt's directory (and the run's) if needed.
+    fn create_dir(&self) -> std::io::Result<()> {
+        match self.run_dir {
+            Some(run) => artifacts::write::create_attempt_dir(run, self.dir),
+            None => std::fs::create_dir_all(self.dir),
+        }
+    }
+
+    /// Writes `<dir>/<file>` whole or not at all.
+    fn write(&self, file: &str, bytes: &[u8]) -> Result<PathBuf, String> {
+        let path = self.dir.join(file);
+        self.create_dir()
+            .and_then(|()| artifacts::write::write_atomic(&path, bytes))
+            .map(|()| path.clone())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    }
+
+    /// Writes one artifact of a failed step; a file that cannot be written is logged and
+    /// counted, and changes nothing about the step.
+    fn save(&self, file: &str, bytes: &[u8]) -> Option<PathBuf> {
+        self.write(file, bytes)
+            .inspect_err(|e| self.write_failed(e))
+            .ok()
+    }
+
+    fn write_failed(&self, message: &str) {
+        self.write_failures.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!("artifacts: {message}");
+    }
+
     /// Saves `<dir>/<name>.png`, masked.
     /// A WebDriver failure is classified like any action's; a file that cannot be written is
     /// the monitor's fault (`artifacts`), never the shop's.
@@ -175,16 +214,8 @@ impl Screenshots<'_> {
         let png = client.screenshot().await;
         let _ = client.execute(UNMASK_SCRIPT, vec![]).await;
         let png = png.map_err(fail)?;
-        let path = self.dir.join(format!("{name}.png"));
-        std::fs::create_dir_all(self.dir)
-            .and_then(|()| std::fs::write(&path, png))
-            .map_err(|e| {
-                Failure::monitor(
-                    ReasonClass::Artifacts,
-                    format!("{doing}: cannot write {}: {e}", path.display()),
-                )
-            })?;
-        Ok(path)
+        self.write(&format!("{}.png", artifacts::safe_name(name)), &png)
+            .map_err(|e| Failure::monitor(ReasonClass::Artifacts, format!("{doing}: {e}")))
     }
 }
 
@@ -238,7 +269,9 @@ async fn console_log(client: &Client) -> Option<Vec<String>> {
 }
 
 /// Saves what a failed step left on screen: masked screenshot, redacted HTML, URL and the
-/// console log where the driver gives it. Returns the paths written.
+/// console log where the driver gives it. Returns the paths written; a file that cannot be
+/// written is logged and counted in `screenshots.write_failures`, and the step stays failed
+/// for its own reason.
 pub async fn capture_failure(
     client: &Client,
     screenshots: &Screenshots<'_>,
@@ -246,18 +279,18 @@ pub async fn capture_failure(
     step: &str,
 ) -> Vec<PathBuf> {
     let mut paths = Vec::new();
-    if std::fs::create_dir_all(screenshots.dir).is_err() {
+    if let Err(e) = screenshots.create_dir() {
+        screenshots.write_failed(&format!("cannot create {}: {e}", screenshots.dir.display()));
         return paths;
     }
+    let file = artifacts::safe_name(step);
     match screenshots.take(client, step).await {
         Ok(path) => paths.push(path),
+        Err(e) if e.class == ReasonClass::Artifacts => screenshots.write_failed(&e.reason),
         Err(e) => tracing::warn!("screenshot of failed step {step}: {}", e.reason),
     }
     if let Ok(html) = client.source().await {
-        let path = screenshots.dir.join(format!("{step}.html"));
-        if std::fs::write(&path, redactor.redact(&html)).is_ok() {
-            paths.push(path);
-        }
+        paths.extend(screenshots.save(&format!("{file}.html"), redactor.redact(&html).as_bytes()));
     }
     let mut page = String::new();
     if let Ok(state) = state(client).await {
@@ -273,10 +306,7 @@ pub async fn capture_failure(
         }
     }
     if !page.is_empty() {
-        let path = screenshots.dir.join(format!("{step}.txt"));
-        if std::fs::write(&path, redactor.redact(&page)).is_ok() {
-            paths.push(path);
-        }
+        paths.extend(screenshots.save(&format!("{file}.txt"), redactor.redact(&page).as_bytes()));
     }
     paths
 }

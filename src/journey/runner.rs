@@ -6,10 +6,11 @@ use super::model::{Action, Journey, Step};
 use super::outcome::*;
 use super::page::{self, Screenshots};
 use super::secrets::Redactor;
+use crate::artifacts;
 use crate::webdriver::{Endpoint, Session, SessionOptions};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -40,7 +41,8 @@ pub enum RunEvent<'a> {
 pub struct Runner {
     pub endpoint: Endpoint,
     pub http: reqwest::Client,
-    /// Failed-step artifacts go under `<dir>/<journey>/<run id>/attempt-<n>/`.
+    /// Failed-step artifacts go under `<dir>/<journey>/<run id>/attempt-<n>/` (the journey's
+    /// name made a safe path component: [`artifacts::safe_name`]).
     pub artifacts_dir: Option<PathBuf>,
     pub cancel: CancellationToken,
 }
@@ -74,11 +76,11 @@ impl Runner {
     ) -> RunReport {
         let started = Instant::now();
         let now = chrono::Utc::now();
-        let run_id = run_id(now);
+        let run_id = artifacts::run_id(now);
         let run_dir = self
             .artifacts_dir
             .as_ref()
-            .map(|dir| dir.join(&journey.name).join(&run_id));
+            .map(|dir| dir.join(artifacts::safe_name(&journey.name)).join(&run_id));
         let mut values = values.clone();
         values.insert("run_id".to_string(), run_id.clone());
         values.insert(
@@ -97,7 +99,7 @@ impl Runner {
                 .attempt(
                     journey,
                     number,
-                    attempt_dir.as_deref(),
+                    run_dir.as_deref().zip(attempt_dir.as_deref()),
                     values.clone(),
                     redactor,
                     on_event,
@@ -115,6 +117,7 @@ impl Runner {
                 break;
             }
         }
+        let artifact_errors = attempts.iter().map(|a| a.artifact_errors).sum();
         let last = attempts.pop().expect("at least one attempt ran");
         let outcome = if last.outcome.passed() && !attempts.is_empty() {
             Outcome::Flaky
@@ -136,6 +139,7 @@ impl Runner {
             error_class: last.error.is_some().then_some(ReasonClass::Webdriver),
             error: last.error,
             artifacts_dir: run_dir.filter(|d| d.exists()),
+            artifact_errors,
         }
     }
 
@@ -143,7 +147,8 @@ impl Runner {
         &self,
         journey: &Journey,
         number: u32,
-        dir: Option<&Path>,
+        // The run's artifacts directory and this attempt's inside it.
+        dirs: Option<(&Path, &Path)>,
         mut values: HashMap<String, String>,
         redactor: &Redactor,
         on_event: &mut (dyn FnMut(RunEvent<'_>) + Send),
@@ -166,7 +171,9 @@ impl Runner {
         let journey_deadline = Instant::now() + journey.timeout;
         let scratch = std::env::temp_dir();
         let screenshots = Screenshots {
-            dir: dir.unwrap_or(&scratch),
+            dir: dirs.map_or(scratch.as_path(), |(_, attempt)| attempt),
+            run_dir: dirs.map(|(run, _)| run),
+            write_failures: AtomicU32::new(0),
             mask: &journey.mask,
             secrets: values
                 .values()
@@ -287,6 +294,7 @@ impl Runner {
             session_start_ms,
             error,
             steps,
+            artifact_errors: screenshots.write_failures.load(Ordering::Relaxed),
         }
     }
 
@@ -406,22 +414,13 @@ impl Runner {
     }
 }
 
-/// A run's id: its start time, with sub-second digits so that two runs never share one.
-fn run_id(now: chrono::DateTime<chrono::Utc>) -> String {
-    format!(
-        "{}-{:04x}",
-        now.format("%Y%m%dT%H%M%S"),
-        now.timestamp_subsec_nanos() % 0x10000
-    )
-}
-
 /// The report of a run that panicked (a bug in shopwatch): a monitor `error`, no steps.
 pub fn panicked_run(journey: &Journey, started: std::time::SystemTime, message: &str) -> RunReport {
     let at = chrono::DateTime::<chrono::Utc>::from(started);
     RunReport {
         journey: journey.name.clone(),
         file: journey.file.clone(),
-        run_id: run_id(at),
+        run_id: artifacts::run_id(at),
         browser: journey.browser.name(),
         outcome: Outcome::Error,
         attempts: 1,
@@ -432,6 +431,7 @@ pub fn panicked_run(journey: &Journey, started: std::time::SystemTime, message: 
         previous_attempts: Vec::new(),
         error: Some(format!("internal error: shopwatch panicked: {message}")),
         error_class: Some(ReasonClass::Panic),
+        artifact_errors: 0,
         artifacts_dir: None,
     }
 }

@@ -43,6 +43,7 @@ fn run(journey: &str, outcome: Outcome, duration_ms: f64, steps: Vec<StepReport>
         error: None,
         error_class: None,
         artifacts_dir: None,
+        artifact_errors: 0,
     }
 }
 

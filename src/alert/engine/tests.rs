@@ -151,6 +151,7 @@ fn run(outcome: Outcome, steps: Vec<StepReport>) -> RunReport {
             .then(|| "WebDriver at http://127.0.0.1:4444 is unreachable".into()),
         error_class: None,
         artifacts_dir: None,
+        artifact_errors: 0,
     }
 }
 

@@ -1,7 +1,9 @@
-//! Retention of failed steps' artifacts: runs are directories `<dir>/<journey>/<run id>/`;
-//! those older than `max_age` go, then the oldest until the rest fit in `max_size`.
+//! Retention of failed steps' artifacts: runs are directories `<dir>/<journey>/<run id>/`
+//! holding [`RUN_MARKER`]; those older than `max_age` go, then the oldest until the rest fit in
+//! `max_size`. Nothing else in the directory is counted or deleted, and every deletion is
+//! logged.
 
-use crate::config::monitor::ArtifactsConfig;
+use super::{ArtifactsConfig, RUN_MARKER};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -32,12 +34,13 @@ pub fn sweep(config: &ArtifactsConfig, now: SystemTime) -> std::io::Result<Usage
     };
     for journey in journeys {
         let journey = journey?;
+        // Not through links: what a link leads to is not shopwatch's.
         if !journey.file_type()?.is_dir() {
             continue;
         }
         for run in std::fs::read_dir(journey.path())? {
             let run = run?;
-            if !run.file_type()?.is_dir() {
+            if !run.file_type()?.is_dir() || !is_marked(&run.path()) {
                 continue;
             }
             let (files, bytes, newest) = measure(&run.path())?;
@@ -59,10 +62,30 @@ pub fn sweep(config: &ArtifactsConfig, now: SystemTime) -> std::io::Result<Usage
     };
     for run in runs {
         let age = now.duration_since(run.modified).unwrap_or(Duration::ZERO);
-        if age <= config.max_age && usage.bytes <= config.max_size {
+        let reason = if age > config.max_age {
+            "age"
+        } else if usage.bytes > config.max_size {
+            "size"
+        } else {
             break;
-        }
+        };
         std::fs::remove_dir_all(&run.dir)?;
+        let why = match reason {
+            "age" => format!(
+                "older than max_age {}",
+                humantime::format_duration(config.max_age)
+            ),
+            _ => format!("over max_size {} bytes", config.max_size),
+        };
+        tracing::info!(
+            path = %run.dir.display(),
+            reason,
+            bytes = run.bytes,
+            "artifacts retention: deleted run {} ({why}; {} files, {} bytes)",
+            run.dir.display(),
+            run.files,
+            run.bytes
+        );
         usage.files -= run.files;
         usage.bytes -= run.bytes;
         usage.removed_runs += 1;
@@ -70,12 +93,21 @@ pub fn sweep(config: &ArtifactsConfig, now: SystemTime) -> std::io::Result<Usage
     Ok(usage)
 }
 
-/// Files, bytes and the newest modification time under `dir`.
+/// Whether shopwatch wrote the run directory `dir`: it holds the marker as a plain file.
+fn is_marked(dir: &Path) -> bool {
+    std::fs::symlink_metadata(dir.join(RUN_MARKER)).is_ok_and(|m| m.is_file())
+}
+
+/// Files (markers aside), bytes and the newest modification time under `dir`.
 fn measure(dir: &Path) -> std::io::Result<(u64, u64, SystemTime)> {
     let (mut files, mut bytes, mut newest) = (0, 0, SystemTime::UNIX_EPOCH);
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
+        // Of the entry itself, never of what a link leads to.
         let metadata = entry.metadata()?;
+        if entry.file_name() == RUN_MARKER {
+            continue;
+        }
         if metadata.is_dir() {
             let (f, b, n) = measure(&entry.path())?;
             files += f;
@@ -93,10 +125,13 @@ fn measure(dir: &Path) -> std::io::Result<(u64, u64, SystemTime)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::artifacts::write::create_attempt_dir;
 
+    /// A run as the runner writes it: marked, one attempt, a screenshot and a page.
     fn run_dir(root: &Path, journey: &str, run: &str, bytes: usize) -> PathBuf {
-        let dir = root.join(journey).join(run).join("attempt-1");
-        std::fs::create_dir_all(&dir).unwrap();
+        let run = root.join(journey).join(run);
+        let dir = run.join("attempt-1");
+        create_attempt_dir(&run, &dir).unwrap();
         std::fs::write(dir.join("checkout.png"), vec![0u8; bytes]).unwrap();
         std::fs::write(dir.join("checkout.html"), b"<html>").unwrap();
         dir
@@ -144,6 +179,50 @@ mod tests {
             }
         );
         assert!(root.path().join("checkout").exists(), "journey dirs stay");
+    }
+
+    #[test]
+    fn only_marked_runs_are_counted_or_deleted() {
+        let root = tempfile::tempdir().unwrap();
+        run_dir(root.path(), "checkout", "run-1", 1000);
+        // Not shopwatch's: no marker, or the marker is a link or a directory.
+        let foreign = root.path().join("data/important");
+        std::fs::create_dir_all(&foreign).unwrap();
+        std::fs::write(foreign.join("notes.txt"), vec![0u8; 5000]).unwrap();
+        let linked = root.path().join("alice/thesis");
+        std::fs::create_dir_all(&linked).unwrap();
+        std::os::unix::fs::symlink(foreign.join("notes.txt"), linked.join(RUN_MARKER)).unwrap();
+        let odd = root.path().join("bob/music");
+        std::fs::create_dir_all(odd.join(RUN_MARKER)).unwrap();
+        // A link to a directory elsewhere, named like a journey.
+        let elsewhere = tempfile::tempdir().unwrap();
+        run_dir(elsewhere.path(), "shop", "run-9", 10);
+        std::os::unix::fs::symlink(elsewhere.path().join("shop"), root.path().join("shop"))
+            .unwrap();
+
+        let config = ArtifactsConfig {
+            dir: root.path().to_path_buf(),
+            max_age: Duration::from_secs(60),
+            max_size: 1,
+        };
+        let later = SystemTime::now() + Duration::from_secs(3600);
+        let usage = sweep(&config, later).unwrap();
+        assert_eq!(
+            usage,
+            Usage {
+                files: 0,
+                bytes: 0,
+                removed_runs: 1
+            }
+        );
+        assert!(!root.path().join("checkout/run-1").exists());
+        assert!(foreign.join("notes.txt").exists());
+        assert!(linked.exists());
+        assert!(odd.exists());
+        assert!(elsewhere
+            .path()
+            .join("shop/run-9/attempt-1/checkout.png")
+            .exists());
     }
 
     #[test]
