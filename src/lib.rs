@@ -13,6 +13,7 @@
 //! - `server`: `/metrics`, `/healthz`, `/artifacts/`.
 //! - `alert`: alert state machine, notifications, delivery with retries, one file per sink.
 //! - `artifacts`: retention of failed steps' screenshots and pages (age, total size).
+//! - `capped`: reading the files users name (secrets, CA files, configurations) with a size cap.
 //! - `journey`: the typed journey model, `${var}` templates, key names, and the runner.
 //! - `webdriver`: WebDriver sessions and the local driver processes shopwatch owns.
 //! - `probe`: cheap checks without a browser (http, tls), one file per kind, typed results.
@@ -23,6 +24,7 @@
 
 pub mod alert;
 pub mod artifacts;
+pub mod capped;
 pub mod cli;
 pub mod config;
 pub mod daemon;

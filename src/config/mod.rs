@@ -19,13 +19,22 @@ pub fn load_journey(file: &Path) -> Result<Journey, Diagnostics> {
     parse_journey(file, &read_source(file, "journey")?)
 }
 
-/// Reads a config file; the error names it as a `what` file, located at 1:1.
+/// Reads a config file (at most [`crate::capped::CONFIG_FILE`]); the error names it as a
+/// `what` file, located at 1:1.
 pub fn read_source(file: &Path, what: &str) -> Result<String, Diagnostics> {
-    std::fs::read_to_string(file).map_err(|e| {
+    use crate::capped;
+    capped::read_to_string(file, capped::CONFIG_FILE).map_err(|e| {
+        let message = match e {
+            capped::ReadError::TooLarge { cap } => format!(
+                "this {what} file holds more than {}, the most a {what} file may be: is it the file you meant?",
+                capped::size(cap)
+            ),
+            e => format!("cannot read {what} file: {e}"),
+        };
         Diagnostics(vec![Diagnostic::new(
             file,
             Location { line: 1, column: 1 },
-            format!("cannot read {what} file: {e}"),
+            message,
         )])
     })
 }
