@@ -20,7 +20,7 @@ use crate::config::monitor::{load_monitor, MonitorConfig};
 use crate::journey::model::{Action, Journey};
 use crate::journey::outcome::{Outcome, RunReport};
 use crate::journey::runner::Runner;
-use crate::journey::secrets::{self, Redactor, SecretError};
+use crate::journey::secrets::{self, LogRedaction, Redactor, SecretError};
 use crate::metrics::{Metrics, SkipReason};
 use crate::probe::ProbeConfig;
 use crate::schedule::{run_schedule, Sessions, Tick, Timing};
@@ -94,9 +94,7 @@ fn load(file: &Path) -> Result<Loaded, DaemonError> {
     let mut sinks = Vec::new();
     for sink in config.alerting.iter().flat_map(|a| &a.sinks) {
         let sink = Sink::build(sink, &http)?;
-        for secret in sink.secrets() {
-            all_secrets.add(&secret);
-        }
+        all_secrets.extend(&sink.redactor());
         sinks.push(Arc::new(sink));
     }
     for journey in &config.journeys {
@@ -152,9 +150,15 @@ impl Shared {
     }
 }
 
-/// Runs the monitor for the configuration in `file` until `control.shutdown`.
-pub async fn run(file: PathBuf, mut control: Control) -> Result<(), DaemonError> {
+/// Runs the monitor for the configuration in `file` until `control.shutdown`. `logs` learns
+/// the secrets of each configuration loaded.
+pub async fn run(
+    file: PathBuf,
+    mut control: Control,
+    logs: LogRedaction,
+) -> Result<(), DaemonError> {
     let loaded = load(&file)?;
+    logs.learn(&loaded.redactor);
     let listen = loaded.config.listen;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -210,6 +214,7 @@ pub async fn run(file: PathBuf, mut control: Control) -> Result<(), DaemonError>
             Some(()) = control.reload.recv() => {
                 match load(&file) {
                     Ok(loaded) => {
+                        logs.learn(&loaded.redactor);
                         if loaded.config.listen != current.listen || loaded.config.location != current.location {
                             tracing::warn!("reload: `listen` and `location` changes take effect after a restart");
                         }

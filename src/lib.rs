@@ -14,7 +14,8 @@
 //! - `alert`: alert state machine, notifications, delivery with retries, one file per sink.
 //! - `artifacts`: retention of failed steps' screenshots and pages (age, total size).
 //! - `capped`: reading the files users name (secrets, CA files, configurations) with a size cap.
-//! - `journey`: the typed journey model, `${var}` templates, key names, and the runner.
+//! - `journey`: the typed journey model, `${var}` templates, key names, secrets and their
+//!   redaction (every encoded form, one pass), and the runner.
 //! - `webdriver`: WebDriver sessions and the local driver processes shopwatch owns.
 //! - `probe`: cheap checks without a browser (http, tls), one file per kind, typed results.
 //! - `report`: console, JSON and JUnit output of runs.

@@ -56,6 +56,7 @@ pub struct Email {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
     to: Vec<Mailbox>,
+    username: Option<String>,
     password: Option<String>,
 }
 
@@ -105,6 +106,7 @@ impl Email {
             transport: builder.build(),
             from: settings.from.clone(),
             to: settings.to.clone(),
+            username: settings.username.clone(),
             password,
         })
     }
@@ -125,8 +127,10 @@ impl Email {
         }
     }
 
-    pub fn secrets(&self) -> Vec<String> {
-        self.password.iter().cloned().collect()
+    /// The user and password it logs in with (SMTP AUTH sends them base64-encoded).
+    pub fn login(&self) -> Option<(&str, &str)> {
+        let password = self.password.as_deref()?;
+        Some((self.username.as_deref().unwrap_or_default(), password))
     }
 }
 

@@ -4,6 +4,7 @@
 use super::model::*;
 use super::outcome::{Failure, ReasonClass};
 use super::page;
+use super::secrets::Redactor;
 use fantoccini::actions::{InputSource, MouseActions, PointerAction};
 use fantoccini::elements::Element;
 use fantoccini::error::{CmdError, ErrorStatus};
@@ -27,6 +28,8 @@ pub struct ActionEnv<'a> {
     /// Where named screenshots go, and what to black out first.
     pub screenshots: &'a page::Screenshots<'a>,
     pub artifacts: &'a mut Vec<PathBuf>,
+    /// Page and response text is redacted before it is clipped, so no secret is cut in half.
+    pub redactor: &'a Redactor,
 }
 
 impl ActionEnv<'_> {
@@ -230,15 +233,7 @@ pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Fai
         } => {
             let text = text.as_ref().map(|t| env.render(t)).transpose()?;
             let deadline = env.deadline_for(*timeout);
-            wait_for(
-                env.client()?,
-                target,
-                *visible,
-                text.as_deref(),
-                deadline,
-                &doing,
-            )
-            .await
+            wait_for(env, target, *visible, text.as_deref(), deadline, &doing).await
         }
         Action::WaitUrl { expect, timeout } => {
             let rendered = render_match(env, expect)?;
@@ -277,7 +272,9 @@ pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Fai
                     return Err(Failure::shop(
                         ReasonClass::Assertion,
                         match last {
-                            Some(text) => format!("{doing}: the text was \"{}\"", clip(&text)),
+                            Some(text) => {
+                                format!("{doing}: the text was \"{}\"", clip(&text, env.redactor))
+                            }
                             None => format!("{doing}: element not found"),
                         },
                     ));
@@ -305,12 +302,12 @@ pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Fai
             } else {
                 Err(Failure::shop(
                     ReasonClass::Assertion,
-                    format!("{doing}: the title is \"{}\"", clip(&title)),
+                    format!("{doing}: the title is \"{}\"", clip(&title, env.redactor)),
                 ))
             }
         }
         Action::AssertVisible(target) => {
-            wait_for(env.client()?, target, true, None, env.deadline, &doing).await
+            wait_for(env, target, true, None, env.deadline, &doing).await
         }
         Action::AssertAbsent(target) => {
             let elements = env
@@ -327,7 +324,7 @@ pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Fai
                         format!(
                             "{doing}: found {} element(s), showing \"{}\"",
                             elements.len(),
-                            clip(&text)
+                            clip(&text, env.redactor)
                         ),
                     ))
                 }
@@ -423,7 +420,10 @@ fn render_match(env: &ActionEnv<'_>, expect: &TextMatch) -> Result<String, Failu
     }
 }
 
-pub fn clip(text: &str) -> String {
+/// Page or response text for a reason: secrets redacted (before clipping, which could cut one
+/// in half), whitespace collapsed, at most 200 characters.
+pub fn clip(text: &str, redactor: &Redactor) -> String {
+    let text = redactor.redact(text);
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if text.chars().count() > 200 {
         format!("{}…", text.chars().take(200).collect::<String>())
@@ -483,13 +483,14 @@ where
 }
 
 async fn wait_for(
-    client: &Client,
+    env: &ActionEnv<'_>,
     target: &Locator,
     visible: bool,
     text: Option<&str>,
     deadline: Instant,
     doing: &str,
 ) -> Result<(), Failure> {
+    let (client, redactor) = (env.client()?, env.redactor);
     let mut seen = String::from("no element matched");
     loop {
         let elements = client
@@ -517,7 +518,7 @@ async fn wait_for(
                 Some(t) => format!(
                     "{} element(s) matched, text \"{}\"",
                     elements.len(),
-                    clip(t)
+                    clip(t, redactor)
                 ),
                 None => format!("{} element(s) matched, none visible", elements.len()),
             };
@@ -568,14 +569,20 @@ async fn http(env: &mut ActionEnv<'_>, request: &HttpRequest, doing: &str) -> Re
     if !expected {
         return Err(Failure::shop(
             ReasonClass::HttpStatus,
-            format!("{doing}: answered HTTP {status}: {}", clip(&body)),
+            format!(
+                "{doing}: answered HTTP {status}: {}",
+                clip(&body, env.redactor)
+            ),
         ));
     }
     if !request.store.is_empty() {
         let json: serde_json::Value = serde_json::from_str(&body).map_err(|e| {
             Failure::shop(
                 ReasonClass::Assertion,
-                format!("{doing}: the response is not JSON ({e}): {}", clip(&body)),
+                format!(
+                    "{doing}: the response is not JSON ({e}): {}",
+                    clip(&body, env.redactor)
+                ),
             )
         })?;
         for (name, path) in &request.store {

@@ -1,12 +1,12 @@
-//! Resolving variables (secrets from the environment or files) and redacting secret values from
-//! everything shopwatch writes: console, logs, JSON, JUnit, HTML dumps, alert text.
+//! Resolving variables: secrets read from the environment or files (a file no larger than
+//! [`capped::SECRET_FILE`]), and a [`Redactor`] that keeps them out of everything shopwatch
+//! writes: console, logs, JSON, JUnit, HTML dumps, alert text.
 
 use super::model::{Journey, SecretFrom, SecretSource, Var};
 use crate::capped;
 use std::collections::HashMap;
 
-/// What replaces a secret value wherever it would appear.
-pub const REDACTED: &str = "[redacted]";
+pub use super::redact::{LogRedaction, Redactor, REDACTED};
 
 /// A journey's secret that could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -16,43 +16,6 @@ pub struct SecretError {
     pub journey: String,
     pub var: String,
     pub problem: String,
-}
-
-/// Replaces every known secret value in a text.
-#[derive(Debug, Clone, Default)]
-pub struct Redactor {
-    /// Longest first, so a secret that contains another is replaced whole.
-    secrets: Vec<String>,
-}
-
-impl Redactor {
-    pub fn add(&mut self, secret: &str) {
-        if !secret.is_empty() && !self.secrets.iter().any(|s| s == secret) {
-            self.secrets.push(secret.to_string());
-            self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        }
-    }
-
-    /// Adds every secret `other` knows.
-    pub fn extend(&mut self, other: &Redactor) {
-        for secret in &other.secrets {
-            self.add(secret);
-        }
-    }
-
-    pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for secret in &self.secrets {
-            if out.contains(secret.as_str()) {
-                out = out.replace(secret.as_str(), REDACTED);
-            }
-        }
-        out
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.secrets.is_empty()
-    }
 }
 
 /// The journey's variables with secrets read, and a redactor that knows every secret value.
@@ -74,6 +37,24 @@ pub fn resolve_vars(journey: &Journey) -> Result<(HashMap<String, String>, Redac
             }
         };
         values.insert(name.clone(), value);
+    }
+    // `https://user:${password}@host/`: the browser and the HTTP client send base64 of
+    // `user:password`.
+    for template in journey
+        .steps
+        .iter()
+        .flat_map(|s| &s.actions)
+        .flat_map(|a| a.templates())
+    {
+        for (user, var) in template.url_logins(&values) {
+            let is_secret = journey
+                .vars
+                .iter()
+                .any(|(name, v)| name == var && matches!(v, Var::Secret(_)));
+            if is_secret {
+                redactor.add_login(&user, &values[var]);
+            }
+        }
     }
     Ok((values, redactor))
 }
@@ -145,13 +126,5 @@ mod tests {
         assert_eq!(read_secret(&source).unwrap(), "s3cr3t value");
         let missing = file_secret("/nonexistent/token", Some("fallback"));
         assert_eq!(read_secret(&missing).unwrap(), "fallback");
-    }
-
-    #[test]
-    fn redacts_longest_first() {
-        let mut r = Redactor::default();
-        r.add("abc");
-        r.add("abcdef");
-        assert_eq!(r.redact("x abcdef y abc"), "x [redacted] y [redacted]");
     }
 }
