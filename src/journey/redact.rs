@@ -34,7 +34,7 @@ pub struct Redactor {
     /// Every form of every secret.
     forms: HashSet<String>,
     /// Built from `forms` on first use; reset when a secret is added.
-    automaton: OnceLock<Option<AhoCorasick>>,
+    automaton: OnceLock<Result<AhoCorasick, aho_corasick::BuildError>>,
 }
 
 /// Never prints the forms: they are the secrets.
@@ -99,8 +99,12 @@ impl Redactor {
 
     /// `text` with every form of every secret replaced by [`REDACTED`], in one pass.
     pub fn redact(&self, text: &str) -> String {
-        let Some(automaton) = self.automaton() else {
+        if self.forms.is_empty() {
             return text.to_string();
+        }
+        let Some(automaton) = self.automaton() else {
+            // Unreachable within the forms' budget; should it happen, nothing gets out.
+            return REDACTED.to_string();
         };
         let mut out = String::with_capacity(text.len());
         automaton.replace_all_with(text, &mut out, |_, _, out| {
@@ -119,7 +123,7 @@ impl Redactor {
         self.forms.insert(secret.to_string());
         let mut spent = 0;
         'bases: for base in bases {
-            for form in layered(base) {
+            for form in layered(base).into_iter().filter(|f| f.as_str() != secret) {
                 if spent + form.len() > FORMS_BUDGET {
                     break 'bases;
                 }
@@ -130,20 +134,18 @@ impl Redactor {
         self.automaton = OnceLock::new();
     }
 
+    /// The automaton of the forms; `None` if it could not be built.
     fn automaton(&self) -> Option<&AhoCorasick> {
         self.automaton
             .get_or_init(|| {
-                if self.forms.is_empty() {
-                    return None;
-                }
                 // The contiguous NFA stays small for long patterns, where a DFA would not.
                 AhoCorasick::builder()
                     .match_kind(MatchKind::LeftmostLongest)
                     .kind(Some(AhoCorasickKind::ContiguousNFA))
                     .build(&self.forms)
-                    .ok()
             })
             .as_ref()
+            .ok()
     }
 }
 
