@@ -7,7 +7,7 @@ use crate::daemon::{self, DaemonError};
 use crate::journey::model::{Browser, Journey};
 use crate::journey::outcome::{Outcome, RunReport};
 use crate::journey::runner::{RunEvent, Runner};
-use crate::journey::secrets;
+use crate::journey::secrets::{self, LogRedaction, Redactor};
 use crate::report;
 use crate::webdriver::Endpoint;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -118,15 +118,16 @@ pub struct CheckArgs {
     pub artifacts: PathBuf,
 }
 
-/// Runs the parsed command; returns the process exit code.
-pub async fn run(cli: Cli) -> i32 {
+/// Runs the parsed command; returns the process exit code. `logs` learns every secret read,
+/// to keep it out of the log.
+pub async fn run(cli: Cli, logs: LogRedaction) -> i32 {
     match cli.command {
-        Command::Run { config } => run_monitor(config).await,
+        Command::Run { config } => run_monitor(config, logs).await,
         Command::Validate { files } => validate(&files),
-        Command::Check(args) => check(*args).await,
+        Command::Check(args) => check(*args, &logs).await,
         Command::Rules(args) => rules(&args),
         Command::Alert(AlertCommand::Test { config, sink }) => {
-            alert_test(&config, sink.as_deref()).await
+            alert_test(&config, sink.as_deref(), &logs).await
         }
         // `main` runs it before starting the async runtime; this is for other callers.
         Command::Guard(args) => crate::webdriver::guard::serve(&args),
@@ -146,7 +147,7 @@ fn reap_leftovers() {
 
 /// `shopwatch alert test`: one test notification through each selected sink, directly (no
 /// queue, no retries), each result on its own line.
-async fn alert_test(file: &std::path::Path, only: Option<&str>) -> i32 {
+async fn alert_test(file: &std::path::Path, only: Option<&str>, logs: &LogRedaction) -> i32 {
     use crate::alert::{sink::Sink, Notification};
     let config = match config::monitor::load_monitor(file) {
         Ok(config) => config,
@@ -198,10 +199,8 @@ async fn alert_test(file: &std::path::Path, only: Option<&str>) -> i32 {
                 continue;
             }
         };
-        let mut redactor = secrets::Redactor::default();
-        for secret in sink.secrets() {
-            redactor.add(&secret);
-        }
+        let redactor = sink.redactor();
+        logs.learn(&redactor);
         match sink.send(&notification).await {
             Ok(()) => println!("ok      {label}: accepted the test alert"),
             Err(e) => {
@@ -296,7 +295,7 @@ fn rules(args: &crate::rules::RulesArgs) -> i32 {
 }
 
 /// `shopwatch run`: the monitor, steered by signals.
-async fn run_monitor(config: PathBuf) -> i32 {
+async fn run_monitor(config: PathBuf, logs: LogRedaction) -> i32 {
     reap_leftovers();
     let shutdown = CancellationToken::new();
     let hurry = CancellationToken::new();
@@ -307,7 +306,7 @@ async fn run_monitor(config: PathBuf) -> i32 {
         hurry,
         reload,
     };
-    let result = daemon::run(config, control).await;
+    let result = daemon::run(config, control, logs).await;
     signals.abort();
     match result {
         Ok(()) => exit::PASSED,
@@ -353,7 +352,7 @@ async fn monitor_signals(
     }
 }
 
-async fn check(args: CheckArgs) -> i32 {
+async fn check(args: CheckArgs, logs: &LogRedaction) -> i32 {
     reap_leftovers();
     let Some(mut journeys) = load_all(&args.files) else {
         return exit::INVALID;
@@ -370,15 +369,21 @@ async fn check(args: CheckArgs) -> i32 {
         }
     }
     let mut resolved = Vec::new();
+    // Every journey's secrets, for what is written about all of them (JUnit, the log).
+    let mut all_secrets = Redactor::default();
     for journey in &journeys {
         match secrets::resolve_vars(journey) {
-            Ok(vars) => resolved.push(vars),
+            Ok(vars) => {
+                all_secrets.extend(&vars.1);
+                resolved.push(vars);
+            }
             Err(e) => {
                 eprintln!("{e}");
                 return exit::INVALID;
             }
         }
     }
+    logs.learn(&all_secrets);
 
     let cancel = CancellationToken::new();
     let signals = tokio::spawn(cancel_on_signal(cancel.clone()));
@@ -408,7 +413,7 @@ async fn check(args: CheckArgs) -> i32 {
                 let _ = writeln!(live, "  attempt {attempt} (fresh browser session)");
             }
             RunEvent::StepFinished { step, .. } => {
-                let _ = writeln!(live, "{}", report::step_line(step));
+                let _ = writeln!(live, "{}", redactor.redact(&report::step_line(step)));
             }
             RunEvent::AttemptFinished {
                 attempt,
@@ -421,7 +426,7 @@ async fn check(args: CheckArgs) -> i32 {
         };
         let run = runner.run(journey, values, redactor, &mut on_event).await;
         let mut live = live_output(args.json);
-        let _ = writeln!(live, "{}", report::summary_line(&run));
+        let _ = writeln!(live, "{}", redactor.redact(&report::summary_line(&run)));
         if args.json {
             match serde_json::to_string(&run) {
                 Ok(json) => println!("{}", redactor.redact(&json)),
@@ -433,7 +438,7 @@ async fn check(args: CheckArgs) -> i32 {
     signals.abort();
 
     if let Some(path) = &args.junit {
-        if let Err(e) = std::fs::write(path, report::junit(&reports)) {
+        if let Err(e) = std::fs::write(path, all_secrets.redact(&report::junit(&reports))) {
             eprintln!("cannot write JUnit report {}: {e}", path.display());
             return exit::INVALID;
         }

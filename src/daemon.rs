@@ -21,7 +21,7 @@ use crate::journey::model::{Action, Journey};
 use crate::journey::outcome::{Outcome, RunReport, StepOutcome};
 use crate::journey::runner::panicked_run;
 use crate::journey::runner::Runner;
-use crate::journey::secrets::{self, Redactor, SecretError};
+use crate::journey::secrets::{self, LogRedaction, Redactor, SecretError};
 use crate::metrics::{Metrics, SkipReason};
 use crate::probe::{ProbeConfig, ProbeResult};
 use crate::schedule::{run_schedule, Sessions, Tick, Timing};
@@ -99,9 +99,7 @@ fn load(file: &Path) -> Result<Loaded, DaemonError> {
     let mut sinks = Vec::new();
     for sink in config.alerting.iter().flat_map(|a| &a.sinks) {
         let sink = Sink::build(sink, &http)?;
-        for secret in sink.secrets() {
-            all_secrets.add(&secret);
-        }
+        all_secrets.extend(&sink.redactor());
         sinks.push(Arc::new(sink));
     }
     for journey in &config.journeys {
@@ -167,10 +165,16 @@ impl Shared {
     }
 }
 
-/// Runs the monitor for the configuration in `file` until `control.shutdown`.
-pub async fn run(file: PathBuf, mut control: Control) -> Result<(), DaemonError> {
+/// Runs the monitor for the configuration in `file` until `control.shutdown`. `logs` learns
+/// the secrets of each configuration loaded.
+pub async fn run(
+    file: PathBuf,
+    mut control: Control,
+    logs: LogRedaction,
+) -> Result<(), DaemonError> {
     let loaded = load(&file)?;
     claim_artifacts(&loaded.config)?;
+    logs.learn(&loaded.redactor);
     let listen = loaded.config.listen;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -233,6 +237,7 @@ pub async fn run(file: PathBuf, mut control: Control) -> Result<(), DaemonError>
                     .unwrap_or_else(|panic| Err(DaemonError::Internal(panic.to_string())));
                 match loaded {
                     Ok(mut loaded) => {
+                        logs.learn(&loaded.redactor);
                         if loaded.config.listen != current.listen || loaded.config.location != current.location {
                             tracing::warn!("reload: `listen` and `location` changes take effect after a restart");
                         }

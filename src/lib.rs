@@ -17,7 +17,9 @@
 //! - `alert`: alert state machine, notifications, delivery with retries, one file per sink.
 //! - `artifacts`: the directory of failed steps' screenshots and pages: which directory it
 //!   may be (markers), safe names, atomic writes, serving without links, retention.
-//! - `journey`: the typed journey model, `${var}` templates, key names, and the runner.
+//! - `capped`: reading the files users name (secrets, CA files, configurations) with a size cap.
+//! - `journey`: the typed journey model, `${var}` templates, key names, secrets and their
+//!   redaction (every encoded form, one pass), and the runner.
 //! - `webdriver`: WebDriver sessions and the local driver processes shopwatch owns.
 //! - `probe`: cheap checks without a browser (http, tls), one file per kind, typed results.
 //! - `report`: console, JSON and JUnit output of runs.
@@ -27,6 +29,7 @@
 
 pub mod alert;
 pub mod artifacts;
+pub mod capped;
 pub mod cli;
 pub mod config;
 pub mod daemon;

@@ -8,8 +8,10 @@ fn main() {
         cli::Command::Run { .. } => "shopwatch=info,warn",
         _ => "warn",
     };
+    // Every log line goes through the redactor of the secrets read so far.
+    let logs = shopwatch::journey::secrets::LogRedaction::default();
     tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(logs.clone())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SHOPWATCH_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
@@ -32,7 +34,7 @@ fn main() {
             std::process::exit(cli::exit::MONITOR_ERROR);
         }
     };
-    let code = runtime.block_on(cli::run(cli));
+    let code = runtime.block_on(cli::run(cli, logs));
     // Drivers are already stopped; do not wait on stray blocking tasks.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     std::process::exit(code);

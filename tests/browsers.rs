@@ -650,6 +650,237 @@ steps:
     assert!(masked >= 1, "{}", out.describe());
 }
 
+/// What a text says once percent-encoding (`%20` or `+`), HTML entities and JSON escapes are
+/// undone, in any order up to three layers deep: every form a secret could be written in.
+fn decoded_forms(text: &str) -> Vec<String> {
+    fn percent(text: &str, plus: bool) -> String {
+        let bytes = text.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            let hex = |b: u8| (b as char).to_digit(16);
+            match bytes[i] {
+                b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push((h * 16 + l) as u8);
+                        i += 3;
+                        continue;
+                    }
+                    _ => out.push(b'%'),
+                },
+                b'+' if plus => out.push(b' '),
+                b => out.push(b),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).to_string()
+    }
+    fn html(text: &str) -> String {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(at) = rest.find('&') {
+            out.push_str(&rest[..at]);
+            let after = &rest[at..];
+            let entity = after
+                .find(';')
+                .filter(|end| *end <= 10)
+                .map(|end| &after[..=end]);
+            let decoded = entity.and_then(|e| match e {
+                "&amp;" => Some('&'),
+                "&lt;" => Some('<'),
+                "&gt;" => Some('>'),
+                "&quot;" => Some('"'),
+                "&apos;" => Some('\''),
+                "&nbsp;" => Some('\u{a0}'),
+                _ => {
+                    let number = e.strip_prefix("&#")?.strip_suffix(';')?;
+                    let code = match number.strip_prefix(['x', 'X']) {
+                        Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+                        None => number.parse().ok()?,
+                    };
+                    char::from_u32(code)
+                }
+            });
+            match (entity, decoded) {
+                (Some(e), Some(c)) => {
+                    out.push(c);
+                    rest = &after[e.len()..];
+                }
+                _ => {
+                    out.push('&');
+                    rest = &after[1..];
+                }
+            }
+        }
+        out.push_str(rest);
+        out
+    }
+    fn json(text: &str) -> String {
+        let mut out = String::new();
+        let mut chars = text.chars().peekable();
+        let mut units: Vec<u16> = Vec::new();
+        while let Some(c) = chars.next() {
+            if c == '\\' {
+                match chars.peek().copied() {
+                    Some('u') => {
+                        chars.next();
+                        let hex: String = chars.by_ref().take(4).collect();
+                        if let Ok(unit) = u16::from_str_radix(&hex, 16) {
+                            units.push(unit);
+                            continue;
+                        }
+                        out.push_str("\\u");
+                        out.push_str(&hex);
+                    }
+                    Some(e @ ('"' | '\\' | '/' | 'n' | 't' | 'r')) => {
+                        chars.next();
+                        out.push_str(&String::from_utf16_lossy(&std::mem::take(&mut units)));
+                        out.push(match e {
+                            'n' => '\n',
+                            't' => '\t',
+                            'r' => '\r',
+                            e => e,
+                        });
+                    }
+                    _ => out.push('\\'),
+                }
+                continue;
+            }
+            out.push_str(&String::from_utf16_lossy(&std::mem::take(&mut units)));
+            out.push(c);
+        }
+        out.push_str(&String::from_utf16_lossy(&units));
+        out
+    }
+    let mut forms = vec![text.to_string()];
+    for _ in 0..3 {
+        let mut next = forms.clone();
+        for form in &forms {
+            for decoded in [
+                percent(form, false),
+                percent(form, true),
+                html(form),
+                json(form),
+            ] {
+                if !next.contains(&decoded) {
+                    next.push(decoded);
+                }
+            }
+        }
+        forms = next;
+    }
+    forms
+}
+
+/// A secret with a space, `&`, `<`, `"` and non-ASCII goes into a URL the browser opens, a form
+/// the browser submits (the shop echoes it into the page), and a URL the HTTP client requests;
+/// each step fails, so reasons and artifacts are written. No output (console, `--json`, JUnit,
+/// log) and no artifact holds it in any form: raw, percent-encoded, HTML-escaped, JSON-escaped,
+/// or layered.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_encoded_secret_appears_in_no_output_or_artifact_in_any_form() {
+    require_browser("chrome");
+    let shop = start_shop().await;
+    let secret = format!("Zq7 tok&en<9>\"ü-{}", std::process::id());
+    let yaml = r##"
+journey: encoded-secret
+base_url: http://127.0.0.1:1
+vars:
+  token: { secret: env:ENCODED_SECRET }
+steps:
+  - step: in-url
+    timeout: 10s
+    do:
+      - open: /login?next=/${token}
+      - assert_title: nothing
+  - step: in-form
+    always: true
+    timeout: 10s
+    do:
+      - execute: { script: 'document.body.insertAdjacentHTML("beforeend", "<form method=get action=/login><input id=sw-next name=next><button id=sw-go>Go</button></form>")' }
+      - fill: { selector: "#sw-next", value: "/${token}" }
+      - click: "#sw-go"
+      - wait_url: { contains: "next=%2F" }
+      - assert_title: nothing
+  - step: in-request
+    always: true
+    timeout: 5s
+    do:
+      - http: { url: "http://127.0.0.1:1/api?code=${token}" }
+"##;
+    let junit_dir = tempfile::tempdir().unwrap();
+    let junit = junit_dir.path().join("junit.xml");
+    let mut run = Run::journey(yaml, &shop.url(), "chrome")
+        .env("ENCODED_SECRET", secret.clone())
+        .env("SHOPWATCH_LOG", "trace");
+    run.args
+        .extend(["--junit".to_string(), junit.display().to_string()]);
+    let out = run.go().await;
+    assert_eq!(out.code, 1, "{}", out.describe());
+
+    // The secret went where the journey put it, and shows redacted there.
+    let reason = |step: &str| out.step(step)["reason"].as_str().unwrap_or("").to_string();
+    assert!(
+        reason("in-url").contains("/login?next=/[redacted]"),
+        "{}",
+        reason("in-url")
+    );
+    assert!(
+        reason("in-form").contains("/login?next=%2F[redacted]"),
+        "{}",
+        reason("in-form")
+    );
+    assert!(
+        reason("in-request").contains("/api?code=[redacted]"),
+        "{}",
+        reason("in-request")
+    );
+    let artifacts = files_under(&out.artifacts_dir());
+    let page = artifacts
+        .iter()
+        .find(|f| f.ends_with("in-form.html"))
+        .unwrap_or_else(|| panic!("HTML dump of in-form in {artifacts:?}"));
+    let page = std::fs::read_to_string(page).unwrap();
+    assert!(
+        page.contains("name=\"next\" value=\"/[redacted]\""),
+        "the shop echoed the submitted secret into its page:\n{page}"
+    );
+    for step in ["in-url", "in-form"] {
+        for extension in ["png", "html", "txt"] {
+            let name = format!("{step}.{extension}");
+            assert!(
+                artifacts.iter().any(|f| f.ends_with(&name)),
+                "{name} in {artifacts:?}"
+            );
+        }
+    }
+
+    let mut outputs = vec![
+        ("stdout (--json)".to_string(), out.stdout.clone()),
+        ("stderr (console and log)".to_string(), out.stderr.clone()),
+        (
+            "junit".to_string(),
+            std::fs::read_to_string(&junit).expect("junit written"),
+        ),
+    ];
+    assert!(outputs[2].1.contains("[redacted]"), "{}", outputs[2].1);
+    for file in &artifacts {
+        let bytes = std::fs::read(file).unwrap();
+        outputs.push((
+            file.display().to_string(),
+            String::from_utf8_lossy(&bytes).to_string(),
+        ));
+    }
+    for (name, text) in &outputs {
+        for form in decoded_forms(text) {
+            assert!(
+                !form.contains(&secret),
+                "{name} holds the secret in some form:\n{text}"
+            );
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_remote_webdriver_endpoint_runs_the_journey() {
     require_browser("chrome");

@@ -679,6 +679,103 @@ fn run_stops_on_a_sink_secret_that_is_not_set() {
     );
 }
 
+/// `file: /dev/zero` (or any file far larger than a secret) is refused after 64 KiB, at once,
+/// naming the file, the variable or sink, the cap and what to do.
+#[test]
+fn run_refuses_an_endless_secret_file_quickly() {
+    let journey = "journey: secret-login\nbase_url: https://shop.example.com\nevery: 5m\nvars:\n  password: { secret: file:/dev/zero, default: unused }\nsteps:\n  - step: login\n    do:\n      - fill: { selector: \"#password\", value: \"${password}\" }\n";
+    let (_dir, file) = temp_config("listen: 127.0.0.1:0\njourneys: [shop.yaml]\n", journey);
+    let started = Instant::now();
+    let ran = shopwatch(&["run", "--config", &file], |_| {});
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(ran.code, Some(2), "stderr:\n{}", ran.stderr);
+    assert!(
+        ran.stderr.contains(
+            "journey `secret-login`, var `password`: secret file /dev/zero holds more than 64 KiB, the most a secret may be: point `file:` at a file that holds only the secret"
+        ),
+        "stderr:\n{}",
+        ran.stderr
+    );
+
+    let config = "listen: 127.0.0.1:0\nprobes:\n  - http: {name: nothing, url: \"http://127.0.0.1:9/\", every: 1m}\nalerting:\n  sinks:\n    - webhook: {url: \"http://127.0.0.1:9/hook\", secret: {secret: file:/dev/zero}}\n";
+    let (_dir, file) = temp_config(config, "");
+    let started = Instant::now();
+    let ran = shopwatch(&["run", "--config", &file], |_| {});
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(ran.code, Some(2), "stderr:\n{}", ran.stderr);
+    assert!(
+        ran.stderr.contains(
+            "alerting sink `webhook`: secret file /dev/zero holds more than 64 KiB, the most a secret may be: point `file:` at a file that holds only the secret"
+        ),
+        "stderr:\n{}",
+        ran.stderr
+    );
+}
+
+/// An email sink's `ca_file` larger than 1 MiB is refused at start (and by `alert test`), at
+/// once, naming the file, the sink, the cap and what to do.
+#[test]
+fn an_oversized_email_ca_file_is_refused_quickly() {
+    let config = "listen: 127.0.0.1:0\nprobes:\n  - http: {name: nothing, url: \"http://127.0.0.1:9/\", every: 1m}\nalerting:\n  sinks:\n    - email: {name: mail, smtp: \"smtps://127.0.0.1:9\", from: shopwatch@example.com, to: [oncall@example.com], ca_file: big.pem}\n";
+    let (dir, file) = temp_config(config, "");
+    let big = dir.path().join("big.pem");
+    std::fs::write(&big, vec![b'A'; 1024 * 1024 + 1]).expect("write big.pem");
+    let message = format!(
+        "ca_file {} holds more than 1 MiB, the most a CA file may be: point `ca_file` at a PEM file with only the CA certificates to trust",
+        big.display()
+    );
+    let started = Instant::now();
+    let ran = shopwatch(&["run", "--config", &file], |_| {});
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(ran.code, Some(2), "stderr:\n{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains(&format!("alerting sink `mail`: {message}")),
+        "stderr:\n{}",
+        ran.stderr
+    );
+    let ran = shopwatch(&["alert", "test", "--config", &file], |_| {});
+    assert_eq!(ran.code, Some(1), "stdout:\n{}", ran.stdout);
+    assert!(
+        ran.stdout
+            .contains(&format!("FAILED  mail (email): {message}")),
+        "stdout:\n{}",
+        ran.stdout
+    );
+}
+
+/// A journey or configuration that is not one (`/dev/zero`) is refused after 4 MiB.
+#[test]
+fn validate_refuses_an_endless_file_quickly() {
+    let started = Instant::now();
+    let ran = shopwatch(&["validate", "/dev/zero"], |_| {});
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(ran.code, Some(2), "stderr:\n{}", ran.stderr);
+    assert!(
+        ran.stderr.contains(
+            "/dev/zero:1:1: this journey or configuration file holds more than 4 MiB, the most a journey or configuration file may be: is it the file you meant?"
+        ),
+        "stderr:\n{}",
+        ran.stderr
+    );
+}
+
 #[test]
 fn run_stops_when_its_listen_address_is_taken() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");

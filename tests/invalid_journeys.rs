@@ -311,12 +311,12 @@ fn a_file_too_large_to_be_a_journey_is_refused_unread() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("huge.yaml");
     let line = "# a comment that makes this file large\n";
-    std::fs::write(&file, line.repeat(2 * 1024 * 1024 / line.len())).unwrap();
+    std::fs::write(&file, line.repeat(5 * 1024 * 1024 / line.len())).unwrap();
     let output = validate(&[file.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "stderr:\n{stderr}");
     assert!(
-        stderr.contains(":1:1: the journey or configuration file is larger than 1024 KiB"),
+        stderr.contains(":1:1: this journey or configuration file holds more than 4 MiB"),
         "stderr:\n{stderr}"
     );
 }

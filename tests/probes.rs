@@ -139,6 +139,58 @@ fn tls_probe(addr: SocketAddr, server_name: &str, ca_file: &Path, warn_days: u32
 }
 
 // ---------------------------------------------------------------------------------------------
+// An oversized ca_file: refused after 1 MiB, quickly, as the monitor's fault.
+
+#[tokio::test]
+async fn an_oversized_ca_file_is_a_monitor_error_naming_file_probe_and_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("bundle.pem");
+    std::fs::write(&big, vec![b'A'; 2 * 1024 * 1024]).unwrap();
+    let big_yaml = format!("\"{}\"", big.display());
+    let probes = [
+        (
+            "shop-cert",
+            tls_probe("127.0.0.1:9".parse().unwrap(), "localhost", &big, 14),
+            big.display().to_string(),
+        ),
+        (
+            "test",
+            http_probe("https://127.0.0.1:9/", &[("ca_file", &big_yaml)]),
+            big.display().to_string(),
+        ),
+        (
+            "shop-cert",
+            tls_probe(
+                "127.0.0.1:9".parse().unwrap(),
+                "localhost",
+                Path::new("/dev/zero"),
+                14,
+            ),
+            "/dev/zero".to_string(),
+        ),
+    ];
+    for (name, probe, file) in probes {
+        let started = std::time::Instant::now();
+        let result = probe.run().await;
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(result.outcome, Outcome::Error, "{result:#?}");
+        assert_eq!(
+            result.reason.as_deref(),
+            Some(
+                format!(
+                    "ca_file {file} of probe `{name}` holds more than 1 MiB, the most a CA file may be: point `ca_file` at a PEM file with only the CA certificates to trust"
+                )
+                .as_str()
+            )
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // TLS probe
 
 #[tokio::test]

@@ -56,6 +56,7 @@ pub struct Email {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
     to: Vec<Mailbox>,
+    username: Option<String>,
     password: Option<String>,
 }
 
@@ -68,8 +69,17 @@ impl Email {
         if settings.tls != SmtpTls::None {
             let mut parameters = TlsParameters::builder(settings.host.clone());
             if let Some(ca_file) = &settings.ca_file {
-                let pem = std::fs::read(ca_file)
-                    .map_err(|e| format!("cannot read ca_file {}: {e}", ca_file.display()))?;
+                let pem = match crate::capped::read(ca_file, crate::capped::CA_FILE) {
+                    Ok(pem) => pem,
+                    Err(crate::capped::ReadError::TooLarge { cap }) => {
+                        return Err(format!(
+                            "ca_file {} holds more than {}, the most a CA file may be: point `ca_file` at a PEM file with only the CA certificates to trust",
+                            ca_file.display(),
+                            crate::capped::size(cap)
+                        ))
+                    }
+                    Err(e) => return Err(format!("cannot read ca_file {}: {e}", ca_file.display())),
+                };
                 let certificate = Certificate::from_pem(&pem).map_err(|e| {
                     format!(
                         "ca_file {} holds no PEM certificate: {e}",
@@ -96,6 +106,7 @@ impl Email {
             transport: builder.build(),
             from: settings.from.clone(),
             to: settings.to.clone(),
+            username: settings.username.clone(),
             password,
         })
     }
@@ -116,8 +127,10 @@ impl Email {
         }
     }
 
-    pub fn secrets(&self) -> Vec<String> {
-        self.password.iter().cloned().collect()
+    /// The user and password it logs in with (SMTP AUTH sends them base64-encoded).
+    pub fn login(&self) -> Option<(&str, &str)> {
+        let password = self.password.as_deref()?;
+        Some((self.username.as_deref().unwrap_or_default(), password))
     }
 }
 

@@ -636,11 +636,23 @@ impl State {
     /// version is moved aside to `<name>.unreadable` (logged) rather than overwritten; one that
     /// cannot be read at all (permissions) is logged, and the next save replaces it.
     fn load(file: &Path) -> State {
+        use crate::capped::{self, ReadError};
         // Bytes, not text: a file that is not UTF-8 is not ours, so it is moved aside below
         // like any other unreadable state, never overwritten.
-        let text = match std::fs::read(file) {
+        let text = match capped::read(file, capped::STATE_FILE) {
             Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return State::default(),
+            Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                return State::default()
+            }
+            // Not a state file shopwatch wrote (`state_file: /dev/zero`): left as it is.
+            Err(ReadError::TooLarge { cap }) => {
+                tracing::error!(
+                    "alerting: the state file {} holds more than {}, more than shopwatch writes; starting without it: check `state_file`",
+                    file.display(),
+                    capped::size(cap)
+                );
+                return State::default();
+            }
             Err(e) => {
                 tracing::error!(
                     "alerting: cannot read the state file {}: {e}; starting without it",

@@ -198,14 +198,21 @@ impl Sink {
         }
     }
 
-    /// The secret values this sink holds, to keep them out of everything shopwatch writes.
-    pub fn secrets(&self) -> Vec<String> {
+    /// A redactor for the secret values this sink holds, to keep them out of everything
+    /// shopwatch writes.
+    pub fn redactor(&self) -> secrets::Redactor {
+        let mut redactor = secrets::Redactor::default();
         match &self.kind {
-            SinkKind::Alertmanager(_) => Vec::new(),
-            SinkKind::Webhook(s) => s.secrets(),
-            SinkKind::Slack(s) => s.secrets(),
-            SinkKind::Email(s) => s.secrets(),
+            SinkKind::Alertmanager(_) => {}
+            SinkKind::Webhook(s) => s.secrets().iter().for_each(|v| redactor.add(v)),
+            SinkKind::Slack(s) => s.secrets().iter().for_each(|v| redactor.add(v)),
+            SinkKind::Email(s) => {
+                if let Some((user, password)) = s.login() {
+                    redactor.add_login(user, password);
+                }
+            }
         }
+        redactor
     }
 }
 

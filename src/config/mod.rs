@@ -12,7 +12,6 @@ pub mod validate;
 use crate::journey::model::Journey;
 use diagnostic::{did_you_mean, Diagnostic, Diagnostics};
 use locate::{Location, LocationIndex};
-use std::io::Read;
 use std::path::Path;
 
 /// Reads and validates one journey file.
@@ -20,33 +19,28 @@ pub fn load_journey(file: &Path) -> Result<Journey, Diagnostics> {
     parse_journey(file, &read_source(file, "journey")?)
 }
 
-/// The largest journey or configuration file read: far above any real one, and a bound on
-/// what a mistaken path (`/dev/zero`, a log file) can cost.
-pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 /// The deepest nesting of mappings and lists a file may have. Real ones stay under 10; parsing
 /// and locating cost grows with depth times size, so a deeply nested file stalls the monitor.
 pub const MAX_DEPTH: usize = 32;
 
-/// Reads a config file; the error names it as a `what` file, located at 1:1.
+/// Reads a config file (at most [`crate::capped::CONFIG_FILE`]); the error names it as a
+/// `what` file, located at 1:1.
 pub fn read_source(file: &Path, what: &str) -> Result<String, Diagnostics> {
-    let fail = |message: String| {
+    use crate::capped;
+    capped::read_to_string(file, capped::CONFIG_FILE).map_err(|e| {
+        let message = match e {
+            capped::ReadError::TooLarge { cap } => format!(
+                "this {what} file holds more than {}, the most a {what} file may be: is it the file you meant?",
+                capped::size(cap)
+            ),
+            e => format!("cannot read {what} file: {e}"),
+        };
         Diagnostics(vec![Diagnostic::new(
             file,
             Location { line: 1, column: 1 },
             message,
         )])
-    };
-    let mut text = String::new();
-    std::fs::File::open(file)
-        .and_then(|f| Read::read_to_string(&mut Read::take(f, MAX_FILE_BYTES + 1), &mut text))
-        .map_err(|e| fail(format!("cannot read {what} file: {e}")))?;
-    if text.len() as u64 > MAX_FILE_BYTES {
-        return Err(fail(format!(
-            "the {what} file is larger than {} KiB: is this the right file?",
-            MAX_FILE_BYTES / 1024
-        )));
-    }
-    Ok(text)
+    })
 }
 
 /// Refuses a document nested deeper than [`MAX_DEPTH`], before the costly passes; located at

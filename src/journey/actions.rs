@@ -4,6 +4,7 @@
 use super::model::*;
 use super::outcome::{Failure, ReasonClass};
 use super::page;
+use super::secrets::Redactor;
 use fantoccini::actions::{InputSource, MouseActions, PointerAction};
 use fantoccini::elements::Element;
 use fantoccini::error::{CmdError, ErrorStatus};
@@ -47,6 +48,8 @@ pub struct ActionEnv<'a> {
     /// Where named screenshots go, and what to black out first.
     pub screenshots: &'a page::Screenshots<'a>,
     pub artifacts: &'a mut Vec<PathBuf>,
+    /// Page and response text is redacted before it is clipped, so no secret is cut in half.
+    pub redactor: &'a Redactor,
 }
 
 impl ActionEnv<'_> {
@@ -250,15 +253,7 @@ pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Fai
         } => {
             let text = text.as_ref().map(|t| env.render(t)).transpose()?;
             let deadline = env.deadline_for(*timeout);
-            wait_for(
-                env.client()?,
-                target,
-                *visible,
-                text.as_deref(),
-                deadline,
-                &doing,
-            )
-            .await
+            wait_for(env, target, *visible, text.as_deref(), deadline, &doing).await
         }
         Action::WaitUrl { expect, timeout } => {
             let rendered = render_match(env, expect)?;
@@ -298,7 +293,8 @@ pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Fai
                 |last: Option<String>| Failure::shop(
                     ReasonClass::Assertion,
                     match last {
-                        Some(text) => format!("{doing}: the text was \"{}\"", clip(&text)),
+                        Some(text) =>
+                            format!("{doing}: the text was \"{}\"", clip(&text, env.redactor)),
                         None => format!("{doing}: element not found"),
                     },
                 )
@@ -330,12 +326,12 @@ pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Fai
                 },
                 |title: String| Failure::shop(
                     ReasonClass::Assertion,
-                    format!("{doing}: the title is \"{}\"", clip(&title)),
+                    format!("{doing}: the title is \"{}\"", clip(&title, env.redactor)),
                 )
             )
         }
         Action::AssertVisible(target) => {
-            wait_for(env.client()?, target, true, None, env.deadline, &doing).await
+            wait_for(env, target, true, None, env.deadline, &doing).await
         }
         Action::AssertAbsent(target) => {
             let client = env.client()?;
@@ -357,7 +353,7 @@ pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Fai
                     ReasonClass::Assertion,
                     format!(
                         "{doing}: found {count} element(s), showing \"{}\"",
-                        clip(&text)
+                        clip(&text, env.redactor)
                     ),
                 )
             )
@@ -456,7 +452,10 @@ fn render_match(env: &ActionEnv<'_>, expect: &TextMatch) -> Result<String, Failu
     }
 }
 
-pub fn clip(text: &str) -> String {
+/// Page or response text for a reason: secrets redacted (before clipping, which could cut one
+/// in half), whitespace collapsed, at most 200 characters.
+pub fn clip(text: &str, redactor: &Redactor) -> String {
+    let text = redactor.redact(text);
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if text.chars().count() > 200 {
         format!("{}…", text.chars().take(200).collect::<String>())
@@ -516,13 +515,14 @@ where
 }
 
 async fn wait_for(
-    client: &Client,
+    env: &ActionEnv<'_>,
     target: &Locator,
     visible: bool,
     text: Option<&str>,
     deadline: Instant,
     doing: &str,
 ) -> Result<(), Failure> {
+    let (client, redactor) = (env.client()?, env.redactor);
     let mut seen = String::from("no element matched");
     loop {
         let elements = client
@@ -550,7 +550,7 @@ async fn wait_for(
                 Some(t) => format!(
                     "{} element(s) matched, text \"{}\"",
                     elements.len(),
-                    clip(t)
+                    clip(t, redactor)
                 ),
                 None => format!("{} element(s) matched, none visible", elements.len()),
             };
@@ -604,14 +604,20 @@ async fn http(env: &mut ActionEnv<'_>, request: &HttpRequest, doing: &str) -> Re
     if !expected {
         return Err(Failure::shop(
             ReasonClass::HttpStatus,
-            format!("{doing}: answered HTTP {status}: {}", clip(&body)),
+            format!(
+                "{doing}: answered HTTP {status}: {}",
+                clip(&body, env.redactor)
+            ),
         ));
     }
     if !request.store.is_empty() {
         let json: serde_json::Value = serde_json::from_str(&body).map_err(|e| {
             Failure::shop(
                 ReasonClass::Assertion,
-                format!("{doing}: the response is not JSON ({e}): {}", clip(&body)),
+                format!(
+                    "{doing}: the response is not JSON ({e}): {}",
+                    clip(&body, env.redactor)
+                ),
             )
         })?;
         for (name, path) in &request.store {

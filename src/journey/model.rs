@@ -311,7 +311,15 @@ impl Action {
 impl Action {
     /// The `${names}` this action reads.
     pub fn vars_used(&self) -> Vec<&str> {
-        let templates: Vec<&Template> = match self {
+        self.templates()
+            .into_iter()
+            .flat_map(|t| t.vars())
+            .collect()
+    }
+
+    /// The templates this action renders.
+    pub fn templates(&self) -> Vec<&Template> {
+        match self {
             Action::Open(t) => vec![t],
             Action::Fill { value, .. } => vec![value],
             Action::Select {
@@ -329,8 +337,7 @@ impl Action {
                 .chain(req.body.iter())
                 .collect(),
             _ => vec![],
-        };
-        templates.into_iter().flat_map(|t| t.vars()).collect()
+        }
     }
 }
 

@@ -70,7 +70,7 @@ pub async fn check_navigation(client: &Client, doing: &str) -> Result<(), Failur
 }
 
 /// What the page showed, for a failure reason: URL, status, title, error messages.
-pub async fn describe(client: &Client) -> Option<String> {
+pub async fn describe(client: &Client, redactor: &Redactor) -> Option<String> {
     let state = state(client).await.ok()?;
     let mut text = format!("page {}", state.url);
     match state.status {
@@ -81,7 +81,7 @@ pub async fn describe(client: &Client) -> Option<String> {
         let messages: Vec<String> = state
             .messages
             .iter()
-            .map(|m| format!("\"{}\"", super::actions::clip(m)))
+            .map(|m| format!("\"{}\"", super::actions::clip(m, redactor)))
             .collect();
         text.push_str(&format!("; it shows {}", messages.join(", ")));
     }

@@ -330,6 +330,7 @@ impl Runner {
                     deadline,
                     screenshots,
                     artifacts: &mut artifacts,
+                    redactor,
                 };
                 actions::perform(&mut env, action).await?;
                 if let (true, Some(client)) = (action.may_navigate(), client) {
@@ -383,7 +384,7 @@ impl Runner {
                 match session.filter(|s| !s.is_poisoned()) {
                     Some(session) if failure.fault == Fault::Shop => {
                         let capture = async {
-                            if let Some(page) = page::describe(&session.client).await {
+                            if let Some(page) = page::describe(&session.client, redactor).await {
                                 failure.reason = format!("{}; {page}", failure.reason);
                             }
                             page::capture_failure(

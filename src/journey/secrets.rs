@@ -1,11 +1,12 @@
-//! Resolving variables (secrets from the environment or files) and redacting secret values from
-//! everything shopwatch writes: console, logs, JSON, JUnit, HTML dumps, alert text.
+//! Resolving variables: secrets read from the environment or files (a file no larger than
+//! [`capped::SECRET_FILE`]), and a [`Redactor`] that keeps them out of everything shopwatch
+//! writes: console, logs, JSON, JUnit, HTML dumps, alert text.
 
 use super::model::{Journey, SecretFrom, SecretSource, Var};
+use crate::capped;
 use std::collections::HashMap;
 
-/// What replaces a secret value wherever it would appear.
-pub const REDACTED: &str = "[redacted]";
+pub use super::redact::{LogRedaction, Redactor, REDACTED};
 
 /// A journey's secret that could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -15,43 +16,6 @@ pub struct SecretError {
     pub journey: String,
     pub var: String,
     pub problem: String,
-}
-
-/// Replaces every known secret value in a text.
-#[derive(Debug, Clone, Default)]
-pub struct Redactor {
-    /// Longest first, so a secret that contains another is replaced whole.
-    secrets: Vec<String>,
-}
-
-impl Redactor {
-    pub fn add(&mut self, secret: &str) {
-        if !secret.is_empty() && !self.secrets.iter().any(|s| s == secret) {
-            self.secrets.push(secret.to_string());
-            self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        }
-    }
-
-    /// Adds every secret `other` knows.
-    pub fn extend(&mut self, other: &Redactor) {
-        for secret in &other.secrets {
-            self.add(secret);
-        }
-    }
-
-    pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for secret in &self.secrets {
-            if out.contains(secret.as_str()) {
-                out = out.replace(secret.as_str(), REDACTED);
-            }
-        }
-        out
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.secrets.is_empty()
-    }
 }
 
 /// The journey's variables with secrets read, and a redactor that knows every secret value.
@@ -74,11 +38,30 @@ pub fn resolve_vars(journey: &Journey) -> Result<(HashMap<String, String>, Redac
         };
         values.insert(name.clone(), value);
     }
+    // `https://user:${password}@host/`: the browser and the HTTP client send base64 of
+    // `user:password`.
+    for template in journey
+        .steps
+        .iter()
+        .flat_map(|s| &s.actions)
+        .flat_map(|a| a.templates())
+    {
+        for (user, var) in template.url_logins(&values) {
+            let is_secret = journey
+                .vars
+                .iter()
+                .any(|(name, v)| name == var && matches!(v, Var::Secret(_)));
+            if is_secret {
+                redactor.add_login(&user, &values[var]);
+            }
+        }
+    }
     Ok((values, redactor))
 }
 
 /// Reads a secret from the environment or a file (its `default` when missing); what went wrong
-/// and what to do, as text.
+/// and what to do, as text. A file larger than [`capped::SECRET_FILE`] is an error whatever the
+/// `default`: it is not the secret.
 pub fn read_secret(source: &SecretSource) -> Result<String, String> {
     match &source.from {
         SecretFrom::Env(env) => match (std::env::var(env), &source.default) {
@@ -88,11 +71,21 @@ pub fn read_secret(source: &SecretSource) -> Result<String, String> {
                 "environment variable {env} is not set (export it, or give the secret a `default:`)"
             )),
         },
-        SecretFrom::File(path) => match (std::fs::read_to_string(path), &source.default) {
-            (Ok(value), _) => Ok(value.trim_end_matches(['\n', '\r']).to_string()),
-            (Err(_), Some(default)) => Ok(default.clone()),
-            (Err(e), None) => Err(format!("cannot read secret file {}: {e}", path.display())),
-        },
+        SecretFrom::File(path) => {
+            match (
+                capped::read_to_string(path, capped::SECRET_FILE),
+                &source.default,
+            ) {
+                (Ok(value), _) => Ok(value.trim_end_matches(['\n', '\r']).to_string()),
+                (Err(capped::ReadError::TooLarge { cap }), _) => Err(format!(
+                    "secret file {} holds more than {}, the most a secret may be: point `file:` at a file that holds only the secret",
+                    path.display(),
+                    capped::size(cap)
+                )),
+                (Err(_), Some(default)) => Ok(default.clone()),
+                (Err(e), None) => Err(format!("cannot read secret file {}: {e}", path.display())),
+            }
+        }
     }
 }
 
@@ -100,11 +93,38 @@ pub fn read_secret(source: &SecretSource) -> Result<String, String> {
 mod tests {
     use super::*;
 
+    fn file_secret(path: &str, default: Option<&str>) -> SecretSource {
+        SecretSource {
+            from: SecretFrom::File(path.into()),
+            default: default.map(str::to_string),
+        }
+    }
+
     #[test]
-    fn redacts_longest_first() {
-        let mut r = Redactor::default();
-        r.add("abc");
-        r.add("abcdef");
-        assert_eq!(r.redact("x abcdef y abc"), "x [redacted] y [redacted]");
+    fn an_endless_secret_file_is_refused_quickly_naming_file_cap_and_fix() {
+        let started = std::time::Instant::now();
+        for default in [None, Some("fallback")] {
+            let problem = read_secret(&file_secret("/dev/zero", default)).unwrap_err();
+            assert_eq!(
+                problem,
+                "secret file /dev/zero holds more than 64 KiB, the most a secret may be: point `file:` at a file that holds only the secret"
+            );
+        }
+        assert!(
+            started.elapsed().as_millis() < 1000,
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
+    fn a_secret_file_is_read_without_its_line_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        std::fs::write(&path, "s3cr3t value\n").unwrap();
+        let source = file_secret(path.to_str().unwrap(), None);
+        assert_eq!(read_secret(&source).unwrap(), "s3cr3t value");
+        let missing = file_secret("/nonexistent/token", Some("fallback"));
+        assert_eq!(read_secret(&missing).unwrap(), "fallback");
     }
 }

@@ -95,6 +95,38 @@ impl Template {
         }
         Ok(out)
     }
+
+    /// The logins this template writes into a URL as `//user:${password}@`: each user as
+    /// rendered with `values` and the password's variable name. What cannot be rendered yet (a
+    /// stored value) is left out.
+    pub fn url_logins(&self, values: &HashMap<String, String>) -> Vec<(String, &str)> {
+        let mut logins = Vec::new();
+        let mut rendered = String::new();
+        for (i, part) in self.parts.iter().enumerate() {
+            let followed_by_at = matches!(
+                self.parts.get(i + 1),
+                Some(Part::Text(text)) if text.starts_with('@')
+            );
+            match part {
+                Part::Var(name) if followed_by_at && rendered.ends_with(':') => {
+                    let userinfo = &rendered[..rendered.len() - 1];
+                    let user = userinfo.rsplit("//").next().unwrap_or(userinfo);
+                    if !user.contains(['/', '@', ':']) {
+                        logins.push((user.to_string(), name.as_str()));
+                    }
+                }
+                _ => {}
+            }
+            match part {
+                Part::Text(text) => rendered.push_str(text),
+                Part::Var(name) => match values.get(name) {
+                    Some(value) => rendered.push_str(value),
+                    None => break,
+                },
+            }
+        }
+        logins
+    }
 }
 
 impl fmt::Display for Template {
@@ -123,6 +155,33 @@ mod tests {
             "/api/orders/SW-1/cancel?x=$1&y=$z"
         );
         assert_eq!(t.to_string(), "/api/orders/${order}/cancel?x=$$1&y=$z");
+    }
+
+    #[test]
+    fn finds_logins_in_url_userinfo() {
+        let values = HashMap::from([
+            ("user".to_string(), "shopper".to_string()),
+            ("pw".to_string(), "s3cr3t".to_string()),
+        ]);
+        let logins = |raw: &str| -> Vec<(String, String)> {
+            Template::parse(raw)
+                .unwrap()
+                .url_logins(&values)
+                .into_iter()
+                .map(|(user, var)| (user, var.to_string()))
+                .collect()
+        };
+        let login = |user: &str, var: &str| vec![(user.to_string(), var.to_string())];
+        assert_eq!(
+            logins("https://admin:${pw}@shop.test/"),
+            login("admin", "pw")
+        );
+        assert_eq!(
+            logins("https://${user}:${pw}@shop.test/"),
+            login("shopper", "pw")
+        );
+        assert!(logins("/login?user=${user}:${pw}").is_empty());
+        assert!(logins("https://${missing}:${pw}@shop.test/").is_empty());
     }
 
     #[test]

@@ -173,7 +173,8 @@ impl HttpProbe {
             (false, _) => None,
             (true, Some(loaded)) => Some(loaded.clone()),
             (true, None) => {
-                let loaded = net::roots(self.ca_file.as_deref()).map_err(Verdict::error)?;
+                let loaded =
+                    net::roots(&self.name, self.ca_file.as_deref()).map_err(Verdict::error)?;
                 *roots = Some(loaded.clone());
                 Some(loaded)
             }

@@ -8,6 +8,7 @@
 //! before that verification passed.
 
 use super::{CertInfo, Phase, Probing, TlsInfo, Verdict};
+use crate::capped;
 use crate::resources::local_cause;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{aws_lc_rs, WebPkiSupportedAlgorithms};
@@ -190,11 +191,21 @@ impl Roots {
 
 /// The roots in `ca_file` (PEM), read on every call so that a replaced file counts at the next
 /// run; or the system's roots, loaded once per process. An `Err` is a monitor fault.
-pub(super) fn roots(ca_file: Option<&Path>) -> Result<Arc<Roots>, String> {
+/// `probe` names the probe in the messages.
+pub(super) fn roots(probe: &str, ca_file: Option<&Path>) -> Result<Arc<Roots>, String> {
     match ca_file {
         Some(path) => {
-            let pem = std::fs::read(path)
-                .map_err(|e| format!("cannot read ca_file {}: {e}", path.display()))?;
+            let pem = match capped::read(path, capped::CA_FILE) {
+                Ok(pem) => pem,
+                Err(capped::ReadError::TooLarge { cap }) => {
+                    return Err(format!(
+                        "ca_file {} of probe `{probe}` holds more than {}, the most a CA file may be: point `ca_file` at a PEM file with only the CA certificates to trust",
+                        path.display(),
+                        capped::size(cap)
+                    ))
+                }
+                Err(e) => return Err(format!("cannot read ca_file {}: {e}", path.display())),
+            };
             let certs = CertificateDer::pem_slice_iter(&pem)
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| format!("ca_file {} is not valid PEM: {e}", path.display()))?;

@@ -40,7 +40,7 @@ impl TlsProbe {
     }
 
     pub(super) async fn check(&self, p: &mut Probing) -> Verdict {
-        let roots = match net::roots(self.ca_file.as_deref()) {
+        let roots = match net::roots(&self.name, self.ca_file.as_deref()) {
             Ok(roots) => roots,
             Err(e) => return Verdict::error(e),
         };

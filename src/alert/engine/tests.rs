@@ -682,3 +682,17 @@ async fn good_runs_with_nothing_to_remember_do_not_write_the_state_file() {
         "a streak begins: kept across a restart"
     );
 }
+
+#[test]
+fn an_endless_state_file_is_not_read_whole_nor_moved_aside() {
+    let started = std::time::Instant::now();
+    let state = State::load(Path::new("/dev/zero"));
+    assert!(state.alerts.is_empty());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(Path::new("/dev/zero").exists());
+    assert!(!Path::new("/dev/zero.unreadable").exists());
+}
