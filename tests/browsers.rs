@@ -210,8 +210,10 @@ async fn removed_pay_button_fails_the_payment_step() {
         "{}",
         pay
     );
+    // Passed: `ok`, or `slow` on a loaded machine; the point is that only payment failed.
     for earlier in ["browse", "add-to-cart", "login", "checkout"] {
-        assert_eq!(out.step(earlier)["outcome"], "ok", "{}", out.describe());
+        let outcome = &out.step(earlier)["outcome"];
+        assert!(outcome == "ok" || outcome == "slow", "{}", out.describe());
     }
 }
 
@@ -1009,5 +1011,6 @@ async fn assertions_wait_for_a_slow_page_after_a_redirect() {
         .replace("retries: 1", "retries: 0");
     let out = Run::journey(&yaml, &shop.url(), "chrome").go().await;
     assert_eq!(out.code, 0, "{}", out.describe());
-    assert_eq!(out.step("login")["outcome"], "ok", "{}", out.describe());
+    let login = &out.step("login")["outcome"];
+    assert!(login == "ok" || login == "slow", "{}", out.describe());
 }

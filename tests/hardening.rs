@@ -9,23 +9,6 @@ use util::alerting::WebhookReceiver;
 use util::monitor::{get_text, write, Monitor};
 use util::start_shop;
 
-/// Polls `url` until its body contains `text`.
-async fn wait_for_text(monitor: &Monitor, url: &str, text: &str, within: Duration) -> String {
-    let deadline = Instant::now() + within;
-    loop {
-        let body = get_text(url).await;
-        if body.contains(text) {
-            return body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{url} has no {text:?} within {within:?}:\n{body}\n{}",
-            monitor.log()
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
 /// A panic in a run (a deliberate one, at the start of a step) makes that run an `error`, the
 /// journey keeps its schedule and runs again, and `/healthz` says the monitor is degraded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -59,13 +42,13 @@ steps:
     );
     let metrics = monitor.metrics_url();
     // Two `error` runs: the journey ran again after the first panic.
-    let text = wait_for_text(
-        &monitor,
-        &metrics,
-        r#"shopwatch_journey_runs_total{journey="panicky",outcome="error"} 2"#,
-        Duration::from_secs(60),
-    )
-    .await;
+    let text = monitor
+        .wait_for_text(
+            &metrics,
+            r#"shopwatch_journey_runs_total{journey="panicky",outcome="error"} 2"#,
+            Duration::from_secs(60),
+        )
+        .await;
     assert!(
         text.contains(r#"shopwatch_monitor_errors_total{kind="panic"} 2"#),
         "{text}"
@@ -117,13 +100,13 @@ alerting:
         .trim_start_matches("http://")
         .trim_end_matches("/metrics")
         .to_string();
-    wait_for_text(
-        &monitor,
-        &metrics,
-        r#"shopwatch_probe_runs_total{probe="shop-home",kind="http",outcome="ok"} 1"#,
-        Duration::from_secs(60),
-    )
-    .await;
+    monitor
+        .wait_for_text(
+            &metrics,
+            r#"shopwatch_probe_runs_total{probe="shop-home",kind="http",outcome="ok"} 1"#,
+            Duration::from_secs(60),
+        )
+        .await;
 
     let mut idle = Vec::new();
     for _ in 0..120 {

@@ -138,6 +138,23 @@ impl Monitor {
         }
     }
 
+    /// Polls `url` (its `/metrics`, `/healthz`) until the body contains `text`; the body.
+    pub async fn wait_for_text(&self, url: &str, text: &str, within: Duration) -> String {
+        let deadline = Instant::now() + within;
+        loop {
+            let body = get_text(url).await;
+            if body.contains(text) {
+                return body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{url} has no {text:?} within {within:?}:\n{body}\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
     /// Waits until a browser session is open (a run is under way), by its metrics.
     pub async fn wait_for_open_session(&self, metrics_url: &str) {
         let deadline = Instant::now() + Duration::from_secs(60);
