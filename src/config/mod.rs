@@ -91,6 +91,18 @@ pub(crate) fn parse_structure<T: serde::de::DeserializeOwned>(
     source: &str,
     serde_error: fn(&Path, &serde_yaml::Error) -> Diagnostic,
 ) -> Result<(T, LocationIndex, Vec<Diagnostic>), Diagnostics> {
+    // Text that did not come through `read_source` (a test, an embedding program) is held to
+    // the same size: parsing cost grows with it.
+    if source.len() as u64 > crate::capped::CONFIG_FILE {
+        return Err(Diagnostics(vec![Diagnostic::new(
+            file,
+            Location { line: 1, column: 1 },
+            format!(
+                "this text holds more than {}, the most a configuration may be",
+                crate::capped::size(crate::capped::CONFIG_FILE)
+            ),
+        )]));
+    }
     check_depth(file, source)?;
     let index = LocationIndex::new(source);
     let mut errors: Vec<Diagnostic> = index
