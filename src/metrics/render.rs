@@ -245,6 +245,9 @@ fn bool_value(b: bool) -> f64 {
     }
 }
 
+/// A journey's value of a gauge `{journey}`, if it has one.
+type JourneyGauge = fn(&JourneyState) -> Option<f64>;
+
 fn journeys(t: &mut Text, state: &mut State, epoch: u64) {
     let State {
         config, journeys, ..
@@ -345,7 +348,7 @@ fn journeys(t: &mut Text, state: &mut State, epoch: u64) {
         },
     );
 
-    let gauges: [(&str, &str, fn(&JourneyState) -> Option<f64>); 4] = [
+    let gauges: [(&str, &str, JourneyGauge); 4] = [
         (
             JOURNEY_LAST_SUCCESS,
             "Unix time the last passed run of the journey ended.",
