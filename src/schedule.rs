@@ -210,7 +210,10 @@ pub async fn run_schedule<F, Fut>(
         on_tick(Tick::Started {
             lag: Instant::now().saturating_duration_since(due),
         });
-        job(due).await;
+        // Boxed: a run's future is large (a probe's is about 6.5 KB: connection, TLS and
+        // hyper state) and a task spends nearly all its time waiting, so only a running job
+        // holds that memory. Unboxed, it sat in every task: 6.7 MB for 1,000 probes.
+        Box::pin(job(due)).await;
         previous = Some(due);
         if stop.is_cancelled() {
             return;

@@ -5,9 +5,9 @@
 //! One `Mutex` holds all state (no prometheus `CounterVec`s): per journey the runs by outcome,
 //! failures, last success, schedule lag, skipped runs, the session start histogram and its
 //! duration series; per probe its kind and last result; and a few global values. [`render`]
-//! builds `prometheus::proto::MetricFamily`s from it and encodes them with
-//! `prometheus::TextEncoder`; the lock is held while the families are built, not while they
-//! are encoded. Forgetting a journey or probe removed on reload is removing a map entry
+//! writes the Prometheus text straight from it into one `String` (`render.rs`: no
+//! intermediate families, hardly an allocation besides the output), under the lock.
+//! Forgetting a journey or probe removed on reload is removing a map entry
 //! ([`Metrics::set_configured`]).
 //!
 //! A duration series (`*_duration_seconds` and `*_duration_window_seconds`) is two things:
@@ -707,15 +707,11 @@ impl Metrics {
     /// Renders with the windows as they are at `now`.
     #[doc(hidden)]
     pub fn render_at(&self, now: Instant) -> String {
-        // The lock only while the families are built (a fifth of the time); encoding them
-        // does not hold up the runs that record.
-        let families = render::families(&mut self.state(), self.location.as_deref(), now);
+        // Allocated before the lock is taken; the text is written under the lock (about as
+        // long as building the encoder's families took, without the encoding after it).
         let last = self.last_render_len.load(Ordering::Relaxed);
         let mut out = String::with_capacity(last + last / 8);
-        if let Err(e) = prometheus::TextEncoder::new().encode_utf8(&families, &mut out) {
-            // Only for a family without series, which `families` never makes.
-            tracing::error!("cannot encode the metrics: {e}");
-        }
+        render::write(&mut self.state(), self.location.as_deref(), now, &mut out);
         self.last_render_len.store(out.len(), Ordering::Relaxed);
         out
     }

@@ -1,140 +1,240 @@
-//! The state as `prometheus::proto::MetricFamily`s, for `prometheus::TextEncoder`.
+//! The state as Prometheus text format 0.0.4, written straight into one `String`.
+//!
+//! The output is what `prometheus::TextEncoder` made of the same samples, byte for byte (the
+//! first design built its `MetricFamily`s; building them and encoding them was 80% of a
+//! scrape): per family `# HELP` and `# TYPE`, then one line per sample,
+//! `name{label="value",...} value`, label values escaped (`\\`, `\"`, `\n`), numbers as Rust's
+//! `Display` writes them (shortest exact form, never an exponent). Only non-finite values differ:
+//! `+Inf`, `-Inf` and `NaN`, as the format wants (the encoder wrote `inf`; none is exported).
+//! A family without samples is left out (no `# HELP` or `# TYPE` either).
+//!
+//! Each series' labels are escaped once into a scratch string and copied into each of its lines;
+//! bucket bounds and quantiles are formatted once per scrape.
 
 use super::series::{Buckets, QUANTILES};
 use super::*;
 use crate::probe::Phase;
-use prometheus::proto::{
-    Bucket, Counter, Gauge, Histogram, LabelPair, Metric, MetricFamily, MetricType, Quantile,
-    Summary,
-};
+use std::fmt::Write as _;
 
-/// Every family with at least one series, in a fixed order.
-pub(super) fn families(
-    state: &mut State,
-    location: Option<&str>,
-    now: Instant,
-) -> Vec<MetricFamily> {
+const COUNTER: &str = "counter";
+const GAUGE: &str = "gauge";
+const HISTOGRAM: &str = "histogram";
+const SUMMARY: &str = "summary";
+
+/// Writes every family with at least one series into `out`, in a fixed order.
+pub(super) fn write(state: &mut State, location: Option<&str>, now: Instant, out: &mut String) {
     let epoch = state.epoch(now);
-    let mut out = Out {
-        location,
-        families: Vec::with_capacity(40),
+    let mut text = Text {
+        out,
+        location: location.map(|l| {
+            let mut pair = String::new();
+            push_pair(&mut pair, "location", l);
+            pair
+        }),
+        labels: String::with_capacity(256),
+        quantiles: QUANTILES.map(|q| {
+            let mut pair = String::new();
+            push_pair(&mut pair, "quantile", &q.to_string());
+            pair
+        }),
     };
-    journeys(&mut out, state, epoch);
-    global(&mut out, state);
-    probes(&mut out, state);
-    out.families
+    journeys(&mut text, state, epoch);
+    global(&mut text, state);
+    probes(&mut text, state);
 }
 
-/// The families being built, and the `location` label for each series.
-struct Out<'a> {
-    location: Option<&'a str>,
-    families: Vec<MetricFamily>,
+/// The text being written.
+struct Text<'a> {
+    out: &'a mut String,
+    /// `location="..."`, escaped, if there is a location.
+    location: Option<String>,
+    /// The labels of the current series, escaped and comma-separated, `location` last.
+    labels: String,
+    /// `quantile="0.5"` and so on, in the order of [`QUANTILES`].
+    quantiles: [String; QUANTILES.len()],
 }
 
-impl Out<'_> {
-    /// The label pairs of a series: `pairs`, then `location` if any.
-    fn labels(&self, pairs: &[(&str, &str)]) -> Vec<LabelPair> {
-        let mut labels = Vec::with_capacity(pairs.len() + 1);
+/// A number as a sample value.
+trait Value {
+    fn write_to(self, out: &mut String);
+}
+
+impl Value for u64 {
+    fn write_to(self, out: &mut String) {
+        // The same digits as the `f64` the encoder took (exact below 2^53).
+        let _ = write!(out, "{self}");
+    }
+}
+
+impl Value for f64 {
+    fn write_to(self, out: &mut String) {
+        if self.is_finite() {
+            let _ = write!(out, "{self}");
+        } else if self.is_nan() {
+            out.push_str("NaN");
+        } else if self > 0.0 {
+            out.push_str("+Inf");
+        } else {
+            out.push_str("-Inf");
+        }
+    }
+}
+
+/// Appends `value` escaped as a label value (`\`, `"` and newline).
+fn push_escaped(out: &mut String, value: &str) {
+    if !value.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n')) {
+        out.push_str(value);
+        return;
+    }
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Appends `name="value"`, the value escaped.
+fn push_pair(out: &mut String, name: &str, value: &str) {
+    out.push_str(name);
+    out.push_str("=\"");
+    push_escaped(out, value);
+    out.push('"');
+}
+
+impl Text<'_> {
+    /// A family: its header, then what `samples` writes; the header is taken back out when
+    /// `samples` wrote nothing.
+    fn family(&mut self, name: &str, help: &str, kind: &str, samples: impl FnOnce(&mut Self)) {
+        let start = self.out.len();
+        self.out.push_str("# HELP ");
+        self.out.push_str(name);
+        self.out.push(' ');
+        // HELP escapes `\` and newline only.
+        for c in help.chars() {
+            match c {
+                '\\' => self.out.push_str("\\\\"),
+                '\n' => self.out.push_str("\\n"),
+                c => self.out.push(c),
+            }
+        }
+        self.out.push_str("\n# TYPE ");
+        self.out.push_str(name);
+        self.out.push(' ');
+        self.out.push_str(kind);
+        self.out.push('\n');
+        let header_end = self.out.len();
+        samples(self);
+        if self.out.len() == header_end {
+            self.out.truncate(start);
+        }
+    }
+
+    /// Starts a series: its labels are `pairs`, then `location` if any.
+    fn series(&mut self, pairs: &[(&str, &str)]) {
+        self.labels.clear();
         for (name, value) in pairs {
-            labels.push(label(name, value));
+            if !self.labels.is_empty() {
+                self.labels.push(',');
+            }
+            push_pair(&mut self.labels, name, value);
         }
-        if let Some(location) = self.location {
-            labels.push(label("location", location));
+        if let Some(location) = &self.location {
+            if !self.labels.is_empty() {
+                self.labels.push(',');
+            }
+            self.labels.push_str(location);
         }
-        labels
     }
 
-    /// Adds a family, unless it has no series (the encoder refuses those).
-    fn family(&mut self, name: &str, help: &str, kind: MetricType, metrics: Vec<Metric>) {
-        if metrics.is_empty() {
-            return;
+    /// One sample of the current series: `name` and `suffix`, its labels plus `extra` (an
+    /// escaped `name="value"` or empty), the value.
+    fn sample(&mut self, name: &str, suffix: &str, extra: &str, value: impl Value) {
+        let out = &mut *self.out;
+        out.push_str(name);
+        out.push_str(suffix);
+        match (self.labels.is_empty(), extra.is_empty()) {
+            (true, true) => {}
+            (false, true) => {
+                out.push('{');
+                out.push_str(&self.labels);
+                out.push('}');
+            }
+            (true, false) => {
+                out.push('{');
+                out.push_str(extra);
+                out.push('}');
+            }
+            (false, false) => {
+                out.push('{');
+                out.push_str(&self.labels);
+                out.push(',');
+                out.push_str(extra);
+                out.push('}');
+            }
         }
-        let mut family = MetricFamily::new();
-        family.set_name(name.to_owned());
-        family.set_help(help.to_owned());
-        family.set_field_type(kind);
-        family.set_metric(metrics);
-        self.families.push(family);
+        out.push(' ');
+        value.write_to(out);
+        out.push('\n');
     }
 
-    fn gauges(&mut self, name: &str, help: &str, metrics: Vec<Metric>) {
-        self.family(name, help, MetricType::GAUGE, metrics);
+    /// A series with one sample.
+    fn line(&mut self, name: &str, pairs: &[(&str, &str)], value: impl Value) {
+        self.series(pairs);
+        self.sample(name, "", "", value);
     }
 
-    fn counters(&mut self, name: &str, help: &str, metrics: Vec<Metric>) {
-        self.family(name, help, MetricType::COUNTER, metrics);
+    /// The samples of a histogram series: buckets (`le` labels already formatted), `_sum`,
+    /// `_count`.
+    fn histogram(&mut self, name: &str, le: &[String], buckets: &Buckets) {
+        for (le, count) in le.iter().zip(buckets.cumulative()) {
+            self.sample(name, "_bucket", le, count);
+        }
+        self.sample(name, "_bucket", "le=\"+Inf\"", buckets.count());
+        self.sample(name, "_sum", "", buckets.sum());
+        self.sample(name, "_count", "", buckets.count());
+    }
+
+    /// The samples of a summary series: the quantiles (none when the window is empty), `_sum`,
+    /// `_count`.
+    fn summary(
+        &mut self,
+        name: &str,
+        quantiles: Option<[f64; QUANTILES.len()]>,
+        buckets: &Buckets,
+    ) {
+        if let Some(values) = quantiles {
+            for (i, value) in values.into_iter().enumerate() {
+                let out = &mut *self.out;
+                out.push_str(name);
+                out.push('{');
+                if !self.labels.is_empty() {
+                    out.push_str(&self.labels);
+                    out.push(',');
+                }
+                out.push_str(&self.quantiles[i]);
+                out.push_str("} ");
+                value.write_to(out);
+                out.push('\n');
+            }
+        }
+        self.sample(name, "_sum", "", buckets.sum());
+        self.sample(name, "_count", "", buckets.count());
     }
 }
 
-fn label(name: &str, value: &str) -> LabelPair {
-    let mut pair = LabelPair::new();
-    pair.set_name(name.to_owned());
-    pair.set_value(value.to_owned());
-    pair
-}
-
-fn gauge(labels: Vec<LabelPair>, value: f64) -> Metric {
-    let mut gauge = Gauge::new();
-    gauge.set_value(value);
-    let mut metric = Metric::from_label(labels);
-    metric.set_gauge(gauge);
-    metric
-}
-
-fn counter(labels: Vec<LabelPair>, value: u64) -> Metric {
-    let mut counter = Counter::new();
-    counter.set_value(value as f64);
-    let mut metric = Metric::from_label(labels);
-    metric.set_counter(counter);
-    metric
-}
-
-fn histogram(labels: Vec<LabelPair>, bounds: &[f64], buckets: &Buckets) -> Metric {
-    let mut histogram = Histogram::new();
-    histogram.set_bucket(
-        bounds
-            .iter()
-            .zip(buckets.cumulative())
-            .map(|(bound, count)| {
-                let mut bucket = Bucket::new();
-                bucket.set_upper_bound(*bound);
-                bucket.set_cumulative_count(count);
-                bucket
-            })
-            .collect(),
-    );
-    histogram.set_sample_sum(buckets.sum());
-    histogram.set_sample_count(buckets.count());
-    let mut metric = Metric::from_label(labels);
-    metric.set_histogram(histogram);
-    metric
-}
-
-fn summary(
-    labels: Vec<LabelPair>,
-    quantiles: Option<[f64; QUANTILES.len()]>,
-    buckets: &Buckets,
-) -> Metric {
-    let mut summary = Summary::new();
-    if let Some(values) = quantiles {
-        summary.set_quantile(
-            QUANTILES
-                .iter()
-                .zip(values)
-                .map(|(q, v)| {
-                    let mut quantile = Quantile::new();
-                    quantile.set_quantile(*q);
-                    quantile.set_value(v);
-                    quantile
-                })
-                .collect(),
-        );
-    }
-    summary.set_sample_sum(buckets.sum());
-    summary.set_sample_count(buckets.count());
-    let mut metric = Metric::from_label(labels);
-    metric.set_summary(summary);
-    metric
+/// `le="..."` for each bound.
+fn le_labels(bounds: &[f64]) -> Vec<String> {
+    bounds
+        .iter()
+        .map(|b| {
+            let mut pair = String::new();
+            push_pair(&mut pair, "le", &b.to_string());
+            pair
+        })
+        .collect()
 }
 
 fn bool_value(b: bool) -> f64 {
@@ -145,275 +245,282 @@ fn bool_value(b: bool) -> f64 {
     }
 }
 
-fn journeys(out: &mut Out, state: &mut State, epoch: u64) {
+/// A journey's value of a gauge `{journey}`, if it has one.
+type JourneyGauge = fn(&JourneyState) -> Option<f64>;
+
+fn journeys(t: &mut Text, state: &mut State, epoch: u64) {
     let State {
         config, journeys, ..
     } = state;
 
-    let mut runs = Vec::with_capacity(journeys.len() * OUTCOMES.len());
-    for (name, j) in journeys.iter() {
-        for (outcome, n) in OUTCOMES.iter().zip(j.runs) {
-            runs.push(counter(
-                out.labels(&[("journey", name), ("outcome", outcome.as_str())]),
-                n,
-            ));
-        }
-    }
-    out.counters(
+    t.family(
         JOURNEY_RUNS,
         "Finished journey runs by outcome (ok, degraded, flaky, failed, error).",
-        runs,
+        COUNTER,
+        |t| {
+            for (name, j) in journeys.iter() {
+                for (outcome, n) in OUTCOMES.iter().zip(j.runs) {
+                    t.line(
+                        JOURNEY_RUNS,
+                        &[("journey", name), ("outcome", outcome.as_str())],
+                        n,
+                    );
+                }
+            }
+        },
     );
 
-    let mut hist = Vec::with_capacity(journeys.len());
-    let mut window = Vec::with_capacity(journeys.len());
-    for (name, j) in journeys.iter_mut() {
-        let labels = out.labels(&[("journey", name)]);
-        hist.push(histogram(
-            labels.clone(),
-            &config.journey_buckets,
-            &j.duration.buckets,
-        ));
-        window.push(summary(
-            labels,
-            j.duration.quantiles(epoch),
-            &j.duration.buckets,
-        ));
-    }
-    out.family(
+    let journey_le = le_labels(&config.journey_buckets);
+    t.family(
         JOURNEY_DURATION,
         "Duration of passed journey runs (ok, degraded, flaky).",
-        MetricType::HISTOGRAM,
-        hist,
+        HISTOGRAM,
+        |t| {
+            for (name, j) in journeys.iter() {
+                t.series(&[("journey", name)]);
+                t.histogram(JOURNEY_DURATION, &journey_le, &j.duration.buckets);
+            }
+        },
     );
-    out.family(
+    let window = humantime::format_duration(config.window);
+    t.family(
         JOURNEY_DURATION_WINDOW,
         &format!(
-            "Quantiles of passed journey runs' durations over the last {} (1 is the maximum); \
-             _sum and _count over all time.",
-            humantime::format_duration(config.window)
+            "Quantiles of passed journey runs' durations over the last {window} (1 is the \
+             maximum); _sum and _count over all time."
         ),
-        MetricType::SUMMARY,
-        window,
+        SUMMARY,
+        |t| {
+            for (name, j) in journeys.iter_mut() {
+                t.series(&[("journey", name)]);
+                let quantiles = j.duration.quantiles(epoch);
+                t.summary(JOURNEY_DURATION_WINDOW, quantiles, &j.duration.buckets);
+            }
+        },
     );
 
-    let steps: usize = journeys.values().map(|j| j.steps.len()).sum();
-    let mut hist = Vec::with_capacity(steps);
-    let mut window = Vec::with_capacity(steps);
-    for (name, j) in journeys.iter_mut() {
-        for (step, series) in j.steps.iter_mut() {
-            let labels = out.labels(&[("journey", name), ("step", step)]);
-            hist.push(histogram(
-                labels.clone(),
-                &config.step_buckets,
-                &series.buckets,
-            ));
-            window.push(summary(labels, series.quantiles(epoch), &series.buckets));
-        }
-    }
-    out.family(
+    let step_le = le_labels(&config.step_buckets);
+    t.family(
         STEP_DURATION,
         "Duration of passed steps (ok or slow).",
-        MetricType::HISTOGRAM,
-        hist,
+        HISTOGRAM,
+        |t| {
+            for (name, j) in journeys.iter() {
+                for (step, series) in &j.steps {
+                    t.series(&[("journey", name), ("step", step)]);
+                    t.histogram(STEP_DURATION, &step_le, &series.buckets);
+                }
+            }
+        },
     );
-    out.family(
+    t.family(
         STEP_DURATION_WINDOW,
         &format!(
-            "Quantiles of passed steps' durations over the last {} (1 is the maximum); \
-             _sum and _count over all time.",
-            humantime::format_duration(config.window)
+            "Quantiles of passed steps' durations over the last {window} (1 is the maximum); \
+             _sum and _count over all time."
         ),
-        MetricType::SUMMARY,
-        window,
+        SUMMARY,
+        |t| {
+            for (name, j) in journeys.iter_mut() {
+                for (step, series) in j.steps.iter_mut() {
+                    t.series(&[("journey", name), ("step", step)]);
+                    let quantiles = series.quantiles(epoch);
+                    t.summary(STEP_DURATION_WINDOW, quantiles, &series.buckets);
+                }
+            }
+        },
     );
 
-    let failures = journeys
-        .iter()
-        .flat_map(|(name, j)| {
-            j.failures.iter().map(|((step, reason), n)| {
-                counter(
-                    out.labels(&[("journey", name), ("step", step), ("reason", reason)]),
-                    *n,
-                )
-            })
-        })
-        .collect();
-    out.counters(
+    t.family(
         STEP_FAILURES,
         "Steps that failed or errored in the last attempt of a run, by reason class.",
-        failures,
+        COUNTER,
+        |t| {
+            for (name, j) in journeys.iter() {
+                for ((step, reason), n) in &j.failures {
+                    t.line(
+                        STEP_FAILURES,
+                        &[("journey", name), ("step", step), ("reason", reason)],
+                        *n,
+                    );
+                }
+            }
+        },
     );
 
-    let gauges = |out: &Out, value: &dyn Fn(&JourneyState) -> Option<f64>| -> Vec<Metric> {
-        journeys
-            .iter()
-            .filter_map(|(name, j)| Some(gauge(out.labels(&[("journey", name)]), value(j)?)))
-            .collect()
-    };
-    let metrics = gauges(out, &|j| j.last_success);
-    out.gauges(
-        JOURNEY_LAST_SUCCESS,
-        "Unix time the last passed run of the journey ended.",
-        metrics,
-    );
-    let metrics = gauges(out, &|j| j.last_run.map(|r| bool_value(r.passed)));
-    out.gauges(
-        JOURNEY_LAST_RUN_PASSED,
-        "1 if the last run of the journey passed (ok, degraded, flaky), else 0.",
-        metrics,
-    );
-    let metrics = gauges(out, &|j| j.last_run.map(|r| r.at));
-    out.gauges(
-        JOURNEY_LAST_RUN,
-        "Unix time the last run of the journey ended.",
-        metrics,
-    );
-    let metrics = gauges(out, &|j| j.schedule_lag);
-    out.gauges(
-        SCHEDULE_LAG,
-        "How late the last run of the journey started after it was due.",
-        metrics,
-    );
-
-    let mut skipped = Vec::with_capacity(journeys.len() * SkipReason::ALL.len());
-    for (name, j) in journeys.iter() {
-        for reason in SkipReason::ALL {
-            skipped.push(counter(
-                out.labels(&[("journey", name), ("reason", reason.as_str())]),
-                j.skipped[reason.index()],
-            ));
-        }
+    let gauges: [(&str, &str, JourneyGauge); 4] = [
+        (
+            JOURNEY_LAST_SUCCESS,
+            "Unix time the last passed run of the journey ended.",
+            |j| j.last_success,
+        ),
+        (
+            JOURNEY_LAST_RUN_PASSED,
+            "1 if the last run of the journey passed (ok, degraded, flaky), else 0.",
+            |j| j.last_run.map(|r| bool_value(r.passed)),
+        ),
+        (
+            JOURNEY_LAST_RUN,
+            "Unix time the last run of the journey ended.",
+            |j| j.last_run.map(|r| r.at),
+        ),
+        (
+            SCHEDULE_LAG,
+            "How late the last run of the journey started after it was due.",
+            |j| j.schedule_lag,
+        ),
+    ];
+    for (family, help, value) in gauges {
+        t.family(family, help, GAUGE, |t| {
+            for (name, j) in journeys.iter() {
+                if let Some(v) = value(j) {
+                    t.line(family, &[("journey", name)], v);
+                }
+            }
+        });
     }
-    out.counters(
+
+    t.family(
         SKIPPED_RUNS,
         "Due runs not started: overlap (the previous run still running), shutdown.",
-        skipped,
+        COUNTER,
+        |t| {
+            for (name, j) in journeys.iter() {
+                for reason in SkipReason::ALL {
+                    t.line(
+                        SKIPPED_RUNS,
+                        &[("journey", name), ("reason", reason.as_str())],
+                        j.skipped[reason.index()],
+                    );
+                }
+            }
+        },
     );
 
-    let sessions = journeys
-        .iter()
-        .map(|(name, j)| {
-            histogram(
-                out.labels(&[("journey", name)]),
-                &SESSION_START_BUCKETS,
-                &j.session_start,
-            )
-        })
-        .collect();
-    out.family(
+    let session_le = le_labels(&SESSION_START_BUCKETS);
+    t.family(
         SESSION_START,
         "Time to start the browser session of a run (driver included).",
-        MetricType::HISTOGRAM,
-        sessions,
+        HISTOGRAM,
+        |t| {
+            for (name, j) in journeys.iter() {
+                t.series(&[("journey", name)]);
+                t.histogram(SESSION_START, &session_le, &j.session_start);
+            }
+        },
     );
 }
 
-fn global(out: &mut Out, state: &State) {
-    let errors = state
-        .monitor_errors
-        .iter()
-        .map(|(kind, n)| counter(out.labels(&[("kind", kind)]), *n))
-        .collect();
-    out.counters(
+fn global(t: &mut Text, state: &State) {
+    t.family(
         MONITOR_ERRORS,
         "Failures of the monitor itself (not of the shop), by kind.",
-        errors,
+        COUNTER,
+        |t| {
+            for (kind, n) in &state.monitor_errors {
+                t.line(MONITOR_ERRORS, &[("kind", kind)], *n);
+            }
+        },
     );
 
     if let Some((files, bytes)) = state.artifacts {
-        let metric = gauge(out.labels(&[]), files as f64);
-        out.gauges(
+        t.family(
             ARTIFACTS_FILES,
             "Files in the artifacts directory.",
-            vec![metric],
+            GAUGE,
+            |t| t.line(ARTIFACTS_FILES, &[], files as f64),
         );
-        let metric = gauge(out.labels(&[]), bytes as f64);
-        out.gauges(
+        t.family(
             ARTIFACTS_BYTES,
             "Bytes in the artifacts directory.",
-            vec![metric],
+            GAUGE,
+            |t| t.line(ARTIFACTS_BYTES, &[], bytes as f64),
         );
     }
 
     let (active, waiting) = state.sessions;
-    let sessions = vec![
-        gauge(out.labels(&[("state", "active")]), active as f64),
-        gauge(out.labels(&[("state", "waiting")]), waiting as f64),
-    ];
-    out.gauges(
+    t.family(
         BROWSER_SESSIONS,
         "Browser sessions: active, and waiting for a free slot.",
-        sessions,
+        GAUGE,
+        |t| {
+            t.line(BROWSER_SESSIONS, &[("state", "active")], active as f64);
+            t.line(BROWSER_SESSIONS, &[("state", "waiting")], waiting as f64);
+        },
     );
 
-    let metric = gauge(out.labels(&[]), bool_value(state.reload.ok));
-    out.gauges(
+    t.family(
         CONFIG_RELOAD_SUCCESSFUL,
         "1 if the last configuration reload succeeded (or none happened yet), else 0.",
-        vec![metric],
+        GAUGE,
+        |t| t.line(CONFIG_RELOAD_SUCCESSFUL, &[], bool_value(state.reload.ok)),
     );
-    let metric = gauge(out.labels(&[]), state.reload.last_success);
-    out.gauges(
+    t.family(
         CONFIG_RELOAD_SUCCESS_TIMESTAMP,
         "Unix time of the last successful configuration load (at start or on reload).",
-        vec![metric],
+        GAUGE,
+        |t| {
+            t.line(
+                CONFIG_RELOAD_SUCCESS_TIMESTAMP,
+                &[],
+                state.reload.last_success,
+            )
+        },
     );
 
-    let notifications = state
-        .notifications
-        .iter()
-        .map(|((sink, result), n)| {
-            counter(
-                out.labels(&[("sink", sink), ("result", result.as_str())]),
-                *n,
-            )
-        })
-        .collect::<Vec<_>>();
-    if !notifications.is_empty() {
-        out.counters(
+    if !state.notifications.is_empty() {
+        t.family(
             NOTIFICATIONS,
             "Alert notifications by sink and result: sent, failed (retried), rejected (not retried), dropped (queue full).",
-            notifications,
+            COUNTER,
+            |t| {
+                for ((sink, result), n) in &state.notifications {
+                    t.line(
+                        NOTIFICATIONS,
+                        &[("sink", sink), ("result", result.as_str())],
+                        *n,
+                    );
+                }
+            },
         );
-        let queue = state
-            .notification_queue
-            .iter()
-            .map(|(sink, n)| gauge(out.labels(&[("sink", sink)]), *n as f64))
-            .collect();
-        out.gauges(
+        t.family(
             NOTIFICATION_QUEUE,
             "Alert notifications waiting to be delivered, retries included.",
-            queue,
+            GAUGE,
+            |t| {
+                for (sink, n) in &state.notification_queue {
+                    t.line(NOTIFICATION_QUEUE, &[("sink", sink)], *n as f64);
+                }
+            },
         );
     }
-    let firing: Vec<Metric> = crate::alert::AlertName::ALL
-        .iter()
-        .flat_map(|name| {
-            name.severities()
-                .iter()
-                .map(move |severity| (name.as_str(), severity.as_str()))
-        })
-        .map(|(name, severity)| {
-            let n = state
-                .alerts_firing
-                .get(&(name.to_string(), severity.to_string()))
-                .copied()
-                .unwrap_or(0);
-            gauge(
-                out.labels(&[("alertname", name), ("severity", severity)]),
-                n as f64,
-            )
-        })
-        .collect();
-    out.gauges(
+
+    t.family(
         ALERTS_FIRING,
         "Alerts firing now, by name and severity (also during maintenance windows).",
-        firing,
+        GAUGE,
+        |t| {
+            for name in crate::alert::AlertName::ALL {
+                for severity in name.severities() {
+                    let (name, severity) = (name.as_str(), severity.as_str());
+                    let n = state
+                        .alerts_firing
+                        .iter()
+                        .find(|((a, s), _)| a == name && s == severity)
+                        .map_or(0, |(_, n)| *n);
+                    t.line(
+                        ALERTS_FIRING,
+                        &[("alertname", name), ("severity", severity)],
+                        n as f64,
+                    );
+                }
+            }
+        },
     );
 
-    let metric = gauge(out.labels(&[("version", env!("CARGO_PKG_VERSION"))]), 1.0);
-    out.gauges(BUILD_INFO, "shopwatch's version; always 1.", vec![metric]);
+    t.family(BUILD_INFO, "shopwatch's version; always 1.", GAUGE, |t| {
+        t.line(BUILD_INFO, &[("version", env!("CARGO_PKG_VERSION"))], 1.0)
+    });
 }
 
 /// `value` cut to at most `max` characters.
@@ -424,176 +531,195 @@ fn truncate(value: &str, max: usize) -> &str {
     }
 }
 
-fn probes(out: &mut Out, state: &State) {
+fn tls(p: &ProbeState) -> Option<&crate::probe::TlsInfo> {
+    p.last.metrics.tls.as_ref()
+}
+
+/// A gauge `{probe}` of every probe `value` has a value for.
+fn per_probe(
+    t: &mut Text,
+    probes: &BTreeMap<String, ProbeState>,
+    family: &str,
+    help: &str,
+    value: impl Fn(&ProbeState) -> Option<f64>,
+) {
+    t.family(family, help, GAUGE, |t| {
+        for (name, p) in probes {
+            if let Some(v) = value(p) {
+                t.line(family, &[("probe", name)], v);
+            }
+        }
+    });
+}
+
+fn probes(t: &mut Text, state: &State) {
     let probes = &state.probes;
-    let per_probe = |out: &Out, value: &dyn Fn(&ProbeState) -> Option<f64>| -> Vec<Metric> {
-        probes
-            .iter()
-            .filter_map(|(name, p)| Some(gauge(out.labels(&[("probe", name)]), value(p)?)))
-            .collect()
-    };
     let http = |p: &ProbeState| p.kind == "http";
     let secs = |d: Duration| d.as_secs_f64();
-
-    let metrics = per_probe(out, &|p| Some(bool_value(p.last.success())));
-    out.gauges(
+    per_probe(
+        t,
+        probes,
         PROBE_SUCCESS,
         "1 if the last run of the probe passed (ok or degraded), else 0.",
-        metrics,
+        |p| Some(bool_value(p.last.success())),
     );
-    let metrics = per_probe(out, &|p| Some(secs(p.last.duration)));
-    out.gauges(
+    per_probe(
+        t,
+        probes,
         PROBE_DURATION,
         "Wall time of the last run of the probe.",
-        metrics,
+        |p| Some(secs(p.last.duration)),
     );
-    let metrics = per_probe(out, &|p| p.last.metrics.phase(Phase::Resolve).map(secs));
-    out.gauges(
+    per_probe(
+        t,
+        probes,
         PROBE_DNS_LOOKUP,
         "Time to resolve the host name in the last run of the probe.",
-        metrics,
+        |p| p.last.metrics.phase(Phase::Resolve).map(secs),
     );
-    let metrics = per_probe(out, &|p| {
-        http(p).then(|| f64::from(p.last.metrics.http_status.unwrap_or(0)))
-    });
-    out.gauges(
+    per_probe(
+        t,
+        probes,
         PROBE_HTTP_STATUS,
         "Status code of the final response of the last run; 0 without a response.",
-        metrics,
+        |p| http(p).then(|| f64::from(p.last.metrics.http_status.unwrap_or(0))),
     );
 
-    let mut phases = Vec::new();
-    for (name, p) in probes.iter().filter(|(_, p)| http(p)) {
-        for phase in Phase::ALL {
-            let value = p.last.metrics.phase(phase).map_or(0.0, secs);
-            phases.push(gauge(
-                out.labels(&[("probe", name), ("phase", phase.as_str())]),
-                value,
-            ));
-        }
-    }
-    out.gauges(
+    t.family(
         PROBE_HTTP_DURATION,
         "Time per phase of the last run, summed over redirects; 0 for a phase not started.",
-        phases,
+        GAUGE,
+        |t| {
+            for (name, p) in probes.iter().filter(|(_, p)| http(p)) {
+                for phase in Phase::ALL {
+                    let value = p.last.metrics.phase(phase).map_or(0.0, secs);
+                    t.line(
+                        PROBE_HTTP_DURATION,
+                        &[("probe", name), ("phase", phase.as_str())],
+                        value,
+                    );
+                }
+            }
+        },
     );
 
-    let metrics = per_probe(out, &|p| {
-        http(p).then_some(f64::from(p.last.metrics.redirects))
-    });
-    out.gauges(
+    per_probe(
+        t,
+        probes,
         PROBE_HTTP_REDIRECTS,
         "Redirects followed in the last run.",
-        metrics,
+        |p| http(p).then_some(f64::from(p.last.metrics.redirects)),
     );
-    let metrics = per_probe(out, &|p| {
-        http(p).then(|| bool_value(p.last.metrics.tls.is_some()))
-    });
-    out.gauges(
+    per_probe(
+        t,
+        probes,
         PROBE_HTTP_SSL,
         "1 if the final request of the last run used TLS, else 0.",
-        metrics,
+        |p| http(p).then(|| bool_value(p.last.metrics.tls.is_some())),
     );
-    let metrics = per_probe(out, &|p| {
-        http(p)
-            .then_some(p.last.metrics.body_bytes)
-            .flatten()
-            .map(|b| b as f64)
-    });
-    out.gauges(
+    per_probe(
+        t,
+        probes,
         PROBE_HTTP_BODY_LENGTH,
         "Bytes of the final response body of the last run.",
-        metrics,
+        |p| {
+            http(p)
+                .then_some(p.last.metrics.body_bytes)
+                .flatten()
+                .map(|b| b as f64)
+        },
     );
-
-    fn tls(p: &ProbeState) -> Option<&crate::probe::TlsInfo> {
-        p.last.metrics.tls.as_ref()
-    }
-    let metrics = per_probe(out, &|p| tls(p).map(|t| t.earliest_expiry as f64));
-    out.gauges(
+    per_probe(
+        t,
+        probes,
         PROBE_SSL_EARLIEST_EXPIRY,
         "Earliest expiry of the certificates presented in the last run, Unix time.",
-        metrics,
+        |p| tls(p).map(|t| t.earliest_expiry as f64),
     );
-    let metrics = per_probe(out, &|p| {
-        tls(p).and_then(|t| t.last_chain_expiry).map(|t| t as f64)
-    });
-    out.gauges(
+    per_probe(
+        t,
+        probes,
         PROBE_SSL_LAST_CHAIN_EXPIRY,
         "Earliest expiry on the verified certificate chain of the last run, Unix time.",
-        metrics,
+        |p| tls(p).and_then(|t| t.last_chain_expiry).map(|t| t as f64),
     );
-    let versions = probes
-        .iter()
-        .filter_map(|(name, p)| {
-            let t = tls(p)?;
-            Some(gauge(
-                out.labels(&[("probe", name), ("version", &t.version)]),
-                1.0,
-            ))
-        })
-        .collect();
-    out.gauges(
+    t.family(
         PROBE_TLS_VERSION,
         "The TLS version of the last run; always 1.",
-        versions,
+        GAUGE,
+        |t| {
+            for (name, p) in probes {
+                if let Some(info) = tls(p) {
+                    t.line(
+                        PROBE_TLS_VERSION,
+                        &[("probe", name), ("version", &info.version)],
+                        1.0,
+                    );
+                }
+            }
+        },
     );
 
-    let mut runs = Vec::new();
-    for (name, p) in probes {
-        for (outcome, n) in OUTCOMES.iter().zip(p.runs) {
-            // Probes are never flaky: that series only if it ever counted.
-            if *outcome == Outcome::Flaky && n == 0 {
-                continue;
-            }
-            runs.push(counter(
-                out.labels(&[
-                    ("probe", name),
-                    ("kind", p.kind),
-                    ("outcome", outcome.as_str()),
-                ]),
-                n,
-            ));
-        }
-    }
-    out.counters(
+    t.family(
         PROBE_RUNS,
         "Finished probe runs by outcome (ok, degraded, failed, error).",
-        runs,
+        COUNTER,
+        |t| {
+            for (name, p) in probes {
+                for (outcome, n) in OUTCOMES.iter().zip(p.runs) {
+                    // Probes are never flaky: that series only if it ever counted.
+                    if *outcome == Outcome::Flaky && n == 0 {
+                        continue;
+                    }
+                    t.line(
+                        PROBE_RUNS,
+                        &[
+                            ("probe", name),
+                            ("kind", p.kind),
+                            ("outcome", outcome.as_str()),
+                        ],
+                        n,
+                    );
+                }
+            }
+        },
     );
-    let metrics = per_probe(out, &|p| tls(p).map(|t| bool_value(t.verified)));
-    out.gauges(
+    per_probe(
+        t,
+        probes,
         PROBE_TLS_CHAIN_VERIFIED,
         "1 if the certificate chain of the last run verified, else 0.",
-        metrics,
+        |p| tls(p).map(|t| bool_value(t.verified)),
     );
 
-    let mut certs = Vec::new();
-    for (name, p) in probes {
-        let Some(t) = tls(p) else { continue };
-        for (position, cert) in t.certs.iter().take(MAX_CERTS).enumerate() {
-            certs.push(gauge(
-                out.labels(&[
-                    ("probe", name),
-                    ("position", &position.to_string()),
-                    ("subject", truncate(&cert.subject, MAX_CERT_LABEL_CHARS)),
-                    ("issuer", truncate(&cert.issuer, MAX_CERT_LABEL_CHARS)),
-                ]),
-                cert.not_after as f64,
-            ));
-        }
-    }
-    out.gauges(
+    t.family(
         PROBE_CERT_EXPIRY,
         "Expiry of each certificate presented in the last run (position 0: the leaf; at most \
          10, subject and issuer cut to 128 characters), Unix time.",
-        certs,
+        GAUGE,
+        |t| {
+            for (name, p) in probes {
+                let Some(info) = tls(p) else { continue };
+                for (position, cert) in info.certs.iter().take(MAX_CERTS).enumerate() {
+                    t.line(
+                        PROBE_CERT_EXPIRY,
+                        &[
+                            ("probe", name),
+                            ("position", &position.to_string()),
+                            ("subject", truncate(&cert.subject, MAX_CERT_LABEL_CHARS)),
+                            ("issuer", truncate(&cert.issuer, MAX_CERT_LABEL_CHARS)),
+                        ],
+                        cert.not_after as f64,
+                    );
+                }
+            }
+        },
     );
 }
 
 #[cfg(test)]
 mod tests {
-    use super::truncate;
+    use super::*;
 
     #[test]
     fn truncates_on_char_boundaries() {
@@ -601,5 +727,24 @@ mod tests {
         assert_eq!(truncate("abc", 3), "abc");
         assert_eq!(truncate("äöü", 2), "äö");
         assert_eq!(truncate("", 2), "");
+    }
+
+    #[test]
+    fn escapes_label_values_and_writes_numbers_as_the_format_wants() {
+        let mut out = String::new();
+        push_pair(&mut out, "subject", "CN=\"a\\b\"\nä");
+        assert_eq!(out, r#"subject="CN=\"a\\b\"\nä""#);
+        let written = |v: f64| {
+            let mut out = String::new();
+            v.write_to(&mut out);
+            out
+        };
+        assert_eq!(written(1.0), "1");
+        assert_eq!(written(0.1), "0.1");
+        assert_eq!(written(1e-7), "0.0000001");
+        assert_eq!(written(1_740_000_000.25), "1740000000.25");
+        assert_eq!(written(f64::INFINITY), "+Inf");
+        assert_eq!(written(f64::NEG_INFINITY), "-Inf");
+        assert_eq!(written(f64::NAN), "NaN");
     }
 }

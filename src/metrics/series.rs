@@ -5,8 +5,9 @@
 //! (`Histogram<u32>`, 3 significant figures, unit milliseconds, auto-resizing) that holds every
 //! value of the live slices: a value goes into the current slice and into the window histogram;
 //! when a slice expires its values are taken out of the window histogram. A scrape never merges
-//! slices, and it computes the quantiles in one pass over the window histogram, cached until the
-//! series changes (a value recorded, a slice expired).
+//! slices: it computes the quantiles in one pass over the window histogram or, while the window
+//! holds few values (all in raw slices), by sorting those, with the same result; cached until
+//! the series changes (a value recorded, a slice expired).
 //!
 //! A slice keeps its values as they are (4 bytes each) up to [`RAW_SLICE_MAX`] values, and only
 //! past that turns into an HDR histogram. An HDR histogram of 3 significant figures takes at
@@ -32,6 +33,10 @@ pub const QUANTILES: [f64; 5] = [0.5, 0.9, 0.99, 0.999, 1.0];
 /// Values a slice keeps as they are before it turns into an HDR histogram: as many bytes as
 /// the smallest HDR histogram of 3 significant figures.
 pub const RAW_SLICE_MAX: usize = 2048;
+
+/// Up to this many values in the window (all in raw slices), quantiles are taken by sorting
+/// them; above, from the window histogram.
+const SORT_QUANTILES_MAX: usize = 256;
 
 /// Largest value the window takes, in milliseconds (about 49 days); larger values are clamped
 /// to it (they still count exactly in the buckets, `_sum` and `_count`).
@@ -257,9 +262,34 @@ impl Window {
         if let Some(cached) = self.cache {
             return cached;
         }
-        let computed = self.total.as_ref().and_then(quantiles_of);
+        let computed = self
+            .total
+            .as_ref()
+            .and_then(|total| match self.raw_values(total) {
+                Some(mut values) => quantiles_of_values(total, &mut values),
+                None => quantiles_of(total),
+            });
         self.cache = Some(computed);
         computed
+    }
+
+    /// Every value of the window as recorded, when all live slices hold them raw and they
+    /// are few ([`SORT_QUANTILES_MAX`]): sorting them is then cheaper than walking the
+    /// window histogram's counts (thousands of them for values of a few seconds).
+    fn raw_values(&self, total: &Histogram<u32>) -> Option<Vec<u32>> {
+        if total.len() > SORT_QUANTILES_MAX as u64 {
+            return None;
+        }
+        let mut values = Vec::with_capacity(total.len() as usize);
+        for slice in self.slices.iter().flatten() {
+            match &slice.values {
+                Values::Raw(v) => values.extend_from_slice(v),
+                // An expired busy slice keeps its (empty) histogram.
+                Values::Hdr(h) if h.is_empty() => {}
+                Values::Hdr(_) => return None,
+            }
+        }
+        Some(values)
     }
 
     /// Whether the quantiles are cached (for tests).
@@ -297,6 +327,33 @@ fn quantiles_of(h: &Histogram<u32>) -> Option<[f64; QUANTILES.len()]> {
     }
     let mut out = [0.0; QUANTILES.len()];
     for (slot, value) in out.iter_mut().zip(h.value_at_quantiles(QUANTILES)) {
+        *slot = value as f64 / 1000.0;
+    }
+    Some(out)
+}
+
+/// The quantiles of `values` (every value `total` holds, in any order) exactly as
+/// [`quantiles_of`] has them from `total`: the value of rank ⌈q·n⌉ (at least 1) in sorted
+/// order, as the highest value equivalent to it in `total` (the lowest for q = 0).
+fn quantiles_of_values(
+    total: &Histogram<u32>,
+    values: &mut [u32],
+) -> Option<[f64; QUANTILES.len()]> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_unstable();
+    let n = values.len() as u64;
+    let mut out = [0.0; QUANTILES.len()];
+    for (slot, q) in out.iter_mut().zip(QUANTILES) {
+        // The rank as `Histogram::value_at_quantiles` computes it.
+        let rank = ((q.clamp(0.0, 1.0) * n as f64).ceil() as u64).clamp(1, n);
+        let value = u64::from(values[rank as usize - 1]);
+        let value = if q == 0.0 {
+            total.lowest_equivalent(value)
+        } else {
+            total.highest_equivalent(value)
+        };
         *slot = value as f64 / 1000.0;
     }
     Some(out)
@@ -449,6 +506,37 @@ mod tests {
             );
             assert_eq!(s.window.len(), reference.len());
         }
+    }
+
+    #[test]
+    fn sorted_values_give_the_window_histograms_quantiles() {
+        let mut x: u64 = 99;
+        for n in [1usize, 2, 3, 7, 10, 60, 199, 255, SORT_QUANTILES_MAX] {
+            let mut s = DurationSeries::new(0);
+            for i in 0..n {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                // Above 2048 ms values share HDR buckets: the equivalence must match too.
+                let ms = ((x >> 33) % 100_000) as u32;
+                s.record(&[], f64::from(ms) / 1000.0, (i % SLICES) as u64);
+            }
+            s.window.expire(0);
+            let total = s.window.total.as_ref().unwrap();
+            let mut values = s.window.raw_values(total).expect("few raw values");
+            assert_eq!(values.len(), n);
+            assert_eq!(
+                quantiles_of_values(total, &mut values),
+                quantiles_of(total),
+                "{n} values"
+            );
+        }
+        let mut s = DurationSeries::new(0);
+        for ms in 0..=SORT_QUANTILES_MAX {
+            s.record(&[], ms as f64 / 1000.0, 0);
+        }
+        let total = s.window.total.as_ref().unwrap();
+        assert!(s.window.raw_values(total).is_none(), "too many to sort");
     }
 
     #[test]

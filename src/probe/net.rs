@@ -17,7 +17,7 @@ use rustls::pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
@@ -89,26 +89,43 @@ pub(super) async fn handshake(
     p: &mut Probing,
 ) -> Result<TlsStream<TcpStream>, Verdict> {
     p.doing = "in the TLS handshake";
-    let provider = Arc::new(aws_lc_rs::default_provider());
-    let verifier = Arc::new(AnyCertificate {
-        algorithms: provider.signature_verification_algorithms,
-    });
-    let config = match rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-    {
-        Ok(builder) => builder,
-        Err(e) => return Err(Verdict::error(format!("cannot set up TLS: {e}"))),
-    };
-    let mut config = config
-        .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
-    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let config = client_config(alpn).map_err(Verdict::error)?;
+    let connector = tokio_rustls::TlsConnector::from(config);
     let started = Instant::now();
     let result = connector.connect(server_name.clone(), tcp).await;
     p.metrics.add_phase(Phase::Tls, started.elapsed());
     result.map_err(|e| Verdict::failed(format!("TLS handshake failed: {e}")))
+}
+
+/// The client configuration for handshakes offering `alpn`, made once per process and shared
+/// by every probe (it holds no per-connection state; made per handshake it cost an allocation
+/// of the provider, the verifier and a session cache each time). Session resumption is off, as
+/// it was with a fresh configuration per handshake: every handshake is a full one, timed the
+/// same way, in which the server presents its certificates (a resumed TLS 1.3 handshake
+/// presents none).
+fn client_config(alpn: &[&[u8]]) -> Result<Arc<rustls::ClientConfig>, String> {
+    type Configs = Vec<(Vec<Vec<u8>>, Arc<rustls::ClientConfig>)>;
+    static CONFIGS: Mutex<Configs> = Mutex::new(Vec::new());
+    let alpn: Vec<Vec<u8>> = alpn.iter().map(|p| p.to_vec()).collect();
+    let mut configs = CONFIGS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, config)) = configs.iter().find(|(a, _)| *a == alpn) {
+        return Ok(config.clone());
+    }
+    let provider = Arc::new(aws_lc_rs::default_provider());
+    let verifier = Arc::new(AnyCertificate {
+        algorithms: provider.signature_verification_algorithms,
+    });
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("cannot set up TLS: {e}"))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    config.alpn_protocols = alpn.clone();
+    config.resumption = rustls::client::Resumption::disabled();
+    let config = Arc::new(config);
+    configs.push((alpn, config.clone()));
+    Ok(config)
 }
 
 /// Accepts every certificate chain, so that one which does not verify can be read; still
