@@ -17,6 +17,7 @@
 //! - `alert`: alert state machine, notifications, delivery with retries, one file per sink.
 //! - `artifacts`: the directory of failed steps' screenshots and pages: which directory it
 //!   may be (markers), safe names, atomic writes, serving without links, retention.
+//! - `error_chain`: an error and its causes on one line.
 //! - `capped`: reading the files users name (secrets, CA files, configurations) with a size cap.
 //! - `journey`: the typed journey model, `${var}` templates, key names, secrets and their
 //!   redaction (every encoded form, one pass), and the runner.
@@ -33,6 +34,7 @@ pub mod capped;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod error_chain;
 pub mod journey;
 pub mod listener;
 pub mod metrics;

@@ -11,9 +11,95 @@
 
 use shopwatch::config::monitor::parse_monitor;
 use shopwatch::config::parse_journey;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::ffi::CString;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+/// The most memory the fuzzer's process may hold. An input that makes a parser take more is a
+/// finding like a panic: without this cap the kernel ends the test with SIGKILL, and nothing says
+/// which input it was.
+const MEMORY_CAP: usize = 4 << 30;
+
+/// The system allocator, counting what is live; past [`MEMORY_CAP`] it writes the input being
+/// parsed to `target/fuzz-findings/out-of-memory.yaml` and aborts (an allocator cannot
+/// unwind).
+struct CappedAllocator;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+/// Where the input that ran out of memory is written (made before fuzzing starts: nothing may
+/// be allocated once the cap is reached).
+static OOM_FILE: OnceLock<CString> = OnceLock::new();
+
+thread_local! {
+    /// The input this thread is parsing, as a pointer and length into a live `String`.
+    static PARSING: Cell<(*const u8, usize)> = const { Cell::new((std::ptr::null(), 0)) };
+}
+
+impl CappedAllocator {
+    fn reserve(size: usize) {
+        if LIVE.fetch_add(size, Ordering::Relaxed) + size > MEMORY_CAP {
+            out_of_memory();
+        }
+    }
+}
+
+/// Writes the input being parsed and aborts, without allocating.
+fn out_of_memory() -> ! {
+    let (input, len) = PARSING.with(Cell::get);
+    // SAFETY: only libc calls on a file name made at start and the input `check` holds while
+    // it parses; the process ends right after.
+    unsafe {
+        if let Some(file) = OOM_FILE.get() {
+            let fd = libc::open(
+                file.as_ptr(),
+                libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC,
+                0o644,
+            );
+            if fd >= 0 && !input.is_null() {
+                libc::write(fd, input.cast(), len);
+                libc::close(fd);
+            }
+        }
+        let message = b"\nfuzz: a parser went over the 4 GiB memory cap; the input is in target/fuzz-findings/out-of-memory.yaml\n";
+        libc::write(2, message.as_ptr().cast(), message.len());
+        libc::abort();
+    }
+}
+
+// SAFETY: every call goes to the system allocator; only the count is added.
+unsafe impl GlobalAlloc for CappedAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        Self::reserve(layout.size());
+        System.alloc(layout)
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        Self::reserve(layout.size());
+        System.alloc_zeroed(layout)
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        System.dealloc(ptr, layout)
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if new_size > layout.size() {
+            Self::reserve(new_size - layout.size());
+        } else {
+            LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
+        }
+        System.realloc(ptr, layout, new_size)
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CappedAllocator = CappedAllocator;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -218,8 +304,21 @@ fn mutate(rng: &mut Rng, seeds: &[String]) -> String {
 
 /// Parses `input`; a panic is written to the findings directory and returned as a failure.
 fn check(input: &str) -> Result<Duration, String> {
+    OOM_FILE.get_or_init(|| {
+        let dir = root().join("target/fuzz-findings");
+        let _ = std::fs::create_dir_all(&dir);
+        CString::new(
+            dir.join("out-of-memory.yaml")
+                .into_os_string()
+                .into_encoded_bytes(),
+        )
+        .expect("a path without NUL")
+    });
+    PARSING.with(|p| p.set((input.as_ptr(), input.len())));
     let started = Instant::now();
-    match catch_unwind(AssertUnwindSafe(|| parse_both(input))) {
+    let parsed = catch_unwind(AssertUnwindSafe(|| parse_both(input)));
+    PARSING.with(|p| p.set((std::ptr::null(), 0)));
+    match parsed {
         Ok(()) => Ok(started.elapsed()),
         Err(panic) => {
             let message = panic

@@ -727,7 +727,7 @@ fn notification(
         screenshot: None,
     });
     let time = |ms: i64| {
-        super::alertmanager::rfc3339(
+        super::sink::alertmanager::rfc3339(
             chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default(),
         )
     };

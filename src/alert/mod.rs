@@ -1,5 +1,6 @@
 //! Alerts: a failed or slow step, a failed probe, an expiring or invalid certificate, and the
-//! monitor's own faults, sent to Alertmanager, webhooks, Slack and email.
+//! monitor's own faults, sent to Alertmanager, PagerDuty, Opsgenie, chats, phones, email and
+//! webhooks.
 //!
 //! Layout, one job per file:
 //! - [`state`]: the state machine of one alert (thresholds, recovery): pure, no clock, no IO.
@@ -8,25 +9,21 @@
 //!   windows, resolves) and keeps the state and the pending deliveries in the state file.
 //! - [`delivery`]: one worker per sink, sending in order with retries and backoff.
 //! - [`notification`]: what is sent: the documented JSON body every sink starts from.
-//! - [`sink`]: [`Sink`], the one extension point for sink kinds (one file each:
-//!   [`alertmanager`], [`webhook`], [`slack`], [`email`]), and the filters every sink has.
+//! - [`sink`]: [`Sink`], the one extension point for sink kinds, one file each (their
+//!   settings as written, validation and send), and the filters every sink has.
 //!
 //! An `error` outcome (WebDriver down, session refused, browser crashed) is the monitor's fault:
 //! it feeds only `MonitorUnhealthy` and never fires or resolves an alert about the shop.
 
-pub mod alertmanager;
 pub mod delivery;
-pub mod email;
 pub mod engine;
 pub mod notification;
 pub mod sink;
-pub mod slack;
 pub mod state;
-pub mod webhook;
 
 pub use engine::Alerting;
 pub use notification::Notification;
-pub use sink::{Sink, SinkKind};
+pub use sink::{Sink, SinkConfig, SinkKind, SinkSettings};
 
 /// A setting given as text or as `{secret: env:NAME}` / `{secret: file:PATH}`, read at start.
 pub use crate::journey::model::Var as SecretValue;
@@ -226,15 +223,6 @@ impl Subject {
     }
 }
 
-/// A sink as configured: its kind's settings and the filters every sink has.
-#[derive(Debug, Clone)]
-pub struct SinkConfig {
-    /// Unique among sinks; default the kind (`webhook`), the `sink` label of its metrics.
-    pub name: String,
-    pub filter: Filter,
-    pub kind: SinkSettings,
-}
-
 /// Which alerts a sink gets; an empty list lets everything through.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Filter {
@@ -253,35 +241,6 @@ impl Filter {
         (self.severity.is_empty() || self.severity.contains(&severity))
             && (self.alerts.is_empty() || self.alerts.contains(&name))
             && ((self.journeys.is_empty() && self.probes.is_empty()) || subject_listed)
-    }
-}
-
-/// Each sink kind's settings as configured (secrets not yet read).
-#[derive(Debug, Clone)]
-pub enum SinkSettings {
-    Alertmanager {
-        url: url::Url,
-    },
-    Webhook {
-        url: url::Url,
-        secret: Option<SecretValue>,
-        headers: Vec<(String, String)>,
-    },
-    Slack {
-        url: SecretValue,
-        channel: Option<String>,
-    },
-    Email(email::EmailSettings),
-}
-
-impl SinkSettings {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            SinkSettings::Alertmanager { .. } => "alertmanager",
-            SinkSettings::Webhook { .. } => "webhook",
-            SinkSettings::Slack { .. } => "slack",
-            SinkSettings::Email(_) => "email",
-        }
     }
 }
 

@@ -103,7 +103,7 @@ impl Notification {
     /// The clearly marked test alert of `shopwatch alert test`.
     pub fn test(location: Option<String>, monitor_url: Option<String>) -> Notification {
         let now = chrono::Utc::now();
-        let at = super::alertmanager::rfc3339(now);
+        let at = super::sink::alertmanager::rfc3339(now);
         Notification {
             version: FORMAT_VERSION,
             id: format!("test-{:x}", now.timestamp_millis()),

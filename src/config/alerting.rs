@@ -23,19 +23,17 @@
 //! one serde struct (unknown keys are rejected by serde with their place); which of them a kind
 //! takes is checked here, so `channel` under `webhook:` says "not a webhook setting" at its line.
 
-use super::check::Checker;
+use super::check::{Checker, Configured};
 use super::diagnostic::did_you_mean;
-use super::format::{scalar_text, VarFile};
-use super::validate::{parse_cron, var};
-use crate::alert::email::{EmailSettings, SmtpTls};
+use super::format::{opt_scalar_text, scalar_text};
+use super::validate::parse_cron;
+use crate::alert::sink::check::{FiltersFile, SinkCheck};
+use crate::alert::sink::{SinkFile, FILTER_KEYS};
 use crate::alert::{
     AlertName, AlertingConfig, Filter, MaintenanceWindow, Policy, Severity, SinkConfig,
-    SinkSettings,
 };
-use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -51,7 +49,7 @@ pub struct AlertingFile {
     pub failure_threshold: Option<u32>,
     pub slow_threshold: Option<u32>,
     pub recovery_threshold: Option<u32>,
-    #[serde(default, deserialize_with = "opt_text")]
+    #[serde(default, deserialize_with = "opt_scalar_text")]
     pub repeat: Option<String>,
     pub warn_days: Option<u32>,
     pub critical_days: Option<u32>,
@@ -74,7 +72,7 @@ pub struct PolicyFile {
     pub failure_threshold: Option<u32>,
     pub slow_threshold: Option<u32>,
     pub recovery_threshold: Option<u32>,
-    #[serde(default, deserialize_with = "opt_text")]
+    #[serde(default, deserialize_with = "opt_scalar_text")]
     pub repeat: Option<String>,
     pub warn_days: Option<u32>,
     pub critical_days: Option<u32>,
@@ -92,146 +90,12 @@ pub struct MaintenanceFile {
     pub probes: Vec<String>,
 }
 
-/// One sink as written: `- webhook: {...}`.
-#[derive(Debug)]
-pub struct SinkFile {
-    pub kind: &'static str,
-    pub settings: SinkSettingsFile,
-}
-
-/// Every sink kind, as written.
-pub const SINK_KINDS: &[&str] = &["alertmanager", "webhook", "slack", "email"];
-
-/// The settings of any sink kind; [`Checker::sink`] checks which a kind takes.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SinkSettingsFile {
-    pub name: Option<String>,
-    pub severity: Option<OneOrMany>,
-    #[serde(default)]
-    pub journeys: Vec<String>,
-    #[serde(default)]
-    pub probes: Vec<String>,
-    #[serde(default)]
-    pub alerts: Vec<String>,
-    /// alertmanager, webhook: the endpoint; slack: the incoming webhook URL (a secret).
-    pub url: Option<VarFile>,
-    /// webhook: HMAC-SHA256 key.
-    pub secret: Option<VarFile>,
-    /// webhook: extra request headers.
-    pub headers: Option<BTreeMap<String, String>>,
-    /// slack: channel override.
-    pub channel: Option<String>,
-    /// email: `smtp://host:port` or `smtps://host:port`.
-    pub smtp: Option<String>,
-    pub tls: Option<String>,
-    pub username: Option<String>,
-    pub password: Option<VarFile>,
-    pub ca_file: Option<String>,
-    pub from: Option<String>,
-    pub to: Option<OneOrMany>,
-}
-
-/// The keys each kind takes besides the filters (`name`, `severity`, `journeys`, `probes`,
-/// `alerts`).
-fn kind_keys(kind: &str) -> &'static [&'static str] {
-    match kind {
-        "alertmanager" => &["url"],
-        "webhook" => &["url", "secret", "headers"],
-        "slack" => &["url", "channel"],
-        _ => &[
-            "smtp", "tls", "username", "password", "ca_file", "from", "to",
-        ],
-    }
-}
-
-impl<'de> Deserialize<'de> for SinkFile {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = SinkFile;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a sink such as `webhook: {url: ...}`")
-            }
-            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<SinkFile, M::Error> {
-                let Some(kind) = map.next_key::<String>()? else {
-                    return Err(de::Error::custom(
-                        "empty sink: write one sink per list item, e.g. `- webhook: {url: ...}`",
-                    ));
-                };
-                let Some(kind) = SINK_KINDS.iter().copied().find(|k| *k == kind) else {
-                    return Err(de::Error::unknown_variant(&kind, SINK_KINDS));
-                };
-                let settings: Option<SinkSettingsFile> = map.next_value()?;
-                if let Some(extra) = map.next_key::<String>()? {
-                    return Err(de::Error::custom(format!(
-                        "one sink per list item: `{kind}` and `{extra}` are in the same item; indent `{extra}` under `{kind}:` if it is a setting, or start a new item with `- `"
-                    )));
-                }
-                Ok(SinkFile {
-                    kind,
-                    settings: settings.unwrap_or_default(),
-                })
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<SinkFile, E> {
-                if SINK_KINDS.contains(&v) {
-                    Err(E::custom(format!(
-                        "sink `{v}` needs its settings: `- {v}: {{url: ...}}`"
-                    )))
-                } else {
-                    Err(E::unknown_variant(v, SINK_KINDS))
-                }
-            }
-        }
-        deserializer.deserialize_any(V)
-    }
-}
-
-/// One text or a list of them: `severity: critical` or `severity: [critical, warning]`.
-#[derive(Debug)]
-pub struct OneOrMany(pub Vec<String>);
-
-impl<'de> Deserialize<'de> for OneOrMany {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = OneOrMany;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a text or a list of texts")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<OneOrMany, E> {
-                Ok(OneOrMany(vec![v.to_string()]))
-            }
-            fn visit_seq<S: de::SeqAccess<'de>>(self, seq: S) -> Result<OneOrMany, S::Error> {
-                Vec::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(OneOrMany)
-            }
-        }
-        deserializer.deserialize_any(V)
-    }
-}
-
-fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    struct Text(String);
-    impl<'de> Deserialize<'de> for Text {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            scalar_text(d).map(Text)
-        }
-    }
-    Ok(Option::<Text>::deserialize(d)?.map(|text| text.0))
-}
-
-/// The journeys and probes a configuration has, to check the names `alerting:` uses.
-pub struct Known<'a> {
-    pub journeys: &'a [String],
-    pub probes: &'a [String],
-}
-
 impl Checker<'_> {
     pub(super) fn alerting(
         &mut self,
         dir: &Path,
         raw: &AlertingFile,
-        known: &Known,
+        known: &Configured,
     ) -> AlertingConfig {
         let own = PolicyFile {
             failure_threshold: raw.failure_threshold,
@@ -274,18 +138,19 @@ impl Checker<'_> {
         }
         let mut sinks: Vec<SinkConfig> = Vec::new();
         for (i, sink) in raw.sinks.iter().enumerate() {
-            let path = format!("alerting.sinks[{i}].{}", sink.kind);
+            let path = format!("alerting.sinks[{i}].{}", sink.kind());
             let Some(config) = self.sink(dir, &path, sink, known) else {
                 continue;
             };
+            let named = sink.filters().name.is_some();
             if let Some(first) = sinks.iter().position(|s| s.name == config.name) {
-                let (message, hint) = if sink.settings.name.is_none() {
+                let (message, hint) = if !named {
                     (
-                        format!("a second `{}` sink needs a name", sink.kind),
+                        format!("a second `{}` sink needs a name", sink.kind()),
                         format!(
                             "give each a `name:` (the first is item {}), e.g. `name: {}-oncall`",
                             first + 1,
-                            sink.kind
+                            sink.kind()
                         ),
                     )
                 } else {
@@ -294,7 +159,7 @@ impl Checker<'_> {
                         "sink names are metric labels and `shopwatch alert test --sink` arguments: make them unique".to_string(),
                     )
                 };
-                let at = if sink.settings.name.is_some() {
+                let at = if named {
                     format!("{path}.name")
                 } else {
                     path.clone()
@@ -408,51 +273,19 @@ impl Checker<'_> {
         policy
     }
 
-    /// An error unless `name` is among `known`; at the key of `path` when `at_key` (the name
-    /// is a key: `journeys: {shop: ...}`), else at its value.
-    fn known_name(&mut self, path: &str, at_key: bool, what: &str, name: &str, known: &[String]) {
-        if known.iter().any(|k| k == name) {
-            return;
-        }
-        let message = format!("no {what} named `{name}` is configured");
-        let hint = match did_you_mean(name, known.iter().map(String::as_str)) {
-            Some(close) => format!("did you mean `{close}`?"),
-            None if known.is_empty() => format!("this configuration has no {what}s"),
-            None => format!(
-                "the {what}s are: {}",
-                known
-                    .iter()
-                    .map(|k| format!("`{k}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        };
-        if at_key {
-            self.key_error_hint(path, message, hint);
-        } else {
-            self.error_hint(path, message, hint);
-        }
-    }
-
-    fn names(&mut self, path: &str, what: &str, names: &[String], known: &[String]) {
-        for (i, name) in names.iter().enumerate() {
-            self.known_name(&format!("{path}[{i}]"), false, what, name, known);
-        }
-    }
-
     fn maintenance(
         &mut self,
         path: &str,
         raw: &MaintenanceFile,
-        known: &Known,
+        known: &Configured,
     ) -> Option<MaintenanceWindow> {
-        self.names(
+        self.known_names(
             &format!("{path}.journeys"),
             "journey",
             &raw.journeys,
             known.journeys,
         );
-        self.names(
+        self.known_names(
             &format!("{path}.probes"),
             "probe",
             &raw.probes,
@@ -483,84 +316,24 @@ impl Checker<'_> {
         dir: &Path,
         path: &str,
         sink: &SinkFile,
-        known: &Known,
+        known: &Configured,
     ) -> Option<SinkConfig> {
-        let s = &sink.settings;
-        let kind = sink.kind;
-        let given: [(&str, bool); 10] = [
-            ("url", s.url.is_some()),
-            ("secret", s.secret.is_some()),
-            ("headers", s.headers.is_some()),
-            ("channel", s.channel.is_some()),
-            ("smtp", s.smtp.is_some()),
-            ("tls", s.tls.is_some()),
-            ("username", s.username.is_some()),
-            ("password", s.password.is_some()),
-            ("ca_file", s.ca_file.is_some()),
-            ("from", s.from.is_some()),
-        ];
-        let allowed = kind_keys(kind);
-        let mut misplaced = false;
-        for (key, present) in given.into_iter().chain([("to", s.to.is_some())]) {
-            if present && !allowed.contains(&key) {
-                misplaced = true;
-                self.key_error(
-                    &format!("{path}.{key}"),
-                    format!("`{key}` is not a setting of a {kind} sink"),
-                    Some(&format!(
-                        "a {kind} sink takes {}, and the filters `name`, `severity`, `journeys`, `probes`, `alerts`",
-                        allowed.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
-                    )),
-                );
-            }
-        }
-        let name = match &s.name {
+        let filters = sink.filters();
+        let name = match filters.name {
             Some(name) => {
                 self.name(&format!("{path}.name"), "sink", name);
-                name.clone()
+                name.to_string()
             }
-            None => kind.to_string(),
+            None => sink.kind().to_string(),
         };
-        let filter = self.filter(path, s, known);
-        let settings = match kind {
-            "alertmanager" => SinkSettings::Alertmanager {
-                url: self.sink_url(path, kind, s, "http://127.0.0.1:9093")?,
-            },
-            "webhook" => SinkSettings::Webhook {
-                url: self.sink_url(path, kind, s, "https://hooks.example.com/shopwatch")?,
-                secret: s
-                    .secret
-                    .as_ref()
-                    .map(|v| var(self, &format!("{path}.secret"), v)),
-                headers: self.headers(path, s.headers.as_ref()),
-            },
-            "slack" => SinkSettings::Slack {
-                url: match &s.url {
-                    Some(VarFile::Text(text)) => {
-                        self.error_hint(
-                            &format!("{path}.url"),
-                            "the Slack webhook URL is a secret: anyone who has it can post to the channel",
-                            "give it as a secret, e.g. `url: {secret: env:SLACK_WEBHOOK_URL}`",
-                        );
-                        let _ = text;
-                        return None;
-                    }
-                    Some(v) => var(self, &format!("{path}.url"), v),
-                    None => {
-                        self.key_error_hint(path,
-                            "a slack sink needs `url`",
-                            "the incoming webhook URL, as a secret: `url: {secret: env:SLACK_WEBHOOK_URL}`",
-                        );
-                        return None;
-                    }
-                },
-                channel: s.channel.clone(),
-            },
-            _ => SinkSettings::Email(self.email(dir, path, s)?),
+        let filter = self.filter(path, &filters, known);
+        let mut check = SinkCheck {
+            checker: self,
+            path: path.to_string(),
+            kind: sink.kind(),
+            dir,
         };
-        if misplaced {
-            return None;
-        }
+        let settings = sink.check(&mut check)?;
         Some(SinkConfig {
             name,
             filter,
@@ -568,9 +341,9 @@ impl Checker<'_> {
         })
     }
 
-    fn filter(&mut self, path: &str, s: &SinkSettingsFile, known: &Known) -> Filter {
+    fn filter(&mut self, path: &str, s: &FiltersFile, known: &Configured) -> Filter {
         let mut filter = Filter::default();
-        for (i, text) in s.severity.iter().flat_map(|v| v.0.iter()).enumerate() {
+        for (i, text) in s.severity.iter().enumerate() {
             match Severity::parse(text).filter(|s| *s != Severity::Info) {
                 Some(severity) => filter.severity.push(severity),
                 None => {
@@ -604,260 +377,50 @@ impl Checker<'_> {
                 }
             }
         }
-        self.names(
+        self.known_names(
             &format!("{path}.journeys"),
             "journey",
-            &s.journeys,
+            s.journeys,
             known.journeys,
         );
-        self.names(&format!("{path}.probes"), "probe", &s.probes, known.probes);
-        filter.journeys = s.journeys.clone();
-        filter.probes = s.probes.clone();
+        self.known_names(&format!("{path}.probes"), "probe", s.probes, known.probes);
+        filter.journeys = s.journeys.to_vec();
+        filter.probes = s.probes.to_vec();
         filter
     }
+}
 
-    /// The `url` of an alertmanager or webhook sink: given as text, http(s).
-    fn sink_url(
-        &mut self,
-        path: &str,
-        kind: &str,
-        s: &SinkSettingsFile,
-        example: &str,
-    ) -> Option<url::Url> {
-        let at = format!("{path}.url");
-        match &s.url {
-            None => {
-                self.key_error_hint(
-                    path,
-                    format!("a {kind} sink needs `url`"),
-                    format!("e.g. `url: {example}`"),
-                );
-                None
-            }
-            Some(VarFile::Secret(_)) => {
-                self.error_hint(
-                    &at,
-                    format!("the {kind} `url` is not read from a secret"),
-                    format!("write it as text, e.g. `url: {example}`; a webhook's signing key goes in `secret:`"),
-                );
-                None
-            }
-            Some(VarFile::Text(text)) => match url::Url::parse(text) {
-                Ok(url) if matches!(url.scheme(), "http" | "https") => Some(url),
-                Ok(url) => {
-                    self.error_hint(
-                        &at,
-                        format!(
-                            "the {kind} url must be http or https, not `{}`",
-                            url.scheme()
-                        ),
-                        format!("e.g. `url: {example}`"),
-                    );
-                    None
-                }
-                Err(e) => {
-                    self.error_hint(
-                        &at,
-                        format!("`{text}` is not a URL: {e}"),
-                        format!("e.g. `url: {example}`"),
-                    );
-                    None
-                }
-            },
-        }
+/// For serde's "unknown field `channel`, expected one of ..." under a sink kind
+/// (`alerting.sinks[0].webhook: ...`): the message and hint that say which kind takes what.
+pub(super) fn unknown_sink_key(text: &str) -> Option<(String, String)> {
+    let (path, rest) = text.split_once(": unknown field `")?;
+    let kind = path.strip_prefix("alerting.sinks[")?.split_once("].")?.1;
+    if kind.contains(['.', '[']) {
+        return None;
     }
-
-    fn headers(
-        &mut self,
-        path: &str,
-        headers: Option<&BTreeMap<String, String>>,
-    ) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        for (name, value) in headers.into_iter().flatten() {
-            let ok = http::HeaderName::from_bytes(name.as_bytes()).is_ok()
-                && http::HeaderValue::from_str(value).is_ok();
-            if ok {
-                out.push((name.clone(), value.clone()));
-            } else {
-                self.key_error(
-                    &format!("{path}.headers.{name}"),
-                    format!("`{name}: {value}` is not a valid HTTP header"),
-                    Some("header names are letters, digits and `-`; values are printable text on one line"),
-                );
-            }
-        }
-        out
-    }
-
-    fn email(&mut self, dir: &Path, path: &str, s: &SinkSettingsFile) -> Option<EmailSettings> {
-        let example = "smtp: smtp://127.0.0.1:25, or smtps://smtp.example.com:465";
-        let Some(text) = &s.smtp else {
-            self.key_error_hint(
-                path,
-                "an email sink needs `smtp`",
-                format!("the SMTP server, e.g. `{example}`"),
-            );
-            return None;
-        };
-        let at = format!("{path}.smtp");
-        let url = match url::Url::parse(text) {
-            Ok(url) if matches!(url.scheme(), "smtp" | "smtps") && url.host_str().is_some() => url,
-            Ok(url) if !matches!(url.scheme(), "smtp" | "smtps") => {
-                self.error_hint(
-                    &at,
-                    format!(
-                        "`{text}`: the scheme must be smtp or smtps, not `{}`",
-                        url.scheme()
-                    ),
-                    format!("e.g. `{example}`"),
-                );
-                return None;
-            }
-            _ => {
-                self.error_hint(
-                    &at,
-                    format!("`{text}` is not an SMTP URL"),
-                    format!("e.g. `{example}`"),
-                );
-                return None;
-            }
-        };
-        if !url.username().is_empty() || url.password().is_some() {
-            self.error_hint(
-                &at,
-                "credentials do not go in the `smtp` URL",
-                "use `username:` and `password: {secret: env:SMTP_PASSWORD}`",
-            );
-        }
-        let host = url
-            .host_str()
-            .unwrap_or_default()
-            .trim_matches(['[', ']'])
-            .to_string();
-        let implicit = url.scheme() == "smtps";
-        let tls = match s.tls.as_deref() {
-            None if implicit => SmtpTls::Implicit,
-            None => SmtpTls::None,
-            Some(text) => match SmtpTls::parse(text) {
-                Some(SmtpTls::Implicit) if !implicit => {
-                    self.error_hint(&format!("{path}.tls"), "`tls: implicit` goes with an `smtps://` URL", "write `smtp: smtps://host:465`, or `tls: starttls` for STARTTLS on `smtp://`");
-                    SmtpTls::Implicit
-                }
-                Some(SmtpTls::None | SmtpTls::StartTls) if implicit => {
-                    self.error_hint(&format!("{path}.tls"), format!("`tls: {text}` contradicts the `smtps://` URL, which is TLS from the start"), "leave `tls` out for `smtps://`, or use `smtp://` with it");
-                    SmtpTls::Implicit
-                }
-                Some(tls) => tls,
-                None => {
-                    self.error_hint(&format!("{path}.tls"), format!("`tls: {text}` is not known"), "use `starttls` (upgrade a plain connection), `implicit` (smtps://) or `none`");
-                    SmtpTls::None
-                }
-            },
-        };
-        let port = url.port().unwrap_or(match tls {
-            SmtpTls::Implicit => 465,
-            SmtpTls::StartTls => 587,
-            SmtpTls::None => 25,
-        });
-        match (&s.username, &s.password) {
-            (Some(_), None) => self.error_hint(
-                &format!("{path}.username"),
-                "`username` without `password`",
-                "add `password: {secret: env:SMTP_PASSWORD}`",
-            ),
-            (None, Some(_)) => self.error_hint(
-                &format!("{path}.password"),
-                "`password` without `username`",
-                "add the `username:` to log in with",
-            ),
-            _ => {}
-        }
-        let loopback = host == "localhost"
-            || host
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback());
-        if s.username.is_some() && tls == SmtpTls::None && !loopback {
-            self.error_hint(
-                &format!("{path}.username"),
-                format!("the password would cross the network to {host} unencrypted"),
-                "use `tls: starttls` or an `smtps://` URL (plain SMTP with a login is only allowed to this machine)",
-            );
-        }
-        if let Some(VarFile::Text(_)) = &s.password {
-            self.error_hint(
-                &format!("{path}.password"),
-                "the SMTP password is written in the configuration",
-                "read it from a secret: `password: {secret: env:SMTP_PASSWORD}` or `{secret: file:/run/secrets/smtp}`",
-            );
-        }
-        let password = s
-            .password
-            .as_ref()
-            .map(|v| var(self, &format!("{path}.password"), v));
-        let from = match &s.from {
-            Some(text) => self.mailbox(&format!("{path}.from"), text),
-            None => {
-                self.key_error_hint(
-                    path,
-                    "an email sink needs `from`",
-                    "the sender address, e.g. `from: shopwatch@example.com`",
-                );
-                None
-            }
-        };
-        let mut to = Vec::new();
-        match &s.to {
-            Some(list) if !list.0.is_empty() => {
-                for (i, text) in list.0.iter().enumerate() {
-                    let at = if self.index.has(&format!("{path}.to[{i}]")) {
-                        format!("{path}.to[{i}]")
-                    } else {
-                        format!("{path}.to")
-                    };
-                    to.extend(self.mailbox(&at, text));
-                }
-            }
-            _ => self.error_hint(
-                if s.to.is_some() {
-                    format!("{path}.to")
-                } else {
-                    path.to_string()
-                }
-                .as_str(),
-                "an email sink needs at least one address in `to`",
-                "e.g. `to: [oncall@example.com]`",
-            ),
-        }
-        if s.ca_file.is_some() && tls == SmtpTls::None {
-            self.key_error_hint(
-                &format!("{path}.ca_file"),
-                "`ca_file` is for TLS, and this sink uses plain SMTP",
-                "add `tls: starttls` (or use `smtps://`), or leave `ca_file` out",
-            );
-        }
-        Some(EmailSettings {
-            host,
-            port,
-            tls,
-            username: s.username.clone(),
-            password,
-            ca_file: s.ca_file.as_ref().map(|f| dir.join(f)),
-            from: from?,
-            to,
-        })
-    }
-
-    fn mailbox(&mut self, path: &str, text: &str) -> Option<lettre::message::Mailbox> {
-        match text.parse() {
-            Ok(mailbox) => Some(mailbox),
-            Err(e) => {
-                self.error_hint(
-                    path,
-                    format!("`{text}` is not an email address: {e}"),
-                    "write `name@example.com`, or `Name <name@example.com>`",
-                );
-                None
-            }
-        }
-    }
+    let (key, expected) = rest.split_once("`, expected ")?;
+    let expected = expected.split(" at line ").next().unwrap_or(expected);
+    let keys: Vec<&str> = expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|k| !FILTER_KEYS.contains(k))
+        .collect();
+    let listed = |names: &[&str]| {
+        names
+            .iter()
+            .map(|k| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let takes = format!(
+        "a {kind} sink takes {}, and the filters {}",
+        listed(&keys),
+        listed(&FILTER_KEYS)
+    );
+    let hint = match did_you_mean(key, keys.iter().copied().chain(FILTER_KEYS)) {
+        Some(close) => format!("did you mean `{close}`? {takes}"),
+        None => takes,
+    };
+    Some((format!("`{key}` is not a setting of a {kind} sink"), hint))
 }

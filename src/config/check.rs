@@ -1,7 +1,7 @@
 //! The shared part of validating config files: collecting located errors, durations, names.
 //! Journey and probe validation add their own checks in `impl Checker` blocks of their own.
 
-use super::diagnostic::Diagnostic;
+use super::diagnostic::{did_you_mean, Diagnostic};
 use super::locate::LocationIndex;
 use std::path::Path;
 use std::time::Duration;
@@ -9,6 +9,12 @@ use std::time::Duration;
 /// The longest duration any key takes (a year and a day): every duration is added to a clock
 /// somewhere, and one near `u64::MAX` seconds overflows it.
 pub const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// The journeys and probes a configuration has, to check the names other sections use.
+pub struct Configured<'a> {
+    pub journeys: &'a [String],
+    pub probes: &'a [String],
+}
 
 pub struct Checker<'a> {
     pub file: &'a Path,
@@ -90,6 +96,45 @@ impl<'a> Checker<'a> {
 
     pub fn opt_duration(&mut self, path: &str, text: &Option<String>) -> Option<Duration> {
         text.as_deref().and_then(|t| self.duration(path, t))
+    }
+
+    /// An error unless `name` is among `known`; at the key of `path` when `at_key` (the name
+    /// is a key: `journeys: {shop: ...}`), else at its value.
+    pub fn known_name(
+        &mut self,
+        path: &str,
+        at_key: bool,
+        what: &str,
+        name: &str,
+        known: &[String],
+    ) {
+        if known.iter().any(|k| k == name) {
+            return;
+        }
+        let message = format!("no {what} named `{name}` is configured");
+        let hint = match did_you_mean(name, known.iter().map(String::as_str)) {
+            Some(close) => format!("did you mean `{close}`?"),
+            None if known.is_empty() => format!("this configuration has no {what}s"),
+            None => format!(
+                "the {what}s are: {}",
+                known
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        if at_key {
+            self.key_error_hint(path, message, hint);
+        } else {
+            self.error_hint(path, message, hint);
+        }
+    }
+
+    pub fn known_names(&mut self, path: &str, what: &str, names: &[String], known: &[String]) {
+        for (i, name) in names.iter().enumerate() {
+            self.known_name(&format!("{path}[{i}]"), false, what, name, known);
+        }
     }
 
     pub fn name(&mut self, path: &str, what: &str, name: &str) {

@@ -100,15 +100,29 @@ fn clip_words(text: &str) -> String {
     out
 }
 
+/// Names longer than this get no "did you mean": nobody mistypes one, and the edit distance
+/// of two long texts needs memory of the product of their lengths (two 100,000-character names
+/// in a broken file would take 80 GB).
+const MAX_SUGGESTED_LEN: usize = 100;
+
 /// The closest candidate to `word`, if one is close enough to be a likely typo.
 pub fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
+    if word.len() > MAX_SUGGESTED_LEN {
+        return None;
+    }
+    let allowed = |candidate: &str| 2.max(candidate.len() / 3);
     candidates
         .into_iter()
+        // The distance is at least the difference in length: skip what cannot be close.
+        .filter(|candidate| {
+            candidate.len() <= MAX_SUGGESTED_LEN
+                && candidate.len().abs_diff(word.len()) <= allowed(candidate)
+        })
         .map(|candidate| (strsim::damerau_levenshtein(word, candidate), candidate))
-        .filter(|(distance, candidate)| *distance <= 2.max(candidate.len() / 3))
+        .filter(|(distance, candidate)| *distance <= allowed(candidate))
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, candidate)| candidate)
 }
@@ -116,6 +130,18 @@ pub fn did_you_mean<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_names_get_no_suggestion_and_cost_nothing() {
+        let long = "x".repeat(100_000);
+        assert_eq!(did_you_mean(&long, [long.as_str()]), None);
+        assert_eq!(did_you_mean("x", [long.as_str()]), None);
+        assert_eq!(
+            did_you_mean("chekout", ["checkout", "cart"]),
+            Some("checkout")
+        );
+        assert_eq!(did_you_mean("a", ["checkout"]), None);
+    }
 
     #[test]
     fn long_values_are_clipped_in_messages() {

@@ -3,6 +3,7 @@
 //! (durations, selectors, templates, regexes) stay text here; `validate` checks them all and
 //! turns this into the typed `Journey`.
 
+use super::one_key::{one_key_enum, Family};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -95,6 +96,40 @@ pub struct SecretFile {
     pub secret: String,
     /// Used when the variable or file is missing (documented demo values only).
     pub default: Option<String>,
+}
+
+/// A scalar as text; an empty value (`max_age:`) is not given, as for every other key.
+pub fn opt_scalar_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    struct Text(String);
+    impl<'de> Deserialize<'de> for Text {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            scalar_text(d).map(Text)
+        }
+    }
+    Ok(Option::<Text>::deserialize(d)?.map(|text| text.0))
+}
+
+/// One text or a list of them: `severity: critical` or `severity: [critical, warning]`.
+#[derive(Debug)]
+pub struct OneOrMany(pub Vec<String>);
+
+impl<'de> Deserialize<'de> for OneOrMany {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = OneOrMany;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a text or a list of texts")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<OneOrMany, E> {
+                Ok(OneOrMany(vec![v.to_string()]))
+            }
+            fn visit_seq<S: de::SeqAccess<'de>>(self, seq: S) -> Result<OneOrMany, S::Error> {
+                Vec::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(OneOrMany)
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
 }
 
 /// Accepts any YAML scalar as text, so `postcode: 10115` works like `postcode: "10115"`.
@@ -370,60 +405,17 @@ impl<'de> Deserialize<'de> for StatusList {
     }
 }
 
-/// Declares the action enum and its externally tagged deserialization: `- click: "#pay"`,
-/// `- fill: {selector: ..., value: ...}`. One place lists every action name.
-macro_rules! actions {
-    ($($variant:ident($ty:ty) = $name:literal),* $(,)?) => {
-        #[derive(Debug)]
-        pub enum ActionFile { $($variant($ty),)* }
+/// How messages talk about actions.
+const ACTIONS: Family = Family {
+    what: "action",
+    example: "- click: \"#buy\"",
+    needs: "an argument: `- {kind}: ...`",
+    settings: false,
+};
 
-        pub const ACTION_NAMES: &[&str] = &[$($name),*];
-
-        impl ActionFile {
-            pub fn name(&self) -> &'static str {
-                match self { $(ActionFile::$variant(_) => $name,)* }
-            }
-        }
-
-        impl<'de> Deserialize<'de> for ActionFile {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                struct V;
-                impl<'de> Visitor<'de> for V {
-                    type Value = ActionFile;
-                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                        f.write_str("an action such as `click: \"#buy\"`")
-                    }
-                    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<ActionFile, M::Error> {
-                        let Some(name) = map.next_key::<String>()? else {
-                            return Err(de::Error::custom("empty action: write one action per list item, e.g. `- click: \"#buy\"`"));
-                        };
-                        let action = match name.as_str() {
-                            $($name => ActionFile::$variant(map.next_value()?),)*
-                            other => return Err(de::Error::unknown_variant(other, ACTION_NAMES)),
-                        };
-                        if let Some(extra) = map.next_key::<String>()? {
-                            return Err(de::Error::custom(format!(
-                                "one action per list item: `{}` and `{extra}` are in the same item; start `{extra}` on its own line with `- `",
-                                action.name()
-                            )));
-                        }
-                        Ok(action)
-                    }
-                    fn visit_str<E: de::Error>(self, v: &str) -> Result<ActionFile, E> {
-                        if ACTION_NAMES.contains(&v) {
-                            Err(E::custom(format!("action `{v}` needs an argument: `- {v}: ...`")))
-                        } else {
-                            Err(E::unknown_variant(v, ACTION_NAMES))
-                        }
-                    }
-                }
-                deserializer.deserialize_any(V)
-            }
-        }
-    };
-}
-
-actions! {
+one_key_enum! {
+    /// One action as written: `- click: "#pay"`, `- fill: {selector: ..., value: ...}`.
+    pub enum ActionFile, ACTION_NAMES, ACTIONS {
     Open(String) = "open",
     Click(Target) = "click",
     Fill(FillFile) = "fill",
@@ -446,6 +438,7 @@ actions! {
     Screenshot(String) = "screenshot",
     Http(HttpFile) = "http",
     Sleep(String) = "sleep",
+    }
 }
 
 /// `wait_for: ".cart"` or `wait_for: {selector: ".cart", text: "1", visible: true}`.

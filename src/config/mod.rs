@@ -7,6 +7,7 @@ pub mod diagnostic;
 pub mod format;
 pub mod locate;
 pub mod monitor;
+pub mod one_key;
 pub mod validate;
 
 use crate::journey::model::Journey;

@@ -6,10 +6,10 @@
 //! Relative paths (journeys, artifacts, `ca_file`) are taken from the configuration file's
 //! directory, as Prometheus does, so the monitor runs the same from any working directory.
 
-use super::alerting::{AlertingFile, Known};
-use super::check::Checker;
+use super::alerting::AlertingFile;
+use super::check::{Checker, Configured};
 use super::diagnostic::{Diagnostic, Diagnostics};
-use super::format::scalar_text;
+use super::format::opt_scalar_text;
 use super::locate::{Location, LocationIndex};
 use super::{parse_structure, serde_diagnostic, with_earlier};
 use crate::alert::AlertingConfig;
@@ -141,17 +141,6 @@ pub struct MetricsFile {
     pub journey_buckets: Option<Vec<f64>>,
 }
 
-/// A scalar as text; an empty value (`max_age:`) is not given, as for every other key.
-fn opt_scalar_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    struct Text(String);
-    impl<'de> Deserialize<'de> for Text {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            scalar_text(d).map(Text)
-        }
-    }
-    Ok(Option::<Text>::deserialize(d)?.map(|text| text.0))
-}
-
 /// `listen` as text (`listen: 9464` too, which [`listen_problem`] then explains); a list or a
 /// map is "expected an IP address and port", not "expected a string".
 fn opt_listen<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -227,12 +216,22 @@ fn monitor_serde_diagnostic(file: &Path, error: &serde_yaml::Error) -> Diagnosti
         return probe_serde_diagnostic(file, error);
     }
     let mut diagnostic = serde_diagnostic(file, error);
+    if let Some((message, hint)) = super::alerting::unknown_sink_key(&error.to_string()) {
+        diagnostic.message = message;
+        diagnostic.hint = Some(hint);
+        return diagnostic;
+    }
+    if diagnostic.message.contains(" (at alerting.sinks[") {
+        diagnostic.message = diagnostic
+            .message
+            .replacen("unknown variant", "unknown sink kind", 1);
+    }
     // Say what a YAML author writes, not the Rust type.
     diagnostic.message = diagnostic
         .message
         .replace("expected f64", "expected a number");
     // `alerting: {slack: ...}`: a sink written where settings go.
-    if let Some(kind) = super::alerting::SINK_KINDS
+    if let Some(kind) = crate::alert::sink::SINK_KINDS
         .iter()
         .find(|kind| diagnostic.message == format!("unknown key `{kind}` (at alerting)"))
     {
@@ -493,7 +492,7 @@ fn validate(
         c.alerting(
             &dir,
             a,
-            &Known {
+            &Configured {
                 journeys: &journey_names,
                 probes: &probe_names,
             },

@@ -406,7 +406,7 @@ pub fn validate(
             .map(|(j, action)| {
                 // Names stored from here on, for the hint on a use before its store.
                 known.later = stored_from(&raw.steps, i, j);
-                let action_path = format!("{path}.do[{j}].{}", action.name());
+                let action_path = format!("{path}.do[{j}].{}", action.kind());
                 self::action(&mut c, &action_path, action, &mut known)
             })
             .collect();
@@ -701,7 +701,7 @@ fn action(c: &mut Checker, path: &str, action: &ActionFile, known: &mut Known) -
                     &format!("{path}.timeout"),
                     format!(
                         "`{}` looks until the step's timeout and takes no timeout of its own; use `wait_url` for a shorter wait",
-                        action.name()
+                        action.kind()
                     ),
                 );
             }

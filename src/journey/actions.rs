@@ -5,6 +5,7 @@ use super::model::*;
 use super::outcome::{Failure, ReasonClass};
 use super::page;
 use super::secrets::Redactor;
+use crate::error_chain::error_chain;
 use fantoccini::actions::{InputSource, MouseActions, PointerAction};
 use fantoccini::elements::Element;
 use fantoccini::error::{CmdError, ErrorStatus};
@@ -668,14 +669,4 @@ fn render_json(
         ),
         other => other.clone(),
     })
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        text.push_str(&format!(": {e}"));
-        source = e.source();
-    }
-    text
 }

@@ -24,14 +24,13 @@
 use super::{HttpProbe, ProbeConfig, TlsProbe};
 use crate::config::check::{regex_reason, Checker};
 use crate::config::diagnostic::{did_you_mean, Diagnostic, Diagnostics};
-use crate::config::format::{scalar_text, StatusList};
+use crate::config::format::{opt_scalar_text, scalar_text, StatusList};
 use crate::config::locate::LocationIndex;
+use crate::config::one_key::{one_key_enum, Family};
 use crate::config::validate::MIN_INTERVAL;
 use crate::config::{parse_structure, serde_diagnostic, with_earlier};
-use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -45,72 +44,28 @@ pub struct ProbesFile {
     pub probes: Vec<ProbeFile>,
 }
 
-/// One probe as written: `- http: {...}` or `- tls: {...}` (externally tagged; serde_yaml 0.9
-/// wants YAML tags for derived enums, so this is deserialized by hand).
-#[derive(Debug)]
-pub enum ProbeFile {
-    Http(HttpProbeFile),
-    Tls(TlsProbeFile),
+/// How messages talk about probes.
+const PROBES: Family = Family {
+    what: "probe",
+    example: "- http: {...}",
+    needs: "its settings: `- {kind}: {name: ..., ...}`",
+    settings: true,
+};
+
+one_key_enum! {
+    /// One probe as written: `- http: {...}` or `- tls: {...}`.
+    pub enum ProbeFile, PROBE_KINDS, PROBES {
+        Http(HttpProbeFile) = "http",
+        Tls(TlsProbeFile) = "tls",
+    }
 }
 
-/// Every probe kind, as written.
-pub const PROBE_KINDS: &[&str] = &["http", "tls"];
-
 impl ProbeFile {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            ProbeFile::Http(_) => "http",
-            ProbeFile::Tls(_) => "tls",
-        }
-    }
-
     pub fn name(&self) -> &str {
         match self {
             ProbeFile::Http(p) => &p.name,
             ProbeFile::Tls(p) => &p.name,
         }
-    }
-}
-
-impl<'de> Deserialize<'de> for ProbeFile {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = ProbeFile;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a probe such as `http: {name: ..., url: ..., every: ...}`")
-            }
-            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<ProbeFile, M::Error> {
-                let Some(kind) = map.next_key::<String>()? else {
-                    return Err(de::Error::custom(
-                        "empty probe: write one probe per list item, e.g. `- http: {...}`",
-                    ));
-                };
-                let probe = match kind.as_str() {
-                    "http" => ProbeFile::Http(map.next_value()?),
-                    "tls" => ProbeFile::Tls(map.next_value()?),
-                    other => return Err(de::Error::unknown_variant(other, PROBE_KINDS)),
-                };
-                if let Some(extra) = map.next_key::<String>()? {
-                    return Err(de::Error::custom(format!(
-                        "one probe per list item: `{}` and `{extra}` are in the same item; indent `{extra}` under `{}:` if it is a setting, or start a new item with `- `",
-                        probe.kind(),
-                        probe.kind()
-                    )));
-                }
-                Ok(probe)
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<ProbeFile, E> {
-                if PROBE_KINDS.contains(&v) {
-                    Err(E::custom(format!(
-                        "probe `{v}` needs its settings: `- {v}: {{name: ..., ...}}`"
-                    )))
-                } else {
-                    Err(E::unknown_variant(v, PROBE_KINDS))
-                }
-            }
-        }
-        deserializer.deserialize_any(V)
     }
 }
 
@@ -156,10 +111,6 @@ pub struct TlsProbeFile {
     pub warn_days: Option<u32>,
     #[serde(default, deserialize_with = "opt_scalar_text")]
     pub timeout: Option<String>,
-}
-
-fn opt_scalar_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    scalar_text(d).map(Some)
 }
 
 /// Reads and validates a file that holds only `probes:`.

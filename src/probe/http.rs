@@ -22,6 +22,7 @@
 
 use super::net::{self, Roots};
 use super::{Phase, Probing, Verdict};
+use crate::error_chain::error_chain;
 use ::http::header::{self, HeaderMap, HeaderValue};
 use ::http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Empty};
@@ -330,21 +331,6 @@ fn redirect_location(
             "status {status} redirects to `{text}`, which is not a URL: {e}"
         )),
     })
-}
-
-/// Hyper's errors say the most in their sources ("connection closed before message completed").
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// Cookies set during one run, sent back to the host that set them. Attributes (path, expiry,

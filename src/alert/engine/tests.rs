@@ -3,6 +3,7 @@
 //! here, so what the engine queued stays in the queues to be looked at.
 
 use super::*;
+use crate::alert::sink::{alertmanager, webhook};
 use crate::alert::{Filter, MaintenanceWindow, Policy, SinkConfig, SinkSettings};
 use crate::journey::outcome::{ReasonClass, StepReport};
 use crate::metrics::MetricsConfig;
@@ -30,14 +31,18 @@ fn sinks() -> Vec<SinkConfig> {
     vec![
         sink(
             "hook",
-            SinkSettings::Webhook {
+            SinkSettings::Webhook(webhook::Settings {
                 url: url.clone(),
                 secret: None,
                 headers: vec![],
-            },
+            }),
             Filter::default(),
         ),
-        sink("am", SinkSettings::Alertmanager { url }, Filter::default()),
+        sink(
+            "am",
+            SinkSettings::Alertmanager(alertmanager::Settings { url }),
+            Filter::default(),
+        ),
     ]
 }
 
@@ -269,11 +274,11 @@ async fn resolves_after_recovery_good_runs_to_the_sinks_that_got_the_firing() {
     // This one only takes warnings: it never hears of the failure, so not of its end either.
     sinks.push(sink(
         "warnings",
-        SinkSettings::Webhook {
+        SinkSettings::Webhook(webhook::Settings {
             url: url::Url::parse("http://127.0.0.1:9/").unwrap(),
             secret: None,
             headers: vec![],
-        },
+        }),
         Filter {
             severity: vec![Severity::Warning],
             ..Filter::default()

@@ -7,8 +7,11 @@
 //! with `endsAt` at the time it resolved. Alertmanager identifies an alert by its labels, so the
 //! re-posts are one alert, not many.
 
-use super::notification::{Event, Notification};
-use super::sink::{accepted, SendError};
+use super::check::SinkCheck;
+use super::send::{post_json, SendError};
+use super::{sink_file, Deliver, Kind};
+use crate::alert::notification::{Event, Notification};
+use crate::config::format::VarFile;
 use serde_json::{json, Map, Value};
 use std::time::Duration;
 
@@ -17,23 +20,50 @@ pub const REFRESH: Duration = Duration::from_secs(60);
 /// How far ahead of the post a firing alert's `endsAt` is.
 pub const VALID_FOR: Duration = Duration::from_secs(5 * 60);
 
+sink_file! {
+    /// `- alertmanager: {url: ...}`.
+    {
+        url: Option<VarFile>,
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The base URL (`http://127.0.0.1:9093`, or with a path prefix).
+    pub url: url::Url,
+}
+
+impl Kind for Settings {
+    type File = File;
+    type Sender = Alertmanager;
+
+    fn check(file: &File, c: &mut SinkCheck) -> Option<Settings> {
+        let url = c.http_url("url", &file.url, None, "http://127.0.0.1:9093")?;
+        Some(Settings { url })
+    }
+
+    fn build(&self, http: &reqwest::Client) -> Result<Alertmanager, String> {
+        Ok(Alertmanager {
+            url: self.url.clone(),
+            http: http.clone(),
+        })
+    }
+}
+
 #[derive(Debug)]
 pub struct Alertmanager {
-    /// The base URL (`http://127.0.0.1:9093`, or with a path prefix).
     url: url::Url,
     http: reqwest::Client,
 }
 
-impl Alertmanager {
-    pub fn new(url: url::Url, http: reqwest::Client) -> Self {
-        Alertmanager { url, http }
+impl Deliver for Alertmanager {
+    async fn send(&self, notification: &Notification) -> Result<(), SendError> {
+        let body = body(notification, chrono::Utc::now());
+        post_json(&self.http, endpoint(&self.url), &[], &body).await
     }
 
-    pub async fn send(&self, notification: &Notification) -> Result<(), SendError> {
-        let now = chrono::Utc::now();
-        let body = body(notification, now);
-        let sent = self.http.post(endpoint(&self.url)).json(&body).send().await;
-        accepted(sent).await
+    fn refresh(&self) -> Option<Duration> {
+        Some(REFRESH)
     }
 }
 

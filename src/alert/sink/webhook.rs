@@ -6,11 +6,65 @@
 //! the raw body and compares in constant time. The body's `id` and `sent_at` let it drop
 //! duplicates and replays.
 
-use super::notification::Notification;
-use super::sink::{accepted, SendError};
+use super::check::SinkCheck;
+use super::send::{accepted, SendError};
+use super::{read_secret, sink_file, Deliver, Kind};
+use crate::alert::notification::Notification;
+use crate::alert::SecretValue;
+use crate::config::format::VarFile;
+use crate::journey::secrets::Redactor;
+use std::collections::BTreeMap;
 
 pub const SIGNATURE_HEADER: &str = "X-Shopwatch-Signature-256";
 pub const EVENT_HEADER: &str = "X-Shopwatch-Event";
+
+sink_file! {
+    /// `- webhook: {url: ..., secret: ..., headers: {...}}`.
+    {
+        url: Option<VarFile>,
+        /// HMAC-SHA256 key.
+        secret: Option<VarFile>,
+        /// Extra request headers.
+        headers: Option<BTreeMap<String, String>>,
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub url: url::Url,
+    pub secret: Option<SecretValue>,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Kind for Settings {
+    type File = File;
+    type Sender = Webhook;
+
+    fn check(file: &File, c: &mut SinkCheck) -> Option<Settings> {
+        let url = c.http_url(
+            "url",
+            &file.url,
+            None,
+            "https://hooks.example.com/shopwatch",
+        );
+        let secret = file.secret.as_ref().map(|v| c.var("secret", v));
+        let headers = c.headers("headers", file.headers.as_ref());
+        Some(Settings {
+            url: url?,
+            secret,
+            headers,
+        })
+    }
+
+    fn build(&self, http: &reqwest::Client) -> Result<Webhook, String> {
+        Ok(Webhook {
+            url: self.url.clone(),
+            secret: self.secret.as_ref().map(read_secret).transpose()?,
+            headers: self.headers.clone(),
+            http: http.clone(),
+        })
+    }
+}
 
 #[derive(Debug)]
 pub struct Webhook {
@@ -20,22 +74,8 @@ pub struct Webhook {
     http: reqwest::Client,
 }
 
-impl Webhook {
-    pub fn new(
-        url: url::Url,
-        secret: Option<String>,
-        headers: Vec<(String, String)>,
-        http: reqwest::Client,
-    ) -> Self {
-        Webhook {
-            url,
-            secret,
-            headers,
-            http,
-        }
-    }
-
-    pub async fn send(&self, notification: &Notification) -> Result<(), SendError> {
+impl Deliver for Webhook {
+    async fn send(&self, notification: &Notification) -> Result<(), SendError> {
         let body = serde_json::to_vec(notification).expect("a notification serializes");
         let mut request = self
             .http
@@ -48,12 +88,11 @@ impl Webhook {
         if let Some(secret) = &self.secret {
             request = request.header(SIGNATURE_HEADER, signature(secret.as_bytes(), &body));
         }
-        let sent = request.body(body).send().await;
-        accepted(sent).await
+        accepted(request.body(body).send().await).await
     }
 
-    pub fn secrets(&self) -> Vec<String> {
-        self.secret.iter().cloned().collect()
+    fn redact(&self, redactor: &mut Redactor) {
+        self.secret.iter().for_each(|s| redactor.add(s));
     }
 }
 

@@ -1,9 +1,57 @@
 //! Slack incoming webhook: a message with the title, summary and details. The webhook URL is a
 //! secret (whoever has it can post to the channel): give it as `{secret: env:NAME}`.
 
-use super::notification::{Event, Notification};
-use super::sink::{accepted, SendError};
+use super::check::SinkCheck;
+use super::send::{post_json, SendError};
+use super::{read_secret_url, sink_file, Deliver, Kind};
+use crate::alert::notification::{Event, Notification};
+use crate::alert::SecretValue;
+use crate::config::format::VarFile;
+use crate::journey::secrets::Redactor;
 use serde_json::{json, Value};
+
+sink_file! {
+    /// `- slack: {url: {secret: ...}, channel: ...}`.
+    {
+        /// The incoming webhook URL (a secret).
+        url: Option<VarFile>,
+        /// A channel instead of the webhook's.
+        channel: Option<String>,
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub url: SecretValue,
+    pub channel: Option<String>,
+}
+
+impl Kind for Settings {
+    type File = File;
+    type Sender = Slack;
+
+    fn check(file: &File, c: &mut SinkCheck) -> Option<Settings> {
+        let url = c.secret(
+            "url",
+            &file.url,
+            "the Slack webhook URL",
+            "anyone who has it can post to the channel",
+            "SLACK_WEBHOOK_URL",
+        )?;
+        Some(Settings {
+            url,
+            channel: file.channel.clone(),
+        })
+    }
+
+    fn build(&self, http: &reqwest::Client) -> Result<Slack, String> {
+        Ok(Slack {
+            url: read_secret_url(&self.url, "Slack webhook URL")?,
+            channel: self.channel.clone(),
+            http: http.clone(),
+        })
+    }
+}
 
 #[derive(Debug)]
 pub struct Slack {
@@ -12,23 +60,14 @@ pub struct Slack {
     http: reqwest::Client,
 }
 
-impl Slack {
-    pub fn new(url: url::Url, channel: Option<String>, http: reqwest::Client) -> Self {
-        Slack { url, channel, http }
+impl Deliver for Slack {
+    async fn send(&self, notification: &Notification) -> Result<(), SendError> {
+        let body = message(notification, self.channel.as_deref());
+        post_json(&self.http, self.url.clone(), &[], &body).await
     }
 
-    pub async fn send(&self, notification: &Notification) -> Result<(), SendError> {
-        let sent = self
-            .http
-            .post(self.url.clone())
-            .json(&message(notification, self.channel.as_deref()))
-            .send()
-            .await;
-        accepted(sent).await
-    }
-
-    pub fn secrets(&self) -> Vec<String> {
-        vec![self.url.to_string()]
+    fn redact(&self, redactor: &mut Redactor) {
+        redactor.add(self.url.as_str());
     }
 }
 
