@@ -182,20 +182,32 @@ impl Kind for Settings {
             .iter()
             .map(|(name, _)| (name.clone(), format!("sample-{name}")))
             .collect();
-        let sample = context(&sample_notification(), &samples);
+        let sample_alert = sample_notification();
+        let sample = context(&sample_alert, &samples);
+        let known = known_names(&env, &sample_alert);
         for (name, template) in &settings.headers {
-            if let Err(e) = env.render_str(template, sample.clone()) {
+            let problem = unknown_name(&env, template, &known).or_else(|| {
+                env.render_str(template, sample.clone())
+                    .err()
+                    .map(|e| describe(&e))
+            });
+            if let Some(problem) = problem {
                 c.checker.error_hint(
                     &format!("{}.headers.{name}", c.path),
-                    format!(
-                        "header `{name}` is not a working template: {}",
-                        describe(&e)
-                    ),
+                    format!("header `{name}` is not a working template: {problem}"),
                     TEMPLATE_HINT,
                 );
             }
         }
         if let Some(body) = &settings.body {
+            if let Some(problem) = unknown_name(&env, body, &known) {
+                c.error(
+                    "body",
+                    format!("`body` is not a working template: {problem}"),
+                    TEMPLATE_HINT,
+                );
+                return Some(settings);
+            }
             match env.render_str(body, sample) {
                 Err(e) => c.error(
                     "body",
@@ -238,6 +250,35 @@ impl Kind for Settings {
     }
 }
 
+/// The names a template may use: the notification's fields, `title`, `text`, `secrets`, and
+/// the environment's globals (`range`, `namespace`, ...).
+fn known_names(env: &Environment, sample: &Notification) -> Vec<String> {
+    let fields = serde_json::to_value(sample).expect("a notification serializes");
+    let mut names: Vec<String> = fields
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    names.extend(["title", "text", "secrets"].map(String::from));
+    names.extend(env.globals().map(|(name, _)| name.to_string()));
+    names
+}
+
+/// The first name `template` uses that a notification does not have, said with the closest
+/// one; a filter on an unknown name (`{{ sumary|tojson }}`) would otherwise render `null`.
+fn unknown_name(env: &Environment, template: &str, known: &[String]) -> Option<String> {
+    let compiled = env.template_from_str(template).ok()?;
+    let mut used: Vec<String> = compiled.undeclared_variables(false).into_iter().collect();
+    used.sort();
+    let unknown = used.into_iter().find(|name| !known.contains(name))?;
+    let close = crate::config::diagnostic::did_you_mean(&unknown, known.iter().map(String::as_str));
+    Some(match close {
+        Some(close) => {
+            format!("`{unknown}` is not a field of a notification; did you mean `{close}`?")
+        }
+        None => format!("`{unknown}` is not a field of a notification"),
+    })
+}
+
 const TEMPLATE_HINT: &str = "templates are Jinja2: `{{ summary }}`, `{{ reason|tojson }}`, `{% if step %}...{% endif %}`; the names are the webhook JSON's fields, `title`, `text` and `secrets.NAME` (see the README's template sink)";
 
 /// A firing alert with every field set, to render templates against at load.
@@ -253,6 +294,7 @@ fn sample_notification() -> Notification {
     n.journey = Some("sample-journey".into());
     n.step = Some("checkout".into());
     n.probe = Some("sample-probe".into());
+    n.summary = "sample summary".into();
     n.reason = Some("sample reason".into());
     n.reason_class = Some("timeout".into());
     n.run_id = Some("sample-run".into());
