@@ -74,7 +74,7 @@ fn http_probe(name: &str) -> ProbeConfig {
 }
 
 fn tls_probe(name: &str) -> ProbeConfig {
-    ProbeConfig::Tls(TlsProbe {
+    ProbeConfig::Tls(Box::new(TlsProbe {
         name: name.to_owned(),
         host: url::Host::Domain("shop.example".to_owned()),
         port: 443,
@@ -83,7 +83,7 @@ fn tls_probe(name: &str) -> ProbeConfig {
         timeout: Duration::from_secs(10),
         ca_file: None,
         warn_days: Some(14),
-    })
+    }))
 }
 
 fn cert(subject: &str, issuer: &str, not_after: i64) -> CertInfo {

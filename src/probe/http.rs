@@ -21,13 +21,19 @@
 //! do); configured `Authorization` and `Cookie` headers are not sent to another origin.
 
 use super::net::{self, Roots};
+use super::Kind;
 use super::{Phase, Probing, Verdict};
+use crate::config::check::{regex_reason, Checker};
+use crate::config::diagnostic::{did_you_mean, Diagnostic};
+use crate::config::format::{opt_scalar_text, scalar_text, StatusList};
 use crate::error_chain::error_chain;
 use ::http::header::{self, HeaderMap, HeaderValue};
 use ::http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::{Bytes, Incoming};
 use hyper_util::rt::TokioIo;
+use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -68,7 +74,7 @@ struct Sent {
 }
 
 impl HttpProbe {
-    pub(super) async fn check(&self, p: &mut Probing) -> Verdict {
+    async fn probe_once(&self, p: &mut Probing) -> Verdict {
         let mut url = self.url.clone();
         let mut method = self.method.clone();
         let mut jar = CookieJar::default();
@@ -381,6 +387,219 @@ struct AbortOnDrop(tokio::task::JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+/// `- http:` as written; values stay text until [`validate_probes`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpProbeFile {
+    pub name: String,
+    pub url: String,
+    #[serde(deserialize_with = "scalar_text")]
+    pub every: String,
+    pub method: Option<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// One code or a list; default any 2xx.
+    pub expect_status: Option<StatusList>,
+    pub body_contains: Option<String>,
+    /// A regular expression (Rust `regex` syntax) the body must match.
+    pub body_matches: Option<String>,
+    /// Default true.
+    pub follow_redirects: Option<bool>,
+    #[serde(default, deserialize_with = "opt_scalar_text")]
+    pub slow: Option<String>,
+    #[serde(default, deserialize_with = "opt_scalar_text")]
+    pub timeout: Option<String>,
+    /// PEM roots for https; default the system's.
+    pub ca_file: Option<String>,
+}
+
+fn validate(c: &mut Checker, path: &str, h: &HttpProbeFile) -> HttpProbe {
+    let url_path = format!("{path}.url");
+    let url = match url::Url::parse(&h.url) {
+        Ok(url) if !matches!(url.scheme(), "http" | "https") => {
+            c.error_hint(
+                &url_path,
+                format!("url must be http or https, not `{}`", url.scheme()),
+                "for a certificate check without HTTP, use a `tls` probe",
+            );
+            url
+        }
+        Ok(url) if !url.username().is_empty() || url.password().is_some() => {
+            c.error_hint(
+                &url_path,
+                "url must not hold credentials: they would show in logs and reasons",
+                "send them as a header, e.g. `headers: {Authorization: \"Basic ...\"}`",
+            );
+            url
+        }
+        Ok(url) => url,
+        Err(e) => {
+            c.error_hint(
+                &url_path,
+                format!("`{}` is not a URL: {e}", h.url),
+                "write a full URL such as `https://shop.example.com/`",
+            );
+            url::Url::parse("http://invalid.invalid/").expect("static URL parses")
+        }
+    };
+    let (every, timeout) = c.schedule(path, &h.every, &h.timeout);
+    let slow = h
+        .slow
+        .as_ref()
+        .and_then(|text| c.duration(&format!("{path}.slow"), text));
+    if let Some(slow) = slow {
+        if slow >= timeout {
+            c.error_hint(
+                &format!("{path}.slow"),
+                format!(
+                    "slow {} is not shorter than the timeout {}",
+                    humantime::format_duration(slow),
+                    humantime::format_duration(timeout)
+                ),
+                "a run over the timeout fails before it can be slow: make `slow` shorter",
+            );
+        }
+    }
+    let method_text = h.method.as_deref().unwrap_or("GET");
+    const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+    let upper = method_text.to_ascii_uppercase();
+    let method = if METHODS.contains(&upper.as_str()) {
+        ::http::Method::from_bytes(upper.as_bytes()).unwrap_or(::http::Method::GET)
+    } else {
+        let hint = match did_you_mean(&upper, METHODS.iter().copied()) {
+            Some(close) => format!("did you mean `{close}`?"),
+            None => format!("use one of {}", METHODS.join(", ")),
+        };
+        c.error_hint(
+            &format!("{path}.method"),
+            format!("unknown HTTP method `{method_text}`"),
+            hint,
+        );
+        ::http::Method::GET
+    };
+    let mut headers = ::http::HeaderMap::new();
+    for (name, value) in &h.headers {
+        let entry = format!("{path}.headers.{name}");
+        let header_name = ::http::HeaderName::from_bytes(name.as_bytes());
+        if header_name.is_err() {
+            let location = c.index.find_key(&entry);
+            c.errors.push(Diagnostic::new(
+                c.file,
+                location,
+                format!("`{name}` is not a valid header name"),
+            ));
+        }
+        let header_value = ::http::HeaderValue::from_str(value);
+        if header_value.is_err() {
+            c.error(
+                &entry,
+                format!("the value of header `{name}` is not allowed: use visible ASCII text, no line breaks"),
+            );
+        }
+        if let (Ok(name), Ok(value)) = (header_name, header_value) {
+            headers.insert(name, value);
+        }
+    }
+    let expect_status = match &h.expect_status {
+        None => Vec::new(),
+        Some(StatusList::One(code)) => vec![*code],
+        Some(StatusList::Many(codes)) => {
+            if codes.is_empty() {
+                c.error_hint(
+                    &format!("{path}.expect_status"),
+                    "expect_status is empty",
+                    "list the accepted codes, or leave `expect_status` out for any 2xx",
+                );
+            }
+            codes.clone()
+        }
+    };
+    for (i, code) in expect_status.iter().enumerate() {
+        if !(100..=599).contains(code) {
+            // `expect_status: 999` has no `[0]` node: `find` falls back to the number itself.
+            c.error(
+                &format!("{path}.expect_status[{i}]"),
+                format!("{code} is not an HTTP status code (100 to 599)"),
+            );
+        }
+    }
+    if method == ::http::Method::HEAD && (h.body_contains.is_some() || h.body_matches.is_some()) {
+        c.error_hint(
+            &format!("{path}.method"),
+            "a HEAD response has no body to check",
+            "use GET, or drop `body_contains` and `body_matches`",
+        );
+    }
+    if h.body_contains.as_deref() == Some("") {
+        c.error(
+            &format!("{path}.body_contains"),
+            "empty body_contains: every body contains it",
+        );
+    }
+    let body_matches =
+        h.body_matches
+            .as_ref()
+            .and_then(|pattern| match regex::Regex::new(pattern) {
+                Ok(re) => Some(re),
+                Err(e) => {
+                    c.error(
+                        &format!("{path}.body_matches"),
+                        format!(
+                            "`{pattern}` is not a valid regex: {}",
+                            regex_reason(&e.to_string())
+                        ),
+                    );
+                    None
+                }
+            });
+    HttpProbe {
+        name: h.name.clone(),
+        url,
+        every,
+        method,
+        headers,
+        expect_status,
+        body_contains: h.body_contains.clone(),
+        body_matches,
+        follow_redirects: h.follow_redirects.unwrap_or(true),
+        slow,
+        timeout,
+        ca_file: c.ca_file(&format!("{path}.ca_file"), &h.ca_file),
+    }
+}
+
+impl Kind for HttpProbe {
+    type File = HttpProbeFile;
+
+    fn file_name(file: &HttpProbeFile) -> &str {
+        &file.name
+    }
+
+    fn validate(c: &mut Checker, path: &str, file: &HttpProbeFile) -> HttpProbe {
+        validate(c, path, file)
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn every(&self) -> Duration {
+        self.every
+    }
+
+    fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    fn slow(&self) -> Option<Duration> {
+        self.slow
+    }
+
+    async fn check(&self, probing: &mut Probing) -> Verdict {
+        self.probe_once(probing).await
     }
 }
 

@@ -1,11 +1,13 @@
 //! Probes: cheap checks that need no browser (HTTP uptime, TLS certificate; later DNS, RDAP,
 //! feeds).
 //!
-//! One extension point: [`ProbeConfig`], an enum with one variant per kind, each kind in its own
-//! file (`http.rs`, `tls.rs`), dispatched by `match` so the compiler checks that every kind is
-//! handled. [`ProbeConfig::run`] does the work every kind shares, as blackbox_exporter's handler
-//! does: the overall timeout, the duration and the `slow` budget. A kind only checks and fills in
-//! its metrics.
+//! One extension point: the `probes!` list below. Each kind is one file (`http.rs`, `tls.rs`)
+//! holding its settings as written, their validation and its check, and implements [`Kind`];
+//! [`ProbeFile`] (as written) and [`ProbeConfig`] (validated) and every `match` over the kinds
+//! are generated from the list, so a new kind is its file and one line.
+//! [`ProbeConfig::run`] does the work every kind shares, as blackbox_exporter's handler does: the
+//! overall timeout, the duration and the `slow` budget. A kind only checks and fills in its
+//! metrics.
 //!
 //! A failed check is data (an [`Outcome`] with a reason), never an `Err`: `failed` when the shop
 //! is at fault (refused connection, wrong status, bad certificate, timeout), `error` only when
@@ -23,62 +25,112 @@ pub mod http;
 mod net;
 pub mod tls;
 
-pub use self::config::{load_probes, parse_probes, validate_probes, ProbeFile};
+pub use self::config::{load_probes, parse_probes, validate_probes};
 pub use self::http::HttpProbe;
 pub use self::tls::TlsProbe;
 pub use crate::journey::outcome::Outcome;
 
+use crate::config::check::Checker;
+use crate::config::one_key::{one_key_enum, Family};
+use std::future::Future;
 use std::time::{Duration, Instant};
 
-/// One configured probe: the single extension point for probe kinds.
-#[derive(Debug, Clone)]
-pub enum ProbeConfig {
-    /// Boxed: a header map, URL and regex make it several times the size of the others.
-    Http(Box<HttpProbe>),
-    Tls(TlsProbe),
+/// One probe kind: its validated settings implement this.
+pub trait Kind: Sized {
+    /// As written: a serde struct that rejects unknown keys.
+    type File;
+    /// The `name` as written (names are checked before the rest).
+    fn file_name(file: &Self::File) -> &str;
+    /// Validates what was written (at `path`); problems go to `c`, located.
+    fn validate(c: &mut Checker, path: &str, file: &Self::File) -> Self;
+    /// Unique among probes, the `probe` label of its metrics.
+    fn name(&self) -> &str;
+    fn every(&self) -> Duration;
+    /// How long one run may take in all.
+    fn timeout(&self) -> Duration;
+    /// A run slower than this (but otherwise fine) is `degraded`.
+    fn slow(&self) -> Option<Duration> {
+        None
+    }
+    /// One check: what it found, with the kind's metrics filled in on `probing`.
+    fn check(&self, probing: &mut Probing) -> impl Future<Output = Verdict> + Send;
+}
+
+/// How messages talk about probes.
+const PROBES: Family = Family {
+    what: "probe",
+    example: "- http: {...}",
+    needs: "its settings: `- {kind}: {name: ..., ...}`",
+    settings: true,
+};
+
+macro_rules! probes {
+    ($($variant:ident($module:ident::$ty:ident) = $key:literal),* $(,)?) => {
+        one_key_enum! {
+            /// One probe as written: `- http: {...}` or `- tls: {...}`.
+            pub enum ProbeFile, PROBE_KINDS, PROBES {
+                $($variant(<$module::$ty as Kind>::File) = $key),*
+            }
+        }
+
+        /// One configured probe (boxed: an HTTP probe's header map, URL and regex make it
+        /// several times the size of the others).
+        #[derive(Debug, Clone)]
+        pub enum ProbeConfig { $($variant(Box<$module::$ty>),)* }
+
+        impl ProbeFile {
+            pub fn name(&self) -> &str {
+                match self { $(ProbeFile::$variant(f) => <$module::$ty as Kind>::file_name(f),)* }
+            }
+
+            fn validate(&self, c: &mut Checker, path: &str) -> ProbeConfig {
+                match self {
+                    $(ProbeFile::$variant(f) => {
+                        ProbeConfig::$variant(Box::new(<$module::$ty as Kind>::validate(c, path, f)))
+                    })*
+                }
+            }
+        }
+
+        impl ProbeConfig {
+            /// The probe's name: unique among probes, the `probe` label of its metrics.
+            pub fn name(&self) -> &str {
+                match self { $(ProbeConfig::$variant(p) => p.name(),)* }
+            }
+
+            /// The kind as written in the configuration: `http` or `tls`.
+            pub fn kind(&self) -> &'static str {
+                match self { $(ProbeConfig::$variant(_) => $key,)* }
+            }
+
+            /// How often the probe runs.
+            pub fn every(&self) -> Duration {
+                match self { $(ProbeConfig::$variant(p) => p.every(),)* }
+            }
+
+            /// How long one run may take in all; past it the run is `failed` (timed out).
+            pub fn timeout(&self) -> Duration {
+                match self { $(ProbeConfig::$variant(p) => p.timeout(),)* }
+            }
+
+            /// A run slower than this (but otherwise fine) is `degraded`.
+            pub fn slow(&self) -> Option<Duration> {
+                match self { $(ProbeConfig::$variant(p) => p.slow(),)* }
+            }
+
+            async fn check(&self, probing: &mut Probing) -> Verdict {
+                match self { $(ProbeConfig::$variant(p) => p.check(probing).await,)* }
+            }
+        }
+    };
+}
+
+probes! {
+    Http(http::HttpProbe) = "http",
+    Tls(tls::TlsProbe) = "tls",
 }
 
 impl ProbeConfig {
-    /// The probe's name: unique among probes, the `probe` label of its metrics.
-    pub fn name(&self) -> &str {
-        match self {
-            ProbeConfig::Http(p) => &p.name,
-            ProbeConfig::Tls(p) => &p.name,
-        }
-    }
-
-    /// The kind as written in the configuration: `http` or `tls`.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            ProbeConfig::Http(_) => "http",
-            ProbeConfig::Tls(_) => "tls",
-        }
-    }
-
-    /// How often the probe runs.
-    pub fn every(&self) -> Duration {
-        match self {
-            ProbeConfig::Http(p) => p.every,
-            ProbeConfig::Tls(p) => p.every,
-        }
-    }
-
-    /// How long one run may take in all; past it the run is `failed` (timed out).
-    pub fn timeout(&self) -> Duration {
-        match self {
-            ProbeConfig::Http(p) => p.timeout,
-            ProbeConfig::Tls(p) => p.timeout,
-        }
-    }
-
-    /// A run slower than this (but otherwise fine) is `degraded`.
-    pub fn slow(&self) -> Option<Duration> {
-        match self {
-            ProbeConfig::Http(p) => p.slow,
-            ProbeConfig::Tls(_) => None,
-        }
-    }
-
     /// Runs the probe once: the kind's check under the overall timeout, timed as a whole.
     /// Never panics on what a server sends and never returns an error: everything is in the
     /// result.
@@ -111,13 +163,6 @@ impl ProbeConfig {
             duration,
             reason: verdict.reason,
             metrics: probing.metrics,
-        }
-    }
-
-    async fn check(&self, probing: &mut Probing) -> Verdict {
-        match self {
-            ProbeConfig::Http(p) => p.check(probing).await,
-            ProbeConfig::Tls(p) => p.check(probing).await,
         }
     }
 }
@@ -270,7 +315,7 @@ pub struct CertInfo {
 
 /// What a kind's check decided, before the shared work (timeout, `slow`).
 #[derive(Debug)]
-struct Verdict {
+pub struct Verdict {
     outcome: Outcome,
     reason: Option<String>,
 }
@@ -308,7 +353,7 @@ impl Verdict {
 /// The state of a run in progress. A kind's check borrows it mutably; when the overall timeout
 /// drops the check, what it measured so far and what it was doing remain here.
 #[derive(Debug)]
-struct Probing {
+pub struct Probing {
     metrics: ProbeMetrics,
     /// What the check is doing now, for the timeout reason ("waiting for the response").
     doing: &'static str,

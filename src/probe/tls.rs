@@ -8,8 +8,12 @@
 //! `tls: true` is the model; unlike it, an unverifiable chain is still read and exported, so
 //! `probe_ssl_earliest_cert_expiry` is there also when the probe fails.
 
+use super::Kind;
 use super::{net, Probing, Verdict};
+use crate::config::check::Checker;
+use crate::config::format::{opt_scalar_text, scalar_text};
 use rustls::pki_types::ServerName;
+use serde::Deserialize;
 use std::path::PathBuf;
 use std::time::Duration;
 use url::Host;
@@ -39,7 +43,7 @@ impl TlsProbe {
         format!("{}:{}", self.host, self.port)
     }
 
-    pub(super) async fn check(&self, p: &mut Probing) -> Verdict {
+    async fn probe_once(&self, p: &mut Probing) -> Verdict {
         let roots = match net::roots(&self.name, self.ca_file.as_deref()) {
             Ok(roots) => roots,
             Err(e) => return Verdict::error(e),
@@ -90,5 +94,188 @@ impl TlsProbe {
             }
         }
         Verdict::ok()
+    }
+}
+/// `- tls:` as written; values stay text until [`validate_probes`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsProbeFile {
+    pub name: String,
+    /// `host:port`.
+    pub target: String,
+    /// Default: the host of `target`.
+    pub server_name: Option<String>,
+    #[serde(deserialize_with = "scalar_text")]
+    pub every: String,
+    /// PEM roots; default the system's.
+    pub ca_file: Option<String>,
+    pub warn_days: Option<u32>,
+    #[serde(default, deserialize_with = "opt_scalar_text")]
+    pub timeout: Option<String>,
+}
+
+fn validate(c: &mut Checker, path: &str, t: &TlsProbeFile) -> TlsProbe {
+    let target_path = format!("{path}.target");
+    let (host, port) = match split_target(&t.target) {
+        Ok(target) => target,
+        Err((message, hint)) => {
+            c.error_hint(&target_path, message, hint);
+            (url::Host::Domain("invalid.invalid".to_string()), 443)
+        }
+    };
+    let server_name = match &t.server_name {
+        Some(name) => {
+            if rustls::pki_types::ServerName::try_from(name.as_str()).is_err() {
+                c.error_hint(
+                    &format!("{path}.server_name"),
+                    format!("`{name}` is not a host name or IP address"),
+                    "the name the certificate must be valid for, e.g. `shop.example.com`",
+                );
+            }
+            name.clone()
+        }
+        None => match &host {
+            url::Host::Domain(name) => name.clone(),
+            url::Host::Ipv4(ip) => ip.to_string(),
+            url::Host::Ipv6(ip) => ip.to_string(),
+        },
+    };
+    let (every, timeout) = c.schedule(path, &t.every, &t.timeout);
+    TlsProbe {
+        name: t.name.clone(),
+        host,
+        port,
+        server_name,
+        every,
+        timeout,
+        ca_file: c.ca_file(&format!("{path}.ca_file"), &t.ca_file),
+        warn_days: t.warn_days,
+    }
+}
+
+/// `host:port` or `[ipv6]:port`; the error is (message, hint).
+fn split_target(target: &str) -> Result<(url::Host<String>, u16), (String, String)> {
+    let example = "write `host:port`, e.g. `shop.example.com:443` or `[::1]:8443`";
+    if target.contains("://") {
+        return Err((
+            format!("target `{target}` is a URL, not `host:port`"),
+            "drop the scheme and path, e.g. `shop.example.com:443`".to_string(),
+        ));
+    }
+    let (host, port) = if let Some(rest) = target.strip_prefix('[') {
+        match rest.split_once("]:") {
+            Some((ip, port)) => (format!("[{ip}]"), port),
+            None => {
+                return Err((
+                    format!("target `{target}` has no port"),
+                    example.to_string(),
+                ))
+            }
+        }
+    } else {
+        match target.rsplit_once(':') {
+            Some((host, _)) if host.contains(':') => {
+                return Err((
+                    format!("target `{target}`: an IPv6 address needs brackets"),
+                    example.to_string(),
+                ))
+            }
+            Some((host, port)) => (host.to_string(), port),
+            None => {
+                return Err((
+                    format!("target `{target}` has no port"),
+                    example.to_string(),
+                ))
+            }
+        }
+    };
+    let port = match port.parse::<u16>() {
+        Ok(port) if port > 0 => port,
+        _ => {
+            return Err((
+                format!("`{port}` is not a port (1 to 65535)"),
+                example.to_string(),
+            ))
+        }
+    };
+    if host.is_empty() || host == "[]" {
+        return Err((
+            format!("target `{target}` has no host"),
+            example.to_string(),
+        ));
+    }
+    match url::Host::parse(&host) {
+        Ok(host) => Ok((host, port)),
+        Err(e) => Err((
+            format!("`{host}` is not a host name or IP address: {e}"),
+            example.to_string(),
+        )),
+    }
+}
+
+impl Kind for TlsProbe {
+    type File = TlsProbeFile;
+
+    fn file_name(file: &TlsProbeFile) -> &str {
+        &file.name
+    }
+
+    fn validate(c: &mut Checker, path: &str, file: &TlsProbeFile) -> TlsProbe {
+        validate(c, path, file)
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn every(&self) -> Duration {
+        self.every
+    }
+
+    fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    async fn check(&self, probing: &mut Probing) -> Verdict {
+        self.probe_once(probing).await
+    }
+}
+
+#[cfg(test)]
+mod target_tests {
+    use super::split_target;
+
+    #[test]
+    fn splits_targets() {
+        assert_eq!(
+            split_target("shop.example.com:443").unwrap(),
+            (url::Host::Domain("shop.example.com".to_string()), 443)
+        );
+        assert_eq!(
+            split_target("127.0.0.1:8443").unwrap(),
+            (url::Host::Ipv4([127, 0, 0, 1].into()), 8443)
+        );
+        assert_eq!(
+            split_target("[::1]:8443").unwrap(),
+            (url::Host::Ipv6(std::net::Ipv6Addr::LOCALHOST), 8443)
+        );
+        assert!(split_target("shop.example.com")
+            .unwrap_err()
+            .0
+            .contains("has no port"));
+        assert!(split_target("::1:443").unwrap_err().0.contains("brackets"));
+        assert!(split_target("https://shop:443")
+            .unwrap_err()
+            .0
+            .contains("is a URL"));
+        assert!(split_target("shop:0")
+            .unwrap_err()
+            .0
+            .contains("is not a port"));
+        assert!(split_target("shop:https")
+            .unwrap_err()
+            .0
+            .contains("is not a port"));
+        assert!(split_target(":443").unwrap_err().0.contains("has no host"));
     }
 }
