@@ -231,7 +231,32 @@ pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Fai
             if element.is_selected().await.map_err(fail)? != want {
                 element.click().await.map_err(fail)?;
             }
-            Ok(())
+            // A click does not always change the state (a selected radio button cannot be
+            // unselected, a script may undo it): look again, finding the box anew in case the
+            // click re-rendered the page.
+            let client = env.client()?;
+            settle!(
+                env.deadline,
+                match client.find(target.as_fantoccini()).await {
+                    Ok(element) => match element.is_selected().await {
+                        Ok(state) if state == want => Ok(()),
+                        Ok(_) => Err(true),
+                        Err(e) if e.is_stale_element_reference() => Err(false),
+                        Err(e) => return Err(fail(e)),
+                    },
+                    Err(e) if e.is_no_such_element() => Err(false),
+                    Err(e) => return Err(fail(e)),
+                },
+                |present| Failure::shop(
+                    ReasonClass::Assertion,
+                    match (present, want) {
+                        (true, true) => format!("{doing}: it is still unchecked"),
+                        (true, false) => format!("{doing}: it is still checked"),
+                        (false, _) =>
+                            format!("{doing}: no element matches {target} after the click"),
+                    },
+                )
+            )
         }
         Action::Press { target, keys } => {
             let client = env.client()?;
