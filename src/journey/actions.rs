@@ -38,6 +38,14 @@ macro_rules! settle {
     }};
 }
 
+/// Marks the page before `press`; the mark says whether the page started to leave.
+const PRESS_MARK_PAGE: &str = "window.__shopwatchPress = 'stayed'; \
+    window.addEventListener('beforeunload', function () { window.__shopwatchPress = 'leaving'; });";
+
+/// True once the page stayed, or a new page (without the mark) has loaded.
+const PRESS_PAGE_SETTLED: &str = "return window.__shopwatchPress === 'stayed' || \
+    (window.__shopwatchPress === undefined && document.readyState === 'complete');";
+
 /// What an action can use and change.
 pub struct ActionEnv<'a> {
     pub client: Option<&'a Client>,
@@ -224,17 +232,62 @@ pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Fai
             if element.is_selected().await.map_err(fail)? != want {
                 element.click().await.map_err(fail)?;
             }
-            Ok(())
+            // A click does not always change the state (a selected radio button cannot be
+            // unselected, a script may undo it): look again, finding the box anew in case the
+            // click re-rendered the page.
+            let client = env.client()?;
+            settle!(
+                env.deadline,
+                match client.find(target.as_fantoccini()).await {
+                    Ok(element) => match element.is_selected().await {
+                        Ok(state) if state == want => Ok(()),
+                        Ok(_) => Err(true),
+                        Err(e) if e.is_stale_element_reference() => Err(false),
+                        Err(e) => return Err(fail(e)),
+                    },
+                    Err(e) if e.is_no_such_element() => Err(false),
+                    Err(e) => return Err(fail(e)),
+                },
+                |present| Failure::shop(
+                    ReasonClass::Assertion,
+                    match (present, want) {
+                        (true, true) => format!("{doing}: it is still unchecked"),
+                        (true, false) => format!("{doing}: it is still checked"),
+                        (false, _) =>
+                            format!("{doing}: no element matches {target} after the click"),
+                    },
+                )
+            )
         }
         Action::Press { target, keys } => {
+            let client = env.client()?;
             let element = match target {
                 Some(target) => find(env, target, &doing).await?,
-                None => env.client()?.active_element().await.map_err(fail)?,
+                None => client.active_element().await.map_err(fail)?,
             };
+            // geckodriver returns from Send Keys before a navigation the keys start (Enter in
+            // a form), unlike chromedriver; the page would then be checked while it unloads.
+            // A page that starts to leave is waited for until the next one has loaded.
+            client
+                .execute(PRESS_MARK_PAGE, vec![])
+                .await
+                .map_err(fail)?;
             for chord in keys {
                 element.send_keys(chord).await.map_err(fail)?;
             }
-            Ok(())
+            settle!(
+                env.deadline,
+                match client.execute(PRESS_PAGE_SETTLED, vec![]).await {
+                    Ok(serde_json::Value::Bool(true)) => Ok(()),
+                    // `null`: the script ran while the page was being replaced.
+                    Ok(_) => Err(()),
+                    Err(e) => return Err(fail(e)),
+                },
+                |()| Failure::shop(
+                    ReasonClass::Timeout,
+                    format!("{doing}: the page it started to load did not finish loading"),
+                )
+            )
         }
         Action::Hover(target) => {
             let element = find(env, target, &doing).await?;

@@ -52,6 +52,26 @@ pub fn parse_keys(spec: &str) -> Result<Vec<String>, String> {
         .collect()
 }
 
+/// The key names of parsed chords, as a journey writes them (`Control+a Enter`): reasons
+/// must not show the WebDriver code points, which print as nothing.
+pub fn describe_keys(chords: &[String]) -> String {
+    chords
+        .iter()
+        .map(|chord| {
+            chord
+                .chars()
+                .filter(|c| *c != RELEASE_MODIFIERS)
+                .map(|c| match NAMED_KEYS.iter().find(|(_, code)| *code == c) {
+                    Some((name, _)) => name.to_string(),
+                    None => c.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join("+")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn key_code(key: &str) -> Result<char, String> {
     if let Some((_, code)) = NAMED_KEYS.iter().find(|(name, _)| *name == key) {
         return Ok(*code);
@@ -76,5 +96,12 @@ mod tests {
         );
         assert!(parse_keys("Entr").unwrap_err().contains("Entr"));
         assert!(parse_keys(" ").is_err());
+    }
+
+    #[test]
+    fn describes_chords_by_name() {
+        for spec in ["Enter", "Control+a Backspace t e a Enter", "Shift+Tab"] {
+            assert_eq!(describe_keys(&parse_keys(spec).unwrap()), spec);
+        }
     }
 }

@@ -261,8 +261,10 @@ impl Action {
             Action::Press {
                 target: Some(t),
                 keys,
-            } => format!("press {} in {t}", keys.join("+")),
-            Action::Press { target: None, keys } => format!("press {}", keys.join("+")),
+            } => format!("press {} in {t}", super::keys::describe_keys(keys)),
+            Action::Press { target: None, keys } => {
+                format!("press {}", super::keys::describe_keys(keys))
+            }
             Action::Hover(t) => format!("hover {t}"),
             Action::WaitFor {
                 target,
