@@ -235,7 +235,7 @@ fn load_all(files: &[PathBuf]) -> Option<Vec<Journey>> {
 fn validate(files: &[PathBuf]) -> i32 {
     let mut code = exit::PASSED;
     for file in files {
-        let source = match config::read_source(file, "journey or configuration") {
+        let source = match crate::yaml::read_source(file, "journey or configuration") {
             Ok(source) => source,
             Err(diagnostics) => {
                 eprintln!("{diagnostics}");

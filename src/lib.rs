@@ -30,6 +30,7 @@
 
 pub mod alert;
 pub mod artifacts;
+pub mod calendar;
 pub mod capped;
 pub mod cli;
 pub mod config;
@@ -43,5 +44,7 @@ pub mod report;
 pub mod resources;
 pub mod rules;
 pub mod schedule;
+pub mod secret;
 pub mod server;
 pub mod webdriver;
+pub mod yaml;

@@ -20,11 +20,11 @@
 //!   exist at 0), which `increase()` cannot see: the failing-step and monitor-error rules also
 //!   take series younger than their window (`x unless x offset W`).
 
-use crate::config::diagnostic::Diagnostics;
 use crate::config::monitor::load_monitor;
 use crate::journey::model::{Journey, Schedule};
 use crate::journey::outcome::ReasonClass;
 use crate::metrics;
+use crate::yaml::diagnostic::Diagnostics;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -142,9 +142,6 @@ const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
 const SLOW_WINDOW: Duration = Duration::from_secs(30 * 60);
 /// Lookback of ShopwatchMonitorErrors.
 const MONITOR_ERRORS_WINDOW: Duration = Duration::from_secs(15 * 60);
-/// How far ahead a cron schedule is scanned for its longest gap, and at most how many runs.
-const CRON_HORIZON: Duration = Duration::from_secs(400 * 86_400);
-const CRON_MAX_RUNS: usize = 50_000;
 
 /// `shopwatch rules`: the rule file as YAML, with a comment header. A configuration that does
 /// not load gives its located errors.
@@ -217,7 +214,7 @@ pub fn known_journeys(journeys: &[Journey]) -> Vec<KnownJourney> {
         .filter_map(|j| {
             let (interval, cron) = match &j.schedule {
                 Schedule::Every(every) => (*every, false),
-                Schedule::Cron(schedule) => (longest_cron_gap(schedule)?, true),
+                Schedule::Cron(schedule) => (crate::calendar::longest_gap(schedule)?, true),
             };
             Some(KnownJourney {
                 name: j.name.clone(),
@@ -226,27 +223,6 @@ pub fn known_journeys(journeys: &[Journey]) -> Vec<KnownJourney> {
             })
         })
         .collect()
-}
-
-/// The longest gap between two consecutive runs of `schedule` over the next 400 days (at most
-/// 50 000 runs), whole seconds; None with fewer than two runs ahead.
-pub fn longest_cron_gap(schedule: &cron::Schedule) -> Option<Duration> {
-    let start = chrono::Utc::now();
-    let horizon = start + chrono::Duration::from_std(CRON_HORIZON).ok()?;
-    let mut previous: Option<chrono::DateTime<chrono::Utc>> = None;
-    let mut longest: Option<Duration> = None;
-    for at in schedule
-        .after(&start)
-        .take_while(|at| *at <= horizon)
-        .take(CRON_MAX_RUNS)
-    {
-        if let Some(previous) = previous {
-            let gap: Duration = (at - previous).to_std().unwrap_or_default();
-            longest = Some(longest.map_or(gap, |l| l.max(gap)));
-        }
-        previous = Some(at);
-    }
-    longest.map(|gap| Duration::from_secs(gap.as_secs() + u64::from(gap.subsec_nanos() > 0)))
 }
 
 /// Which journeys a rule is about.
@@ -752,7 +728,7 @@ fn seconds_literal(d: Duration) -> String {
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(text.trim())
         .map_err(|e| format!("expected a duration such as 2m, 15m or 1h30m ({e})"))?;
-    if d > crate::config::check::MAX_DURATION {
+    if d > crate::yaml::check::MAX_DURATION {
         return Err("too long: the longest is 366d".into());
     }
     if d.subsec_nanos() % 1_000_000 != 0 {
@@ -878,16 +854,16 @@ mod tests {
         // Weekdays at 09:00: the weekend makes the longest gap 3 days.
         let weekdays: cron::Schedule = "0 0 9 * * Mon-Fri".parse().unwrap();
         assert_eq!(
-            longest_cron_gap(&weekdays),
+            crate::calendar::longest_gap(&weekdays),
             Some(Duration::from_secs(3 * 86_400))
         );
         let every_five: cron::Schedule = "0 */5 * * * *".parse().unwrap();
         assert_eq!(
-            longest_cron_gap(&every_five),
+            crate::calendar::longest_gap(&every_five),
             Some(Duration::from_secs(300))
         );
         let past: cron::Schedule = "0 0 0 1 1 * 2001".parse().unwrap();
-        assert_eq!(longest_cron_gap(&past), None);
+        assert_eq!(crate::calendar::longest_gap(&past), None);
     }
 
     #[test]

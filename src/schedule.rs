@@ -56,7 +56,7 @@ impl Timing {
         match schedule {
             Schedule::Every(interval) => Timing::every(*interval, name, anchor),
             Schedule::Cron(schedule) => {
-                let gap = cron_gap(schedule).unwrap_or(CRON_JITTER_MAX);
+                let gap = crate::calendar::next_gap(schedule).unwrap_or(CRON_JITTER_MAX);
                 let spread = (gap / CRON_JITTER_SHARE).min(CRON_JITTER_MAX);
                 Timing::Cron {
                     schedule: schedule.clone(),
@@ -151,14 +151,6 @@ impl Timing {
             }
         }
     }
-}
-
-/// The gap between the next two occurrences of a cron schedule.
-fn cron_gap(schedule: &cron::Schedule) -> Option<Duration> {
-    let mut upcoming = schedule.upcoming(Utc);
-    let first = upcoming.next()?;
-    let second = upcoming.next()?;
-    (second - first).to_std().ok()
 }
 
 /// A deterministic offset in `[0, spread)` for `name`: FNV-1a, stable across runs and builds

@@ -15,6 +15,7 @@
 //! An `error` outcome (WebDriver down, session refused, browser crashed) is the monitor's fault:
 //! it feeds only `MonitorUnhealthy` and never fires or resolves an alert about the shop.
 
+pub mod config;
 pub mod delivery;
 pub mod engine;
 pub mod notification;

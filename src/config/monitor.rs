@@ -6,12 +6,7 @@
 //! Relative paths (journeys, artifacts, `ca_file`) are taken from the configuration file's
 //! directory, as Prometheus does, so the monitor runs the same from any working directory.
 
-use super::alerting::AlertingFile;
-use super::check::{Checker, Configured};
-use super::diagnostic::{Diagnostic, Diagnostics};
-use super::format::opt_scalar_text;
-use super::locate::{Location, LocationIndex};
-use super::{parse_structure, serde_diagnostic, with_earlier};
+use crate::alert::config::AlertingFile;
 use crate::alert::AlertingConfig;
 pub use crate::artifacts::ArtifactsConfig;
 use crate::journey::model::Journey;
@@ -20,6 +15,11 @@ use crate::probe::config::{probe_serde_diagnostic, validate_probes};
 use crate::probe::ProbeConfig;
 use crate::probe::ProbeFile;
 use crate::webdriver::Endpoint;
+use crate::yaml::check::{Checker, Configured};
+use crate::yaml::diagnostic::{Diagnostic, Diagnostics};
+use crate::yaml::locate::{Location, LocationIndex};
+use crate::yaml::scalars::opt_scalar_text;
+use crate::yaml::{parse_structure, serde_diagnostic, with_earlier};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -185,7 +185,7 @@ pub fn looks_like_monitor_config(source: &str) -> bool {
 
 /// Reads and validates a monitor configuration and every journey file it names.
 pub fn load_monitor(file: &Path) -> Result<MonitorConfig, Diagnostics> {
-    parse_monitor(file, &super::read_source(file, "configuration")?)
+    parse_monitor(file, &crate::yaml::read_source(file, "configuration")?)
 }
 
 /// Parses and validates monitor YAML `source`, naming `file` in errors.
@@ -217,7 +217,7 @@ fn monitor_serde_diagnostic(file: &Path, error: &serde_yaml::Error) -> Diagnosti
         return probe_serde_diagnostic(file, error);
     }
     let mut diagnostic = serde_diagnostic(file, error);
-    if let Some((message, hint)) = super::alerting::unknown_sink_key(&error.to_string()) {
+    if let Some((message, hint)) = crate::alert::config::unknown_sink_key(&error.to_string()) {
         diagnostic.message = message;
         diagnostic.hint = Some(hint);
         return diagnostic;

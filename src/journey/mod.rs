@@ -1,13 +1,14 @@
-//! Journeys: the typed model, `${var}` templates, key names, secrets and their redaction, and
+//! Journeys: the typed model, `${var}` templates, key names, their variables resolved, and
 //! running a journey in a browser (actions, page inspection and artifacts, the runner,
 //! outcomes).
 
 pub mod actions;
+pub mod file;
 pub mod keys;
 pub mod model;
 pub mod outcome;
 pub mod page;
-pub mod redact;
 pub mod runner;
 pub mod secrets;
 pub mod template;
+pub mod validate;

@@ -53,23 +53,7 @@ impl Browser {
     }
 }
 
-#[derive(Debug, Clone)]
-pub enum Var {
-    Text(String),
-    Secret(SecretSource),
-}
-
-#[derive(Debug, Clone)]
-pub struct SecretSource {
-    pub from: SecretFrom,
-    pub default: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-pub enum SecretFrom {
-    Env(String),
-    File(PathBuf),
-}
+pub use crate::secret::{SecretFrom, SecretSource, Var};
 
 #[derive(Debug, Clone)]
 pub struct Step {

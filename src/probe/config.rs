@@ -22,11 +22,11 @@
 //! that holds only `probes:`.
 
 use super::{ProbeConfig, ProbeFile};
-use crate::config::check::Checker;
-use crate::config::diagnostic::{Diagnostic, Diagnostics};
-use crate::config::locate::LocationIndex;
-use crate::config::validate::MIN_INTERVAL;
-use crate::config::{parse_structure, serde_diagnostic, with_earlier};
+use crate::yaml::check::Checker;
+use crate::yaml::check::MIN_INTERVAL;
+use crate::yaml::diagnostic::{Diagnostic, Diagnostics};
+use crate::yaml::locate::LocationIndex;
+use crate::yaml::{parse_structure, serde_diagnostic, with_earlier};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -44,7 +44,7 @@ pub struct ProbesFile {
 
 /// Reads and validates a file that holds only `probes:`.
 pub fn load_probes(file: &Path) -> Result<Vec<ProbeConfig>, Diagnostics> {
-    parse_probes(file, &crate::config::read_source(file, "probe")?)
+    parse_probes(file, &crate::yaml::read_source(file, "probe")?)
 }
 
 /// Parses and validates probe YAML `source` (a map with only `probes:`), naming `file` in

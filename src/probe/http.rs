@@ -23,10 +23,10 @@
 use super::net::{self, Roots};
 use super::Kind;
 use super::{Phase, Probing, Verdict};
-use crate::config::check::{regex_reason, Checker};
-use crate::config::diagnostic::{did_you_mean, Diagnostic};
-use crate::config::format::{opt_scalar_text, scalar_text, StatusList};
 use crate::error_chain::error_chain;
+use crate::yaml::check::{regex_reason, Checker};
+use crate::yaml::diagnostic::{did_you_mean, Diagnostic};
+use crate::yaml::scalars::{opt_scalar_text, scalar_text, StatusList};
 use ::http::header::{self, HeaderMap, HeaderValue};
 use ::http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Empty};

@@ -30,8 +30,8 @@ pub use self::http::HttpProbe;
 pub use self::tls::TlsProbe;
 pub use crate::journey::outcome::Outcome;
 
-use crate::config::check::Checker;
-use crate::config::one_key::{one_key_enum, Family};
+use crate::yaml::check::Checker;
+use crate::yaml::one_key::{one_key_enum, Family};
 use std::future::Future;
 use std::time::{Duration, Instant};
 

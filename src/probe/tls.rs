@@ -10,8 +10,8 @@
 
 use super::Kind;
 use super::{net, Probing, Verdict};
-use crate::config::check::Checker;
-use crate::config::format::{opt_scalar_text, scalar_text};
+use crate::yaml::check::Checker;
+use crate::yaml::scalars::{opt_scalar_text, scalar_text};
 use rustls::pki_types::ServerName;
 use serde::Deserialize;
 use std::path::PathBuf;

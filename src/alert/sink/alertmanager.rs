@@ -11,7 +11,7 @@ use super::check::SinkCheck;
 use super::send::{post_json, SendError};
 use super::{sink_file, Deliver, Kind};
 use crate::alert::notification::{Event, Notification};
-use crate::config::format::VarFile;
+use crate::yaml::secret::VarFile;
 use serde_json::{json, Map, Value};
 use std::time::Duration;
 

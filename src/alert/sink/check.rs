@@ -1,10 +1,10 @@
 //! What validating a sink's settings takes, shared by every kind: located errors for one sink
 //! ([`SinkCheck`]), and the checks of URLs, secrets, headers and texts that kinds repeat.
 
-use crate::config::check::Checker;
-use crate::config::format::VarFile;
-use crate::config::validate::var;
 use crate::journey::model::Var;
+use crate::yaml::check::Checker;
+use crate::yaml::secret::var;
+use crate::yaml::secret::VarFile;
 use std::collections::BTreeMap;
 use std::path::Path;
 

@@ -7,8 +7,8 @@ use super::send::{clip, post_json, SendError};
 use super::{read_secret_url, sink_file, Deliver, Kind};
 use crate::alert::notification::{Event, Notification};
 use crate::alert::SecretValue;
-use crate::config::format::VarFile;
 use crate::journey::secrets::Redactor;
+use crate::yaml::secret::VarFile;
 use serde_json::{json, Value};
 
 /// Discord's limits: a message over any of them is refused whole.

@@ -22,8 +22,8 @@ pub mod webhook;
 
 use super::notification::Notification;
 use super::{Filter, SecretValue};
-use crate::config::one_key::{one_key_enum, Family};
 use crate::journey::secrets::{self, Redactor};
+use crate::yaml::one_key::{one_key_enum, Family};
 use check::SinkCheck;
 pub use send::{http_client, SendError, SEND_TIMEOUT};
 use std::future::Future;
@@ -78,7 +78,7 @@ macro_rules! sink_file {
         #[serde(deny_unknown_fields)]
         pub struct File {
             pub name: Option<String>,
-            pub severity: Option<$crate::config::format::OneOrMany>,
+            pub severity: Option<$crate::yaml::scalars::OneOrMany>,
             #[serde(default)]
             pub journeys: Vec<String>,
             #[serde(default)]

@@ -10,8 +10,8 @@ use super::send::{clip, post_json, SendError};
 use super::{read_secret, sink_file, Deliver, Kind};
 use crate::alert::notification::{Event, Notification};
 use crate::alert::SecretValue;
-use crate::config::format::VarFile;
 use crate::journey::secrets::Redactor;
+use crate::yaml::secret::VarFile;
 use serde_json::{json, Map, Value};
 
 /// The API of Opsgenie's US region; the EU region's is `https://api.eu.opsgenie.com`.

@@ -8,8 +8,8 @@ use super::send::{post_json, SendError};
 use super::{read_secret_url, sink_file, Deliver, Kind};
 use crate::alert::notification::{Event, Notification};
 use crate::alert::SecretValue;
-use crate::config::format::VarFile;
 use crate::journey::secrets::Redactor;
+use crate::yaml::secret::VarFile;
 use serde_json::{json, Value};
 
 sink_file! {

@@ -7,8 +7,8 @@ use super::send::{clip, post_json, SendError};
 use super::{read_secret, sink_file, Deliver, Kind};
 use crate::alert::notification::{Event, Notification};
 use crate::alert::SecretValue;
-use crate::config::format::VarFile;
 use crate::journey::secrets::Redactor;
+use crate::yaml::secret::VarFile;
 use serde_json::{json, Value};
 
 /// The Bot API.
@@ -22,7 +22,7 @@ sink_file! {
         /// The token @BotFather gave the bot (a secret).
         bot_token: Option<VarFile>,
         /// The chat, group or channel: its numeric id, or `@channelname`.
-        #[serde(default, deserialize_with = "crate::config::format::opt_scalar_text")]
+        #[serde(default, deserialize_with = "crate::yaml::scalars::opt_scalar_text")]
         chat_id: Option<String>,
         /// Another Bot API server (a local one, or a test receiver).
         api_url: Option<VarFile>,

@@ -12,8 +12,8 @@ use super::send::{accepted, SendError};
 use super::{read_secret, sink_file, Deliver, Kind};
 use crate::alert::notification::{Event, Notification};
 use crate::alert::SecretValue;
-use crate::config::format::VarFile;
 use crate::journey::secrets::Redactor;
+use crate::yaml::secret::VarFile;
 use minijinja::{Environment, UndefinedBehavior};
 use std::collections::BTreeMap;
 
@@ -270,7 +270,7 @@ fn unknown_name(env: &Environment, template: &str, known: &[String]) -> Option<S
     let mut used: Vec<String> = compiled.undeclared_variables(false).into_iter().collect();
     used.sort();
     let unknown = used.into_iter().find(|name| !known.contains(name))?;
-    let close = crate::config::diagnostic::did_you_mean(&unknown, known.iter().map(String::as_str));
+    let close = crate::yaml::diagnostic::did_you_mean(&unknown, known.iter().map(String::as_str));
     Some(match close {
         Some(close) => {
             format!("`{unknown}` is not a field of a notification; did you mean `{close}`?")

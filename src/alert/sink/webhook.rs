@@ -11,8 +11,8 @@ use super::send::{accepted, SendError};
 use super::{read_secret, sink_file, Deliver, Kind};
 use crate::alert::notification::Notification;
 use crate::alert::SecretValue;
-use crate::config::format::VarFile;
 use crate::journey::secrets::Redactor;
+use crate::yaml::secret::VarFile;
 use std::collections::BTreeMap;
 
 pub const SIGNATURE_HEADER: &str = "X-Shopwatch-Signature-256";

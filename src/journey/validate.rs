@@ -1,20 +1,32 @@
 //! Turns a parsed `JourneyFile` into a typed `Journey`, collecting every problem with its
 //! location instead of stopping at the first.
 
-use super::check::{regex_reason, Checker};
-use super::diagnostic::{did_you_mean, Diagnostic};
-use super::format::*;
-use super::locate::LocationIndex;
-use crate::journey::keys;
-use crate::journey::model::*;
-use crate::journey::template::{is_name, Template};
+use super::file::*;
+use super::keys;
+use super::model::*;
+use super::template::{is_name, Template};
+use crate::calendar::{parse_cron, shortest_gap};
+use crate::yaml::check::{regex_reason, Checker, MIN_INTERVAL};
+use crate::yaml::diagnostic::{did_you_mean, Diagnostic, Diagnostics};
+use crate::yaml::locate::LocationIndex;
+use crate::yaml::scalars::StatusList;
+use crate::yaml::secret::var;
+use crate::yaml::{parse_structure, read_source, serde_diagnostic, with_earlier};
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
 
-/// Shortest schedule interval: a shop cannot be checked more often than this.
-pub const MIN_INTERVAL: Duration = Duration::from_secs(10);
+/// Reads and validates one journey file.
+pub fn load_journey(file: &Path) -> Result<Journey, Diagnostics> {
+    parse_journey(file, &read_source(file, "journey")?)
+}
+
+/// Parses and validates journey YAML `source`, naming `file` in errors.
+pub fn parse_journey(file: &Path, source: &str) -> Result<Journey, Diagnostics> {
+    let (raw, index, errors) = parse_structure::<JourneyFile>(file, source, serde_diagnostic)?;
+    with_earlier(errors, validate(file, raw, &index))
+}
+
 const DEFAULT_EVERY: Duration = Duration::from_secs(300);
 const DEFAULT_JOURNEY_TIMEOUT: Duration = Duration::from_secs(120);
 const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(15);
@@ -438,90 +450,6 @@ pub fn validate(
     }
 }
 
-/// Accepts standard five-field cron (`*/5 * * * *`) as well as the cron crate's six or seven
-/// fields (seconds first, optional year). The error is one line: the reason only.
-pub fn parse_cron(expr: &str) -> Result<cron::Schedule, String> {
-    let fields: Vec<&str> = expr.split_whitespace().collect();
-    let full = match fields.len() {
-        5 => format!(
-            "0 {} {}",
-            fields[..4].join(" "),
-            five_field_weekdays(fields[4])?
-        ),
-        6 | 7 => expr.to_string(),
-        n => return Err(format!("it has {n} fields, not 5")),
-    };
-    cron::Schedule::from_str(&full).map_err(|e| {
-        // The cron crate repeats the expression and marks the place with `^` before the reason.
-        let text = e.to_string();
-        text.lines()
-            .map(str::trim)
-            .rfind(|line| !line.is_empty() && *line != full && line.chars().any(|c| c != '^'))
-            .unwrap_or("a field is not valid")
-            .to_string()
-    })
-}
-
-const WEEKDAYS: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
-
-/// Five-field cron numbers the days of the week 0-7 from Sunday (0 and 7 both Sunday, so
-/// `1-5` is Monday to Friday); the cron crate numbers them 1-7 from Sunday. A day-of-week field
-/// with numbers is rewritten as the day names it means, which both read alike.
-fn five_field_weekdays(field: &str) -> Result<String, String> {
-    if !field.contains(|c: char| c.is_ascii_digit()) {
-        return Ok(field.to_string());
-    }
-    let day = |text: &str| match text.parse::<usize>() {
-        Ok(n) if n <= 7 => Ok(n),
-        Ok(n) => Err(format!(
-            "day of week {n} is more than 7 (0 and 7 are Sunday)"
-        )),
-        Err(_) => WEEKDAYS
-            .iter()
-            .position(|name| name.eq_ignore_ascii_case(text))
-            .ok_or_else(|| format!("`{text}` is not a day of the week")),
-    };
-    let mut days = [false; 7];
-    for part in field.split(',') {
-        let (range, step) = match part.split_once('/') {
-            Some((range, step)) => match step.parse::<usize>() {
-                Ok(step) if step > 0 => (range, step),
-                _ => return Err(format!("`{step}` is not a step in `{part}`")),
-            },
-            None => (part, 1),
-        };
-        let (first, last) = match range.split_once('-') {
-            _ if range == "*" => (0, 6),
-            Some((first, last)) => (day(first)?, day(last)?),
-            None if step > 1 => (day(range)?, 6),
-            None => (day(range)?, day(range)?),
-        };
-        if first > last {
-            return Err(format!(
-                "`{range}` is not a range of days: write the earlier day first"
-            ));
-        }
-        for d in (first..=last).step_by(step) {
-            days[d % 7] = true;
-        }
-    }
-    Ok(WEEKDAYS
-        .iter()
-        .zip(days)
-        .filter(|(_, on)| *on)
-        .map(|(name, _)| *name)
-        .collect::<Vec<_>>()
-        .join(","))
-}
-
-/// The shortest gap between the next runs of `schedule`, if it runs at least twice.
-fn shortest_gap(schedule: &cron::Schedule) -> Option<Duration> {
-    let runs: Vec<_> = schedule.upcoming(chrono::Utc).take(120).collect();
-    runs.windows(2)
-        .filter_map(|pair| (pair[1] - pair[0]).to_std().ok())
-        .min()
-}
-
 fn browser(c: &mut Checker, raw: &JourneyFile) -> Browser {
     let named = raw
         .browser
@@ -565,42 +493,6 @@ fn browser(c: &mut Checker, raw: &JourneyFile) -> Browser {
         }
         (Some(b), _) | (None, Some(b)) => b,
         (None, None) => Browser::Firefox,
-    }
-}
-
-pub(crate) fn var(c: &mut Checker, path: &str, value: &VarFile) -> Var {
-    match value {
-        VarFile::Text(text) => Var::Text(text.clone()),
-        VarFile::Secret(secret) => {
-            let from = if let Some(name) = secret.secret.strip_prefix("env:") {
-                if name.is_empty() {
-                    c.error(
-                        &format!("{path}.secret"),
-                        "`env:` needs a variable name, e.g. `env:SHOP_PASSWORD`",
-                    );
-                }
-                SecretFrom::Env(name.to_string())
-            } else if let Some(file) = secret.secret.strip_prefix("file:") {
-                if file.is_empty() {
-                    c.error(
-                        &format!("{path}.secret"),
-                        "`file:` needs a path, e.g. `file:/run/secrets/shop_password`",
-                    );
-                }
-                SecretFrom::File(file.into())
-            } else {
-                c.error_hint(
-                    &format!("{path}.secret"),
-                    format!("secret source `{}` is not known", secret.secret),
-                    "write `env:NAME` or `file:PATH`",
-                );
-                SecretFrom::Env(String::new())
-            };
-            Var::Secret(SecretSource {
-                from,
-                default: secret.default.clone(),
-            })
-        }
     }
 }
 
@@ -855,34 +747,5 @@ fn http(c: &mut Checker, path: &str, h: &HttpFile, known: &mut Known) -> HttpReq
         expect_status,
         store,
         timeout,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use cron::TimeUnitSpec;
-
-    /// The cron crate's day numbers (1 is Sunday) that `expr` runs on.
-    fn cron_days(expr: &str) -> Vec<u32> {
-        let schedule = parse_cron(expr).unwrap();
-        (1..=7)
-            .filter(|d| schedule.days_of_week().includes(*d))
-            .collect()
-    }
-
-    #[test]
-    fn five_field_cron_numbers_weekdays_from_sunday_zero() {
-        assert_eq!(cron_days("0 9 * * 1-5"), [2, 3, 4, 5, 6]);
-        assert_eq!(cron_days("0 9 * * 0"), [1]);
-        assert_eq!(cron_days("0 9 * * 7"), [1]);
-        assert_eq!(cron_days("0 9 * * 5-7"), [1, 6, 7]);
-        assert_eq!(cron_days("0 9 * * */2"), [1, 3, 5, 7]);
-        assert_eq!(cron_days("0 9 * * MON-FRI"), [2, 3, 4, 5, 6]);
-        assert_eq!(cron_days("0 9 * * mon,3"), [2, 4]);
-        assert_eq!(cron_days("*/5 * * * *"), [1, 2, 3, 4, 5, 6, 7]);
-        assert!(parse_cron("0 9 * * 8").unwrap_err().contains("more than 7"));
-        assert!(parse_cron("0 9 * * 5-1").is_err());
-        assert_eq!(parse_cron("* * *").unwrap_err(), "it has 3 fields, not 5");
     }
 }

@@ -3,7 +3,9 @@
 //! (durations, selectors, templates, regexes) stay text here; `validate` checks them all and
 //! turns this into the typed `Journey`.
 
-use super::one_key::{one_key_enum, Family};
+use crate::yaml::one_key::{one_key_enum, Family};
+use crate::yaml::scalars::{opt_scalar_text, scalar_text, StatusList};
+use crate::yaml::secret::VarFile;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -46,121 +48,6 @@ pub struct StepFile {
     pub timeout: Option<String>,
     #[serde(default)]
     pub always: bool,
-}
-
-/// A variable: plain text, or a secret read from the environment or a file at run time.
-#[derive(Debug)]
-pub enum VarFile {
-    Secret(SecretFile),
-    Text(String),
-}
-
-// Not `#[serde(untagged)]`: that reports "did not match any variant" at `vars`, hiding a typo
-// such as `defualt` and which variable has it.
-impl<'de> Deserialize<'de> for VarFile {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = VarFile;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a text, or a map with `secret` and optionally `default`")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<VarFile, E> {
-                Ok(VarFile::Text(v.to_string()))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<VarFile, E> {
-                Ok(VarFile::Text(v.to_string()))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<VarFile, E> {
-                Ok(VarFile::Text(v.to_string()))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<VarFile, E> {
-                Ok(VarFile::Text(v.to_string()))
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<VarFile, E> {
-                Ok(VarFile::Text(v.to_string()))
-            }
-            fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<VarFile, M::Error> {
-                SecretFile::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(VarFile::Secret)
-            }
-        }
-        deserializer.deserialize_any(V)
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SecretFile {
-    /// `env:NAME` or `file:PATH`.
-    pub secret: String,
-    /// Used when the variable or file is missing (documented demo values only).
-    pub default: Option<String>,
-}
-
-/// A scalar as text; an empty value (`max_age:`) is not given, as for every other key.
-pub fn opt_scalar_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    struct Text(String);
-    impl<'de> Deserialize<'de> for Text {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            scalar_text(d).map(Text)
-        }
-    }
-    Ok(Option::<Text>::deserialize(d)?.map(|text| text.0))
-}
-
-/// One text or a list of them: `severity: critical` or `severity: [critical, warning]`.
-#[derive(Debug)]
-pub struct OneOrMany(pub Vec<String>);
-
-impl<'de> Deserialize<'de> for OneOrMany {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = OneOrMany;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a text or a list of texts")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<OneOrMany, E> {
-                Ok(OneOrMany(vec![v.to_string()]))
-            }
-            fn visit_seq<S: de::SeqAccess<'de>>(self, seq: S) -> Result<OneOrMany, S::Error> {
-                Vec::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(OneOrMany)
-            }
-        }
-        deserializer.deserialize_any(V)
-    }
-}
-
-/// Accepts any YAML scalar as text, so `postcode: 10115` works like `postcode: "10115"`.
-pub fn scalar_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-    struct ScalarText;
-    impl Visitor<'_> for ScalarText {
-        type Value = String;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a string, number or boolean")
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
-            Ok(v.to_string())
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
-            Ok(v.to_string())
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
-            Ok(v.to_string())
-        }
-        fn visit_f64<E: de::Error>(self, v: f64) -> Result<String, E> {
-            Ok(v.to_string())
-        }
-        fn visit_bool<E: de::Error>(self, v: bool) -> Result<String, E> {
-            Ok(v.to_string())
-        }
-    }
-    deserializer.deserialize_any(ScalarText)
-}
-
-fn option_scalar_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    scalar_text(d).map(Some)
 }
 
 /// Implements Deserialize for a struct that may also be written as a plain string.
@@ -243,23 +130,23 @@ targeted!(FillFile {
     value: String,
 });
 targeted!(SelectFile {
-    #[serde(default, deserialize_with = "option_scalar_text")]
+    #[serde(default, deserialize_with = "opt_scalar_text")]
     value: Option<String>,
-    #[serde(default, deserialize_with = "option_scalar_text")]
+    #[serde(default, deserialize_with = "opt_scalar_text")]
     label: Option<String>,
     index: Option<usize>,
 });
 targeted!(WaitForFile {
     #[serde(default)]
     visible: bool,
-    #[serde(default, deserialize_with = "option_scalar_text")]
+    #[serde(default, deserialize_with = "opt_scalar_text")]
     text: Option<String>,
     timeout: Option<String>,
 });
 targeted!(AssertTextFile {
-    #[serde(default, deserialize_with = "option_scalar_text")]
+    #[serde(default, deserialize_with = "opt_scalar_text")]
     equals: Option<String>,
-    #[serde(default, deserialize_with = "option_scalar_text")]
+    #[serde(default, deserialize_with = "opt_scalar_text")]
     contains: Option<String>,
     matches: Option<String>,
 });
@@ -370,39 +257,6 @@ pub struct HttpFile {
     #[serde(default)]
     pub store: BTreeMap<String, String>,
     pub timeout: Option<String>,
-}
-
-#[derive(Debug)]
-pub enum StatusList {
-    One(u16),
-    Many(Vec<u16>),
-}
-
-// Not `#[serde(untagged)]`: that reports its error at the enclosing `http:` instead of here.
-impl<'de> Deserialize<'de> for StatusList {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = StatusList;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an HTTP status code such as 200, or a list of them such as [200, 201]")
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<StatusList, E> {
-                u16::try_from(v)
-                    .map(StatusList::One)
-                    .map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<StatusList, E> {
-                u16::try_from(v)
-                    .map(StatusList::One)
-                    .map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self))
-            }
-            fn visit_seq<S: de::SeqAccess<'de>>(self, seq: S) -> Result<StatusList, S::Error> {
-                Vec::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(StatusList::Many)
-            }
-        }
-        deserializer.deserialize_any(V)
-    }
 }
 
 /// How messages talk about actions.

@@ -23,15 +23,15 @@
 //! one serde struct (unknown keys are rejected by serde with their place); which of them a kind
 //! takes is checked here, so `channel` under `webhook:` says "not a webhook setting" at its line.
 
-use super::check::{Checker, Configured};
-use super::diagnostic::did_you_mean;
-use super::format::{opt_scalar_text, scalar_text};
-use super::validate::parse_cron;
 use crate::alert::sink::check::{FiltersFile, SinkCheck};
 use crate::alert::sink::{SinkFile, FILTER_KEYS};
 use crate::alert::{
     AlertName, AlertingConfig, Filter, MaintenanceWindow, Policy, Severity, SinkConfig,
 };
+use crate::calendar::parse_cron;
+use crate::yaml::check::{Checker, Configured};
+use crate::yaml::diagnostic::did_you_mean;
+use crate::yaml::scalars::{opt_scalar_text, scalar_text};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -91,7 +91,7 @@ pub struct MaintenanceFile {
 }
 
 impl Checker<'_> {
-    pub(super) fn alerting(
+    pub(crate) fn alerting(
         &mut self,
         dir: &Path,
         raw: &AlertingFile,
@@ -392,7 +392,7 @@ impl Checker<'_> {
 
 /// For serde's "unknown field `channel`, expected one of ..." under a sink kind
 /// (`alerting.sinks[0].webhook: ...`): the message and hint that say which kind takes what.
-pub(super) fn unknown_sink_key(text: &str) -> Option<(String, String)> {
+pub(crate) fn unknown_sink_key(text: &str) -> Option<(String, String)> {
     let (path, rest) = text.split_once(": unknown field `")?;
     let kind = path.strip_prefix("alerting.sinks[")?.split_once("].")?.1;
     if kind.contains(['.', '[']) {

@@ -8,6 +8,9 @@ use std::time::Duration;
 
 /// The longest duration any key takes (a year and a day): every duration is added to a clock
 /// somewhere, and one near `u64::MAX` seconds overflows it.
+/// The shortest `every` of a journey or probe.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(10);
+
 pub const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
 
 /// The journeys and probes a configuration has, to check the names other sections use.
