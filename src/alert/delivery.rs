@@ -1,9 +1,8 @@
-//! Delivery: one worker per sink takes the oldest pending notification, sends it, and on
-//! failure keeps it at the head and tries again after an exponential backoff, so a sink gets
-//! its notifications in order and each once it answers. The queue itself lives in the engine's
-//! state (and state file), so nothing pending is lost on a restart.
+//! Delivery: one worker per sink takes the oldest pending notification from the [`Outbox`],
+//! sends it, and on failure it stays at the head and is tried again after an exponential
+//! backoff, so a sink gets its notifications in order and each once it answers.
 
-use super::engine::Inner;
+use super::outbox::Outbox;
 use super::sink::Sink;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,17 +20,17 @@ pub fn backoff(attempts: u32) -> Duration {
 }
 
 /// Delivers `sink`'s queue until `stop` (finishing a send under way).
-pub(super) async fn deliver(inner: Arc<Inner>, sink: Arc<Sink>, stop: CancellationToken) {
-    let mut queued = inner.queued.subscribe();
+pub(super) async fn deliver(outbox: Arc<dyn Outbox>, sink: Arc<Sink>, stop: CancellationToken) {
+    let mut queued = outbox.queued();
     loop {
         queued.borrow_and_update();
-        let Some(head) = inner.head(&sink.name) else {
+        let Some(head) = outbox.head(&sink.name) else {
             tokio::select! {
                 _ = queued.changed() => continue,
                 _ = stop.cancelled() => return,
             }
         };
-        let wait = head.not_before_ms - inner.now_ms();
+        let wait = head.not_before_ms - outbox.now_ms();
         if wait > 0 {
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
@@ -42,7 +41,7 @@ pub(super) async fn deliver(inner: Arc<Inner>, sink: Arc<Sink>, stop: Cancellati
         // Not raced against `stop`: a send cut off after the receiver took it would be sent
         // again later. It ends within the sink's timeout.
         let result = sink.send(&head.notification).await;
-        inner.sent(&sink.name, &head.notification.id, result);
+        outbox.sent(&sink.name, &head.notification.id, result);
     }
 }
 

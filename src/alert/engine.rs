@@ -16,11 +16,13 @@
 //! time fixed at start plus tokio's elapsed time), so tests run it with paused time.
 
 use super::delivery;
-use super::notification::{Event, Notification, StepTiming, FORMAT_VERSION};
+use super::notification::{Event, Notification, FORMAT_VERSION};
+use super::observations::{alert_key, probe_observations, run_observations, Detail, Observation};
+use super::outbox::{self, Outbox, Pending, Queues};
 use super::sink::Sink;
 use super::state::{Change, Firing, Signal, Tracker};
 use super::{AlertName, AlertingConfig, Severity, Subject};
-use crate::journey::outcome::{Outcome, RunReport, StepOutcome};
+use crate::journey::outcome::{Outcome, RunReport};
 use crate::journey::secrets::Redactor;
 use crate::metrics::{Metrics, NotificationResult};
 use crate::probe::{ProbeConfig, ProbeResult};
@@ -32,9 +34,6 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-/// Notifications kept per sink while it cannot be reached; beyond, the oldest reminder (else
-/// the oldest) is dropped, logged and counted.
-pub const MAX_QUEUE: usize = 1000;
 /// How often repeats and the ends of maintenance windows are looked at.
 pub const TICK: Duration = Duration::from_secs(5);
 /// The version of the state file's format.
@@ -104,7 +103,7 @@ struct State {
     /// By alert key; only alerts firing or on a streak.
     alerts: BTreeMap<String, Record>,
     /// Pending notifications by sink name, oldest first.
-    queues: BTreeMap<String, VecDeque<Pending>>,
+    queues: Queues,
 }
 
 /// One alert.
@@ -119,72 +118,19 @@ struct Record {
     last: Option<Detail>,
 }
 
-/// What one observation showed.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Detail {
-    pub summary: String,
-    pub outcome: String,
-    pub reason: Option<String>,
-    pub reason_class: Option<String>,
-    pub run_id: Option<String>,
-    pub at_ms: i64,
-    pub steps: Vec<StepTiming>,
-    /// The failing step's screenshot, relative to the artifacts directory.
-    pub screenshot: Option<String>,
-}
-
-/// A notification waiting for its sink.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(super) struct Pending {
-    pub notification: Notification,
-    pub attempts: u32,
-    /// Not before this time (wall ms): the backoff after a failed attempt.
-    pub not_before_ms: i64,
-}
-
-/// One signal for one alert.
-struct Observation {
-    name: AlertName,
-    severity: Severity,
-    subject: Subject,
-    step: Option<String>,
-    signal: Signal,
-    threshold: u32,
-    recovery: u32,
-    detail: Detail,
-}
-
-impl Observation {
-    fn key(&self) -> String {
-        alert_key(
-            self.name,
-            &self.subject,
-            self.step.as_deref(),
-            self.severity,
-        )
-    }
-}
-
-/// `JourneyStepFailed{journey=demo-shop,step=checkout}`; `CertificateExpiring` also names its
-/// severity (warning and critical are two alerts, as in Prometheus rules).
-fn alert_key(name: AlertName, subject: &Subject, step: Option<&str>, severity: Severity) -> String {
-    let mut key = match subject {
-        Subject::Journey(j) => format!("{}{{journey={j}", name.as_str()),
-        Subject::Probe(p) => format!("{}{{probe={p}", name.as_str()),
-    };
-    if let Some(step) = step {
-        key.push_str(&format!(",step={step}"));
-    }
-    if name.severities().len() > 1 {
-        key.push_str(&format!(",severity={}", severity.as_str()));
-    }
-    key.push('}');
-    key
-}
-
 impl Alerting {
     /// Alerting with nothing configured yet; [`Alerting::configure`] gives it its setup.
     pub fn new(metrics: Arc<Metrics>) -> Alerting {
+        metrics.set_alert_kinds(
+            super::AlertName::ALL
+                .iter()
+                .flat_map(|name| {
+                    name.severities()
+                        .iter()
+                        .map(|s| (name.as_str(), s.as_str()))
+                })
+                .collect(),
+        );
         Alerting {
             inner: Arc::new(Inner {
                 state: Mutex::new(State::default()),
@@ -254,7 +200,7 @@ impl Alerting {
         let setup = self.inner.setup();
         let Some(config) = &setup.config else { return };
         let now = self.inner.clock.now_ms();
-        let observations = run_observations(report, config, &setup, now);
+        let observations = run_observations(report, config, &setup.artifacts_dir, now);
         let steps: BTreeSet<&str> = report.steps.iter().map(|s| s.name.as_str()).collect();
         let mut state = self.inner.state();
         // A step renamed or removed from the journey: its alerts resolve.
@@ -376,10 +322,6 @@ impl Inner {
 
     fn setup(&self) -> Arc<Setup> {
         self.setup.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    pub(super) fn now_ms(&self) -> i64 {
-        self.clock.now_ms()
     }
 
     /// Records the observations, queues what their changes call for, saves.
@@ -523,36 +465,27 @@ impl Inner {
     }
 
     fn enqueue(&self, state: &mut State, sink: &str, notification: Notification, now: i64) {
-        let queue = state.queues.entry(sink.to_string()).or_default();
-        if queue.len() >= MAX_QUEUE {
-            let victim = queue
-                .iter()
-                .position(|p| p.notification.event == Event::Repeat)
-                .unwrap_or(0);
-            if let Some(dropped) = queue.remove(victim) {
-                tracing::error!(
-                    sink,
-                    "alerting: {} notifications wait for sink `{sink}`; dropped the {} of {} ({})",
-                    MAX_QUEUE,
-                    dropped.notification.event.as_str(),
-                    dropped.notification.key,
-                    dropped.notification.id
-                );
-                self.metrics
-                    .record_notification(sink, NotificationResult::Dropped);
-            }
-        }
-        queue.push_back(Pending {
-            notification,
-            attempts: 0,
-            not_before_ms: now,
-        });
-        self.metrics.set_notification_queue(sink, queue.len());
+        outbox::push(&mut state.queues, sink, notification, now, &self.metrics);
         self.queued.send_modify(|n| *n += 1);
     }
 
+    /// Writes the state file (a temp file renamed over it); a failure is logged and counted,
+    /// and the state stays in memory.
+    fn save(&self, state: &State, setup: &Setup) {
+        let Some(config) = &setup.config else { return };
+        if let Err(e) = state.save(&config.state_file) {
+            tracing::error!(
+                "alerting: cannot write the state file {}: {e}",
+                config.state_file.display()
+            );
+            self.metrics.record_monitor_error("alert_state");
+        }
+    }
+}
+
+impl Outbox for Inner {
     /// The first pending notification of `sink`.
-    pub(super) fn head(&self, sink: &str) -> Option<Pending> {
+    fn head(&self, sink: &str) -> Option<Pending> {
         self.state()
             .queues
             .get(sink)
@@ -560,7 +493,7 @@ impl Inner {
     }
 
     /// Records the result of sending `id` (the head of `sink`'s queue): done, or retry later.
-    pub(super) fn sent(&self, sink: &str, id: &str, result: Result<(), super::sink::SendError>) {
+    fn sent(&self, sink: &str, id: &str, result: Result<(), super::sink::SendError>) {
         let setup = self.setup();
         let mut state = self.state();
         let now = self.clock.now_ms();
@@ -617,17 +550,12 @@ impl Inner {
         self.save(&state, &setup);
     }
 
-    /// Writes the state file (a temp file renamed over it); a failure is logged and counted,
-    /// and the state stays in memory.
-    fn save(&self, state: &State, setup: &Setup) {
-        let Some(config) = &setup.config else { return };
-        if let Err(e) = state.save(&config.state_file) {
-            tracing::error!(
-                "alerting: cannot write the state file {}: {e}",
-                config.state_file.display()
-            );
-            self.metrics.record_monitor_error("alert_state");
-        }
+    fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    fn queued(&self) -> watch::Receiver<u64> {
+        self.queued.subscribe()
     }
 }
 
@@ -727,7 +655,7 @@ fn notification(
         screenshot: None,
     });
     let time = |ms: i64| {
-        super::sink::alertmanager::rfc3339(
+        super::notification::rfc3339(
             chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default(),
         )
     };
@@ -793,252 +721,6 @@ pub fn artifact_url(base: &str, relative: &str) -> String {
         );
     }
     url
-}
-
-/// The signals a run gives: `MonitorUnhealthy` from every run; the step alerts only from runs
-/// that are not `error` (the monitor's fault says nothing about the shop).
-fn run_observations(
-    report: &RunReport,
-    config: &AlertingConfig,
-    setup: &Setup,
-    now: i64,
-) -> Vec<Observation> {
-    let policy = config.journey_policy(&report.journey);
-    let subject = Subject::Journey(report.journey.clone());
-    let steps: Vec<StepTiming> = report
-        .steps
-        .iter()
-        .map(|s| StepTiming {
-            name: s.name.clone(),
-            outcome: s.outcome.as_str().to_string(),
-            duration_ms: s.duration_ms,
-        })
-        .collect();
-    let base = Detail {
-        summary: String::new(),
-        outcome: report.outcome.as_str().to_string(),
-        reason: None,
-        reason_class: None,
-        run_id: Some(report.run_id.clone()),
-        at_ms: now,
-        steps,
-        screenshot: None,
-    };
-    let observe =
-        |name: AlertName, step: Option<&str>, signal, threshold, detail: Detail| Observation {
-            name,
-            severity: name.severities()[0],
-            subject: subject.clone(),
-            step: step.map(str::to_string),
-            signal,
-            threshold,
-            recovery: policy.recovery_threshold,
-            detail,
-        };
-
-    let mut observations = Vec::new();
-    let error = report.outcome == Outcome::Error;
-    let error_reason = report
-        .error
-        .clone()
-        .or_else(|| report.first_failure().and_then(|s| s.reason.clone()));
-    observations.push(observe(
-        AlertName::MonitorUnhealthy,
-        None,
-        if error { Signal::Bad } else { Signal::Good },
-        policy.failure_threshold,
-        Detail {
-            summary: format!(
-                "{}: the monitor could not run the journey: {}",
-                report.journey,
-                error_reason.as_deref().unwrap_or("error")
-            ),
-            reason: error_reason.clone(),
-            reason_class: report
-                .first_failure()
-                .and_then(|s| s.reason_class)
-                .map(|c| c.as_str().to_string()),
-            ..base.clone()
-        },
-    ));
-    if error {
-        return observations;
-    }
-    for step in &report.steps {
-        let (failed, slow) = match step.outcome {
-            StepOutcome::Failed => (Some(Signal::Bad), None),
-            StepOutcome::Ok => (Some(Signal::Good), Some(Signal::Good)),
-            StepOutcome::Slow => (Some(Signal::Good), Some(Signal::Bad)),
-            StepOutcome::Error | StepOutcome::Skipped => (None, None),
-        };
-        let screenshot = step
-            .artifacts
-            .iter()
-            .find(|p| p.extension().is_some_and(|e| e == "png"))
-            .and_then(|p| p.strip_prefix(&setup.artifacts_dir).ok())
-            .map(|p| p.to_string_lossy().replace('\\', "/"));
-        if let Some(signal) = failed {
-            let reason = step.reason.clone();
-            observations.push(observe(
-                AlertName::JourneyStepFailed,
-                Some(&step.name),
-                signal,
-                policy.failure_threshold,
-                Detail {
-                    summary: format!(
-                        "{}: step {} failed: {}",
-                        report.journey,
-                        step.name,
-                        reason.as_deref().unwrap_or("no reason given")
-                    ),
-                    reason,
-                    reason_class: step.reason_class.map(|c| c.as_str().to_string()),
-                    screenshot: screenshot.clone(),
-                    ..base.clone()
-                },
-            ));
-        }
-        if let Some(signal) = slow {
-            let took = step.duration_ms.unwrap_or_default() / 1000.0;
-            let budget = step.slow_ms.unwrap_or_default() / 1000.0;
-            let reason = format!("took {took:.2}s, over its slow budget of {budget:.2}s");
-            observations.push(observe(
-                AlertName::JourneyStepSlow,
-                Some(&step.name),
-                signal,
-                policy.slow_threshold,
-                Detail {
-                    summary: format!("{}: step {} is slow: {reason}", report.journey, step.name),
-                    reason: Some(reason),
-                    ..base.clone()
-                },
-            ));
-        }
-    }
-    observations
-}
-
-/// The signals a probe run gives. `error` feeds only `MonitorUnhealthy`. A tls probe whose
-/// handshake completed says whether the chain is valid (`CertificateInvalid`) rather than
-/// failing as a probe; any probe with a verified chain says how soon it expires.
-fn probe_observations(
-    probe: &ProbeConfig,
-    result: &ProbeResult,
-    config: &AlertingConfig,
-    now: i64,
-) -> Vec<Observation> {
-    let policy = config.probe_policy(probe.name());
-    let subject = Subject::Probe(probe.name().to_string());
-    let reason = result.reason.clone();
-    let detail = |summary: String, reason: Option<String>| Detail {
-        summary,
-        outcome: result.outcome.as_str().to_string(),
-        reason,
-        reason_class: None,
-        run_id: None,
-        at_ms: now,
-        steps: Vec::new(),
-        screenshot: None,
-    };
-    let observe = |name: AlertName,
-                   severity: Severity,
-                   signal,
-                   threshold: u32,
-                   recovery: u32,
-                   detail: Detail| Observation {
-        name,
-        severity,
-        subject: subject.clone(),
-        step: None,
-        signal,
-        threshold,
-        recovery,
-        detail,
-    };
-    let name = probe.name();
-    let mut observations = Vec::new();
-    let error = result.outcome == Outcome::Error;
-    observations.push(observe(
-        AlertName::MonitorUnhealthy,
-        Severity::Warning,
-        if error { Signal::Bad } else { Signal::Good },
-        policy.failure_threshold,
-        policy.recovery_threshold,
-        detail(
-            format!(
-                "probe {name}: the monitor could not run it: {}",
-                reason.as_deref().unwrap_or("error")
-            ),
-            reason.clone(),
-        ),
-    ));
-    if error {
-        return observations;
-    }
-    let tls = result.metrics.tls.as_ref();
-    let handshake_judged = matches!(probe, ProbeConfig::Tls(_)) && tls.is_some();
-    let failed = result.outcome == Outcome::Failed;
-    if handshake_judged {
-        let verified = tls.is_some_and(|t| t.verified);
-        observations.push(observe(
-            AlertName::CertificateInvalid,
-            Severity::Critical,
-            if verified { Signal::Good } else { Signal::Bad },
-            1,
-            1,
-            detail(
-                format!(
-                    "probe {name}: the certificate is not valid: {}",
-                    reason.as_deref().unwrap_or("it does not verify")
-                ),
-                reason.clone(),
-            ),
-        ));
-    }
-    // A tls probe that reached the server is not "down" even when its certificate is bad.
-    observations.push(observe(
-        AlertName::ProbeFailed,
-        Severity::Critical,
-        if failed && !handshake_judged {
-            Signal::Bad
-        } else {
-            Signal::Good
-        },
-        policy.failure_threshold,
-        policy.recovery_threshold,
-        detail(
-            format!(
-                "probe {name} failed: {}",
-                reason.as_deref().unwrap_or("no reason given")
-            ),
-            reason.clone(),
-        ),
-    ));
-    if let Some(expiry) = tls.filter(|t| t.verified).and_then(|t| t.last_chain_expiry) {
-        let left_days = (expiry * 1000 - now) as f64 / 86_400_000.0;
-        let when = chrono::DateTime::from_timestamp(expiry, 0)
-            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-            .unwrap_or_default();
-        let why = format!("the certificate chain expires in {left_days:.1} days ({when})");
-        for (severity, days) in [
-            (Severity::Warning, policy.warn_days),
-            (Severity::Critical, policy.critical_days),
-        ] {
-            observations.push(observe(
-                AlertName::CertificateExpiring,
-                severity,
-                if left_days < days as f64 {
-                    Signal::Bad
-                } else {
-                    Signal::Good
-                },
-                1,
-                1,
-                detail(format!("probe {name}: {why}"), Some(why.clone())),
-            ));
-        }
-    }
-    observations
 }
 
 #[cfg(test)]

@@ -19,6 +19,8 @@ pub mod config;
 pub mod delivery;
 pub mod engine;
 pub mod notification;
+pub mod observations;
+pub mod outbox;
 pub mod sink;
 pub mod state;
 

@@ -103,7 +103,7 @@ impl Notification {
     /// The clearly marked test alert of `shopwatch alert test`.
     pub fn test(location: Option<String>, monitor_url: Option<String>) -> Notification {
         let now = chrono::Utc::now();
-        let at = super::sink::alertmanager::rfc3339(now);
+        let at = rfc3339(now);
         Notification {
             version: FORMAT_VERSION,
             id: format!("test-{:x}", now.timestamp_millis()),
@@ -205,6 +205,11 @@ impl Notification {
         }
         text
     }
+}
+
+/// A time as notifications write it: RFC 3339 in UTC, with milliseconds.
+pub fn rfc3339(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 #[cfg(test)]

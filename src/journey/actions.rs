@@ -2,7 +2,7 @@
 //! until the step's deadline instead of sleeping a fixed time.
 
 use super::model::*;
-use super::outcome::{Failure, ReasonClass};
+use super::outcome::{classify, clip, Failure, ReasonClass};
 use super::page;
 use super::secrets::Redactor;
 use crate::error_chain::error_chain;
@@ -93,102 +93,6 @@ impl ActionEnv<'_> {
             None => self.deadline,
         }
     }
-}
-
-/// Maps a WebDriver error to a failure: the shop's fault or the monitor's.
-pub fn classify(error: &CmdError, doing: &str) -> Failure {
-    use ReasonClass::*;
-    let reason = |what: &str| format!("{doing}: {what}");
-    match error {
-        CmdError::WaitTimeout => Failure::shop(Timeout, reason("timed out")),
-        CmdError::Lost(e) => Failure::monitor(
-            Webdriver,
-            reason(&format!("lost the WebDriver connection: {e}")),
-        ),
-        CmdError::Failed(e) => {
-            Failure::monitor(Webdriver, reason(&format!("WebDriver did not answer: {e}")))
-        }
-        CmdError::FailedC(e) => {
-            Failure::monitor(Webdriver, reason(&format!("WebDriver did not answer: {e}")))
-        }
-        CmdError::Standard(wd) => {
-            let message = first_line(&wd.message);
-            let lower = message.to_lowercase();
-            match wd.error {
-                ErrorStatus::InvalidSessionId
-                | ErrorStatus::NoSuchWindow
-                | ErrorStatus::SessionNotCreated => Failure::monitor(
-                    BrowserCrashed,
-                    reason(&format!("the browser session is gone: {message}")),
-                ),
-                ErrorStatus::NoSuchElement | ErrorStatus::StaleElementReference => Failure::shop(
-                    ElementMissing,
-                    reason(&format!("element not found ({message})")),
-                ),
-                ErrorStatus::ElementNotInteractable
-                | ErrorStatus::ElementClickIntercepted
-                | ErrorStatus::InvalidElementState => Failure::shop(
-                    ElementMissing,
-                    reason(&format!("element cannot be used: {message}")),
-                ),
-                ErrorStatus::Timeout => Failure::shop(
-                    Timeout,
-                    reason(&format!("page did not load in time ({message})")),
-                ),
-                ErrorStatus::InsecureCertificate => Failure::shop(
-                    Unreachable,
-                    reason(&format!(
-                        "the shop's TLS certificate is not trusted: {message}"
-                    )),
-                ),
-                ErrorStatus::JavascriptError | ErrorStatus::ScriptTimeout => {
-                    Failure::shop(Script, reason(&format!("script failed: {message}")))
-                }
-                ErrorStatus::UnexpectedAlertOpen => Failure::shop(
-                    Assertion,
-                    reason(&format!("an unexpected dialog is open: {message}")),
-                ),
-                ErrorStatus::InvalidSelector => {
-                    Failure::shop(Assertion, reason(&format!("invalid selector: {message}")))
-                }
-                _ if lower.contains("neterror")
-                    || lower.contains("reached error page")
-                    || lower.contains("err_") =>
-                {
-                    Failure::shop(
-                        Unreachable,
-                        reason(&format!(
-                            "the browser could not load the page: {}",
-                            page::net_error_name(&message)
-                        )),
-                    )
-                }
-                _ if lower.contains("crash")
-                    || lower.contains("not reachable")
-                    || lower.contains("disconnected")
-                    || lower.contains("session deleted")
-                    || lower.contains("browsing context has been discarded") =>
-                {
-                    Failure::monitor(
-                        BrowserCrashed,
-                        reason(&format!("the browser crashed or went away: {message}")),
-                    )
-                }
-                _ => Failure::monitor(Webdriver, reason(&format!("WebDriver error: {message}"))),
-            }
-        }
-        other => Failure::monitor(
-            Webdriver,
-            reason(&format!(
-                "WebDriver error: {}",
-                first_line(&other.to_string())
-            )),
-        ),
-    }
-}
-
-fn first_line(text: &str) -> String {
-    text.lines().next().unwrap_or("").trim().to_string()
 }
 
 /// Runs `action`; Ok means its post-condition holds.
@@ -503,18 +407,6 @@ fn render_match(env: &ActionEnv<'_>, expect: &TextMatch) -> Result<String, Failu
     match expect.template() {
         Some(t) => env.render(t),
         None => Ok(String::new()),
-    }
-}
-
-/// Page or response text for a reason: secrets redacted (before clipping, which could cut one
-/// in half), whitespace collapsed, at most 200 characters.
-pub fn clip(text: &str, redactor: &Redactor) -> String {
-    let text = redactor.redact(text);
-    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if text.chars().count() > 200 {
-        format!("{}…", text.chars().take(200).collect::<String>())
-    } else {
-        text
     }
 }
 

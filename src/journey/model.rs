@@ -28,32 +28,8 @@ pub enum Schedule {
     Cron(Box<cron::Schedule>),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Browser {
-    Firefox,
-    Chrome,
-}
-
-impl Browser {
-    pub const NAMES: &'static [&'static str] = &["firefox", "chrome"];
-
-    pub fn parse(name: &str) -> Option<Browser> {
-        match name {
-            "firefox" => Some(Browser::Firefox),
-            "chrome" | "chromium" => Some(Browser::Chrome),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Browser::Firefox => "firefox",
-            Browser::Chrome => "chrome",
-        }
-    }
-}
-
 pub use crate::secret::{SecretFrom, SecretSource, Var};
+pub use crate::webdriver::Browser;
 
 #[derive(Debug, Clone)]
 pub struct Step {

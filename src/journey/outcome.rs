@@ -1,6 +1,8 @@
 //! What a run produced: outcomes, per-step results and reasons. A failed check is data here,
 //! not an error.
 
+use crate::secret::redact::Redactor;
+use fantoccini::error::{CmdError, ErrorStatus};
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -215,4 +217,126 @@ impl RunReport {
 
 pub fn millis(d: std::time::Duration) -> f64 {
     (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
+}
+/// Maps a WebDriver error to a failure: the shop's fault or the monitor's.
+pub fn classify(error: &CmdError, doing: &str) -> Failure {
+    use ReasonClass::*;
+    let reason = |what: &str| format!("{doing}: {what}");
+    match error {
+        CmdError::WaitTimeout => Failure::shop(Timeout, reason("timed out")),
+        CmdError::Lost(e) => Failure::monitor(
+            Webdriver,
+            reason(&format!("lost the WebDriver connection: {e}")),
+        ),
+        CmdError::Failed(e) => {
+            Failure::monitor(Webdriver, reason(&format!("WebDriver did not answer: {e}")))
+        }
+        CmdError::FailedC(e) => {
+            Failure::monitor(Webdriver, reason(&format!("WebDriver did not answer: {e}")))
+        }
+        CmdError::Standard(wd) => {
+            let message = first_line(&wd.message);
+            let lower = message.to_lowercase();
+            match wd.error {
+                ErrorStatus::InvalidSessionId
+                | ErrorStatus::NoSuchWindow
+                | ErrorStatus::SessionNotCreated => Failure::monitor(
+                    BrowserCrashed,
+                    reason(&format!("the browser session is gone: {message}")),
+                ),
+                ErrorStatus::NoSuchElement | ErrorStatus::StaleElementReference => Failure::shop(
+                    ElementMissing,
+                    reason(&format!("element not found ({message})")),
+                ),
+                ErrorStatus::ElementNotInteractable
+                | ErrorStatus::ElementClickIntercepted
+                | ErrorStatus::InvalidElementState => Failure::shop(
+                    ElementMissing,
+                    reason(&format!("element cannot be used: {message}")),
+                ),
+                ErrorStatus::Timeout => Failure::shop(
+                    Timeout,
+                    reason(&format!("page did not load in time ({message})")),
+                ),
+                ErrorStatus::InsecureCertificate => Failure::shop(
+                    Unreachable,
+                    reason(&format!(
+                        "the shop's TLS certificate is not trusted: {message}"
+                    )),
+                ),
+                ErrorStatus::JavascriptError | ErrorStatus::ScriptTimeout => {
+                    Failure::shop(Script, reason(&format!("script failed: {message}")))
+                }
+                ErrorStatus::UnexpectedAlertOpen => Failure::shop(
+                    Assertion,
+                    reason(&format!("an unexpected dialog is open: {message}")),
+                ),
+                ErrorStatus::InvalidSelector => {
+                    Failure::shop(Assertion, reason(&format!("invalid selector: {message}")))
+                }
+                _ if lower.contains("neterror")
+                    || lower.contains("reached error page")
+                    || lower.contains("err_") =>
+                {
+                    Failure::shop(
+                        Unreachable,
+                        reason(&format!(
+                            "the browser could not load the page: {}",
+                            net_error_name(&message)
+                        )),
+                    )
+                }
+                _ if lower.contains("crash")
+                    || lower.contains("not reachable")
+                    || lower.contains("disconnected")
+                    || lower.contains("session deleted")
+                    || lower.contains("browsing context has been discarded") =>
+                {
+                    Failure::monitor(
+                        BrowserCrashed,
+                        reason(&format!("the browser crashed or went away: {message}")),
+                    )
+                }
+                _ => Failure::monitor(Webdriver, reason(&format!("WebDriver error: {message}"))),
+            }
+        }
+        other => Failure::monitor(
+            Webdriver,
+            reason(&format!(
+                "WebDriver error: {}",
+                first_line(&other.to_string())
+            )),
+        ),
+    }
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or("").trim().to_string()
+}
+
+/// Page or response text for a reason: secrets redacted (before clipping, which could cut one
+/// in half), whitespace collapsed, at most 200 characters.
+pub fn clip(text: &str, redactor: &Redactor) -> String {
+    let text = redactor.redact(text);
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.chars().count() > 200 {
+        format!("{}…", text.chars().take(200).collect::<String>())
+    } else {
+        text
+    }
+}
+
+/// `about:neterror?e=connectionFailure&u=...` -> `connectionFailure`; Chromium codes as they are.
+pub fn net_error_name(message: &str) -> String {
+    if let Some(code) = message.split("e=").nth(1) {
+        return code.split(['&', ' ']).next().unwrap_or(code).to_string();
+    }
+    if let Some(start) = message.find("ERR_") {
+        return message[start..]
+            .split(|c: char| !(c.is_ascii_uppercase() || c == '_'))
+            .next()
+            .unwrap_or("")
+            .to_string();
+    }
+    message.to_string()
 }

@@ -53,7 +53,7 @@ pub async fn state(client: &Client) -> Result<PageState, CmdError> {
 pub async fn check_navigation(client: &Client, doing: &str) -> Result<(), Failure> {
     let state = state(client)
         .await
-        .map_err(|e| super::actions::classify(&e, doing))?;
+        .map_err(|e| super::outcome::classify(&e, doing))?;
     if let Some(error) = &state.net_error {
         return Err(Failure::shop(
             ReasonClass::Unreachable,
@@ -81,26 +81,11 @@ pub async fn describe(client: &Client, redactor: &Redactor) -> Option<String> {
         let messages: Vec<String> = state
             .messages
             .iter()
-            .map(|m| format!("\"{}\"", super::actions::clip(m, redactor)))
+            .map(|m| format!("\"{}\"", super::outcome::clip(m, redactor)))
             .collect();
         text.push_str(&format!("; it shows {}", messages.join(", ")));
     }
     Some(text)
-}
-
-/// `about:neterror?e=connectionFailure&u=...` -> `connectionFailure`; Chromium codes as they are.
-pub fn net_error_name(message: &str) -> String {
-    if let Some(code) = message.split("e=").nth(1) {
-        return code.split(['&', ' ']).next().unwrap_or(code).to_string();
-    }
-    if let Some(start) = message.find("ERR_") {
-        return message[start..]
-            .split(|c: char| !(c.is_ascii_uppercase() || c == '_'))
-            .next()
-            .unwrap_or("")
-            .to_string();
-    }
-    message.to_string()
 }
 
 /// Blacks out masked elements, password fields and any element showing a secret, by drawing
@@ -191,7 +176,7 @@ impl Screenshots<'_> {
     /// the monitor's fault (`artifacts`), never the shop's.
     pub async fn take(&self, client: &Client, name: &str) -> Result<PathBuf, Failure> {
         let doing = format!("screenshot {name}");
-        let fail = |e: CmdError| super::actions::classify(&e, &doing);
+        let fail = |e: CmdError| super::outcome::classify(&e, &doing);
         let mut css = Vec::new();
         let mut xpaths = Vec::new();
         for locator in self.mask {

@@ -339,6 +339,8 @@ struct State {
     notification_queue: BTreeMap<String, usize>,
     /// By (alertname, severity).
     alerts_firing: BTreeMap<(String, String), usize>,
+    /// Every (alertname, severity) the alerting can raise, each a series from the start.
+    alert_kinds: Vec<(&'static str, &'static str)>,
 }
 
 impl State {
@@ -422,6 +424,7 @@ impl Metrics {
                 notifications: BTreeMap::new(),
                 notification_queue: BTreeMap::new(),
                 alerts_firing: BTreeMap::new(),
+                alert_kinds: Vec::new(),
             }),
             last_render_len: AtomicUsize::new(0),
         }
@@ -692,6 +695,12 @@ impl Metrics {
         if let Some(n) = self.state().notification_queue.get_mut(sink) {
             *n = length;
         }
+    }
+
+    /// The (alertname, severity) pairs the alerting can raise: each is exported, at 0 while it
+    /// does not fire. Given by the alerting, so metrics need not know its alerts.
+    pub fn set_alert_kinds(&self, kinds: Vec<(&'static str, &'static str)>) {
+        self.state().alert_kinds = kinds;
     }
 
     /// Sets the alerts firing now, by (alertname, severity); all others are 0.

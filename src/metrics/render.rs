@@ -500,20 +500,17 @@ fn global(t: &mut Text, state: &State) {
         "Alerts firing now, by name and severity (also during maintenance windows).",
         GAUGE,
         |t| {
-            for name in crate::alert::AlertName::ALL {
-                for severity in name.severities() {
-                    let (name, severity) = (name.as_str(), severity.as_str());
-                    let n = state
-                        .alerts_firing
-                        .iter()
-                        .find(|((a, s), _)| a == name && s == severity)
-                        .map_or(0, |(_, n)| *n);
-                    t.line(
-                        ALERTS_FIRING,
-                        &[("alertname", name), ("severity", severity)],
-                        n as f64,
-                    );
-                }
+            for &(name, severity) in &state.alert_kinds {
+                let n = state
+                    .alerts_firing
+                    .iter()
+                    .find(|((a, s), _)| a == name && s == severity)
+                    .map_or(0, |(_, n)| *n);
+                t.line(
+                    ALERTS_FIRING,
+                    &[("alertname", name), ("severity", severity)],
+                    n as f64,
+                );
             }
         },
     );

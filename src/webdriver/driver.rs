@@ -6,8 +6,8 @@
 //! if shopwatch itself is killed (see `guard` and `reaper`). The port is read from the driver's
 //! own output (`--port 0`); picking a free port ourselves races with other drivers.
 
+use super::Browser;
 use super::{guard, reaper};
-use crate::journey::model::Browser;
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};

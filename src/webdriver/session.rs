@@ -2,7 +2,7 @@
 //! endpoint), and closing it on every path.
 
 use super::driver::{DriverError, LocalDriver};
-use crate::journey::model::Browser;
+use super::Browser;
 use fantoccini::wd::TimeoutConfiguration;
 use fantoccini::{Client, ClientBuilder};
 use serde_json::{json, Map, Value};

@@ -3,9 +3,10 @@
 //! here, so what the engine queued stays in the queues to be looked at.
 
 use super::*;
+use crate::alert::outbox::MAX_QUEUE;
 use crate::alert::sink::{alertmanager, webhook};
 use crate::alert::{Filter, MaintenanceWindow, Policy, SinkConfig, SinkSettings};
-use crate::journey::outcome::{ReasonClass, StepReport};
+use crate::journey::outcome::{ReasonClass, StepOutcome, StepReport};
 use crate::metrics::MetricsConfig;
 
 const HOUR: Duration = Duration::from_secs(3600);

@@ -10,7 +10,7 @@
 use super::check::SinkCheck;
 use super::send::{post_json, SendError};
 use super::{sink_file, Deliver, Kind};
-use crate::alert::notification::{Event, Notification};
+use crate::alert::notification::{rfc3339, Event, Notification};
 use crate::yaml::secret::VarFile;
 use serde_json::{json, Map, Value};
 use std::time::Duration;
@@ -125,10 +125,6 @@ pub fn body(notification: &Notification, now: chrono::DateTime<chrono::Utc>) -> 
         alert["generatorURL"] = Value::String(url.clone());
     }
     json!([alert])
-}
-
-pub fn rfc3339(at: chrono::DateTime<chrono::Utc>) -> String {
-    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 #[cfg(test)]
