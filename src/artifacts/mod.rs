@@ -15,6 +15,7 @@
 //! [`safe_name`], so that none is `.`, `..`, hidden, or holds a separator; `/artifacts/` serves
 //! regular files under the directory only, never through a link ([`serve`]).
 
+pub mod config;
 pub mod retention;
 pub mod root;
 pub mod serve;

@@ -8,8 +8,10 @@
 
 use crate::alert::config::AlertingFile;
 use crate::alert::AlertingConfig;
+use crate::artifacts::config::ArtifactsFile;
 pub use crate::artifacts::ArtifactsConfig;
 use crate::journey::model::Journey;
+use crate::metrics::config::MetricsFile;
 use crate::metrics::MetricsConfig;
 use crate::probe::config::{probe_serde_diagnostic, validate_probes};
 use crate::probe::ProbeConfig;
@@ -18,7 +20,6 @@ use crate::webdriver::Endpoint;
 use crate::yaml::check::{Checker, Configured};
 use crate::yaml::diagnostic::{Diagnostic, Diagnostics};
 use crate::yaml::locate::{Location, LocationIndex};
-use crate::yaml::scalars::opt_scalar_text;
 use crate::yaml::{parse_structure, serde_diagnostic, with_earlier};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
@@ -26,14 +27,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9464";
-pub const DEFAULT_ARTIFACTS_DIR: &str = "shopwatch-artifacts";
-pub const DEFAULT_ARTIFACTS_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
-pub const DEFAULT_ARTIFACTS_MAX_SIZE: u64 = 1024 * 1024 * 1024;
-/// The quantile window is cut into slices; shorter than this it would hold too few runs.
-pub const MIN_WINDOW: Duration = Duration::from_secs(60);
 
 /// The whole monitor, validated.
 #[derive(Debug, Clone)]
@@ -121,25 +116,6 @@ impl<'de> Deserialize<'de> for JourneyEntry {
         }
         deserializer.deserialize_any(V)
     }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ArtifactsFile {
-    pub dir: Option<String>,
-    #[serde(default, deserialize_with = "opt_scalar_text")]
-    pub max_age: Option<String>,
-    #[serde(default, deserialize_with = "opt_scalar_text")]
-    pub max_size: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MetricsFile {
-    #[serde(default, deserialize_with = "opt_scalar_text")]
-    pub window: Option<String>,
-    pub step_buckets: Option<Vec<f64>>,
-    pub journey_buckets: Option<Vec<f64>>,
 }
 
 /// `listen` as text (`listen: 9464` too, which [`listen_problem`] then explains); a list or a
@@ -288,11 +264,11 @@ fn structure_hint(message: &str) -> Option<&'static str> {
         "artifacts" => "`artifacts` is a map with `dir`, `max_age` and `max_size`, e.g. `artifacts: {dir: shopwatch-artifacts, max_age: 7d, max_size: 1GiB}`",
         "artifacts.dir" => "a directory path, e.g. `dir: /var/lib/shopwatch/artifacts`",
         "artifacts.max_age" => "a duration, e.g. `max_age: 7d`",
-        "artifacts.max_size" => SIZE_HINT,
+        "artifacts.max_size" => crate::artifacts::config::SIZE_HINT,
         "metrics" => "`metrics` is a map with `window`, `step_buckets` and `journey_buckets`",
         "metrics.window" => "a duration, e.g. `window: 1h`",
         "metrics.step_buckets" | "metrics.step_buckets[]" | "metrics.journey_buckets"
-        | "metrics.journey_buckets[]" => BUCKETS_HINT,
+        | "metrics.journey_buckets[]" => crate::metrics::config::BUCKETS_HINT,
         _ => return None,
     })
 }
@@ -301,9 +277,6 @@ const LISTEN_HINT: &str =
     "write an IP address and port, e.g. `127.0.0.1:9464` (this machine only) or `0.0.0.0:9464` (every interface, as in a container)";
 const WEBDRIVER_URL_HINT: &str = "give the WebDriver endpoint, e.g. `http://127.0.0.1:4444` (geckodriver, Selenium), or leave `url` out to start a local driver";
 const BASE_URL_HINT: &str = "write a full URL such as `https://staging.shop.example.com`";
-const SIZE_HINT: &str = "write a number of bytes with a unit, e.g. `500MB` or `1GiB`";
-const BUCKETS_HINT: &str =
-    "upper bounds in seconds, in increasing order, e.g. `[0.5, 1, 2.5, 5, 10]`";
 
 /// What is wrong with a `listen` text that is not a `SocketAddr`: (message, hint).
 fn listen_problem(text: &str) -> (String, String) {
@@ -484,9 +457,9 @@ fn validate(
             .with_hint("add `journeys: [journeys/shop.yaml]`, or a probe under `probes:`"),
         );
     }
-    let artifacts = c.artifacts(&dir, raw.artifacts.as_ref());
-    let artifacts_at = artifacts_location(index);
-    let metrics = c.metrics(raw.metrics.as_ref());
+    let artifacts = crate::artifacts::config::check(&mut c, &dir, raw.artifacts.as_ref());
+    let artifacts_at = crate::artifacts::config::artifacts_location(index);
+    let metrics = crate::metrics::config::check(&mut c, raw.metrics.as_ref());
     let journey_names: Vec<String> = journeys.iter().map(|j| j.name.clone()).collect();
     let probe_names: Vec<String> = raw.probes.iter().map(|p| p.name().to_string()).collect();
     let alerting = raw.alerting.as_ref().map(|a| {
@@ -536,18 +509,6 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "probes",
     "alerting",
 ];
-
-/// Where a problem with the artifacts directory is shown: at `artifacts.dir`, else at the
-/// `artifacts` key, else at the start of the file (the default directory).
-fn artifacts_location(index: &LocationIndex) -> Location {
-    if index.has("artifacts.dir") {
-        index.find("artifacts.dir")
-    } else if index.has("artifacts") {
-        index.find_key("artifacts")
-    } else {
-        Location { line: 1, column: 1 }
-    }
-}
 
 impl Checker<'_> {
     /// Every journey the entries name (globs expanded, in order, each file once), validated;
@@ -713,133 +674,8 @@ impl Checker<'_> {
         }
         matched
     }
-
-    fn artifacts(&mut self, dir: &Path, raw: Option<&ArtifactsFile>) -> ArtifactsConfig {
-        let given = raw.and_then(|a| a.dir.as_deref());
-        let max_age = raw
-            .and_then(|a| self.opt_duration("artifacts.max_age", &a.max_age))
-            .unwrap_or(DEFAULT_ARTIFACTS_MAX_AGE);
-        let max_size = match raw.and_then(|a| a.max_size.as_deref()) {
-            Some(text) => parse_size(text).unwrap_or_else(|| {
-                if is_zero_size(text) {
-                    self.error_hint(
-                        "artifacts.max_size",
-                        format!("`max_size: {text}` would keep no artifacts"),
-                        "give the most the artifacts may take, e.g. `500MB` or `1GiB`",
-                    );
-                } else {
-                    self.error_hint(
-                        "artifacts.max_size",
-                        format!("`{text}` is not a size"),
-                        SIZE_HINT,
-                    );
-                }
-                DEFAULT_ARTIFACTS_MAX_SIZE
-            }),
-            None => DEFAULT_ARTIFACTS_MAX_SIZE,
-        };
-        let artifacts_dir = dir.join(given.unwrap_or(DEFAULT_ARTIFACTS_DIR));
-        if given.is_some_and(|d| d.trim().is_empty()) {
-            self.error_hint(
-                "artifacts.dir",
-                "artifacts `dir` is empty",
-                "give a directory, or leave `dir` out for `shopwatch-artifacts` beside the configuration",
-            );
-        } else if let Err(refusal) = crate::artifacts::root::check(&artifacts_dir, Some(self.file))
-        {
-            let hint = match given {
-                Some(_) => refusal.hint,
-                None => format!(
-                    "without `artifacts.dir` it is `{DEFAULT_ARTIFACTS_DIR}` beside the configuration; {}",
-                    refusal.hint
-                ),
-            };
-            self.errors.push(
-                Diagnostic::new(self.file, artifacts_location(self.index), refusal.message)
-                    .with_hint(hint),
-            );
-        }
-        ArtifactsConfig {
-            dir: artifacts_dir,
-            max_age,
-            max_size,
-        }
-    }
-
-    fn metrics(&mut self, raw: Option<&MetricsFile>) -> MetricsConfig {
-        let mut metrics = MetricsConfig::default();
-        let Some(raw) = raw else {
-            return metrics;
-        };
-        if let Some(window) = self.opt_duration("metrics.window", &raw.window) {
-            if window < MIN_WINDOW {
-                self.error_hint(
-                    "metrics.window",
-                    format!(
-                        "window {} is shorter than the 1m minimum",
-                        humantime::format_duration(window)
-                    ),
-                    "the window should hold many runs: the default is 1h",
-                );
-            }
-            metrics.window = window;
-        }
-        for (key, given, target) in [
-            ("step_buckets", &raw.step_buckets, &mut metrics.step_buckets),
-            (
-                "journey_buckets",
-                &raw.journey_buckets,
-                &mut metrics.journey_buckets,
-            ),
-        ] {
-            let Some(bounds) = given else { continue };
-            let path = format!("metrics.{key}");
-            if bounds.is_empty() {
-                self.error_hint(
-                    &path,
-                    format!("`{key}` is empty"),
-                    "give upper bounds in seconds, e.g. `[0.5, 1, 2.5, 5, 10]`, or leave it out for the defaults",
-                );
-            } else if let Some(i) = bounds.iter().position(|b| !b.is_finite() || *b <= 0.0) {
-                self.error_hint(
-                    &format!("{path}[{i}]"),
-                    format!(
-                        "bucket bound {} in `{key}` must be a positive number of seconds",
-                        bounds[i]
-                    ),
-                    BUCKETS_HINT,
-                );
-            } else if let Some(i) = bounds.windows(2).position(|w| w[0] >= w[1]) {
-                self.error_hint(
-                    &format!("{path}[{}]", i + 1),
-                    format!(
-                        "bucket bound {} in `{key}` is not more than the bound before it ({}): bounds must increase",
-                        bounds[i + 1],
-                        bounds[i]
-                    ),
-                    BUCKETS_HINT,
-                );
-            }
-            *target = bounds.clone();
-        }
-        metrics
-    }
 }
 
-/// `0`, `0MB`, `0.5B`: a size in a known unit, but less than a byte.
-fn is_zero_size(text: &str) -> bool {
-    let text = text.trim();
-    let split = text
-        .find(|ch: char| !(ch.is_ascii_digit() || ch == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    match (number.parse::<f64>(), parse_size(&format!("1{unit}"))) {
-        (Ok(number), Some(factor)) => number * (factor as f64) < 1.0,
-        _ => false,
-    }
-}
-
-/// `1048576`, `500MB`, `1.5GiB`, `10 kB` as bytes (SI and binary units).
 /// The most directory entries a journey glob may look through: a glob such as `/**/*.yaml`
 /// would otherwise walk the whole disk before the monitor starts (or reloads).
 const MAX_GLOB_ENTRIES: usize = 10_000;
@@ -902,43 +738,9 @@ fn glob_files(pattern: &str) -> Result<Vec<PathBuf>, GlobError> {
     Ok(matched)
 }
 
-pub fn parse_size(text: &str) -> Option<u64> {
-    let text = text.trim();
-    let split = text
-        .find(|ch: char| !(ch.is_ascii_digit() || ch == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number.parse().ok()?;
-    let factor: f64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "kb" => 1e3,
-        "mb" => 1e6,
-        "gb" => 1e9,
-        "tb" => 1e12,
-        "kib" => 1024.0,
-        "mib" => 1024.0 * 1024.0,
-        "gib" => 1024.0 * 1024.0 * 1024.0,
-        "tib" => 1024.0f64.powi(4),
-        _ => return None,
-    };
-    let bytes = number * factor;
-    (bytes.is_finite() && bytes >= 1.0).then_some(bytes as u64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("1048576"), Some(1048576));
-        assert_eq!(parse_size("500MB"), Some(500_000_000));
-        assert_eq!(parse_size("1GiB"), Some(1 << 30));
-        assert_eq!(parse_size("1.5 kib"), Some(1536));
-        assert_eq!(parse_size("lots"), None);
-        assert_eq!(parse_size("5 parsecs"), None);
-        assert_eq!(parse_size("0"), None);
-    }
 
     #[test]
     fn tells_configs_from_journeys() {
@@ -964,18 +766,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.listen, DEFAULT_LISTEN.parse().unwrap());
-        assert_eq!(config.artifacts.max_age, DEFAULT_ARTIFACTS_MAX_AGE);
-        assert_eq!(config.artifacts.max_size, DEFAULT_ARTIFACTS_MAX_SIZE);
+        assert_eq!(
+            config.artifacts.max_age,
+            crate::artifacts::config::DEFAULT_MAX_AGE
+        );
+        assert_eq!(
+            config.artifacts.max_size,
+            crate::artifacts::config::DEFAULT_MAX_SIZE
+        );
         assert_eq!(config.metrics.window, MetricsConfig::default().window);
-    }
-
-    #[test]
-    fn zero_sizes_are_told_from_nonsense() {
-        assert!(is_zero_size("0"));
-        assert!(is_zero_size("0 MB"));
-        assert!(is_zero_size("0.5"));
-        assert!(!is_zero_size("lots"));
-        assert!(!is_zero_size("0 parsecs"));
     }
 
     #[test]
@@ -1011,7 +810,7 @@ mod tests {
             structure_hint(
                 "invalid type: string \"x\", expected a number (at metrics.step_buckets[12])"
             ),
-            Some(BUCKETS_HINT)
+            Some(crate::metrics::config::BUCKETS_HINT)
         );
         assert!(structure_hint("missing key `file` (at journeys[3])").is_some());
         assert_eq!(structure_hint("unknown key `x` (at webdriver)"), None);

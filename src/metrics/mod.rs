@@ -28,6 +28,7 @@
 //!
 //! [`render`]: Metrics::render
 
+pub mod config;
 mod render;
 mod series;
 #[cfg(test)]
