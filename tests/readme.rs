@@ -41,34 +41,42 @@ fn every_metric_name_is_in_the_readme() {
 #[test]
 fn every_configuration_key_is_in_the_readme() {
     let readme = read("README.md");
-    let keys = [
-        "listen",
-        "location",
-        "webdriver.url",
-        "webdriver.max_sessions",
-        "journeys",
-        "artifacts.dir",
-        "artifacts.max_age",
-        "artifacts.max_size",
-        "metrics.window",
-        "metrics.step_buckets",
-        "metrics.journey_buckets",
-        "probes",
-        "alerting",
-        "alerting.failure_threshold",
-        "alerting.slow_threshold",
-        "alerting.recovery_threshold",
-        "alerting.repeat",
-        "alerting.warn_days",
-        "alerting.critical_days",
-        "alerting.state_file",
-        "alerting.external_url",
-        "alerting.journeys",
-        "alerting.probes",
-        "alerting.maintenance",
-        "alerting.sinks",
+    // The keys, read from the structs that parse them: a key added to the code and not to the
+    // README fails here.
+    use shopwatch::yaml::fields::struct_fields;
+    let nested: [(&str, &[&str]); 4] = [
+        (
+            "webdriver",
+            struct_fields::<shopwatch::config::monitor::WebDriverFile>(),
+        ),
+        (
+            "artifacts",
+            struct_fields::<shopwatch::artifacts::config::ArtifactsFile>(),
+        ),
+        (
+            "metrics",
+            struct_fields::<shopwatch::metrics::config::MetricsFile>(),
+        ),
+        (
+            "alerting",
+            struct_fields::<shopwatch::alert::config::AlertingFile>(),
+        ),
     ];
-    for key in keys {
+    let mut keys: Vec<String> = Vec::new();
+    for key in struct_fields::<shopwatch::config::monitor::MonitorFile>() {
+        match nested.iter().find(|(name, _)| name == key) {
+            // `alerting` has a row of its own too; the others only their keys.
+            Some((_, fields)) => {
+                if *key == "alerting" {
+                    keys.push(key.to_string());
+                }
+                keys.extend(fields.iter().map(|f| format!("{key}.{f}")));
+            }
+            None => keys.push(key.to_string()),
+        }
+    }
+    assert!(keys.len() >= 25, "{keys:?}");
+    for key in &keys {
         assert!(
             readme.contains(&format!("| `{key}` |")),
             "`{key}` is not in the README's configuration reference"
@@ -132,4 +140,41 @@ fn every_configuration_key_is_in_the_readme() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// The README's section about one probe or sink kind: from its heading (`**`kind`**` or one
+/// that shows `- kind: {...}`) to the next such heading.
+fn kind_section<'a>(readme: &'a str, kind: &str) -> Option<&'a str> {
+    let starts = [format!("\n**`{kind}`**"), format!("(`- {kind}: {{...}}`)")];
+    let start = starts
+        .iter()
+        .filter_map(|s| readme.find(s.as_str()))
+        .min()?;
+    let rest = &readme[start + 1..];
+    let end = rest[1..].find("\n**").map_or(rest.len(), |i| i + 1);
+    Some(&rest[..end])
+}
+
+#[test]
+fn every_probe_and_sink_setting_is_in_its_readme_table() {
+    let readme = read("README.md");
+    let mut kinds: Vec<(&str, Vec<&str>)> = shopwatch::probe::kind_keys()
+        .into_iter()
+        .map(|(kind, keys)| (kind, keys.to_vec()))
+        .collect();
+    kinds.extend(shopwatch::alert::sink::kind_keys());
+    assert!(kinds.len() >= 13, "{kinds:?}");
+    let mut missing = Vec::new();
+    for (kind, keys) in &kinds {
+        let Some(section) = kind_section(&readme, kind) else {
+            missing.push(format!("the section of `{kind}`"));
+            continue;
+        };
+        for key in keys {
+            if !section.contains(&format!("| `{key}` |")) {
+                missing.push(format!("`{kind}`: `{key}`"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "not in the README: {missing:?}");
 }

@@ -395,17 +395,10 @@ impl Checker<'_> {
 pub(crate) fn unknown_sink_key(text: &str) -> Option<(String, String)> {
     let (path, rest) = text.split_once(": unknown field `")?;
     let kind = path.strip_prefix("alerting.sinks[")?.split_once("].")?.1;
-    if kind.contains(['.', '[']) {
-        return None;
-    }
-    let (key, expected) = rest.split_once("`, expected ")?;
-    let expected = expected.split(" at line ").next().unwrap_or(expected);
-    let keys: Vec<&str> = expected
-        .split('`')
-        .skip(1)
-        .step_by(2)
-        .filter(|k| !FILTER_KEYS.contains(k))
-        .collect();
+    let (key, _) = rest.split_once('`')?;
+    let (kind, keys) = crate::alert::sink::kind_keys()
+        .into_iter()
+        .find(|(k, _)| *k == kind)?;
     let listed = |names: &[&str]| {
         names
             .iter()

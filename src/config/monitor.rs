@@ -155,7 +155,9 @@ fn opt_listen<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Erro
 pub fn looks_like_monitor_config(source: &str) -> bool {
     const JOURNEY_ONLY: [&str; 4] = ["journey", "steps", "base_url", "defaults"];
     let index = LocationIndex::new(source);
-    TOP_LEVEL_KEYS.iter().any(|key| index.has(key))
+    crate::yaml::fields::struct_fields::<MonitorFile>()
+        .iter()
+        .any(|key| index.has(key))
         && !JOURNEY_ONLY.iter().any(|key| index.has(key))
 }
 
@@ -441,7 +443,7 @@ fn validate(
             .find(|key| index.has(key))
             .map(|key| index.find_key(key))
             .or_else(|| {
-                TOP_LEVEL_KEYS
+                crate::yaml::fields::struct_fields::<MonitorFile>()
                     .iter()
                     .filter(|key| index.has(key))
                     .map(|key| index.find_key(key))
@@ -497,18 +499,6 @@ fn validate(
         alerting,
     })
 }
-
-/// Every key [`MonitorFile`] has.
-const TOP_LEVEL_KEYS: &[&str] = &[
-    "listen",
-    "location",
-    "webdriver",
-    "journeys",
-    "artifacts",
-    "metrics",
-    "probes",
-    "alerting",
-];
 
 impl Checker<'_> {
     /// Every journey the entries name (globs expanded, in order, each file once), validated;

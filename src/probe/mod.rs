@@ -73,6 +73,11 @@ macro_rules! probes {
             }
         }
 
+        /// Each kind and the keys it takes, read from its `File`.
+        pub fn kind_keys() -> Vec<(&'static str, &'static [&'static str])> {
+            vec![$(($key, crate::yaml::fields::struct_fields::<<$module::$ty as Kind>::File>()),)*]
+        }
+
         /// One configured probe (boxed: an HTTP probe's header map, URL and regex make it
         /// several times the size of the others).
         #[derive(Debug, Clone)]

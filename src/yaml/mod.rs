@@ -6,6 +6,7 @@
 
 pub mod check;
 pub mod diagnostic;
+pub mod fields;
 pub mod locate;
 pub mod one_key;
 pub mod scalars;

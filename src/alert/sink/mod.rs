@@ -115,6 +115,18 @@ macro_rules! sinks {
             }
         }
 
+        /// Each kind and the settings it takes besides the filters, read from its `File`.
+        pub fn kind_keys() -> Vec<(&'static str, Vec<&'static str>)> {
+            vec![$((
+                $key,
+                crate::yaml::fields::struct_fields::<$module::File>()
+                    .iter()
+                    .copied()
+                    .filter(|k| !FILTER_KEYS.contains(k))
+                    .collect(),
+            ),)*]
+        }
+
         /// Each kind's settings as configured (secrets not yet read).
         #[derive(Debug, Clone)]
         pub enum SinkSettings { $($variant($module::Settings),)* }
