@@ -48,7 +48,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 impl Limits {
     /// A quarter of this process's descriptor limit (the rest is for probes, drivers and
-    /// files), at most [`MAX_CONNECTIONS`].
+    /// files), at most `MAX_CONNECTIONS`.
     pub fn for_this_process() -> Limits {
         let fds = crate::resources::fd_limit().unwrap_or(1024);
         Limits {

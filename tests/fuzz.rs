@@ -75,17 +75,20 @@ fn out_of_memory() -> ! {
 unsafe impl GlobalAlloc for CappedAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         Self::reserve(layout.size());
-        System.alloc(layout)
+        // SAFETY: the caller's contract, passed on unchanged.
+        unsafe { System.alloc(layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         Self::reserve(layout.size());
-        System.alloc_zeroed(layout)
+        // SAFETY: the caller's contract, passed on unchanged.
+        unsafe { System.alloc_zeroed(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        System.dealloc(ptr, layout)
+        // SAFETY: the caller's contract, passed on unchanged.
+        unsafe { System.dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
@@ -94,7 +97,8 @@ unsafe impl GlobalAlloc for CappedAllocator {
         } else {
             LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
         }
-        System.realloc(ptr, layout, new_size)
+        // SAFETY: the caller's contract, passed on unchanged.
+        unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
 

@@ -8,7 +8,7 @@
 //!   (`<journey>/<run id>/attempt-<n>/` files, which are adopted); any other directory is
 //!   refused, as are `/`, system directories and the user's home ([`root`]);
 //! - each run directory carries [`RUN_MARKER`], written when the runner creates it
-//!   ([`write`]); retention deletes run directories with that marker and nothing else
+//!   ([`mod@write`]); retention deletes run directories with that marker and nothing else
 //!   ([`retention`]).
 //!
 //! Names that come from the configuration (journeys, steps) become path components through

@@ -1,5 +1,5 @@
 //! The monitor's configuration (`shopwatch run --config shopwatch.yaml`): serde types for the
-//! structure (unknown keys rejected, located by serde_yaml), then [`validate`] into a typed
+//! structure (unknown keys rejected, located by serde_yaml), then `validate` into a typed
 //! [`MonitorConfig`], collecting every problem with its location: in this file, and in every
 //! journey file it names.
 //!

@@ -390,7 +390,7 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// `- http:` as written; values stay text until [`validate_probes`].
+/// `- http:` as written; values stay text until [`super::validate_probes`].
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpProbeFile {

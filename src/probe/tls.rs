@@ -96,7 +96,7 @@ impl TlsProbe {
         Verdict::ok()
     }
 }
-/// `- tls:` as written; values stay text until [`validate_probes`].
+/// `- tls:` as written; values stay text until [`super::validate_probes`].
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsProbeFile {

@@ -30,7 +30,7 @@ pub struct GuardArgs {
     /// The shopwatch process to watch.
     #[arg(long)]
     pub owner_pid: i32,
-    /// Its start time (field 22 of /proc/<pid>/stat), so a reused pid is not mistaken for it.
+    /// Its start time (field 22 of `/proc/<pid>/stat`), so a reused pid is not mistaken for it.
     #[arg(long)]
     pub owner_start: u64,
     /// Where its driver temp dirs are.

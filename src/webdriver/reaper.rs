@@ -32,7 +32,7 @@ pub fn root() -> PathBuf {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Owner {
     pub pid: i32,
-    /// Field 22 of /proc/<pid>/stat: clock ticks after boot.
+    /// Field 22 of `/proc/<pid>/stat`: clock ticks after boot.
     pub start: u64,
     /// `pid:[inode]` of the pid namespace: pids of another namespace mean nothing here.
     pid_ns: String,
@@ -267,7 +267,7 @@ fn effective_uid() -> u32 {
 }
 
 /// Kills every process of our uid whose TMPDIR is `dir` (or below it), until none is left or
-/// [`KILL_TIMEOUT`]; returns how many were killed.
+/// `KILL_TIMEOUT`; returns how many were killed.
 pub fn kill_under(dir: &Path) -> usize {
     let deadline = Instant::now() + KILL_TIMEOUT;
     let mut killed = Vec::new();

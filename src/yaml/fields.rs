@@ -60,7 +60,7 @@ impl<'de> Deserializer<'de> for FieldNames<'_> {
 mod tests {
     use super::*;
 
-    #[derive(Deserialize)]
+    #[derive(serde::Deserialize)]
     #[allow(dead_code)]
     struct Example {
         listen: String,

@@ -1,6 +1,6 @@
 //! Items written as one key, their kind, over the kind's value, one per list item:
 //! `- click: "#pay"`, `- http: {...}`, `- webhook: {...}`. Actions, probes and sinks are all
-//! declared with [`one_key_enum!`], so they read and fail alike.
+//! declared with `one_key_enum!`, so they read and fail alike.
 
 /// How the messages of one family of items talk about them.
 pub struct Family {
