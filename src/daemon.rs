@@ -457,16 +457,7 @@ async fn journey_task(shared: &Shared, stop: &CancellationToken, runner: &Runner
             };
             drop(slot);
             shared.update_sessions();
-            log_run(&report);
-            shared.metrics.record_run(&report);
-            // Each logged where it failed; the run's outcome is the shop's, as it was.
-            for _ in 0..report.artifact_errors {
-                shared.metrics.record_monitor_error("artifacts");
-            }
-            // A run cut short by shutdown says nothing about the shop or the monitor's health.
-            if !shared.hurry.is_cancelled() {
-                shared.alerting.observe_run(&report);
-            }
+            shared.finished(Finished::Journey(&report));
         })
     })
     .await;
@@ -497,6 +488,65 @@ pub(crate) fn monitor_url(config: &MonitorConfig, listen: std::net::SocketAddr) 
         Some(url) => Some(url.as_str().trim_end_matches('/').to_string()),
         None if listen.ip().is_unspecified() => None,
         None => Some(format!("http://{listen}")),
+    }
+}
+
+/// A run that has finished, on its way out.
+enum Finished<'a> {
+    Journey(&'a RunReport),
+    Probe {
+        probe: &'a ProbeConfig,
+        result: &'a ProbeResult,
+        /// The probe panicked: its `error` is counted as a panic, not a probe error.
+        panicked: bool,
+    },
+}
+
+impl Shared {
+    /// The one place a finished run goes out: the log, metrics and alerting (what is kept of
+    /// runs plugs in here too).
+    fn finished(&self, finished: Finished) {
+        match finished {
+            Finished::Journey(report) => {
+                log_run(report);
+                self.metrics.record_run(report);
+                // Each logged where it failed; the run's outcome is the shop's, as it was.
+                for _ in 0..report.artifact_errors {
+                    self.metrics.record_monitor_error("artifacts");
+                }
+                // A run cut short by shutdown says nothing about the shop or the monitor's
+                // health.
+                if !self.hurry.is_cancelled() {
+                    self.alerting.observe_run(report);
+                }
+            }
+            Finished::Probe {
+                probe,
+                result,
+                panicked,
+            } => {
+                log_probe(probe, result);
+                if result.outcome == Outcome::Error {
+                    self.metrics
+                        .record_monitor_error(if panicked { "panic" } else { "probe" });
+                }
+                self.metrics.record_probe(probe, result);
+                self.alerting.observe_probe(probe, result);
+            }
+        }
+    }
+}
+
+fn log_probe(probe: &ProbeConfig, result: &ProbeResult) {
+    let reason = result.reason.as_deref().unwrap_or("");
+    match result.outcome {
+        Outcome::Ok => {}
+        Outcome::Error => tracing::error!(probe = probe.name(), "monitor error: {reason}"),
+        _ => tracing::warn!(
+            probe = probe.name(),
+            "{}: {reason}",
+            result.outcome.as_str()
+        ),
     }
 }
 
@@ -550,33 +600,19 @@ async fn probe_task(shared: &Shared, stop: &CancellationToken, probe: &ProbeConf
         |_| {},
         |_| {
             guarded(shared, "probe", probe.name(), async {
-                let (result, kind) = match AssertUnwindSafe(probe.run()).catch_unwind().await {
-                    Ok(result) => (result, "probe"),
+                let (result, panicked) = match AssertUnwindSafe(probe.run()).catch_unwind().await {
+                    Ok(result) => (result, false),
                     Err(panic) => {
                         let message = panic_message(panic.as_ref());
                         shared.note_panic(&format!("probe {}", probe.name()), &message);
-                        (ProbeResult::panicked(&message), "panic")
+                        (ProbeResult::panicked(&message), true)
                     }
                 };
-                match result.outcome {
-                    Outcome::Ok => {}
-                    Outcome::Error => {
-                        shared.metrics.record_monitor_error(kind);
-                        tracing::error!(
-                            probe = probe.name(),
-                            "monitor error: {}",
-                            result.reason.as_deref().unwrap_or("")
-                        );
-                    }
-                    _ => tracing::warn!(
-                        probe = probe.name(),
-                        "{}: {}",
-                        result.outcome.as_str(),
-                        result.reason.as_deref().unwrap_or("")
-                    ),
-                }
-                shared.metrics.record_probe(probe, &result);
-                shared.alerting.observe_probe(probe, &result);
+                shared.finished(Finished::Probe {
+                    probe,
+                    result: &result,
+                    panicked,
+                });
             })
         },
     )

@@ -4,29 +4,43 @@
 //! browser over W3C WebDriver, every step timed.
 //!
 //! # Layout
+//!
+//! The rule: **every configuration section is parsed and validated beside its component**, on
+//! the shared `yaml` layer; `config` only composes the monitor's file from the sections. Each
+//! family of kinds (journey actions, probe kinds, sink kinds) is one list in the code
+//! (`one_key_enum!`, `probes!`, `sinks!`) and one file per kind. Imports run downwards only:
+//! no folder imports one that imports it back.
+//!
+//! From the top:
 //! - `cli`: command-line parsing and the commands (`run`, `check`, `validate`, `rules`,
 //!   `alert test`), exit codes.
-//! - `config`: config files: parse (serde_yaml), locate, validate into typed values (journeys
-//!   and the monitor configuration; probes reuse its `Checker`).
-//! - `daemon`: `shopwatch run`: generations of journey and probe tasks, reload, shutdown.
-//! - `schedule`: fixed-rate due times with jitter, no overlap, the browser session limit.
-//! - `server`: `/metrics`, `/healthz`, `/artifacts/`.
-//! - `listener`: the accept loop under `server`, bounded in connections and time.
-//! - `resources`: the monitor's own limits (file descriptors) and its own errors told apart
-//!   from the shop's.
-//! - `alert`: alert state machine, notifications, delivery with retries, one file per sink.
-//! - `artifacts`: the directory of failed steps' screenshots and pages: which directory it
-//!   may be (markers), safe names, atomic writes, serving without links, retention.
-//! - `error_chain`: an error and its causes on one line.
-//! - `capped`: reading the files users name (secrets, CA files, configurations) with a size cap.
-//! - `journey`: the typed journey model, `${var}` templates, key names, secrets and their
-//!   redaction (every encoded form, one pass), and the runner.
-//! - `webdriver`: WebDriver sessions and the local driver processes shopwatch owns.
-//! - `probe`: cheap checks without a browser (http, tls), one file per kind, typed results.
-//! - `report`: console, JSON and JUnit output of runs.
+//! - `daemon`: `shopwatch run`: generations of journey and probe tasks, reload, shutdown, and
+//!   the one place a finished run goes out to metrics, alerts and artifacts.
 //! - `rules`: `shopwatch rules`: Prometheus alerting rules for the metrics, per journey interval.
-//! - `metrics`: every metric name; run and probe results kept (HDR histograms) and rendered
-//!   for Prometheus at scrape time.
+//! - `config`: the monitor configuration (`shopwatch.yaml`), composed of the sections below.
+//! - `server`: `/metrics`, `/healthz`, `/artifacts/`; `listener`: its accept loop, bounded in
+//!   connections and time.
+//! - `alert`: alerting's section (`config`), observations of runs (pure), the alert state
+//!   machine, the engine, the outbox and its delivery with retries, notifications, and `sink`:
+//!   one file per sink kind.
+//! - `metrics`: every metric name, its section, run and probe results kept (HDR histograms) and
+//!   rendered for Prometheus at scrape time.
+//! - `probe`: cheap checks without a browser, one file per kind (settings, validation, check).
+//! - `schedule`: fixed-rate due times with jitter, no overlap, the browser session limit;
+//!   `calendar`: cron expressions and the gaps between their runs.
+//! - `report`: console, JSON and JUnit output of runs.
+//! - `journey`: the journey file and its validation, the typed model, `${var}` templates, key
+//!   names, and the runner (actions, page inspection, outcomes).
+//! - `webdriver`: browsers, WebDriver sessions, and the local driver processes shopwatch owns.
+//! - `artifacts`: the directory of failed steps' screenshots and pages: its section, which
+//!   directory it may be (markers), safe names, atomic writes, serving without links, retention.
+//! - `yaml`: the shared layer of every section: parse (serde_yaml), locate, located
+//!   diagnostics, the `Checker`, one-key items, shared scalar shapes, values that may be secrets,
+//!   and the keys of a struct read from the struct.
+//! - `secret`: secret values, reading them, and redacting them (every encoded form, one pass).
+//! - `resources`: the monitor's own limits (file descriptors) and its own errors told apart
+//!   from the shop's; `capped`: reading the files users name with a size cap; `error_chain`: an
+//!   error and its causes on one line.
 
 pub mod alert;
 pub mod artifacts;

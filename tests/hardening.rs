@@ -69,6 +69,103 @@ steps:
     );
 }
 
+/// A run that panics with its session open on a remote WebDriver (here a geckodriver the test
+/// starts, which serves one session at a time, as a Grid node with one slot does): the session
+/// is deleted anyway (fantoccini deletes it when the last handle to it is dropped, which the
+/// unwinding does), so the next run gets one and reaches the same step (panicking there again)
+/// instead of being refused a session until the endpoint's own timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_panics_does_not_leave_its_remote_session_open() {
+    util::require_browser("firefox");
+    let _slot = util::browser_slot().await;
+    let shop = start_shop().await;
+    let work = tempfile::tempdir().unwrap();
+    let driver_tmp = tempfile::tempdir().unwrap();
+    let driver_port = util::monitor::free_port();
+    let mut driver = std::process::Command::new("geckodriver")
+        .args(["--host", "127.0.0.1", "--port", &driver_port.to_string()])
+        .env("TMPDIR", driver_tmp.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start geckodriver");
+    write(
+        work.path(),
+        "remote.yaml",
+        &format!(
+            "journey: remote-panicky
+base_url: {}
+every: 10s
+steps:
+  - step: home
+    do:
+      - open: /
+  - step: second
+    do:
+      - open: /cart
+",
+            shop.url()
+        ),
+    );
+    let config = write(
+        work.path(),
+        "shopwatch.yaml",
+        &format!(
+            "listen: 127.0.0.1:0\nwebdriver: {{url: \"http://127.0.0.1:{driver_port}\"}}\njourneys: [remote.yaml]\n"
+        ),
+    );
+    let mut monitor = Monitor::start_with_env(
+        &config,
+        work,
+        &[("SHOPWATCH_TEST_PANIC_AT", "remote-panicky/second")],
+    );
+    let metrics = monitor.metrics_url();
+    // Two panics at `second`: the second run had a session too.
+    let text = monitor
+        .wait_for_text(
+            &metrics,
+            r#"shopwatch_monitor_errors_total{kind="panic"} 2"#,
+            Duration::from_secs(90),
+        )
+        .await;
+    assert!(
+        !text.contains(r#"kind="webdriver"} 1"#),
+        "no run was refused a session:\n{text}"
+    );
+    // And the endpoint is free again after each.
+    let status_url = format!("http://127.0.0.1:{driver_port}/status");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let status: serde_json::Value = reqwest::get(&status_url)
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if status["value"]["ready"] == true {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "geckodriver still holds a session: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    monitor.stop();
+    driver.kill().expect("kill geckodriver");
+    let _ = driver.wait();
+    for process in util::processes_under(driver_tmp.path()) {
+        if let Some(pid) = process
+            .split(':')
+            .next()
+            .and_then(|p| p.parse::<i32>().ok())
+        {
+            // SAFETY: kill(2) on a browser our own geckodriver started.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+}
+
 /// 120 idle connections to the monitor's listener while it may have only 64 open files: the
 /// listener keeps within its share, `/metrics` still answers, and the shop's probe stays `ok`
 /// (once, the probe failed with "too many open files" and paged the shop).
