@@ -435,16 +435,7 @@ alerting:
     driver.kill().expect("kill geckodriver");
     let _ = driver.wait();
     // The Firefox it started outlives it: end that too, as a crash of the driver host would.
-    for process in util::processes_under(driver_tmp.path()) {
-        if let Some(pid) = process
-            .split(':')
-            .next()
-            .and_then(|p| p.parse::<i32>().ok())
-        {
-            // SAFETY: kill(2) on a browser our own geckodriver started.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
-    }
+    util::kill_processes_under(driver_tmp.path());
 
     let received = hook.wait_for(1, Duration::from_secs(90)).await;
     assert_eq!(

@@ -154,16 +154,7 @@ steps:
     monitor.stop();
     driver.kill().expect("kill geckodriver");
     let _ = driver.wait();
-    for process in util::processes_under(driver_tmp.path()) {
-        if let Some(pid) = process
-            .split(':')
-            .next()
-            .and_then(|p| p.parse::<i32>().ok())
-        {
-            // SAFETY: kill(2) on a browser our own geckodriver started.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
-    }
+    util::kill_processes_under(driver_tmp.path());
 }
 
 /// 120 idle connections to the monitor's listener while it may have only 64 open files: the

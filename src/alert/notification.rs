@@ -40,6 +40,16 @@ impl Event {
     }
 }
 
+/// How a notification should look; chat and push sinks turn it into an icon, a color or a
+/// priority.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Resolved,
+    Test,
+    Critical,
+    Warning,
+}
+
 /// One step of the run the alert is about.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepTiming {
@@ -129,6 +139,16 @@ impl Notification {
             screenshot_url: None,
             monitor_url,
             sent_at: at,
+        }
+    }
+
+    /// How it should look: resolved, a test, or firing (again) at its severity.
+    pub fn tone(&self) -> Tone {
+        match self.event {
+            Event::Resolved => Tone::Resolved,
+            Event::Test => Tone::Test,
+            _ if self.severity == "critical" => Tone::Critical,
+            _ => Tone::Warning,
         }
     }
 

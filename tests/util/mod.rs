@@ -204,6 +204,21 @@ impl<'a> Run<'a> {
     }
 }
 
+/// Kills (SIGKILL) every process [`processes_under`] `tmp` finds: the browsers a driver the
+/// test started left behind.
+pub fn kill_processes_under(tmp: &Path) {
+    for process in processes_under(tmp) {
+        if let Some(pid) = process
+            .split(':')
+            .next()
+            .and_then(|p| p.parse::<i32>().ok())
+        {
+            // SAFETY: kill(2) on a process the test's own driver started.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+}
+
 /// Live (non-zombie) processes whose environment has TMPDIR=`tmp`: drivers and browsers.
 pub fn processes_under(tmp: &Path) -> Vec<String> {
     let needle = format!("TMPDIR={}", tmp.display());

@@ -5,7 +5,7 @@
 use super::check::SinkCheck;
 use super::send::{clip, post_json, SendError};
 use super::{read_secret_url, sink_file, Deliver, Kind};
-use crate::alert::notification::{Event, Notification};
+use crate::alert::notification::{Notification, Tone};
 use crate::alert::SecretValue;
 use crate::journey::secrets::Redactor;
 use crate::yaml::secret::VarFile;
@@ -90,11 +90,11 @@ impl Deliver for Discord {
 
 /// The webhook message for `n`.
 pub fn message(n: &Notification, username: Option<&str>) -> Value {
-    let color = match n.event {
-        Event::Resolved => 0x2e_b8_86,
-        Event::Test => 0x3b_82_f6,
-        _ if n.severity == "critical" => 0xdc_26_26,
-        _ => 0xf5_9e_0b,
+    let color = match n.tone() {
+        Tone::Resolved => 0x2e_b8_86,
+        Tone::Test => 0x3b_82_f6,
+        Tone::Critical => 0xdc_26_26,
+        Tone::Warning => 0xf5_9e_0b,
     };
     let mut fields: Vec<Value> = n
         .detail_lines()
@@ -140,6 +140,7 @@ pub fn message(n: &Notification, username: Option<&str>) -> Value {
 mod tests {
     use super::*;
     use crate::alert::notification::tests::sample;
+    use crate::alert::notification::Event;
 
     /// The fields of Discord's "Execute Webhook" with one embed (title, description, color,
     /// fields {name, value, inline}, timestamp, url, image) and allowed_mentions.

@@ -6,7 +6,7 @@
 use super::check::SinkCheck;
 use super::send::{clip, post_json, SendError};
 use super::{read_secret, sink_file, Deliver, Kind};
-use crate::alert::notification::{Event, Notification};
+use crate::alert::notification::{Notification, Tone};
 use crate::alert::SecretValue;
 use crate::journey::secrets::Redactor;
 use crate::yaml::secret::VarFile;
@@ -136,11 +136,11 @@ impl Deliver for Ntfy {
 /// The JSON published for `n`.
 pub fn message(n: &Notification, topic: &str) -> Value {
     // ntfy's priorities: 5 urgent (a long vibration, through Do Not Disturb), 4 high, 3 default.
-    let (priority, tag) = match n.event {
-        Event::Resolved => (3, "white_check_mark"),
-        Event::Test => (2, "test_tube"),
-        _ if n.severity == "critical" => (5, "rotating_light"),
-        _ => (4, "warning"),
+    let (priority, tag) = match n.tone() {
+        Tone::Resolved => (3, "white_check_mark"),
+        Tone::Test => (2, "test_tube"),
+        Tone::Critical => (5, "rotating_light"),
+        Tone::Warning => (4, "warning"),
     };
     let mut text = n.summary.clone();
     if let Some(reason) = &n.reason {
@@ -166,6 +166,7 @@ pub fn message(n: &Notification, topic: &str) -> Value {
 mod tests {
     use super::*;
     use crate::alert::notification::tests::sample;
+    use crate::alert::notification::Event;
 
     /// The fields of ntfy's documented JSON publishing: topic, title, message, priority (1-5),
     /// tags, click.

@@ -4,7 +4,7 @@
 use super::check::SinkCheck;
 use super::send::{post_json, SendError};
 use super::{read_secret_url, sink_file, Deliver, Kind};
-use crate::alert::notification::{Event, Notification};
+use crate::alert::notification::{Notification, Tone};
 use crate::alert::SecretValue;
 use crate::journey::secrets::Redactor;
 use crate::yaml::secret::VarFile;
@@ -81,11 +81,11 @@ fn escape(text: &str) -> String {
 /// The message posted for `notification`.
 pub fn message(notification: &Notification, channel: Option<&str>) -> Value {
     let n = notification;
-    let icon = match n.event {
-        Event::Resolved => ":white_check_mark:",
-        Event::Test => ":test_tube:",
-        _ if n.severity == "critical" => ":rotating_light:",
-        _ => ":warning:",
+    let icon = match n.tone() {
+        Tone::Resolved => ":white_check_mark:",
+        Tone::Test => ":test_tube:",
+        Tone::Critical => ":rotating_light:",
+        Tone::Warning => ":warning:",
     };
     let mut details = String::new();
     for (label, value) in n.detail_lines() {
@@ -118,6 +118,7 @@ pub fn message(notification: &Notification, channel: Option<&str>) -> Value {
 mod tests {
     use super::*;
     use crate::alert::notification::tests::sample;
+    use crate::alert::notification::Event;
 
     #[test]
     fn message_has_title_reason_and_links() {

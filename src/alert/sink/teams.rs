@@ -6,7 +6,7 @@
 use super::check::SinkCheck;
 use super::send::{post_json, SendError};
 use super::{read_secret_url, sink_file, Deliver, Kind};
-use crate::alert::notification::{Event, Notification};
+use crate::alert::notification::{Notification, Tone};
 use crate::alert::SecretValue;
 use crate::journey::secrets::Redactor;
 use crate::yaml::secret::VarFile;
@@ -66,11 +66,11 @@ impl Deliver for Teams {
 
 /// The message posted for `n`: one Adaptive Card (schema 1.4, what Teams renders).
 pub fn message(n: &Notification) -> Value {
-    let color = match n.event {
-        Event::Resolved => "Good",
-        Event::Test => "Accent",
-        _ if n.severity == "critical" => "Attention",
-        _ => "Warning",
+    let color = match n.tone() {
+        Tone::Resolved => "Good",
+        Tone::Test => "Accent",
+        Tone::Critical => "Attention",
+        Tone::Warning => "Warning",
     };
     let links = ["Screenshot", "Monitor"];
     let facts: Vec<Value> = n
@@ -118,6 +118,7 @@ pub fn message(n: &Notification) -> Value {
 mod tests {
     use super::*;
     use crate::alert::notification::tests::sample;
+    use crate::alert::notification::Event;
 
     /// The envelope of Microsoft's documented workflow webhook example: a `message` with one
     /// attachment of content type `application/vnd.microsoft.card.adaptive`.

@@ -5,7 +5,7 @@
 use super::check::SinkCheck;
 use super::send::{clip, post_json, SendError};
 use super::{read_secret, sink_file, Deliver, Kind};
-use crate::alert::notification::{Event, Notification};
+use crate::alert::notification::{Notification, Tone};
 use crate::alert::SecretValue;
 use crate::journey::secrets::Redactor;
 use crate::yaml::secret::VarFile;
@@ -109,11 +109,11 @@ fn escape(text: &str) -> String {
 
 /// The `sendMessage` request for `n`.
 pub fn message(n: &Notification, chat_id: &str) -> Value {
-    let icon = match n.event {
-        Event::Resolved => "✅",
-        Event::Test => "🧪",
-        _ if n.severity == "critical" => "🚨",
-        _ => "⚠️",
+    let icon = match n.tone() {
+        Tone::Resolved => "✅",
+        Tone::Test => "🧪",
+        Tone::Critical => "🚨",
+        Tone::Warning => "⚠️",
     };
     let mut text = format!(
         "{icon} <b>{}</b>\n{}\n\n",
@@ -157,6 +157,7 @@ pub fn message(n: &Notification, chat_id: &str) -> Value {
 mod tests {
     use super::*;
     use crate::alert::notification::tests::sample;
+    use crate::alert::notification::Event;
 
     /// The fields of the Bot API's `sendMessage`: chat_id, text, parse_mode,
     /// link_preview_options.
