@@ -75,7 +75,7 @@ const INVALID: &[Expectation] = &[
      Some("write a full URL such as `https://shop.example.com`")),
     ("17-non-http-base-url.yaml", "2:11", "ftp://",
      "base_url must be http or https, not `ftp`",
-     None),
+     Some("write a full URL such as `https://shop.example.com`")),
     ("18-unknown-browser.yaml", "3:10", "firefx",
      "unknown browser `firefx`",
      Some("did you mean `firefox`?")),

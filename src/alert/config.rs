@@ -31,7 +31,7 @@ use crate::alert::{
 use crate::calendar::parse_cron;
 use crate::yaml::check::{Checker, Configured};
 use crate::yaml::diagnostic::did_you_mean;
-use crate::yaml::scalars::{opt_scalar_text, scalar_text};
+use crate::yaml::scalars::{http_url, opt_scalar_text, scalar_text};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -171,17 +171,15 @@ impl Checker<'_> {
         }
 
         let external_url = raw.external_url.as_ref().and_then(|text| {
-            match url::Url::parse(text) {
-                Ok(url) if matches!(url.scheme(), "http" | "https") => Some(url),
-                _ => {
+            http_url("external_url", text)
+                .map_err(|problem| {
                     self.error_hint(
                         "alerting.external_url",
-                        format!("`{text}` is not an http(s) URL"),
+                        problem,
                         "write the address shopwatch is reached at from outside, e.g. `http://monitor.example.com:9464`: alerts link to screenshots under it",
-                    );
-                    None
-                }
-            }
+                    )
+                })
+                .ok()
         });
         let state_file = match raw.state_file.as_deref() {
             Some(text) if text.trim().is_empty() => {

@@ -20,6 +20,7 @@ use crate::webdriver::Endpoint;
 use crate::yaml::check::{Checker, Configured};
 use crate::yaml::diagnostic::{Diagnostic, Diagnostics};
 use crate::yaml::locate::{Location, LocationIndex};
+use crate::yaml::scalars::http_url;
 use crate::yaml::{parse_structure, serde_diagnostic, with_earlier};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
@@ -356,18 +357,6 @@ fn listen_problem(text: &str) -> (String, String) {
         format!("`{text}` is not an IP address and port"),
         LISTEN_HINT.to_string(),
     )
-}
-
-/// An http(s) URL, or (message) what is wrong with it; `what` names it in the message.
-fn http_url(what: &str, text: &str) -> Result<url::Url, String> {
-    match url::Url::parse(text) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(url),
-        Ok(url) => Err(format!(
-            "{what} must be http or https, not `{}`",
-            url.scheme()
-        )),
-        Err(e) => Err(format!("`{text}` is not a URL: {e}")),
-    }
 }
 
 fn validate(

@@ -9,7 +9,7 @@ use crate::calendar::{parse_cron, shortest_gap};
 use crate::yaml::check::{regex_reason, Checker, MIN_INTERVAL};
 use crate::yaml::diagnostic::{did_you_mean, Diagnostic, Diagnostics};
 use crate::yaml::locate::LocationIndex;
-use crate::yaml::scalars::StatusList;
+use crate::yaml::scalars::{http_url, StatusList};
 use crate::yaml::secret::var;
 use crate::yaml::{parse_structure, read_source, serde_diagnostic, with_earlier};
 use std::collections::{BTreeMap, HashSet};
@@ -265,24 +265,14 @@ pub fn validate(
     let mut c = Checker::new(file, index);
 
     c.name("journey", "journey", &raw.journey);
-    let base_url = match url::Url::parse(&raw.base_url) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") => url,
-        Ok(url) => {
-            c.error(
-                "base_url",
-                format!("base_url must be http or https, not `{}`", url.scheme()),
-            );
-            url
-        }
-        Err(e) => {
-            c.error_hint(
-                "base_url",
-                format!("`{}` is not a URL: {e}", raw.base_url),
-                "write a full URL such as `https://shop.example.com`",
-            );
-            url::Url::parse("http://invalid.invalid/").expect("static URL parses")
-        }
-    };
+    let base_url = http_url("base_url", &raw.base_url).unwrap_or_else(|problem| {
+        c.error_hint(
+            "base_url",
+            problem,
+            "write a full URL such as `https://shop.example.com`",
+        );
+        url::Url::parse("http://invalid.invalid/").expect("static URL parses")
+    });
 
     let schedule = match (&raw.every, &raw.cron) {
         (Some(_), Some(_)) => {

@@ -26,7 +26,7 @@ use super::{Phase, Probing, Verdict};
 use crate::error_chain::error_chain;
 use crate::yaml::check::{regex_reason, Checker};
 use crate::yaml::diagnostic::{did_you_mean, Diagnostic};
-use crate::yaml::scalars::{opt_scalar_text, scalar_text, StatusList};
+use crate::yaml::scalars::{opt_scalar_text, parse_http_url, scalar_text, StatusList, UrlProblem};
 use ::http::header::{self, HeaderMap, HeaderValue};
 use ::http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Empty};
@@ -418,15 +418,7 @@ pub struct HttpProbeFile {
 
 fn validate(c: &mut Checker, path: &str, h: &HttpProbeFile) -> HttpProbe {
     let url_path = format!("{path}.url");
-    let url = match url::Url::parse(&h.url) {
-        Ok(url) if !matches!(url.scheme(), "http" | "https") => {
-            c.error_hint(
-                &url_path,
-                format!("url must be http or https, not `{}`", url.scheme()),
-                "for a certificate check without HTTP, use a `tls` probe",
-            );
-            url
-        }
+    let url = match parse_http_url(&h.url) {
         Ok(url) if !url.username().is_empty() || url.password().is_some() => {
             c.error_hint(
                 &url_path,
@@ -436,12 +428,12 @@ fn validate(c: &mut Checker, path: &str, h: &HttpProbeFile) -> HttpProbe {
             url
         }
         Ok(url) => url,
-        Err(e) => {
-            c.error_hint(
-                &url_path,
-                format!("`{}` is not a URL: {e}", h.url),
-                "write a full URL such as `https://shop.example.com/`",
-            );
+        Err(problem) => {
+            let hint = match &problem {
+                UrlProblem::Scheme(_) => "for a certificate check without HTTP, use a `tls` probe",
+                UrlProblem::NotAUrl(_) => "write a full URL such as `https://shop.example.com/`",
+            };
+            c.error_hint(&url_path, problem.message("url", &h.url), hint);
             url::Url::parse("http://invalid.invalid/").expect("static URL parses")
         }
     };

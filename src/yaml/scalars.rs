@@ -99,3 +99,37 @@ impl<'de> Deserialize<'de> for StatusList {
         deserializer.deserialize_any(V)
     }
 }
+
+/// Why a text is not an http(s) URL.
+#[derive(Debug)]
+pub enum UrlProblem {
+    NotAUrl(url::ParseError),
+    /// Its scheme, which is not http or https.
+    Scheme(String),
+}
+
+impl UrlProblem {
+    /// What is wrong with `text`, named `what`.
+    pub fn message(&self, what: &str, text: &str) -> String {
+        match self {
+            UrlProblem::Scheme(scheme) => format!("{what} must be http or https, not `{scheme}`"),
+            UrlProblem::NotAUrl(e) => format!("`{text}` is not a URL: {e}"),
+        }
+    }
+}
+
+/// An http(s) URL, or why not.
+pub fn parse_http_url(text: &str) -> Result<url::Url, UrlProblem> {
+    match url::Url::parse(text) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(url),
+        Ok(url) => Err(UrlProblem::Scheme(url.scheme().to_string())),
+        Err(e) => Err(UrlProblem::NotAUrl(e)),
+    }
+}
+
+/// An http(s) URL, or (message) what is wrong with it; `what` names it in the message: "the
+/// WebDriver url must be http or https, not `ftp`", "`shop` is not a URL: relative URL
+/// without a base".
+pub fn http_url(what: &str, text: &str) -> Result<url::Url, String> {
+    parse_http_url(text).map_err(|problem| problem.message(what, text))
+}

@@ -3,6 +3,7 @@
 
 use crate::journey::model::Var;
 use crate::yaml::check::Checker;
+use crate::yaml::scalars::http_url;
 use crate::yaml::secret::var;
 use crate::yaml::secret::VarFile;
 use std::collections::BTreeMap;
@@ -88,26 +89,10 @@ impl SinkCheck<'_, '_> {
             }
             Some(VarFile::Text(text)) => text,
         };
-        match url::Url::parse(text) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") => Some(url),
-            Ok(url) => {
-                self.error(
-                    key,
-                    format!(
-                        "the {} {key} must be http or https, not `{}`",
-                        self.kind,
-                        url.scheme()
-                    ),
-                    format!("e.g. `{key}: {example}`"),
-                );
-                None
-            }
-            Err(e) => {
-                self.error(
-                    key,
-                    format!("`{text}` is not a URL: {e}"),
-                    format!("e.g. `{key}: {example}`"),
-                );
+        match http_url(&format!("the {} {key}", self.kind), text) {
+            Ok(url) => Some(url),
+            Err(problem) => {
+                self.error(key, problem, format!("e.g. `{key}: {example}`"));
                 None
             }
         }

@@ -273,15 +273,11 @@ pub fn read_secret(value: &SecretValue) -> Result<String, String> {
 /// A secret that must be an http(s) URL once read (a webhook URL given as a secret); `what`
 /// names it in the problem, which never holds the value.
 pub fn read_secret_url(value: &SecretValue, what: &str) -> Result<url::Url, String> {
-    let text = read_secret(value)?;
-    match url::Url::parse(&text) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(url),
-        Ok(url) => Err(format!(
-            "the {what} read from the secret must be http or https, not `{}`",
-            url.scheme()
-        )),
-        Err(e) => Err(format!(
-            "the {what} read from the secret is not a URL ({e})"
-        )),
-    }
+    use crate::yaml::scalars::{parse_http_url, UrlProblem};
+    parse_http_url(&read_secret(value)?).map_err(|problem| match problem {
+        UrlProblem::Scheme(scheme) => {
+            format!("the {what} read from the secret must be http or https, not `{scheme}`")
+        }
+        UrlProblem::NotAUrl(e) => format!("the {what} read from the secret is not a URL ({e})"),
+    })
 }

@@ -13,6 +13,7 @@ use super::{read_secret, sink_file, Deliver, Kind};
 use crate::alert::notification::{Event, Notification};
 use crate::alert::SecretValue;
 use crate::journey::secrets::Redactor;
+use crate::yaml::scalars::http_url;
 use crate::yaml::secret::VarFile;
 use minijinja::{Environment, UndefinedBehavior};
 use std::collections::BTreeMap;
@@ -112,16 +113,10 @@ impl Kind for Settings {
                 c.missing("url", "e.g. `url: https://sms.example.com/send`, or `{secret: env:SMS_URL}` when the URL holds a key");
                 None
             }
-            Some(VarFile::Text(text)) => match url::Url::parse(text) {
-                Ok(url) if matches!(url.scheme(), "http" | "https") => {
-                    Some(SecretValue::Text(text.clone()))
-                }
-                _ => {
-                    c.error(
-                        "url",
-                        format!("`{text}` is not an http(s) URL"),
-                        "e.g. `url: https://sms.example.com/send`",
-                    );
+            Some(VarFile::Text(text)) => match http_url("the template url", text) {
+                Ok(_) => Some(SecretValue::Text(text.clone())),
+                Err(problem) => {
+                    c.error("url", problem, "e.g. `url: https://sms.example.com/send`");
                     None
                 }
             },
@@ -230,18 +225,15 @@ impl Kind for Settings {
     }
 
     fn build(&self, http: &reqwest::Client) -> Result<TemplateWebhook, String> {
-        let url_text = read_secret(&self.url)?;
-        let url = match url::Url::parse(&url_text) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") => url,
-            _ => return Err("the URL read from the secret is not an http(s) URL".to_string()),
-        };
+        let url = super::read_secret_url(&self.url, "template URL")?;
+        let secret_url = matches!(self.url, SecretValue::Secret(_)).then(|| url.to_string());
         let mut secrets = BTreeMap::new();
         for (name, value) in &self.secrets {
             secrets.insert(name.clone(), read_secret(value)?);
         }
         Ok(TemplateWebhook {
             url,
-            secret_url: matches!(self.url, SecretValue::Secret(_)).then_some(url_text),
+            secret_url,
             settings: self.clone(),
             secrets,
             env: environment(),
