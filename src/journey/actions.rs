@@ -18,16 +18,17 @@ use tokio::time::Instant;
 /// How often waits look again.
 const POLL: Duration = Duration::from_millis(100);
 
-/// Evaluates `$look` (a `Result<(), Seen>`; `?` in it ends the action) every [`POLL`] until
-/// it is `Ok` or `$deadline` would pass before the next look; then fails with `$fail(seen)`
-/// of the last look. A macro, not a function over an async closure: the look borrows the page
-/// and the action's values, which async closures cannot yet do in a task that must be `Send`.
+/// Evaluates `$look` (a `Result<T, Seen>`; `?` or `return` in it ends the action) every
+/// [`POLL`] until it is `Ok` or `$deadline` would pass before the next look; then fails with
+/// `$fail(seen)` of the last look. Every wait of an action is this one loop. A macro, not a
+/// function over an async closure: the look borrows the page and the action's values, which
+/// async closures cannot yet do in a task that must be `Send`.
 macro_rules! settle {
     ($deadline:expr, $look:expr, $fail:expr) => {{
         let deadline = $deadline;
         loop {
             let seen = match $look {
-                Ok(()) => break Ok(()),
+                Ok(found) => break Ok(found),
                 Err(seen) => seen,
             };
             if Instant::now() + POLL > deadline {
@@ -413,21 +414,18 @@ fn render_match(env: &ActionEnv<'_>, expect: &TextMatch) -> Result<String, Failu
 /// Waits until `target` is present (auto-wait before acting on it) and returns it.
 async fn find(env: &ActionEnv<'_>, target: &Locator, doing: &str) -> Result<Element, Failure> {
     let client = env.client()?;
-    loop {
+    settle!(
+        env.deadline,
         match client.find(target.as_fantoccini()).await {
-            Ok(element) => return Ok(element),
-            Err(e) if e.is_no_such_element() => {
-                if Instant::now() + POLL > env.deadline {
-                    return Err(Failure::shop(
-                        ReasonClass::ElementMissing,
-                        format!("{doing}: no element matches {target}"),
-                    ));
-                }
-                tokio::time::sleep(POLL).await;
-            }
+            Ok(element) => Ok(element),
+            Err(e) if e.is_no_such_element() => Err(()),
             Err(e) => return Err(classify(&e, doing)),
-        }
-    }
+        },
+        |()| Failure::shop(
+            ReasonClass::ElementMissing,
+            format!("{doing}: no element matches {target}"),
+        )
+    )
 }
 
 /// Finds `target` and runs `act` on it, looking again while the element is missing, covered,
@@ -442,22 +440,21 @@ where
     F: Fn(Element) -> Fut,
     Fut: std::future::Future<Output = Result<(), CmdError>>,
 {
-    loop {
-        let element = find(env, target, doing).await?;
-        match act(element).await {
-            Ok(()) => return Ok(()),
-            Err(e)
-                if (e.is_element_not_interactable()
-                    || matches!(&e, CmdError::Standard(w) if w.error == ErrorStatus::ElementClickIntercepted)
-                    || e.is_stale_element_reference()
-                    || e.is_no_such_element())
-                    && Instant::now() + POLL < env.deadline =>
-            {
-                tokio::time::sleep(POLL).await;
-            }
+    let passing = |e: &CmdError| {
+        e.is_element_not_interactable()
+            || matches!(e, CmdError::Standard(w) if w.error == ErrorStatus::ElementClickIntercepted)
+            || e.is_stale_element_reference()
+            || e.is_no_such_element()
+    };
+    settle!(
+        env.deadline,
+        match act(find(env, target, doing).await?).await {
+            Ok(()) => Ok(()),
+            Err(e) if passing(&e) => Err(e),
             Err(e) => return Err(classify(&e, doing)),
-        }
-    }
+        },
+        |e: CmdError| classify(&e, doing)
+    )
 }
 
 async fn wait_for(
@@ -469,50 +466,52 @@ async fn wait_for(
     doing: &str,
 ) -> Result<(), Failure> {
     let (client, redactor) = (env.client()?, env.redactor);
-    let mut seen = String::from("no element matched");
-    loop {
-        let elements = client
-            .find_all(target.as_fantoccini())
-            .await
-            .map_err(|e| classify(&e, doing))?;
-        let mut texts = Vec::new();
-        for element in &elements {
-            let shown = !visible || element.is_displayed().await.unwrap_or(false);
-            let matches_text = match text {
-                None => true,
-                Some(want) => {
-                    let actual = element.text().await.unwrap_or_default();
-                    let ok = actual.contains(want);
-                    texts.push(actual);
-                    ok
+    settle!(
+        deadline,
+        {
+            let elements = client
+                .find_all(target.as_fantoccini())
+                .await
+                .map_err(|e| classify(&e, doing))?;
+            let mut texts = Vec::new();
+            let mut found = false;
+            for element in &elements {
+                let shown = !visible || element.is_displayed().await.unwrap_or(false);
+                let matches_text = match text {
+                    None => true,
+                    Some(want) => {
+                        let actual = element.text().await.unwrap_or_default();
+                        let ok = actual.contains(want);
+                        texts.push(actual);
+                        ok
+                    }
+                };
+                if shown && matches_text {
+                    found = true;
+                    break;
                 }
-            };
-            if shown && matches_text {
-                return Ok(());
             }
-        }
-        if !elements.is_empty() {
-            seen = match texts.first() {
-                Some(t) => format!(
-                    "{} element(s) matched, text \"{}\"",
-                    elements.len(),
-                    clip(t, redactor)
-                ),
-                None => format!("{} element(s) matched, none visible", elements.len()),
-            };
-        }
-        if Instant::now() + POLL > deadline {
-            return Err(Failure::shop(
-                if elements.is_empty() {
-                    ReasonClass::ElementMissing
-                } else {
-                    ReasonClass::Assertion
-                },
-                format!("{doing}: timed out; {seen}"),
-            ));
-        }
-        tokio::time::sleep(POLL).await;
-    }
+            match (found, elements.len(), texts.first()) {
+                (true, _, _) => Ok(()),
+                (false, 0, _) => Err((
+                    ReasonClass::ElementMissing,
+                    "no element matched".to_string(),
+                )),
+                (false, n, Some(t)) => Err((
+                    ReasonClass::Assertion,
+                    format!("{n} element(s) matched, text \"{}\"", clip(t, redactor)),
+                )),
+                (false, n, None) => Err((
+                    ReasonClass::Assertion,
+                    format!("{n} element(s) matched, none visible"),
+                )),
+            }
+        },
+        |(class, seen): (ReasonClass, String)| Failure::shop(
+            class,
+            format!("{doing}: timed out; {seen}")
+        )
+    )
 }
 
 async fn http(env: &mut ActionEnv<'_>, request: &HttpRequest, doing: &str) -> Result<(), Failure> {
