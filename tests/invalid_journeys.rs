@@ -132,7 +132,7 @@ const INVALID: &[Expectation] = &[
      Some("did you mean `Enter`?")),
     ("35-bad-http-method.yaml", "7:19", "FETCH",
      "unknown HTTP method `FETCH`",
-     Some("use GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS")),
+     Some("use one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")),
     ("36-expect-status-999.yaml", "8:26", "999",
      "999 is not an HTTP status code (100 to 599)",
      None),

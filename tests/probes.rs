@@ -777,7 +777,7 @@ probes.yaml:5:14: `every: 5s` is shorter than the 10s minimum
 probes.yaml:9:13: slow 20s is not shorter than the timeout 5s
   hint: a run over the timeout fails before it can be slow: make `slow` shorter
 probes.yaml:6:15: unknown HTTP method `GETT`
-  hint: did you mean `GET`?
+  hint: did you mean `GET`? use one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS
 probes.yaml:7:28: 999 is not an HTTP status code (100 to 599)
 probes.yaml:8:21: `(unclosed` is not a valid regex: unclosed group
 probes.yaml:12:15: target `shop.example.com` has no port

@@ -9,7 +9,7 @@ use crate::calendar::{parse_cron, shortest_gap};
 use crate::yaml::check::{regex_reason, Checker, MIN_INTERVAL};
 use crate::yaml::diagnostic::{did_you_mean, Diagnostic, Diagnostics};
 use crate::yaml::locate::LocationIndex;
-use crate::yaml::scalars::{http_url, StatusList};
+use crate::yaml::scalars::http_url;
 use crate::yaml::secret::var;
 use crate::yaml::{parse_structure, read_source, serde_diagnostic, with_earlier};
 use std::collections::{BTreeMap, HashSet};
@@ -662,32 +662,13 @@ fn action(c: &mut Checker, path: &str, action: &ActionFile, known: &mut Known) -
 }
 
 fn http(c: &mut Checker, path: &str, h: &HttpFile, known: &mut Known) -> HttpRequest {
-    let method_text = h.method.as_deref().unwrap_or("GET");
-    let method = match method_text.to_ascii_uppercase().as_str() {
-        m @ ("GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS") => {
-            reqwest::Method::from_bytes(m.as_bytes()).unwrap_or(reqwest::Method::GET)
-        }
-        _ => {
-            c.error_hint(
-                &format!("{path}.method"),
-                format!("unknown HTTP method `{method_text}`"),
-                "use GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS",
-            );
-            reqwest::Method::GET
-        }
-    };
+    let method = c.http_method(&format!("{path}.method"), h.method.as_deref());
     let url = c.template(&format!("{path}.url"), &h.url, known);
     let headers = h
         .headers
         .iter()
         .map(|(name, value)| {
-            if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                c.key_error(
-                    &format!("{path}.headers.{name}"),
-                    format!("`{name}` is not a valid header name"),
-                    None,
-                );
-            }
+            c.header_name(&format!("{path}.headers.{name}"), name);
             (
                 name.clone(),
                 c.template(&format!("{path}.headers.{name}"), value, known),
@@ -701,20 +682,7 @@ fn http(c: &mut Checker, path: &str, h: &HttpFile, known: &mut Known) -> HttpReq
         .body
         .as_ref()
         .map(|b| c.template(&format!("{path}.body"), b, known));
-    let expect_status = match &h.expect_status {
-        None => vec![],
-        Some(StatusList::One(code)) => vec![*code],
-        Some(StatusList::Many(codes)) => codes.clone(),
-    };
-    for (i, code) in expect_status.iter().enumerate() {
-        if !(100..=599).contains(code) {
-            // `expect_status: 999` has no `[0]` node: `find` falls back to the number itself.
-            c.error(
-                &format!("{path}.expect_status[{i}]"),
-                format!("{code} is not an HTTP status code (100 to 599)"),
-            );
-        }
-    }
+    let expect_status = c.status_codes(&format!("{path}.expect_status"), &h.expect_status);
     let timeout = c.opt_duration(&format!("{path}.timeout"), &h.timeout);
     let store = h
         .store

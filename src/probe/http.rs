@@ -25,7 +25,6 @@ use super::Kind;
 use super::{Phase, Probing, Verdict};
 use crate::error_chain::error_chain;
 use crate::yaml::check::{regex_reason, Checker};
-use crate::yaml::diagnostic::{did_you_mean, Diagnostic};
 use crate::yaml::scalars::{opt_scalar_text, parse_http_url, scalar_text, StatusList, UrlProblem};
 use ::http::header::{self, HeaderMap, HeaderValue};
 use ::http::{Method, Request, Response, StatusCode};
@@ -455,35 +454,11 @@ fn validate(c: &mut Checker, path: &str, h: &HttpProbeFile) -> HttpProbe {
             );
         }
     }
-    let method_text = h.method.as_deref().unwrap_or("GET");
-    const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
-    let upper = method_text.to_ascii_uppercase();
-    let method = if METHODS.contains(&upper.as_str()) {
-        ::http::Method::from_bytes(upper.as_bytes()).unwrap_or(::http::Method::GET)
-    } else {
-        let hint = match did_you_mean(&upper, METHODS.iter().copied()) {
-            Some(close) => format!("did you mean `{close}`?"),
-            None => format!("use one of {}", METHODS.join(", ")),
-        };
-        c.error_hint(
-            &format!("{path}.method"),
-            format!("unknown HTTP method `{method_text}`"),
-            hint,
-        );
-        ::http::Method::GET
-    };
+    let method = c.http_method(&format!("{path}.method"), h.method.as_deref());
     let mut headers = ::http::HeaderMap::new();
     for (name, value) in &h.headers {
         let entry = format!("{path}.headers.{name}");
-        let header_name = ::http::HeaderName::from_bytes(name.as_bytes());
-        if header_name.is_err() {
-            let location = c.index.find_key(&entry);
-            c.errors.push(Diagnostic::new(
-                c.file,
-                location,
-                format!("`{name}` is not a valid header name"),
-            ));
-        }
+        let header_name = c.header_name(&entry, name);
         let header_value = ::http::HeaderValue::from_str(value);
         if header_value.is_err() {
             c.error(
@@ -491,33 +466,11 @@ fn validate(c: &mut Checker, path: &str, h: &HttpProbeFile) -> HttpProbe {
                 format!("the value of header `{name}` is not allowed: use visible ASCII text, no line breaks"),
             );
         }
-        if let (Ok(name), Ok(value)) = (header_name, header_value) {
+        if let (Some(name), Ok(value)) = (header_name, header_value) {
             headers.insert(name, value);
         }
     }
-    let expect_status = match &h.expect_status {
-        None => Vec::new(),
-        Some(StatusList::One(code)) => vec![*code],
-        Some(StatusList::Many(codes)) => {
-            if codes.is_empty() {
-                c.error_hint(
-                    &format!("{path}.expect_status"),
-                    "expect_status is empty",
-                    "list the accepted codes, or leave `expect_status` out for any 2xx",
-                );
-            }
-            codes.clone()
-        }
-    };
-    for (i, code) in expect_status.iter().enumerate() {
-        if !(100..=599).contains(code) {
-            // `expect_status: 999` has no `[0]` node: `find` falls back to the number itself.
-            c.error(
-                &format!("{path}.expect_status[{i}]"),
-                format!("{code} is not an HTTP status code (100 to 599)"),
-            );
-        }
-    }
+    let expect_status = c.status_codes(&format!("{path}.expect_status"), &h.expect_status);
     if method == ::http::Method::HEAD && (h.body_contains.is_some() || h.body_matches.is_some()) {
         c.error_hint(
             &format!("{path}.method"),

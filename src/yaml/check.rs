@@ -3,6 +3,7 @@
 
 use super::diagnostic::{did_you_mean, Diagnostic};
 use super::locate::LocationIndex;
+use super::scalars::StatusList;
 use std::path::Path;
 use std::time::Duration;
 
@@ -138,6 +139,59 @@ impl<'a> Checker<'a> {
         for (i, name) in names.iter().enumerate() {
             self.known_name(&format!("{path}[{i}]"), false, what, name, known);
         }
+    }
+
+    /// An HTTP method (default `GET`); an unknown one is an error at `path` naming the closest.
+    pub fn http_method(&mut self, path: &str, text: Option<&str>) -> http::Method {
+        const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+        let text = text.unwrap_or("GET");
+        let upper = text.to_ascii_uppercase();
+        if METHODS.contains(&upper.as_str()) {
+            return http::Method::from_bytes(upper.as_bytes()).unwrap_or(http::Method::GET);
+        }
+        let all = format!("use one of {}", METHODS.join(", "));
+        let hint = match did_you_mean(&upper, METHODS.iter().copied()) {
+            Some(close) => format!("did you mean `{close}`? {all}"),
+            None => all,
+        };
+        self.error_hint(path, format!("unknown HTTP method `{text}`"), hint);
+        http::Method::GET
+    }
+
+    /// Whether `name` (the key at `path`) is a valid HTTP header name; if not, an error at it.
+    pub fn header_name(&mut self, path: &str, name: &str) -> Option<http::HeaderName> {
+        let parsed = http::HeaderName::from_bytes(name.as_bytes()).ok();
+        if parsed.is_none() {
+            self.key_error(path, format!("`{name}` is not a valid header name"), None);
+        }
+        parsed
+    }
+
+    /// Accepted status codes: one or a list, each 100 to 599; none given is any 2xx (empty).
+    pub fn status_codes(&mut self, path: &str, given: &Option<StatusList>) -> Vec<u16> {
+        let codes = match given {
+            None => return Vec::new(),
+            Some(StatusList::One(code)) => vec![*code],
+            Some(StatusList::Many(codes)) if codes.is_empty() => {
+                self.error_hint(
+                    path,
+                    "expect_status is empty",
+                    "list the accepted codes, or leave `expect_status` out for any 2xx",
+                );
+                return Vec::new();
+            }
+            Some(StatusList::Many(codes)) => codes.clone(),
+        };
+        for (i, code) in codes.iter().enumerate() {
+            if !(100..=599).contains(code) {
+                // `expect_status: 999` has no `[0]` node: `find` falls back to the number.
+                self.error(
+                    &format!("{path}[{i}]"),
+                    format!("{code} is not an HTTP status code (100 to 599)"),
+                );
+            }
+        }
+        codes
     }
 
     pub fn name(&mut self, path: &str, what: &str, name: &str) {
