@@ -294,7 +294,8 @@ impl Alerting {
     }
 
     /// The notifications waiting for `sink`, oldest first.
-    pub fn pending(&self, sink: &str) -> Vec<Notification> {
+    #[cfg(test)]
+    pub(crate) fn pending(&self, sink: &str) -> Vec<Notification> {
         self.inner
             .state()
             .queues
@@ -304,7 +305,8 @@ impl Alerting {
     }
 
     /// The keys of the alerts firing now.
-    pub fn firing(&self) -> Vec<String> {
+    #[cfg(test)]
+    pub(crate) fn firing(&self) -> Vec<String> {
         self.inner
             .state()
             .alerts

@@ -100,8 +100,6 @@ pub enum Severity {
 }
 
 impl Severity {
-    pub const NAMES: &'static [&'static str] = &["info", "warning", "critical"];
-
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Info => "info",
@@ -216,14 +214,6 @@ impl MaintenanceWindow {
 pub enum Subject {
     Journey(String),
     Probe(String),
-}
-
-impl Subject {
-    pub fn name(&self) -> &str {
-        match self {
-            Subject::Journey(n) | Subject::Probe(n) => n,
-        }
-    }
 }
 
 /// Which alerts a sink gets; an empty list lets everything through.

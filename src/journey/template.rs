@@ -69,10 +69,6 @@ impl Template {
         }
     }
 
-    pub fn raw(&self) -> &str {
-        &self.raw
-    }
-
     /// The names this template reads.
     pub fn vars(&self) -> impl Iterator<Item = &str> {
         self.parts.iter().filter_map(|part| match part {

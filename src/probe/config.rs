@@ -42,11 +42,6 @@ pub struct ProbesFile {
     pub probes: Vec<ProbeFile>,
 }
 
-/// Reads and validates a file that holds only `probes:`.
-pub fn load_probes(file: &Path) -> Result<Vec<ProbeConfig>, Diagnostics> {
-    parse_probes(file, &crate::yaml::read_source(file, "probe")?)
-}
-
 /// Parses and validates probe YAML `source` (a map with only `probes:`), naming `file` in
 /// errors; relative `ca_file` paths are taken from `file`'s directory.
 pub fn parse_probes(file: &Path, source: &str) -> Result<Vec<ProbeConfig>, Diagnostics> {

@@ -25,7 +25,7 @@ pub mod http;
 mod net;
 pub mod tls;
 
-pub use self::config::{load_probes, parse_probes, validate_probes};
+pub use self::config::{parse_probes, validate_probes};
 pub use self::http::HttpProbe;
 pub use self::tls::TlsProbe;
 pub use crate::journey::outcome::Outcome;

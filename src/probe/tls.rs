@@ -38,11 +38,6 @@ pub struct TlsProbe {
 }
 
 impl TlsProbe {
-    /// `host:port`, as written in `target`.
-    pub fn target(&self) -> String {
-        format!("{}:{}", self.host, self.port)
-    }
-
     async fn probe_once(&self, p: &mut Probing) -> Verdict {
         let roots = match net::roots(&self.name, self.ca_file.as_deref()) {
             Ok(roots) => roots,

@@ -40,7 +40,6 @@ pub enum DriverError {
 
 /// A running driver process. Dropping it kills the whole process group and removes its temp dir.
 pub struct LocalDriver {
-    program: &'static str,
     child: Child,
     pgid: i32,
     url: String,
@@ -119,7 +118,6 @@ impl LocalDriver {
         drop(lines_tx);
 
         let mut driver = LocalDriver {
-            program,
             child,
             pgid,
             url: String::new(),
@@ -160,10 +158,6 @@ impl LocalDriver {
 
     pub fn url(&self) -> &str {
         &self.url
-    }
-
-    pub fn program(&self) -> &'static str {
-        self.program
     }
 
     /// The temp dir that holds this driver's profiles; browsers get their user data dirs here.

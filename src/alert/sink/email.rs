@@ -45,8 +45,6 @@ pub enum SmtpTls {
 }
 
 impl SmtpTls {
-    pub const NAMES: &'static [&'static str] = &["none", "starttls", "implicit"];
-
     pub fn parse(text: &str) -> Option<SmtpTls> {
         match text {
             "none" => Some(SmtpTls::None),

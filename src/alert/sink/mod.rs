@@ -161,10 +161,6 @@ macro_rules! sinks {
         }
 
         impl SinkKind {
-            pub fn kind(&self) -> &'static str {
-                match self { $(SinkKind::$variant(_) => $key,)* }
-            }
-
             async fn send(&self, notification: &Notification) -> Result<(), SendError> {
                 match self { $(SinkKind::$variant(s) => s.send(notification).await,)* }
             }
@@ -231,10 +227,6 @@ impl Sink {
             filter: config.filter.clone(),
             kind,
         })
-    }
-
-    pub fn kind(&self) -> &'static str {
-        self.kind.kind()
     }
 
     /// Sends one notification: `Ok` once the receiver accepted it, within [`SEND_TIMEOUT`].
