@@ -1,4 +1,4 @@
-//! A validated journey: what the runner executes. Built only by `config::validate`.
+//! A validated journey: what the runner executes. Built only by `journey::validate`.
 
 use super::template::Template;
 use regex::Regex;
@@ -146,7 +146,7 @@ pub struct HttpRequest {
 }
 
 /// One thing done in the page. The closed set of actions: adding one means a variant here,
-/// its parsing in `config::format`/`config::validate` and its execution in `journey::actions`.
+/// its parsing in `journey::file`/`journey::validate` and its execution in `journey::actions`.
 #[derive(Debug, Clone)]
 pub enum Action {
     Open(Template),

@@ -44,7 +44,7 @@ impl Family {
 
 /// Declares an enum of kinds, its list of names and its deserialization from one key:
 ///
-/// ```ignore
+/// ```text
 /// one_key_enum! {
 ///     /// One probe as written.
 ///     pub enum ProbeFile, PROBE_KINDS, FAMILY {
