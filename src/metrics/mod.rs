@@ -64,6 +64,9 @@ pub const JOURNEY_RUNS: &str = "shopwatch_journey_runs_total";
 /// Counter `{journey, step, reason}`: steps that failed or errored (last attempt), by reason
 /// class (`unknown` without one).
 pub const STEP_FAILURES: &str = "shopwatch_step_failures_total";
+/// Counter `{journey, step, reason}`: steps that failed in an earlier attempt of a run that was
+/// retried (the run may still have passed, as `flaky`).
+pub const ATTEMPT_FAILURES: &str = "shopwatch_attempt_failures_total";
 /// Gauge `{journey}`: Unix time the last passed run ended; absent until one passed.
 pub const JOURNEY_LAST_SUCCESS: &str = "shopwatch_journey_last_success_timestamp_seconds";
 /// Gauge `{journey}`: 1 if the last run passed, else 0; absent before the first run.
@@ -271,6 +274,8 @@ struct JourneyState {
     skipped: [u64; SkipReason::ALL.len()],
     /// By (step, reason class).
     failures: BTreeMap<(String, &'static str), u64>,
+    /// Failures in earlier attempts of retried runs, by (step, reason class).
+    attempt_failures: BTreeMap<(String, &'static str), u64>,
     /// Unix seconds.
     last_success: Option<f64>,
     last_run: Option<LastRun>,
@@ -293,6 +298,7 @@ impl JourneyState {
             runs: [0; OUTCOMES.len()],
             skipped: [0; SkipReason::ALL.len()],
             failures: BTreeMap::new(),
+            attempt_failures: BTreeMap::new(),
             last_success: None,
             last_run: None,
             schedule_lag: None,
@@ -520,6 +526,18 @@ impl Metrics {
                     *j.failures.entry((step.name.clone(), reason)).or_default() += 1;
                 }
                 StepOutcome::Skipped => {}
+            }
+        }
+        // A flaky step hides behind the retry that passed: count where the earlier attempts
+        // failed.
+        for attempt in &report.previous_attempts {
+            for step in &attempt.steps {
+                if matches!(step.outcome, StepOutcome::Failed | StepOutcome::Error) {
+                    let reason = step.reason_class.map_or("unknown", |c| c.as_str());
+                    *j.attempt_failures
+                        .entry((step.name.clone(), reason))
+                        .or_default() += 1;
+                }
             }
         }
         if report.outcome == Outcome::Error {

@@ -331,22 +331,30 @@ fn journeys(t: &mut Text, state: &mut State, epoch: u64) {
         },
     );
 
-    t.family(
-        STEP_FAILURES,
-        "Steps that failed or errored in the last attempt of a run, by reason class.",
-        COUNTER,
-        |t| {
+    for (family, help, counts) in [
+        (
+            STEP_FAILURES,
+            "Steps that failed or errored in the last attempt of a run, by reason class.",
+            (|j| &j.failures) as fn(&JourneyState) -> &BTreeMap<(String, &'static str), u64>,
+        ),
+        (
+            ATTEMPT_FAILURES,
+            "Steps that failed or errored in an earlier attempt of a retried run, by reason class.",
+            |j| &j.attempt_failures,
+        ),
+    ] {
+        t.family(family, help, COUNTER, |t| {
             for (name, j) in journeys.iter() {
-                for ((step, reason), n) in &j.failures {
+                for ((step, reason), n) in counts(j) {
                     t.line(
-                        STEP_FAILURES,
+                        family,
                         &[("journey", name), ("step", step), ("reason", reason)],
                         *n,
                     );
                 }
             }
-        },
-    );
+        });
+    }
 
     let gauges: [(&str, &str, JourneyGauge); 4] = [
         (

@@ -1,7 +1,7 @@
 //! Tests of the metrics, driving `now` explicitly.
 
 use super::*;
-use crate::journey::outcome::{ReasonClass, StepReport};
+use crate::journey::outcome::{AttemptReport, ReasonClass, StepReport};
 use crate::probe::{CertInfo, HttpProbe, Phase, ProbeMetrics, TlsInfo, TlsProbe};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -543,6 +543,42 @@ fn set_configured_precreates_runs_and_forgets_removed() {
     let text = m.render_at(now);
     assert!(!text.contains("journey=\"b\""), "{text}");
     assert!(!text.contains("probe=\"p2\""), "{text}");
+}
+
+/// A run that passed on its retry: the first attempt's failure is counted where it happened,
+/// and the passed run's last attempt counts no failure.
+#[test]
+fn failures_of_earlier_attempts_are_counted_apart() {
+    let m = Metrics::new(MetricsConfig::default(), None);
+    let now = Instant::now();
+    let mut flaky = passed("j", &[("open", 200.0), ("cart", 300.0)]);
+    flaky.outcome = Outcome::Flaky;
+    flaky.attempts = 2;
+    flaky.previous_attempts = vec![AttemptReport {
+        attempt: 1,
+        outcome: Outcome::Failed,
+        session_start_ms: Some(700.0),
+        error: None,
+        steps: vec![
+            step("open", StepOutcome::Ok, 200.0),
+            failed_step("cart", StepOutcome::Failed, Some(ReasonClass::Timeout)),
+        ],
+        artifact_errors: 0,
+    }];
+    m.record_run_at(&flaky, now);
+    let text = m.render_at(now);
+    assert_eq!(
+        sample(
+            &text,
+            &format!("{ATTEMPT_FAILURES}{{journey=\"j\",step=\"cart\",reason=\"timeout\"}}")
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(
+        !text.contains(&format!("{STEP_FAILURES}{{journey=\"j\"")),
+        "{text}"
+    );
 }
 
 #[test]
