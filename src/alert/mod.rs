@@ -29,7 +29,7 @@ pub use notification::Notification;
 pub use sink::{Sink, SinkConfig, SinkKind, SinkSettings};
 
 /// A setting given as text or as `{secret: env:NAME}` / `{secret: file:PATH}`, read at start.
-pub use crate::journey::model::Var as SecretValue;
+pub use crate::secret::Var as SecretValue;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -10,7 +10,7 @@ use super::send::{SendError, SEND_TIMEOUT};
 use super::{read_secret, sink_file, Deliver, Kind};
 use crate::alert::notification::Notification;
 use crate::error_chain::error_chain;
-use crate::journey::secrets::Redactor;
+use crate::secret::redact::Redactor;
 use crate::yaml::scalars::OneOrMany;
 use crate::yaml::secret::VarFile;
 use lettre::message::{header::ContentType, Mailbox};

@@ -22,7 +22,7 @@ pub mod webhook;
 
 use super::notification::Notification;
 use super::{Filter, SecretValue};
-use crate::journey::secrets::{self, Redactor};
+use crate::secret::redact::Redactor;
 use crate::yaml::one_key::{one_key_enum, Family};
 use check::SinkCheck;
 pub use send::{http_client, SendError, SEND_TIMEOUT};
@@ -258,7 +258,7 @@ impl Sink {
 pub fn read_secret(value: &SecretValue) -> Result<String, String> {
     match value {
         SecretValue::Text(text) => Ok(text.clone()),
-        SecretValue::Secret(source) => secrets::read_secret(source),
+        SecretValue::Secret(source) => crate::secret::read_secret(source),
     }
 }
 

@@ -7,7 +7,7 @@ use super::send::{clip, post_json, SendError};
 use super::{read_secret, sink_file, Deliver, Kind};
 use crate::alert::notification::{Notification, Tone};
 use crate::alert::SecretValue;
-use crate::journey::secrets::Redactor;
+use crate::secret::redact::Redactor;
 use crate::yaml::secret::VarFile;
 use serde_json::{json, Value};
 

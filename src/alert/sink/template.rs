@@ -12,7 +12,7 @@ use super::send::{accepted, SendError};
 use super::{read_secret, sink_file, Deliver, Kind};
 use crate::alert::notification::{Event, Notification};
 use crate::alert::SecretValue;
-use crate::journey::secrets::Redactor;
+use crate::secret::redact::Redactor;
 use crate::yaml::scalars::http_url;
 use crate::yaml::secret::VarFile;
 use minijinja::{Environment, UndefinedBehavior};
@@ -411,7 +411,7 @@ mod tests {
         s.redact(&mut redactor);
         assert_eq!(
             redactor.redact("Bearer t0ken"),
-            format!("Bearer {}", crate::journey::secrets::REDACTED)
+            format!("Bearer {}", crate::secret::redact::REDACTED)
         );
     }
 

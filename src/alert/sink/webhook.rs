@@ -11,7 +11,7 @@ use super::send::{accepted, SendError};
 use super::{read_secret, sink_file, Deliver, Kind};
 use crate::alert::notification::Notification;
 use crate::alert::SecretValue;
-use crate::journey::secrets::Redactor;
+use crate::secret::redact::Redactor;
 use crate::yaml::secret::VarFile;
 use std::collections::BTreeMap;
 
