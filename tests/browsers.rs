@@ -237,6 +237,47 @@ async fn declined_gift_card_fails_with_the_page_message() {
     assert_eq!(out.step("cancel-test-order")["outcome"], "skipped");
 }
 
+/// `fail_on`: the shop's own error element fails the step as soon as it shows, with its text
+/// and class `page_error`, instead of the wait for the confirmation running into the step's
+/// 15 s timeout and saying only that it timed out.
+async fn fail_on_fails_at_once_with_the_shops_message(browser: &str) {
+    require_browser(browser);
+    let shop = start_shop().await;
+    shop.set_faults(vec![Fault::DeclineGiftCards]);
+    let journey = std::fs::read_to_string(repo_path("journeys/demo-shop.yaml")).unwrap();
+    assert!(journey.contains("\n      - assert_absent: \".payment-error\"\n"));
+    assert!(journey.contains("\nmask: "));
+    let journey = journey
+        .replace("\n      - assert_absent: \".payment-error\"\n", "\n")
+        .replace("\nmask: ", "\nfail_on: [\".payment-error\"]\nmask: ");
+    let out = Run::journey(&journey, &shop.url(), browser).go().await;
+    assert_eq!(out.code, 1, "{}", out.describe());
+    let pay = out.step("gift-card-payment");
+    assert_eq!(pay["outcome"], "failed", "{}", out.describe());
+    assert_eq!(pay["reason_class"], "page_error", "{}", out.describe());
+    let reason = pay["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("wait_for `.order-confirmation`")
+            && reason.contains(": the page shows an error (`.payment-error`): \"Gift card declined by the payment provider\""),
+        "{reason}"
+    );
+    let took = pay["duration_ms"].as_f64().unwrap();
+    assert!(
+        took < 10_000.0,
+        "failed at once, not at the 15 s timeout: {took} ms"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fail_on_fails_at_once_with_the_shops_message_in_firefox() {
+    fail_on_fails_at_once_with_the_shops_message("firefox").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fail_on_fails_at_once_with_the_shops_message_in_chromium() {
+    fail_on_fails_at_once_with_the_shops_message("chrome").await;
+}
+
 const HANG_JOURNEY: &str = r#"
 journey: hang
 base_url: http://127.0.0.1:1

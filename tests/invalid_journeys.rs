@@ -186,6 +186,9 @@ const INVALID: &[Expectation] = &[
     ("52-nested-too-deep.yaml", "4:36", "[[[[[",
      "nested more than 32 levels deep",
      Some("check the indentation and brackets")),
+    ("53-fail-on-bad-selector.yaml", "6:15", "\"div[class=\"",
+     "`div[class=` is not a valid CSS selector",
+     Some("for a selector CSS cannot express, use `xpath:`")),
     // A huge value is quoted clipped, not whole.
     ("51-long-value-clipped.yaml", "3:10", "xxxxxxxx",
      "`xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…[5002 characters] is not a duration",

@@ -20,23 +20,52 @@ const POLL: Duration = Duration::from_millis(100);
 
 /// Evaluates `$look` (a `Result<T, Seen>`; `?` or `return` in it ends the action) every
 /// [`POLL`] until it is `Ok` or `$deadline` would pass before the next look; then fails with
-/// `$fail(seen)` of the last look. Every wait of an action is this one loop. A macro, not a
+/// `$fail(seen)` of the last look; a `fail_on` element the page shows ends it at once. Every
+/// wait of an action is this one loop. A macro, not a
 /// function over an async closure: the look borrows the page and the action's values, which
 /// async closures cannot yet do in a task that must be `Send`.
 macro_rules! settle {
-    ($deadline:expr, $look:expr, $fail:expr) => {{
+    ($env:expr, $doing:expr, $deadline:expr, $look:expr, $fail:expr) => {{
         let deadline = $deadline;
         loop {
             let seen = match $look {
                 Ok(found) => break Ok(found),
                 Err(seen) => seen,
             };
+            // The shop said what went wrong: no need to wait for the timeout to say less.
+            if let Some(failure) = page_error($env, &$doing).await {
+                break Err(failure);
+            }
             if Instant::now() + POLL > deadline {
                 break Err(($fail)(seen));
             }
             tokio::time::sleep(POLL).await;
         }
     }};
+}
+
+/// The first `fail_on` element the page shows, as the failure of `doing` with its text.
+async fn page_error(env: &ActionEnv<'_>, doing: &str) -> Option<Failure> {
+    let client = env.client.filter(|_| !env.fail_on.is_empty())?;
+    for locator in env.fail_on {
+        let Ok(elements) = client.find_all(locator.as_fantoccini()).await else {
+            continue;
+        };
+        for element in elements {
+            if !element.is_displayed().await.unwrap_or(false) {
+                continue;
+            }
+            let text = element.text().await.unwrap_or_default();
+            return Some(Failure::shop(
+                ReasonClass::PageError,
+                format!(
+                    "{doing}: the page shows an error ({locator}): \"{}\"",
+                    clip(&text, env.redactor)
+                ),
+            ));
+        }
+    }
+    None
 }
 
 /// Marks the page before `press`; the mark says whether the page started to leave.
@@ -60,6 +89,8 @@ pub struct ActionEnv<'a> {
     pub artifacts: &'a mut Vec<PathBuf>,
     /// Page and response text is redacted before it is clipped, so no secret is cut in half.
     pub redactor: &'a Redactor,
+    /// The shop's error elements (`fail_on`): one shown during a wait fails the action at once.
+    pub fail_on: &'a [Locator],
 }
 
 impl ActionEnv<'_> {
@@ -142,6 +173,8 @@ pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Fai
             // click re-rendered the page.
             let client = env.client()?;
             settle!(
+                env,
+                doing,
                 env.deadline,
                 match client.find(target.as_fantoccini()).await {
                     Ok(element) => match element.is_selected().await {
@@ -181,6 +214,8 @@ pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Fai
                 element.send_keys(chord).await.map_err(fail)?;
             }
             settle!(
+                env,
+                doing,
                 env.deadline,
                 match client.execute(PRESS_PAGE_SETTLED, vec![]).await {
                     Ok(serde_json::Value::Bool(true)) => Ok(()),
@@ -218,6 +253,8 @@ pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Fai
             let rendered = render_match(env, expect)?;
             let client = env.client()?;
             settle!(
+                env,
+                doing,
                 env.deadline_for(*timeout),
                 {
                     let url = client.current_url().await.map_err(fail)?;
@@ -238,6 +275,8 @@ pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Fai
             let rendered = render_match(env, expect)?;
             let client = env.client()?;
             settle!(
+                env,
+                doing,
                 env.deadline,
                 match client.find(target.as_fantoccini()).await {
                     Ok(element) => {
@@ -263,6 +302,8 @@ pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Fai
             let rendered = render_match(env, expect)?;
             let client = env.client()?;
             settle!(
+                env,
+                doing,
                 env.deadline,
                 {
                     let url = client.current_url().await.map_err(fail)?;
@@ -278,6 +319,8 @@ pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Fai
             let rendered = render_match(env, expect)?;
             let client = env.client()?;
             settle!(
+                env,
+                doing,
                 env.deadline,
                 {
                     let title = client.title().await.map_err(fail)?;
@@ -295,6 +338,8 @@ pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Fai
         Action::AssertAbsent(target) => {
             let client = env.client()?;
             settle!(
+                env,
+                doing,
                 env.deadline,
                 {
                     let elements = client
@@ -320,6 +365,8 @@ pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Fai
         Action::AssertCount { target, min, max } => {
             let client = env.client()?;
             settle!(
+                env,
+                doing,
                 env.deadline,
                 {
                     let count = client
@@ -415,6 +462,8 @@ fn render_match(env: &ActionEnv<'_>, expect: &TextMatch) -> Result<String, Failu
 async fn find(env: &ActionEnv<'_>, target: &Locator, doing: &str) -> Result<Element, Failure> {
     let client = env.client()?;
     settle!(
+        env,
+        doing,
         env.deadline,
         match client.find(target.as_fantoccini()).await {
             Ok(element) => Ok(element),
@@ -447,6 +496,8 @@ where
             || e.is_no_such_element()
     };
     settle!(
+        env,
+        doing,
         env.deadline,
         match act(find(env, target, doing).await?).await {
             Ok(()) => Ok(()),
@@ -467,6 +518,8 @@ async fn wait_for(
 ) -> Result<(), Failure> {
     let (client, redactor) = (env.client()?, env.redactor);
     settle!(
+        env,
+        doing,
         deadline,
         {
             let elements = client

@@ -26,6 +26,9 @@ pub struct JourneyFile {
     pub vars: BTreeMap<String, VarFile>,
     #[serde(default)]
     pub mask: Vec<Target>,
+    /// The shop's own error elements: one shown during a wait fails the step at once.
+    #[serde(default)]
+    pub fail_on: Vec<Target>,
     #[serde(default)]
     pub defaults: DefaultsFile,
     pub steps: Vec<StepFile>,
@@ -48,6 +51,9 @@ pub struct StepFile {
     pub timeout: Option<String>,
     #[serde(default)]
     pub always: bool,
+    /// More error elements for this step, besides the journey's.
+    #[serde(default)]
+    pub fail_on: Vec<Target>,
 }
 
 /// Implements Deserialize for a struct that may also be written as a plain string.

@@ -19,6 +19,8 @@ pub struct Journey {
     pub capabilities: serde_json::Map<String, serde_json::Value>,
     pub vars: Vec<(String, Var)>,
     pub mask: Vec<Locator>,
+    /// The journey's `fail_on` error elements (each step has them in its own list too).
+    pub fail_on: Vec<Locator>,
     pub steps: Vec<Step>,
 }
 
@@ -38,6 +40,8 @@ pub struct Step {
     pub slow: Option<Duration>,
     pub timeout: Duration,
     pub always: bool,
+    /// Error elements that fail the step as soon as one shows: the journey's and the step's.
+    pub fail_on: Vec<Locator>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

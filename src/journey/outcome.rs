@@ -76,6 +76,8 @@ pub enum Fault {
 pub enum ReasonClass {
     ElementMissing,
     Assertion,
+    /// The page showed one of the journey's `fail_on` error elements.
+    PageError,
     HttpStatus,
     Unreachable,
     Timeout,
@@ -96,6 +98,7 @@ impl ReasonClass {
         match self {
             ReasonClass::ElementMissing => "element_missing",
             ReasonClass::Assertion => "assertion",
+            ReasonClass::PageError => "page_error",
             ReasonClass::HttpStatus => "http_status",
             ReasonClass::Unreachable => "unreachable",
             ReasonClass::Timeout => "timeout",

@@ -331,6 +331,7 @@ impl Runner {
                     screenshots,
                     artifacts: &mut artifacts,
                     redactor,
+                    fail_on: &step.fail_on,
                 };
                 actions::perform(&mut env, action).await?;
                 if let (true, Some(client)) = (action.may_navigate(), client) {

@@ -359,12 +359,15 @@ pub fn validate(
         vars.push((name.clone(), var(&mut c, &path, value)));
     }
 
-    let mask = raw
-        .mask
-        .iter()
-        .enumerate()
-        .map(|(i, target)| c.locator(&format!("mask[{i}]"), &target.0))
-        .collect();
+    let locators = |c: &mut Checker, key: &str, targets: &[Target]| -> Vec<Locator> {
+        targets
+            .iter()
+            .enumerate()
+            .map(|(i, target)| c.locator(&format!("{key}[{i}]"), &target.0))
+            .collect()
+    };
+    let mask = locators(&mut c, "mask", &raw.mask);
+    let fail_on = locators(&mut c, "fail_on", &raw.fail_on);
 
     let default_slow = c.opt_duration("defaults.slow", &raw.defaults.slow);
     let default_timeout = c
@@ -412,12 +415,15 @@ pub fn validate(
                 self::action(&mut c, &action_path, action, &mut known)
             })
             .collect();
+        let mut step_fail_on = fail_on.clone();
+        step_fail_on.extend(locators(&mut c, &format!("{path}.fail_on"), &step.fail_on));
         steps.push(Step {
             name: step.step.clone(),
             actions,
             slow,
             timeout: step_timeout,
             always: step.always,
+            fail_on: step_fail_on,
         });
     }
 
@@ -433,6 +439,7 @@ pub fn validate(
             capabilities,
             vars,
             mask,
+            fail_on,
             steps,
         })
     } else {
