@@ -129,7 +129,7 @@ async fn press_names_the_missing_field(browser: &str) {
         browser,
         r##"
   - step: search
-    timeout: 2s
+    timeout: 5s
     do:
       - open: /
       - press: { selector: "#site-search", keys: Enter }
@@ -221,7 +221,7 @@ async fn assert_visible_fails_when_the_menu_is_not_hovered(browser: &str) {
         browser,
         r##"
   - step: help
-    timeout: 2s
+    timeout: 5s
     do:
       - open: /
       - hover: ".logo"
@@ -240,7 +240,7 @@ async fn assert_visible_fails_when_the_menu_is_not_hovered(browser: &str) {
         browser,
         r##"
   - step: account
-    timeout: 2s
+    timeout: 5s
     do:
       - open: /
       - hover: "#account-menu"
@@ -326,7 +326,7 @@ async fn assert_url_passes_on_the_path_and_names_the_url_on_a_wrong_one(browser:
       - assert_url: { contains: /category/ }
       - assert_url: { matches: "/category/tea$" }
   - step: account
-    timeout: 2s
+    timeout: 5s
     do:
       - open: /account
       - assert_url: /account
@@ -386,9 +386,11 @@ async fn store_attr_names_the_missing_attribute(browser: &str) {
         browser,
         r##"
   - step: coffee
-    timeout: 2s
     do:
       - open: /category/coffee
+  - step: sku
+    timeout: 2s
+    do:
       - store_attr: { selector: ".product-card", attr: data-sku, as: sku }
   - step: product
     do:
@@ -396,7 +398,7 @@ async fn store_attr_names_the_missing_attribute(browser: &str) {
 "##,
     )
     .await;
-    let reason = failed_at(&out, "coffee", "assertion");
+    let reason = failed_at(&out, "sku", "assertion");
     assert_contains(
         &reason,
         "store_attr data-sku of `.product-card` as sku: the element has no `data-sku` attribute",
