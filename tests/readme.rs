@@ -178,3 +178,38 @@ fn every_probe_and_sink_setting_is_in_its_readme_table() {
     }
     assert!(missing.is_empty(), "not in the README: {missing:?}");
 }
+
+/// The README's tables of a journey's top-level keys and of a step's keys hold every key the
+/// journey file takes.
+#[test]
+fn every_journey_and_step_key_is_in_the_readme() {
+    use shopwatch::yaml::fields::struct_fields;
+    let readme = read("README.md");
+    let section = |heading: &str| -> String {
+        let start = readme
+            .find(heading)
+            .unwrap_or_else(|| panic!("the README has `{heading}`"));
+        let rest = &readme[start + heading.len()..];
+        rest[..rest.find("\n### ").unwrap_or(rest.len())].to_string()
+    };
+    let mut missing = Vec::new();
+    for (heading, keys) in [
+        (
+            "### Top level",
+            struct_fields::<shopwatch::journey::file::JourneyFile>(),
+        ),
+        (
+            "### Steps",
+            struct_fields::<shopwatch::journey::file::StepFile>(),
+        ),
+    ] {
+        assert!(keys.len() >= 5, "{keys:?}");
+        let table = section(heading);
+        missing.extend(
+            keys.iter()
+                .filter(|key| !table.contains(&format!("| `{key}` |")))
+                .map(|key| format!("{heading}: `{key}`")),
+        );
+    }
+    assert!(missing.is_empty(), "not in the README: {missing:?}");
+}

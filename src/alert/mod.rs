@@ -3,10 +3,13 @@
 //! webhooks.
 //!
 //! Layout, one job per file:
+//! - [`config`]: `alerting:` as written, validated into [`AlertingConfig`].
+//! - [`observations`]: what a run report or probe result says about each alert: pure.
 //! - [`state`]: the state machine of one alert (thresholds, recovery): pure, no clock, no IO.
-//! - [`engine`]: [`Alerting`], what the daemon talks to: turns run reports and probe results
-//!   into signals, decides what to send and when (first notification, repeats, maintenance
-//!   windows, resolves) and keeps the state and the pending deliveries in the state file.
+//! - [`engine`]: [`Alerting`], what the daemon talks to: feeds observations to the trackers,
+//!   decides what to send and when (first notification, repeats, maintenance windows,
+//!   resolves) and keeps the state and the queues in the state file.
+//! - [`outbox`]: the queues per sink (bounded) and what delivery needs of them.
 //! - [`delivery`]: one worker per sink, sending in order with retries and backoff.
 //! - [`notification`]: what is sent: the documented JSON body every sink starts from.
 //! - [`sink`]: [`Sink`], the one extension point for sink kinds, one file each (their

@@ -457,16 +457,7 @@ fn validate(c: &mut Checker, path: &str, h: &HttpProbeFile) -> HttpProbe {
     let method = c.http_method(&format!("{path}.method"), h.method.as_deref());
     let mut headers = ::http::HeaderMap::new();
     for (name, value) in &h.headers {
-        let entry = format!("{path}.headers.{name}");
-        let header_name = c.header_name(&entry, name);
-        let header_value = ::http::HeaderValue::from_str(value);
-        if header_value.is_err() {
-            c.error(
-                &entry,
-                format!("the value of header `{name}` is not allowed: use visible ASCII text, no line breaks"),
-            );
-        }
-        if let (Some(name), Ok(value)) = (header_name, header_value) {
+        if let Some((name, value)) = c.header(&format!("{path}.headers.{name}"), name, value) {
             headers.insert(name, value);
         }
     }

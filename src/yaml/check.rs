@@ -167,6 +167,25 @@ impl<'a> Checker<'a> {
         parsed
     }
 
+    /// A request header as written at `path` (`headers.<name>`): its name and value if HTTP
+    /// allows both, else an error at each that is wrong.
+    pub fn header(
+        &mut self,
+        path: &str,
+        name: &str,
+        value: &str,
+    ) -> Option<(http::HeaderName, http::HeaderValue)> {
+        let parsed_name = self.header_name(path, name);
+        let parsed_value = http::HeaderValue::from_str(value).ok();
+        if parsed_value.is_none() {
+            self.error(
+                path,
+                format!("the value of header `{name}` is not allowed: use visible ASCII text, no line breaks"),
+            );
+        }
+        Some((parsed_name?, parsed_value?))
+    }
+
     /// Accepted status codes: one or a list, each 100 to 599; none given is any 2xx (empty).
     pub fn status_codes(&mut self, path: &str, given: &Option<StatusList>) -> Vec<u16> {
         let codes = match given {
