@@ -204,7 +204,7 @@ async fn alert_test(file: &std::path::Path, only: Option<&str>, logs: &LogRedact
         match sink.send(&notification).await {
             Ok(()) => println!("ok      {label}: accepted the test alert"),
             Err(e) => {
-                println!("FAILED  {label}: {}", redactor.redact(&e.message));
+                println!("FAILED  {label}: {}", e.shown(&redactor));
                 failed += 1;
             }
         }

@@ -524,7 +524,7 @@ impl Outbox for Inner {
                     "alerting: `{sink}` refused the {} of {} for good, not retrying: {}",
                     done.notification.event.as_str(),
                     done.notification.key,
-                    setup.redactor.redact(&e.message)
+                    e.shown(&setup.redactor)
                 );
                 self.metrics
                     .record_notification(sink, NotificationResult::Rejected);
@@ -541,7 +541,7 @@ impl Outbox for Inner {
                     head.notification.key,
                     head.attempts,
                     humantime::format_duration(wait),
-                    setup.redactor.redact(&e.message)
+                    e.shown(&setup.redactor)
                 );
                 self.metrics
                     .record_notification(sink, NotificationResult::Failed);

@@ -3,6 +3,11 @@
 
 use std::time::Duration;
 
+/// How much of a refusing receiver's body an error keeps, and how much of the message is
+/// shown.
+pub const MAX_KEPT_BODY: usize = 64 * 1024;
+const MAX_SHOWN: usize = 300;
+
 /// How long one delivery attempt may take.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -40,9 +45,11 @@ impl SendError {
         }
     }
 
-    /// An HTTP response that is not a success: permanent for 4xx except 408 and 429.
+    /// An HTTP response that is not a success: permanent for 4xx except 408 and 429. The body
+    /// is kept whole (up to [`MAX_KEPT_BODY`]): it is clipped by [`SendError::shown`] after
+    /// redaction, so no secret is cut in half and shown in part.
     pub fn from_status(status: reqwest::StatusCode, body: &str) -> Self {
-        let body: String = body.trim().chars().take(200).collect();
+        let body: String = body.trim().chars().take(MAX_KEPT_BODY).collect();
         let message = if body.is_empty() {
             format!("HTTP {status}")
         } else {
@@ -55,6 +62,11 @@ impl SendError {
             message,
             permanent: !retry,
         }
+    }
+
+    /// The message as logs and `alert test` show it: secrets redacted, then clipped.
+    pub fn shown(&self, redactor: &crate::secret::redact::Redactor) -> String {
+        clip(&redactor.redact(&self.message), MAX_SHOWN)
     }
 
     /// A request that got no response; the URL is left out, with the cause chain kept.
@@ -115,6 +127,22 @@ mod tests {
             SendError::from_status(StatusCode::BAD_REQUEST, " bad label \n").message,
             "HTTP 400 Bad Request: bad label"
         );
+    }
+
+    /// A secret that a receiver echoes at the 200th character is redacted whole, then the
+    /// message is clipped.
+    #[test]
+    fn a_secret_in_a_long_body_is_redacted_before_the_message_is_clipped() {
+        use reqwest::StatusCode;
+        let secret = "s3cr3t-token-value";
+        let body = format!("{}{secret}{}", "x".repeat(190), "y".repeat(500));
+        let e = SendError::from_status(StatusCode::BAD_REQUEST, &body);
+        let mut redactor = crate::secret::redact::Redactor::default();
+        redactor.add(secret);
+        let shown = e.shown(&redactor);
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(shown.contains(crate::secret::redact::REDACTED), "{shown}");
+        assert_eq!(shown.chars().count(), MAX_SHOWN);
     }
 
     #[test]
