@@ -1,7 +1,7 @@
 //! `shopwatch rules`: Prometheus alerting rules for shopwatch's metrics, for those who alert
 //! from Prometheus (Alertmanager) rather than from shopwatch itself.
 //!
-//! The rule file is built as typed values ([`RuleFile`]) and written with serde_yaml, so
+//! The rule file is built as typed values ([`RuleFile`]) and written with serde-saphyr, so
 //! quoting is never done by hand; PromQL string literals are escaped by [`promql_string`].
 //!
 //! # Design
@@ -185,7 +185,7 @@ pub fn render(settings: &Settings, file: &RuleFile, config: Option<&Path>) -> St
             shell_word(&config.display().to_string())
         ));
     }
-    let yaml = serde_yaml::to_string(file).expect("rule structs always serialize");
+    let yaml = serde_saphyr::to_string(file).expect("rule structs always serialize");
     format!(
         "# Prometheus alerting rules for shopwatch {}, made by:\n#   {}\n# Check with `promtool check rules FILE`; load with `rule_files:` in prometheus.yml.\n{yaml}",
         env!("CARGO_PKG_VERSION"),

@@ -19,7 +19,7 @@
 //! compose-spec.json will do: name it here).
 
 use serde_json::Value as Json;
-use serde_yaml::Value as Yaml;
+use serde_json::Value as Yaml;
 use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
 
@@ -32,7 +32,7 @@ fn read(path: &str) -> String {
 }
 
 fn yaml(path: &str) -> Yaml {
-    serde_yaml::from_str(&read(path)).unwrap_or_else(|e| panic!("{path} is not YAML: {e}"))
+    serde_saphyr::from_str(&read(path)).unwrap_or_else(|e| panic!("{path} is not YAML: {e}"))
 }
 
 fn compose() -> Yaml {
@@ -55,7 +55,7 @@ fn schema_errors(validator: &jsonschema::Validator, instance: &Json) -> Vec<Stri
 
 /// A YAML document as JSON, the way Compose reads it (anchors and aliases resolved).
 fn as_json(source: &str) -> Json {
-    serde_yaml::from_str(source).expect("not YAML")
+    serde_saphyr::from_str(source).expect("not YAML")
 }
 
 #[test]
@@ -104,17 +104,17 @@ fn schema_rejects_a_broken_compose_document() {
 
 fn services(compose: &Yaml) -> Vec<(String, &Yaml)> {
     compose["services"]
-        .as_mapping()
+        .as_object()
         .expect("docker-compose.yml has no services")
         .iter()
-        .map(|(name, service)| (name.as_str().unwrap().to_owned(), service))
+        .map(|(name, service)| (name.clone(), service))
         .collect()
 }
 
 fn service<'a>(compose: &'a Yaml, name: &str) -> &'a Yaml {
     let service = &compose["services"][name];
     assert!(
-        service.is_mapping(),
+        service.is_object(),
         "no service {name} in docker-compose.yml"
     );
     service
@@ -129,7 +129,7 @@ struct Mount {
 }
 
 fn mounts(service: &Yaml) -> Vec<Mount> {
-    let Some(volumes) = service["volumes"].as_sequence() else {
+    let Some(volumes) = service["volumes"].as_array() else {
         return Vec::new();
     };
     volumes
@@ -194,8 +194,8 @@ fn host_path(mounts: &[Mount], path: &Path) -> Option<PathBuf> {
 fn mounted_paths_and_references_exist() {
     let compose = compose();
     let declared: BTreeSet<&str> = compose["volumes"]
-        .as_mapping()
-        .map(|v| v.keys().filter_map(Yaml::as_str).collect())
+        .as_object()
+        .map(|v| v.keys().map(String::as_str).collect())
         .unwrap_or_default();
     let names: BTreeSet<String> = services(&compose).into_iter().map(|(n, _)| n).collect();
     let built: BTreeSet<&str> = services(&compose)
@@ -234,8 +234,8 @@ fn mounted_paths_and_references_exist() {
             }
         }
         let depends: Vec<&str> = match &service["depends_on"] {
-            Yaml::Sequence(list) => list.iter().filter_map(Yaml::as_str).collect(),
-            Yaml::Mapping(map) => map.keys().filter_map(Yaml::as_str).collect(),
+            Yaml::Array(list) => list.iter().filter_map(Yaml::as_str).collect(),
+            Yaml::Object(map) => map.keys().map(String::as_str).collect(),
             _ => Vec::new(),
         };
         for dependency in depends {
@@ -250,7 +250,7 @@ fn mounted_paths_and_references_exist() {
 /// The shopwatch service's `--config` path in the container.
 fn container_config(shopwatch: &Yaml) -> PathBuf {
     let command: Vec<&str> = shopwatch["command"]
-        .as_sequence()
+        .as_array()
         .expect("shopwatch: command is not a list")
         .iter()
         .map(|arg| arg.as_str().unwrap())
@@ -272,7 +272,7 @@ fn shopwatch_config_resolves_the_same_in_the_container_and_on_the_host() {
     assert_eq!(on_host, root().join("docker/shopwatch.yaml"));
 
     let config = yaml("docker/shopwatch.yaml");
-    let journeys = config["journeys"].as_sequence().expect("no journeys");
+    let journeys = config["journeys"].as_array().expect("no journeys");
     assert!(!journeys.is_empty());
     for journey in journeys {
         let file = journey
@@ -304,8 +304,8 @@ fn shopwatch_config_resolves_the_same_in_the_container_and_on_the_host() {
     let mut absolute = vec![config["artifacts"]["dir"]
         .as_str()
         .expect("no artifacts.dir")];
-    for probe in config["probes"].as_sequence().into_iter().flatten() {
-        let settings = probe.as_mapping().unwrap().values().next().unwrap();
+    for probe in config["probes"].as_array().into_iter().flatten() {
+        let settings = probe.as_object().unwrap().values().next().unwrap();
         absolute.extend(settings["ca_file"].as_str());
     }
     absolute.push(
@@ -331,7 +331,7 @@ fn shopwatch_config_resolves_the_same_in_the_container_and_on_the_host() {
     );
     let port = listen.rsplit_once(':').unwrap().1;
     let ports: Vec<&str> = shopwatch["ports"]
-        .as_sequence()
+        .as_array()
         .into_iter()
         .flatten()
         .filter_map(Yaml::as_str)
@@ -357,16 +357,16 @@ fn shopwatch_config_resolves_the_same_in_the_container_and_on_the_host() {
 fn prometheus_scrapes_shopwatch_every_15s() {
     let prometheus = yaml("docker/prometheus.yml");
     let jobs = prometheus["scrape_configs"]
-        .as_sequence()
+        .as_array()
         .expect("no scrape_configs");
     let job = jobs
         .iter()
         .find(|job| {
             job["static_configs"]
-                .as_sequence()
+                .as_array()
                 .into_iter()
                 .flatten()
-                .flat_map(|c| c["targets"].as_sequence().into_iter().flatten())
+                .flat_map(|c| c["targets"].as_array().into_iter().flatten())
                 .any(|t| t.as_str() == Some("shopwatch:9464"))
         })
         .expect("no scrape job targets shopwatch:9464");
@@ -448,7 +448,7 @@ fn the_container_configuration_validates() {
 fn alerts_go_to_the_alertmanager_service_and_its_config_checks() {
     let config = yaml("docker/shopwatch.yaml");
     let sinks = config["alerting"]["sinks"]
-        .as_sequence()
+        .as_array()
         .expect("alerting.sinks");
     let url = sinks
         .iter()
@@ -458,7 +458,7 @@ fn alerts_go_to_the_alertmanager_service_and_its_config_checks() {
     let alertmanager = service(&compose, "alertmanager");
     assert_eq!(url, "http://alertmanager:9093");
     let command: Vec<&str> = alertmanager["command"]
-        .as_sequence()
+        .as_array()
         .unwrap()
         .iter()
         .filter_map(|c| c.as_str())

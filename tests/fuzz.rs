@@ -16,7 +16,7 @@ use std::cell::Cell;
 use std::ffi::CString;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -31,6 +31,9 @@ const MEMORY_CAP: usize = 4 << 30;
 struct CappedAllocator;
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
+/// The fuzzing run's seed, said when the cap is reached so that the run can be repeated even
+/// where the findings file is gone (a CI clone).
+static SEED: AtomicU64 = AtomicU64::new(0);
 /// Where the input that ran out of memory is written (made before fuzzing starts: nothing may
 /// be allocated once the cap is reached).
 static OOM_FILE: OnceLock<CString> = OnceLock::new();
@@ -65,9 +68,31 @@ fn out_of_memory() -> ! {
                 libc::close(fd);
             }
         }
-        let message = b"\nfuzz: a parser went over the 4 GiB memory cap; the input is in target/fuzz-findings/out-of-memory.yaml\n";
+        let message = b"\nfuzz: a parser went over the 4 GiB memory cap; the input is in target/fuzz-findings/out-of-memory.yaml";
         libc::write(2, message.as_ptr().cast(), message.len());
+        let seed = SEED.load(Ordering::Relaxed);
+        if seed != 0 {
+            let said = b"; repeat with SHOPWATCH_FUZZ_SEED=";
+            libc::write(2, said.as_ptr().cast(), said.len());
+            let (digits, len) = decimal(seed);
+            libc::write(2, digits[20 - len..].as_ptr().cast(), len);
+        }
+        libc::write(2, b"\n".as_ptr().cast(), 1);
         libc::abort();
+    }
+}
+
+/// `n` in decimal, right-aligned in a stack buffer, and how many digits it has.
+fn decimal(mut n: u64) -> ([u8; 20], usize) {
+    let mut digits = [0u8; 20];
+    let mut len = 0;
+    loop {
+        len += 1;
+        digits[20 - len] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return (digits, len);
+        }
     }
 }
 
@@ -387,6 +412,7 @@ fn mutated_configurations_never_panic_the_parsers() {
         })
         | 1;
     eprintln!("fuzzing for {seconds}s from SHOPWATCH_FUZZ_SEED={seed}");
+    SEED.store(seed, Ordering::Relaxed);
     // The default hook would print every caught panic; findings are reported below instead.
     std::panic::set_hook(Box::new(|_| {}));
     let seeds = seeds();

@@ -148,10 +148,10 @@ const INVALID: &[Expectation] = &[
     ("40-screenshot-name-with-slash.yaml", "7:21", "cart/full",
      "screenshot name `cart/full` must be letters, digits, `-`, `_` or `.` (it becomes a file name)",
      None),
-    // libyaml notices at the next item; the message says where the unclosed `{` is.
+    // The parser stops at the `-` that only a block may hold; the hint names the open `{`.
     ("41-yaml-unclosed-flow-mapping.yaml", "7:7", "- open: /",
-     "did not find expected ',' or '}' while parsing a flow mapping that starts at line 6 column 16",
-     None),
+     "\"-\" is only valid inside a block",
+     Some("the `{` at line 6 column 16 is not closed")),
     // serde would keep the last `email` silently; the second one is the error.
     ("42-duplicate-key.yaml", "6:3", "email: other@example.com",
      "duplicate key `email` (at vars)",
@@ -189,6 +189,18 @@ const INVALID: &[Expectation] = &[
     ("53-fail-on-bad-selector.yaml", "6:15", "\"div[class=\"",
      "`div[class=` is not a valid CSS selector",
      Some("for a selector CSS cannot express, use `xpath:`")),
+    ("54-only-comments.yaml", "1:1", "# shop journey",
+     "the file holds no YAML: it is empty, or only comments",
+     None),
+    ("55-two-documents.yaml", "6:1", "journey: shop-2",
+     "a second YAML document (after `---`) starts here: a file holds one",
+     None),
+    ("56-unknown-anchor.yaml", "7:9", "*checkout",
+     "alias references unknown anchor",
+     None),
+    ("57-tab-indent.yaml", "4:2", "- step: home",
+     "tabs disallowed within this context (block indentation)",
+     Some("indent with spaces, not tabs")),
     // A huge value is quoted clipped, not whole.
     ("51-long-value-clipped.yaml", "3:10", "xxxxxxxx",
      "`xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…[5002 characters] is not a duration",

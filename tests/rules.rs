@@ -112,12 +112,12 @@ fn three_journeys() -> tempfile::TempDir {
 }
 
 /// The rules named `alert` in a rule file.
-fn alerts<'a>(file: &'a serde_yaml::Value, alert: &str) -> Vec<&'a serde_yaml::Value> {
+fn alerts<'a>(file: &'a serde_json::Value, alert: &str) -> Vec<&'a serde_json::Value> {
     file["groups"]
-        .as_sequence()
+        .as_array()
         .expect("groups")
         .iter()
-        .flat_map(|g| g["rules"].as_sequence().expect("rules"))
+        .flat_map(|g| g["rules"].as_array().expect("rules"))
         .filter(|r| r["alert"].as_str() == Some(alert))
         .collect()
 }
@@ -127,12 +127,12 @@ fn default_rules_pass_promtool_check() {
     let yaml = rules(&[]);
     check_rules(&yaml);
     // Every rule has a severity, a summary and a description, and selects only our job.
-    let file: serde_yaml::Value = serde_yaml::from_str(&yaml).unwrap();
+    let file: serde_json::Value = serde_saphyr::from_str(&yaml).unwrap();
     let all: Vec<_> = file["groups"]
-        .as_sequence()
+        .as_array()
         .unwrap()
         .iter()
-        .flat_map(|g| g["rules"].as_sequence().unwrap())
+        .flat_map(|g| g["rules"].as_array().unwrap())
         .collect();
     assert!(all.len() >= 11, "{yaml}");
     for rule in all {
@@ -171,7 +171,7 @@ fn rules_with_every_flag_pass_promtool_check() {
         "1h",
     ]);
     check_rules(&yaml);
-    let file: serde_yaml::Value = serde_yaml::from_str(&yaml).unwrap();
+    let file: serde_json::Value = serde_saphyr::from_str(&yaml).unwrap();
     for name in [
         "ShopwatchJourneyStepFailing",
         "ShopwatchFailingInManyLocations",
@@ -201,7 +201,7 @@ fn config_gives_each_journey_its_own_no_runs_threshold() {
     let config = dir.path().join("shopwatch.yaml");
     let yaml = rules(&["--config", config.to_str().unwrap()]);
     check_rules(&yaml);
-    let file: serde_yaml::Value = serde_yaml::from_str(&yaml).unwrap();
+    let file: serde_json::Value = serde_saphyr::from_str(&yaml).unwrap();
     let no_runs = alerts(&file, "ShopwatchNoRuns");
     assert_eq!(no_runs.len(), 1, "one rule, so promtool sees no duplicates");
     let expr = no_runs[0]["expr"].as_str().unwrap();

@@ -390,10 +390,8 @@ impl Checker<'_> {
 
 /// For serde's "unknown field `channel`, expected one of ..." under a sink kind
 /// (`alerting.sinks[0].webhook: ...`): the message and hint that say which kind takes what.
-pub(crate) fn unknown_sink_key(text: &str) -> Option<(String, String)> {
-    let (path, rest) = text.split_once(": unknown field `")?;
+pub(crate) fn unknown_sink_key(path: &str, key: &str) -> Option<(String, String)> {
     let kind = path.strip_prefix("alerting.sinks[")?.split_once("].")?.1;
-    let (key, _) = rest.split_once('`')?;
     let (kind, keys) = crate::alert::sink::kind_keys()
         .into_iter()
         .find(|(k, _)| *k == kind)?;

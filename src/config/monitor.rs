@@ -1,5 +1,5 @@
 //! The monitor's configuration (`shopwatch run --config shopwatch.yaml`): serde types for the
-//! structure (unknown keys rejected, located by serde_yaml), then `validate` into a typed
+//! structure (unknown keys rejected, located by the parser), then `validate` into a typed
 //! [`MonitorConfig`], collecting every problem with its location: in this file, and in every
 //! journey file it names.
 //!
@@ -13,7 +13,7 @@ pub use crate::artifacts::ArtifactsConfig;
 use crate::journey::model::Journey;
 use crate::metrics::config::MetricsFile;
 use crate::metrics::MetricsConfig;
-use crate::probe::config::{probe_serde_diagnostic, validate_probes};
+use crate::probe::config::{probe_structure_diagnostic, validate_probes};
 use crate::probe::ProbeConfig;
 use crate::probe::ProbeFile;
 use crate::webdriver::Endpoint;
@@ -21,7 +21,8 @@ use crate::yaml::check::{Checker, Configured};
 use crate::yaml::diagnostic::{Diagnostic, Diagnostics};
 use crate::yaml::locate::{Location, LocationIndex};
 use crate::yaml::scalars::http_url;
-use crate::yaml::{parse_structure, serde_diagnostic, with_earlier};
+use crate::yaml::structure::{Problem, StructureError};
+use crate::yaml::{parse_structure, with_earlier};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -187,40 +188,33 @@ pub fn parse_monitor(file: &Path, source: &str) -> Result<MonitorConfig, Diagnos
         )]));
     }
     let (raw, index, errors) =
-        parse_structure::<MonitorFile>(file, source, monitor_serde_diagnostic)?;
+        parse_structure::<MonitorFile>(file, source, monitor_structure_diagnostic)?;
     with_earlier(errors, validate(file, raw, &index))
 }
 
-fn monitor_serde_diagnostic(file: &Path, error: &serde_yaml::Error) -> Diagnostic {
-    if error.to_string().starts_with("probes[") {
-        return probe_serde_diagnostic(file, error);
+fn monitor_structure_diagnostic(file: &Path, error: &StructureError) -> Diagnostic {
+    if error.path.starts_with("probes[") {
+        return probe_structure_diagnostic(file, error);
     }
-    let mut diagnostic = serde_diagnostic(file, error);
-    if let Some((message, hint)) = crate::alert::config::unknown_sink_key(&error.to_string()) {
-        diagnostic.message = message;
-        diagnostic.hint = Some(hint);
-        return diagnostic;
+    if let Problem::UnknownKey { key, .. } = &error.problem {
+        if let Some((message, hint)) = crate::alert::config::unknown_sink_key(&error.path, key) {
+            let mut diagnostic = Diagnostic::new(file, error.location, message);
+            diagnostic.hint = Some(hint);
+            return diagnostic;
+        }
     }
-    if diagnostic.message.contains(" (at alerting.sinks[") {
-        diagnostic.message = diagnostic
-            .message
-            .replacen("unknown variant", "unknown sink kind", 1);
-    }
-    // Say what a YAML author writes, not the Rust type.
-    diagnostic.message = diagnostic
-        .message
-        .replace("expected f64", "expected a number");
+    let in_sinks = error.path.starts_with("alerting.sinks[");
+    let mut diagnostic = error.diagnostic(file, if in_sinks { "sink kind" } else { "value" });
     // `alerting: {slack: ...}`: a sink written where settings go.
-    if let Some(kind) = crate::alert::sink::SINK_KINDS
-        .iter()
-        .find(|kind| diagnostic.message == format!("unknown key `{kind}` (at alerting)"))
-    {
-        diagnostic.hint = Some(format!(
-            "sinks go in a list under `sinks:`, e.g. `sinks: [{{{kind}: {{...}}}}]`"
-        ));
+    if let Problem::UnknownKey { key, .. } = &error.problem {
+        if error.path == "alerting" && crate::alert::sink::SINK_KINDS.contains(&key.as_str()) {
+            diagnostic.hint = Some(format!(
+                "sinks go in a list under `sinks:`, e.g. `sinks: [{{{key}: {{...}}}}]`"
+            ));
+        }
     }
     if diagnostic.hint.is_none() {
-        if let Some(hint) = structure_hint(&diagnostic.message) {
+        if let Some(hint) = structure_hint(error) {
             diagnostic = diagnostic.with_hint(hint);
         }
     }
@@ -228,13 +222,12 @@ fn monitor_serde_diagnostic(file: &Path, error: &serde_yaml::Error) -> Diagnosti
 }
 
 /// What to write instead, for a value of the wrong type (or a journey map without `file`), by
-/// the path serde names at the end of the message: ` (at metrics.step_buckets[2])`.
-fn structure_hint(message: &str) -> Option<&'static str> {
-    let (_, path) = message.strip_suffix(')')?.rsplit_once(" (at ")?;
+/// the path of the value (`metrics.step_buckets[2]`).
+fn structure_hint(error: &StructureError) -> Option<&'static str> {
     // `journeys[3].file` -> `journeys[].file`
     let mut key = String::new();
     let mut in_index = false;
-    for ch in path.chars() {
+    for ch in error.path.chars() {
         match ch {
             '[' => {
                 in_index = true;
@@ -248,10 +241,10 @@ fn structure_hint(message: &str) -> Option<&'static str> {
             _ => key.push(ch),
         }
     }
-    if message.starts_with("missing key `file`") && key == "journeys[]" {
+    if error.problem == Problem::MissingKey("file") && key == "journeys[]" {
         return Some("a journey given as a map needs `file:`, e.g. `- {file: journeys/shop.yaml, base_url: https://staging.shop.example.com}`");
     }
-    if !message.starts_with("invalid type") {
+    if !matches!(error.problem, Problem::WrongType { .. }) {
         return None;
     }
     Some(match key.as_str() {
@@ -780,20 +773,28 @@ mod tests {
     }
 
     #[test]
-    fn hints_by_the_path_serde_names() {
+    fn hints_by_the_path_of_the_value() {
+        let error = |path: &str, problem: Problem| StructureError {
+            location: Location::default(),
+            path: path.to_string(),
+            problem,
+        };
+        let wrong = || Problem::WrongType {
+            found: "map".into(),
+            expected: "a string".into(),
+        };
+        assert_eq!(structure_hint(&error("listen", wrong())), Some(LISTEN_HINT));
         assert_eq!(
-            structure_hint("invalid type: map, expected a string (at listen)"),
-            Some(LISTEN_HINT)
-        );
-        assert_eq!(
-            structure_hint(
-                "invalid type: string \"x\", expected a number (at metrics.step_buckets[12])"
-            ),
+            structure_hint(&error("metrics.step_buckets[12]", wrong())),
             Some(crate::metrics::config::BUCKETS_HINT)
         );
-        assert!(structure_hint("missing key `file` (at journeys[3])").is_some());
-        assert_eq!(structure_hint("unknown key `x` (at webdriver)"), None);
-        assert_eq!(structure_hint("invalid type: map, expected a string"), None);
+        assert!(structure_hint(&error("journeys[3]", Problem::MissingKey("file"))).is_some());
+        let unknown = Problem::UnknownKey {
+            key: "x".into(),
+            expected: vec![],
+        };
+        assert_eq!(structure_hint(&error("webdriver", unknown)), None);
+        assert_eq!(structure_hint(&error("", wrong())), None);
     }
 
     #[test]

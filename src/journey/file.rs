@@ -1,5 +1,5 @@
 //! The journey file as written: serde types that check structure only (unknown keys, unknown
-//! actions, wrong types), so serde_yaml reports those with their line and column. Values
+//! actions, wrong types), so the parser reports those with their line and column. Values
 //! (durations, selectors, templates, regexes) stay text here; `validate` checks them all and
 //! turns this into the typed `Journey`.
 

@@ -11,7 +11,8 @@ use crate::yaml::diagnostic::{did_you_mean, Diagnostic, Diagnostics};
 use crate::yaml::locate::LocationIndex;
 use crate::yaml::scalars::http_url;
 use crate::yaml::secret::var;
-use crate::yaml::{parse_structure, read_source, serde_diagnostic, with_earlier};
+use crate::yaml::structure::StructureError;
+use crate::yaml::{parse_structure, read_source, with_earlier};
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::time::Duration;
@@ -23,8 +24,14 @@ pub fn load_journey(file: &Path) -> Result<Journey, Diagnostics> {
 
 /// Parses and validates journey YAML `source`, naming `file` in errors.
 pub fn parse_journey(file: &Path, source: &str) -> Result<Journey, Diagnostics> {
-    let (raw, index, errors) = parse_structure::<JourneyFile>(file, source, serde_diagnostic)?;
+    let (raw, index, errors) = parse_structure::<JourneyFile>(file, source, structure_diagnostic)?;
     with_earlier(errors, validate(file, raw, &index))
+}
+
+/// A structure error in a journey file: an unknown name in a `do:` item is an action.
+fn structure_diagnostic(file: &Path, error: &StructureError) -> Diagnostic {
+    let in_action = error.path.ends_with(']') && error.path.contains(".do[");
+    error.diagnostic(file, if in_action { "action" } else { "value" })
 }
 
 const DEFAULT_EVERY: Duration = Duration::from_secs(300);

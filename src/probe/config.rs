@@ -1,4 +1,4 @@
-//! Probe configuration: serde types for the structure (unknown keys rejected, so serde_yaml
+//! Probe configuration: serde types for the structure (unknown keys rejected, so the parser
 //! reports them with line and column), then [`validate_probes`] into typed [`ProbeConfig`]s,
 //! collecting every problem with its location.
 //!
@@ -26,7 +26,8 @@ use crate::yaml::check::Checker;
 use crate::yaml::check::MIN_INTERVAL;
 use crate::yaml::diagnostic::{Diagnostic, Diagnostics};
 use crate::yaml::locate::LocationIndex;
-use crate::yaml::{parse_structure, serde_diagnostic, with_earlier};
+use crate::yaml::structure::StructureError;
+use crate::yaml::{parse_structure, with_earlier};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -46,7 +47,7 @@ pub struct ProbesFile {
 /// errors; relative `ca_file` paths are taken from `file`'s directory.
 pub fn parse_probes(file: &Path, source: &str) -> Result<Vec<ProbeConfig>, Diagnostics> {
     let (raw, index, mut errors) =
-        parse_structure::<ProbesFile>(file, source, probe_serde_diagnostic)?;
+        parse_structure::<ProbesFile>(file, source, probe_structure_diagnostic)?;
     if raw.probes.is_empty() {
         errors.push(
             Diagnostic::new(file, index.find("probes"), "`probes` is empty")
@@ -56,14 +57,11 @@ pub fn parse_probes(file: &Path, source: &str) -> Result<Vec<ProbeConfig>, Diagn
     with_earlier(errors, validate_probes(file, &raw.probes, &index, "probes"))
 }
 
-/// A serde_yaml error in a probe file, located, in the words of a probe file.
-pub fn probe_serde_diagnostic(file: &Path, error: &serde_yaml::Error) -> Diagnostic {
-    let mut diagnostic = serde_diagnostic(file, error);
-    diagnostic.message = diagnostic
-        .message
-        .replace("unknown variant", "unknown probe kind");
-    if diagnostic.message.contains(".warn_days)") && diagnostic.hint.is_none() {
-        diagnostic = diagnostic.with_hint("a whole number of days, e.g. `warn_days: 14`");
+/// A structure error in a probe list, in the words of a probe file.
+pub fn probe_structure_diagnostic(file: &Path, error: &StructureError) -> Diagnostic {
+    let diagnostic = error.diagnostic(file, "probe kind");
+    if error.path.ends_with(".warn_days") && diagnostic.hint.is_none() {
+        return diagnostic.with_hint("a whole number of days, e.g. `warn_days: 14`");
     }
     diagnostic
 }

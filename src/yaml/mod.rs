@@ -1,5 +1,5 @@
-//! The shared layer under every configuration section: YAML parsed with serde_yaml (structure,
-//! unknown keys, with line and column), a location index of every value, located diagnostics,
+//! The shared layer under every configuration section: YAML parsed with serde-saphyr (structure,
+//! unknown keys, as located [`structure::StructureError`]s), a location index of every value, located diagnostics,
 //! the [`check::Checker`] that collects them, and the value shapes sections share. Every section
 //! (journeys, probes, alerting, artifacts, metrics) is parsed and validated beside its
 //! component, on top of this; nothing here knows a section.
@@ -11,10 +11,12 @@ pub mod locate;
 pub mod one_key;
 pub mod scalars;
 pub mod secret;
+pub mod structure;
 
-use diagnostic::{did_you_mean, Diagnostic, Diagnostics};
+use diagnostic::{Diagnostic, Diagnostics};
 use locate::{Location, LocationIndex};
 use std::path::Path;
+use structure::StructureError;
 
 /// The deepest nesting of mappings and lists a file may have. Real ones stay under 10; parsing
 /// and locating cost grows with depth times size, so a deeply nested file stalls the monitor.
@@ -73,13 +75,13 @@ fn check_depth(file: &Path, source: &str) -> Result<(), Diagnostics> {
 }
 
 /// Parses `source` into `T` (structure only), with the location index for validation and the
-/// duplicate-key errors found so far. serde keeps the last of two equal keys in a map (`vars:`,
-/// `headers:`) silently and reports a repeated struct key at the start of its mapping; the
-/// index has each repeat's own place.
+/// duplicate-key errors found so far. The index reports each repeated key where it repeats,
+/// with where it was first given; the parser's own error for the first one is then dropped.
+/// `structure_error` words a structure error for its section.
 pub fn parse_structure<T: serde::de::DeserializeOwned>(
     file: &Path,
     source: &str,
-    serde_error: fn(&Path, &serde_yaml::Error) -> Diagnostic,
+    structure_error: fn(&Path, &StructureError) -> Diagnostic,
 ) -> Result<(T, LocationIndex, Vec<Diagnostic>), Diagnostics> {
     // Text that did not come through `read_source` (a test, an embedding program) is held to
     // the same size: parsing cost grows with it.
@@ -100,11 +102,33 @@ pub fn parse_structure<T: serde::de::DeserializeOwned>(
         .iter()
         .map(|(path, location)| duplicate_diagnostic(file, &index, path, *location))
         .collect();
-    match serde_yaml::from_str(source) {
+    if let Some((count, location)) = index.more_duplicates() {
+        errors.push(
+            Diagnostic::new(
+                file,
+                location,
+                format!(
+                    "{count} more duplicate keys from here on, past the first {}",
+                    locate::MAX_DUPLICATES
+                ),
+            )
+            .with_hint(
+                "each mapping may give a key once: is this file generated, or pasted twice?",
+            ),
+        );
+    }
+    let options = serde_saphyr::options! {
+        // YAML 1.2: `yes`, `no`, `on`, `off` are strings (a country code `NO` stays one).
+        strict_booleans: true,
+        with_snippet: false,
+    };
+    match serde_saphyr::from_str_with_options(source, options) {
         Ok(raw) => Ok((raw, index, errors)),
         Err(e) => {
-            if errors.is_empty() || !e.to_string().contains("duplicate field") {
-                errors.push(serde_error(file, &e));
+            let error = StructureError::new(&e, source, &index);
+            let repeated = matches!(error.problem, structure::Problem::DuplicateKey(_));
+            if errors.is_empty() || !repeated {
+                errors.push(structure_error(file, &error));
             }
             Err(Diagnostics(errors))
         }
@@ -145,115 +169,4 @@ fn duplicate_diagnostic(
         "`{key}` is already given at line {} column {}: keep one",
         first.line, first.column
     ))
-}
-
-/// Turns a serde_yaml error into a located diagnostic with a "did you mean" where one helps.
-pub fn serde_diagnostic(file: &Path, error: &serde_yaml::Error) -> Diagnostic {
-    let location = error
-        .location()
-        .map(|l| Location {
-            line: l.line(),
-            column: l.column(),
-        })
-        .unwrap_or(Location { line: 1, column: 1 });
-    let text = error.to_string();
-    // serde_yaml says " at line L column C" after the problem, which the diagnostic says already;
-    // a YAML syntax error may go on with ", while parsing X at line L column C": where X started.
-    let text = text.replacen(
-        &format!(" at line {} column {}", location.line, location.column),
-        "",
-        1,
-    );
-    let text = match text.split_once(", while ") {
-        Some((problem, context)) => format!(
-            "{problem} while {}",
-            context.replacen(" at line ", " that starts at line ", 1)
-        ),
-        None => text,
-    };
-    let (path, message) = match text.split_once(": ") {
-        Some((path, rest)) if !path.contains(' ') => (Some(path.to_string()), rest.to_string()),
-        _ => (None, text.clone()),
-    };
-    let is_action = path
-        .as_deref()
-        .is_some_and(|p| p.ends_with(']') && p.contains(".do["));
-    let mut diagnostic = Diagnostic::new(file, location, rephrase(&message, is_action));
-    if let Some(path) = &path {
-        diagnostic.message.push_str(&format!(" (at {path})"));
-    }
-    if let Some(hint) = unknown_name_hint(&message).or_else(|| syntax_hint(&message)) {
-        diagnostic = diagnostic.with_hint(hint);
-    }
-    diagnostic
-}
-
-/// What usually causes the YAML syntax errors whose wording does not say.
-fn syntax_hint(message: &str) -> Option<String> {
-    let hint = if message.starts_with("mapping values are not allowed") {
-        "a `key:` where none can start: check this line's indentation against the lines above, and quote a value that contains `: `"
-    } else if message.starts_with("found character that cannot start any token") {
-        "indent with spaces, not tabs; quote a value that starts with `@`, `` ` `` or `%`"
-    } else {
-        return None;
-    };
-    Some(hint.to_string())
-}
-
-fn rephrase(message: &str, is_action: bool) -> String {
-    let message = match message.split_once(", expected") {
-        Some((head, _)) if head.starts_with("unknown ") => head.to_string(),
-        _ => message.to_string(),
-    };
-    let mut message = if is_action {
-        message.replace("unknown variant", "unknown action")
-    } else {
-        message
-    };
-    // Say what a YAML author writes, not the Rust type: "expected struct StepFile", "expected u32".
-    if let Some(at) = message.find("expected struct ") {
-        let rest = &message[at + "expected struct ".len()..];
-        let end = rest
-            .find(|c: char| !c.is_ascii_alphanumeric())
-            .unwrap_or(rest.len());
-        message = format!("{}expected a map{}", &message[..at], &rest[end..]);
-    }
-    for number in [
-        "expected u16",
-        "expected u32",
-        "expected u64",
-        "expected usize",
-    ] {
-        message = message.replace(number, "expected a whole number");
-    }
-    message
-        .replace("expected a sequence", "expected a list")
-        .replace("unknown field", "unknown key")
-        .replace("missing field", "missing key")
-        .replace("duplicate field", "duplicate key")
-}
-
-/// For "unknown field `x`, expected one of `a`, `b`": the closest name, or the list.
-fn unknown_name_hint(message: &str) -> Option<String> {
-    let rest = message
-        .strip_prefix("unknown field `")
-        .or_else(|| message.strip_prefix("unknown variant `"))?;
-    let (word, expected) = rest.split_once("`, expected ")?;
-    let candidates: Vec<&str> = expected
-        .split('`')
-        .enumerate()
-        .filter(|(i, _)| i % 2 == 1)
-        .map(|(_, name)| name)
-        .collect();
-    match did_you_mean(word, candidates.iter().copied()) {
-        Some(close) => Some(format!("did you mean `{close}`?")),
-        None => Some(format!(
-            "expected one of {}",
-            candidates
-                .iter()
-                .map(|c| format!("`{c}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
-    }
 }
