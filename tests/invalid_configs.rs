@@ -85,7 +85,7 @@ const BUCKETS_HINT: &str = "upper bounds in seconds, in increasing order";
 
 #[rustfmt::skip]
 const INVALID: &[Case] = &[
-    // YAML syntax: libyaml's place of the problem (the `:` after the mis-indented key).
+    // YAML syntax: the parser's place of the problem (the `:` after the mis-indented key).
     case("01-yaml-syntax.yaml", "3:16", ": 2",
          "mapping values are not allowed in this context",
          Some("check this line's indentation")),

@@ -22,7 +22,7 @@ type Expectation = (
 
 #[rustfmt::skip]
 const INVALID: &[Expectation] = &[
-    // YAML syntax: libyaml's place of the problem (the `:` after a mis-indented key).
+    // YAML syntax: the parser's place of the problem (the `:` after a mis-indented key).
     ("01-yaml-syntax.yaml", "5:8", ":",
      "mapping values are not allowed in this context",
      Some("check this line's indentation")),
