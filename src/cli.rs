@@ -216,13 +216,23 @@ async fn alert_test(file: &std::path::Path, only: Option<&str>, logs: &LogRedact
     }
 }
 
+/// A loadable journey's warnings, on stderr.
+fn say_warnings(journey: &Journey) {
+    for warning in &journey.warnings {
+        eprintln!("{warning}");
+    }
+}
+
 /// Loads every file, printing every error; None when any is invalid.
 fn load_all(files: &[PathBuf]) -> Option<Vec<Journey>> {
     let mut journeys = Vec::new();
     let mut failed = false;
     for file in files {
         match config::load_journey(file) {
-            Ok(journey) => journeys.push(journey),
+            Ok(journey) => {
+                say_warnings(&journey);
+                journeys.push(journey);
+            }
             Err(diagnostics) => {
                 failed = true;
                 eprintln!("{diagnostics}");
@@ -245,18 +255,21 @@ fn validate(files: &[PathBuf]) -> i32 {
         };
         if config::monitor::looks_like_monitor_config(&source) {
             match config::monitor::parse_monitor(file, &source) {
-                Ok(monitor) => println!(
-                    "{}: configuration is valid ({} journeys: {}; {} probes)",
-                    file.display(),
-                    monitor.journeys.len(),
-                    monitor
-                        .journeys
-                        .iter()
-                        .map(|j| j.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    monitor.probes.len()
-                ),
+                Ok(monitor) => {
+                    monitor.journeys.iter().for_each(say_warnings);
+                    println!(
+                        "{}: configuration is valid ({} journeys: {}; {} probes)",
+                        file.display(),
+                        monitor.journeys.len(),
+                        monitor
+                            .journeys
+                            .iter()
+                            .map(|j| j.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        monitor.probes.len()
+                    )
+                }
                 Err(diagnostics) => {
                     eprintln!("{diagnostics}");
                     code = exit::INVALID;
@@ -265,12 +278,15 @@ fn validate(files: &[PathBuf]) -> i32 {
             continue;
         }
         match config::parse_journey(file, &source) {
-            Ok(journey) => println!(
-                "{}: journey `{}` is valid ({} steps)",
-                journey.file.display(),
-                journey.name,
-                journey.steps.len()
-            ),
+            Ok(journey) => {
+                say_warnings(&journey);
+                println!(
+                    "{}: journey `{}` is valid ({} steps)",
+                    journey.file.display(),
+                    journey.name,
+                    journey.steps.len()
+                )
+            }
             Err(diagnostics) => {
                 eprintln!("{diagnostics}");
                 code = exit::INVALID;

@@ -93,6 +93,9 @@ struct Loaded {
 
 fn load(file: &Path) -> Result<Loaded, DaemonError> {
     let config = load_monitor(file).map_err(DaemonError::Config)?;
+    for warning in config.journeys.iter().flat_map(|j| &j.warnings) {
+        tracing::warn!("{warning}");
+    }
     let mut journeys = Vec::new();
     let mut all_secrets = Redactor::default();
     let http = crate::alert::sink::http_client();

@@ -68,6 +68,10 @@ fn out_of_memory() -> ! {
                 libc::close(fd);
             }
         }
+        if input.is_null() {
+            let said = b"\nfuzz: the fuzzer itself (not a parser) went over the memory cap";
+            libc::write(2, said.as_ptr().cast(), said.len());
+        }
         let message = b"\nfuzz: a parser went over the 4 GiB memory cap; the input is in target/fuzz-findings/out-of-memory.yaml";
         libc::write(2, message.as_ptr().cast(), message.len());
         let seed = SEED.load(Ordering::Relaxed);
@@ -287,11 +291,15 @@ fn mutate(rng: &mut Rng, seeds: &[String]) -> String {
                     let line = rng.pick(&lines).to_string();
                     let times = 1 + rng.below(200);
                     let mut out = String::new();
+                    let mut repeated = false;
                     for l in &lines {
                         out.push_str(l);
                         out.push('\n');
-                        if *l == line {
+                        // Once: repeating every copy of a line already repeated grows a
+                        // 100 KB line into gigabytes in two mutations.
+                        if *l == line && !repeated {
                             out.push_str(&format!("{line}\n").repeat(times));
+                            repeated = true;
                         }
                     }
                     bytes = out.into_bytes();
@@ -327,9 +335,15 @@ fn mutate(rng: &mut Rng, seeds: &[String]) -> String {
                 }
             }
         }
+        // A little over the 4 MiB a configuration may be: the refusal is tested, and the
+        // fuzzer's own memory stays bounded.
+        bytes.truncate(MAX_INPUT);
     }
     String::from_utf8_lossy(&bytes).into_owned()
 }
+
+/// The longest input the fuzzer makes.
+const MAX_INPUT: usize = 5 << 20;
 
 /// Parses `input`; a panic is written to the findings directory and returned as a failure.
 fn check(input: &str) -> Result<Duration, String> {

@@ -335,3 +335,36 @@ fn a_file_too_large_to_be_a_journey_is_refused_unread() {
         "stderr:\n{stderr}"
     );
 }
+
+#[test]
+fn selectors_browsers_accept_are_valid_and_an_unknown_pseudo_class_is_a_warning() {
+    let file = "tests/fixtures/css-selectors.yaml";
+    let output = validate(&[file]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "stderr:\n{stderr}");
+    assert!(
+        stdout.contains("journey `css` is valid (1 steps)"),
+        "{stdout}"
+    );
+    let problems = check_diagnostic(
+        file,
+        &stderr,
+        (
+            "15:16",
+            "\"a:hovr\"",
+            "warning: `:hovr` in `a:hovr` is no standard pseudo-class or pseudo-element",
+            Some("check the spelling"),
+        ),
+    );
+    assert!(
+        problems.is_empty(),
+        "{}\nstderr:\n{stderr}",
+        problems.join("\n")
+    );
+    let said = stderr
+        .lines()
+        .filter(|l| l.starts_with(&format!("{file}:")))
+        .count();
+    assert_eq!(said, 1, "one warning, for `:hovr` only:\n{stderr}");
+}

@@ -3,6 +3,7 @@
 //! outcomes).
 
 pub mod actions;
+pub mod css;
 pub mod file;
 pub mod keys;
 pub mod model;

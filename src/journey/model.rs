@@ -22,6 +22,8 @@ pub struct Journey {
     /// The journey's `fail_on` error elements (each step has them in its own list too).
     pub fail_on: Vec<Locator>,
     pub steps: Vec<Step>,
+    /// What validation found likely wrong but loadable (said by `validate`, logged by `run`).
+    pub warnings: Vec<crate::yaml::diagnostic::Diagnostic>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

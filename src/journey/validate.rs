@@ -98,12 +98,23 @@ impl Checker<'_> {
             let path = &format!("{path}.selector");
             if css.trim().is_empty() {
                 self.error(path, "empty CSS selector");
-            } else if scraper::Selector::parse(css).is_err() {
-                self.error_hint(
-                    path,
-                    format!("`{css}` is not a valid CSS selector"),
-                    "check brackets and quotes; for a selector CSS cannot express, use `xpath:`",
-                );
+            } else {
+                match super::css::check(css) {
+                    Err(reason) => self.error_hint(
+                        path,
+                        format!("`{css}` is not a valid CSS selector: {reason}"),
+                        "check brackets and quotes; for a selector CSS cannot express, use `xpath:`",
+                    ),
+                    Ok(unknown) => {
+                        for name in unknown {
+                            self.warning_hint(
+                                path,
+                                format!("`{name}` in `{css}` is no standard pseudo-class or pseudo-element"),
+                                "a browser that lacks it rejects the selector and the action fails: check the spelling",
+                            );
+                        }
+                    }
+                }
             }
             return Locator::Css(css.clone());
         }
@@ -448,6 +459,7 @@ pub fn validate(
             mask,
             fail_on,
             steps,
+            warnings: c.warnings,
         })
     } else {
         Err(c.errors)

@@ -7,11 +7,11 @@ use super::scalars::StatusList;
 use std::path::Path;
 use std::time::Duration;
 
-/// The longest duration any key takes (a year and a day): every duration is added to a clock
-/// somewhere, and one near `u64::MAX` seconds overflows it.
 /// The shortest `every` of a journey or probe.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(10);
 
+/// The longest duration any key takes (a year and a day): every duration is added to a clock
+/// somewhere, and one near `u64::MAX` seconds overflows it.
 pub const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
 
 /// The journeys and probes a configuration has, to check the names other sections use.
@@ -24,6 +24,9 @@ pub struct Checker<'a> {
     pub file: &'a Path,
     pub index: &'a LocationIndex,
     pub errors: Vec<Diagnostic>,
+    /// What is likely a mistake but may be meant (a pseudo-class no standard names): said,
+    /// and the file still loads.
+    pub warnings: Vec<Diagnostic>,
 }
 
 impl<'a> Checker<'a> {
@@ -32,7 +35,21 @@ impl<'a> Checker<'a> {
             file,
             index,
             errors: Vec::new(),
+            warnings: Vec::new(),
         }
+    }
+
+    /// A warning at `path`: the message starts with `warning: `.
+    pub fn warning_hint(
+        &mut self,
+        path: &str,
+        message: impl std::fmt::Display,
+        hint: impl Into<String>,
+    ) {
+        let location = self.index.find(path);
+        self.warnings.push(
+            Diagnostic::new(self.file, location, format!("warning: {message}")).with_hint(hint),
+        );
     }
 
     pub fn error(&mut self, path: &str, message: impl Into<String>) {
