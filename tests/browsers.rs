@@ -962,6 +962,7 @@ async fn a_webdriver_that_refuses_the_session_is_a_monitor_error() {
         browser: Browser::Firefox,
         endpoint: &endpoint,
         extra_capabilities: &capabilities,
+        viewport: Default::default(),
         page_load_timeout: Duration::from_secs(10),
     })
     .await

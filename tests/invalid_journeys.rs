@@ -201,6 +201,9 @@ const INVALID: &[Expectation] = &[
     ("57-tab-indent.yaml", "4:2", "- step: home",
      "tabs disallowed within this context (block indentation)",
      Some("indent with spaces, not tabs")),
+    ("58-viewport-not-width-by-height.yaml", "3:11", "1280 by 800",
+     "`viewport: 1280 by 800` is not WIDTHxHEIGHT",
+     Some("e.g. `viewport: 1280x800`")),
     // A huge value is quoted clipped, not whole.
     ("51-long-value-clipped.yaml", "3:10", "xxxxxxxx",
      "`xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…[5002 characters] is not a duration",

@@ -22,6 +22,8 @@ pub struct JourneyFile {
     pub retries: Option<u32>,
     pub browser: Option<String>,
     pub capabilities: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The page's inner size, `WIDTHxHEIGHT`.
+    pub viewport: Option<String>,
     #[serde(default)]
     pub vars: BTreeMap<String, VarFile>,
     #[serde(default)]

@@ -17,6 +17,9 @@ pub struct Journey {
     pub browser: Browser,
     /// Extra W3C capabilities merged over shopwatch's defaults for `browser`.
     pub capabilities: serde_json::Map<String, serde_json::Value>,
+    /// The size the page lays out at (`window.innerWidth` x `innerHeight`), the same in every
+    /// browser.
+    pub viewport: Viewport,
     pub vars: Vec<(String, Var)>,
     pub mask: Vec<Locator>,
     /// The journey's `fail_on` error elements (each step has them in its own list too).
@@ -33,7 +36,7 @@ pub enum Schedule {
 }
 
 pub use crate::secret::{SecretFrom, SecretSource, Var};
-pub use crate::webdriver::Browser;
+pub use crate::webdriver::{Browser, Viewport};
 
 #[derive(Debug, Clone)]
 pub struct Step {

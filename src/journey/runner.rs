@@ -157,6 +157,7 @@ impl Runner {
             browser: journey.browser,
             endpoint: &self.endpoint,
             extra_capabilities: &journey.capabilities,
+            viewport: journey.viewport,
             page_load_timeout: journey
                 .steps
                 .first()

@@ -350,6 +350,21 @@ pub fn validate(
 
     let browser = browser(&mut c, &raw);
     let capabilities = raw.capabilities.clone().unwrap_or_default();
+    let viewport = match &raw.viewport {
+        Some(text) => Viewport::parse(text).unwrap_or_else(|problem| {
+            c.error_hint(
+                "viewport",
+                format!("`viewport: {text}` {problem}"),
+                format!(
+                    "write WIDTHxHEIGHT in CSS pixels, from {min} to {max} each, e.g. `viewport: 1280x800`",
+                    min = Viewport::MIN,
+                    max = Viewport::MAX
+                ),
+            );
+            Viewport::default()
+        }),
+        None => Viewport::default(),
+    };
 
     let mut known = Known {
         names: BUILTIN_VARS.iter().map(|s| s.to_string()).collect(),
@@ -455,6 +470,7 @@ pub fn validate(
             retries,
             browser,
             capabilities,
+            viewport,
             vars,
             mask,
             fail_on,

@@ -41,6 +41,8 @@ pub struct SessionOptions<'a> {
     /// Journey capabilities merged over shopwatch's defaults.
     pub extra_capabilities: &'a Map<String, Value>,
     pub page_load_timeout: Duration,
+    /// The page size to give the session's window.
+    pub viewport: super::Viewport,
 }
 
 /// A live session; `close` must be called (it also stops a local driver).
@@ -97,6 +99,15 @@ impl Session {
                 return Err(SessionError::Timeout { url });
             }
         };
+        let wanted = options.viewport;
+        match tokio::time::timeout(CLOSE_TIMEOUT, wanted.apply(&client)).await {
+            Ok(Ok(got)) if got == wanted => {}
+            Ok(Ok(got)) => tracing::warn!(
+                "the page is {got}, not the viewport {wanted}: the browser's screen may be smaller"
+            ),
+            Ok(Err(e)) => tracing::warn!("cannot size the window to the viewport {wanted}: {e}"),
+            Err(_) => tracing::warn!("sizing the window to the viewport {wanted} took too long"),
+        }
         Ok(Session {
             client,
             driver,
