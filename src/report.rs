@@ -26,6 +26,12 @@ pub fn step_line(step: &StepReport) -> String {
             line.push_str(&format!("  over its slow budget of {}", format_ms(slow)));
         }
     }
+    for skipped in &step.skipped_actions {
+        line.push_str(&format!(
+            "\n        skipped (optional): {}: {}",
+            skipped.action, skipped.reason
+        ));
+    }
     if let Some(reason) = &step.reason {
         line.push_str(&format!("\n        {reason}"));
     }
