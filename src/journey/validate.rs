@@ -569,10 +569,14 @@ fn dialog(c: &mut Checker, path: &str, d: &DialogRaw, known: &mut Known) -> Acti
         Some("accept") => true,
         Some("dismiss") => false,
         Some(other) => {
+            let hint = match did_you_mean(other, ["accept", "dismiss"].into_iter()) {
+                Some(close) => format!("did you mean `{close}`?"),
+                None => "write `dialog: accept`, `dialog: dismiss`, or a map such as `{accept: true, text: \"Empty the cart?\"}`".to_string(),
+            };
             c.error_hint(
                 path,
                 format!("`dialog: {other}` is neither `accept` nor `dismiss`"),
-                "write `dialog: accept`, `dialog: dismiss`, or a map such as `{accept: true, text: \"Empty the cart?\"}`",
+                hint,
             );
             true
         }
