@@ -569,7 +569,7 @@ fn dialog(c: &mut Checker, path: &str, d: &DialogRaw, known: &mut Known) -> Acti
         Some("accept") => true,
         Some("dismiss") => false,
         Some(other) => {
-            let hint = match did_you_mean(other, ["accept", "dismiss"].into_iter()) {
+            let hint = match did_you_mean(other, ["accept", "dismiss"]) {
                 Some(close) => format!("did you mean `{close}`?"),
                 None => "write `dialog: accept`, `dialog: dismiss`, or a map such as `{accept: true, text: \"Empty the cart?\"}`".to_string(),
             };
