@@ -2,7 +2,7 @@
 //! until the step's deadline instead of sleeping a fixed time.
 
 use super::model::*;
-use super::outcome::{classify, clip, Failure, ReasonClass};
+use super::outcome::{classify, clip, Failure, Fault, ReasonClass};
 use super::page;
 use super::secrets::Redactor;
 use crate::error_chain::error_chain;
@@ -72,6 +72,9 @@ fn unexpected_dialog_failure(doing: &str, text: &str, redactor: &Redactor) -> Fa
     )
 }
 
+/// Bound on asking whether a dialog is open after a failure (it answers in milliseconds).
+const DIALOG_CHECK: Duration = Duration::from_secs(2);
+
 /// After a failed action: a dialog left open is dismissed, so that the page can be read and
 /// captured; when the action was not `dialog`, the dialog is what failed it (whatever the
 /// driver said, e.g. "unexpected alert open"), and the failure says so with its text.
@@ -81,7 +84,11 @@ pub async fn after_failure(
     failure: Failure,
     redactor: &Redactor,
 ) -> Failure {
-    let Ok(text) = client.get_alert_text().await else {
+    // A monitor fault poisons the session: send it nothing more.
+    if failure.fault == Fault::Monitor {
+        return failure;
+    }
+    let Ok(Ok(text)) = tokio::time::timeout(DIALOG_CHECK, client.get_alert_text()).await else {
         return failure;
     };
     let _ = client.dismiss_alert().await;
