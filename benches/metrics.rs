@@ -108,6 +108,7 @@ fn report(journey: usize, run: usize) -> RunReport {
             reason_class: None,
             always: false,
             artifacts: Vec::new(),
+            skipped_actions: Vec::new(),
         })
         .collect();
     RunReport {

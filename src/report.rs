@@ -26,6 +26,12 @@ pub fn step_line(step: &StepReport) -> String {
             line.push_str(&format!("  over its slow budget of {}", format_ms(slow)));
         }
     }
+    for skipped in &step.skipped_actions {
+        line.push_str(&format!(
+            "\n        skipped (optional): {}: {}",
+            skipped.action, skipped.reason
+        ));
+    }
     if let Some(reason) = &step.reason {
         line.push_str(&format!("\n        {reason}"));
     }
@@ -104,12 +110,23 @@ pub fn junit(runs: &[RunReport]) -> String {
                 step.duration_ms.unwrap_or(0.0) / 1000.0
             );
             let reason = step.reason.as_deref().unwrap_or("");
+            // A passing step's notes: over its budget, optional actions that were skipped.
+            let mut notes: Vec<String> = Vec::new();
+            if step.outcome == StepOutcome::Slow {
+                notes.push("slow: over its budget".to_string());
+            }
+            notes.extend(
+                step.skipped_actions
+                    .iter()
+                    .map(|s| format!("skipped (optional): {}: {}", s.action, s.reason)),
+            );
             match step.outcome {
-                StepOutcome::Ok => xml.push_str("/>\n"),
-                StepOutcome::Slow => {
+                StepOutcome::Ok | StepOutcome::Slow if notes.is_empty() => xml.push_str("/>\n"),
+                StepOutcome::Ok | StepOutcome::Slow => {
                     let _ = writeln!(
                         xml,
-                        "><system-out>slow: over its budget</system-out></testcase>"
+                        "><system-out>{}</system-out></testcase>",
+                        escape(notes.join("\n").as_str())
                     );
                 }
                 StepOutcome::Failed => {
@@ -135,4 +152,63 @@ pub fn junit(runs: &[RunReport]) -> String {
     }
     xml.push_str("</testsuites>\n");
     xml
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journey::outcome::SkippedAction;
+
+    fn run_with(step: StepReport) -> RunReport {
+        RunReport {
+            journey: "shop".to_string(),
+            file: "shop.yaml".into(),
+            run_id: "r1".to_string(),
+            browser: "firefox",
+            outcome: Outcome::Ok,
+            attempts: 1,
+            started_at: "2026-01-01T00:00:00.000Z".to_string(),
+            duration_ms: 1000.0,
+            session_start_ms: None,
+            steps: vec![step],
+            previous_attempts: Vec::new(),
+            error: None,
+            error_class: None,
+            artifacts_dir: None,
+            artifact_errors: 0,
+        }
+    }
+
+    #[test]
+    fn skipped_optional_actions_are_in_the_console_and_junit() {
+        let step = StepReport {
+            name: "home".to_string(),
+            outcome: StepOutcome::Ok,
+            duration_ms: Some(2100.0),
+            slow_ms: None,
+            reason: None,
+            reason_class: None,
+            always: false,
+            artifacts: Vec::new(),
+            skipped_actions: vec![SkippedAction {
+                action: "click `#cookie-accept`".to_string(),
+                reason: "no element matches `#cookie-accept` within 2s".to_string(),
+            }],
+        };
+        let line = step_line(&step);
+        assert!(
+            line.contains("\n        skipped (optional): click `#cookie-accept`: no element matches `#cookie-accept` within 2s"),
+            "{line}"
+        );
+        let xml = junit(&[run_with(step.clone())]);
+        assert!(
+            xml.contains("<system-out>skipped (optional): click `#cookie-accept`: no element matches `#cookie-accept` within 2s</system-out>"),
+            "{xml}"
+        );
+        let plain = StepReport {
+            skipped_actions: Vec::new(),
+            ..step
+        };
+        assert!(junit(&[run_with(plain)]).contains("name=\"home\" time=\"2.100\"/>"));
+    }
 }

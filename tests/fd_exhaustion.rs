@@ -4,7 +4,6 @@
 //! Its own test binary with one test: it fills this process's descriptor table for real,
 //! which would break any test running beside it.
 
-#[allow(unused_imports)]
 mod util;
 
 use shopwatch::journey::outcome::{Outcome, StepOutcome};

@@ -1,7 +1,6 @@
 //! The monitor under abuse: a panic inside a run, a flood of idle connections under a tight
 //! open-files limit. Each test reproduces a way the monitor once failed the shop or itself.
 
-#[allow(unused_imports)]
 mod util;
 
 use std::time::{Duration, Instant};

@@ -213,3 +213,71 @@ fn every_journey_and_step_key_is_in_the_readme() {
     }
     assert!(missing.is_empty(), "not in the README: {missing:?}");
 }
+
+/// The README's part under `heading`, up to the next heading of the same or a higher level.
+fn readme_section(readme: &str, heading: &str) -> String {
+    let start = readme
+        .find(&format!("\n{heading}\n"))
+        .unwrap_or_else(|| panic!("the README has `{heading}`"));
+    let rest = &readme[start + heading.len() + 2..];
+    rest[..rest.find("\n### ").unwrap_or(rest.len())].to_string()
+}
+
+/// Every action has a row in the action table, and the keys of `dialog`, of optional actions
+/// and of `defaults` are documented where those are explained.
+#[test]
+fn every_action_and_action_key_is_in_the_readme() {
+    use shopwatch::journey::file::{DefaultsFile, DialogRaw, ACTION_NAMES};
+    use shopwatch::yaml::fields::struct_fields;
+    let readme = read("README.md");
+    let mut missing = Vec::new();
+    let actions = readme_section(&readme, "### Actions");
+    let rows: Vec<&str> = actions.lines().filter(|l| l.starts_with("| `")).collect();
+    for name in ACTION_NAMES {
+        let first_cell = |row: &&str| {
+            row.split(" | ")
+                .next()
+                .unwrap_or("")
+                .contains(&format!("`{name}`"))
+        };
+        if !rows.iter().any(first_cell) {
+            missing.push(format!("action `{name}`"));
+        }
+    }
+    let dialog = rows
+        .iter()
+        .find(|row| row.starts_with("| `dialog` |"))
+        .copied()
+        .unwrap_or("");
+    // The keys in the row's forms, as whole words (`text` is not `context`).
+    let has_word = |text: &str, word: &str| {
+        text.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .any(|w| w == word)
+    };
+    let dialog_keys = struct_fields::<DialogRaw>();
+    assert!(dialog_keys.len() >= 5, "{dialog_keys:?}");
+    for key in dialog_keys {
+        if !has_word(dialog, key) {
+            missing.push(format!("dialog key `{key}`"));
+        }
+    }
+    let optional = readme_section(&readme, "### Optional actions");
+    for key in ["optional", "optional_wait"] {
+        if !optional.contains(&format!("| `{key}` |")) {
+            missing.push(format!("optional action key `{key}`"));
+        }
+    }
+    let top = readme_section(&readme, "### Top level");
+    let defaults = top
+        .lines()
+        .find(|l| l.starts_with("| `defaults` |"))
+        .unwrap_or("");
+    let default_keys = struct_fields::<DefaultsFile>();
+    assert!(default_keys.len() >= 3, "{default_keys:?}");
+    for key in default_keys {
+        if !defaults.contains(&format!("`{key}`")) {
+            missing.push(format!("defaults key `{key}`"));
+        }
+    }
+    assert!(missing.is_empty(), "not in the README: {missing:?}");
+}

@@ -2,7 +2,7 @@
 //! until the step's deadline instead of sleeping a fixed time.
 
 use super::model::*;
-use super::outcome::{classify, clip, Failure, ReasonClass};
+use super::outcome::{classify, clip, Failure, Fault, ReasonClass};
 use super::page;
 use super::secrets::Redactor;
 use crate::error_chain::error_chain;
@@ -20,18 +20,25 @@ const POLL: Duration = Duration::from_millis(100);
 
 /// Evaluates `$look` (a `Result<T, Seen>`; `?` or `return` in it ends the action) every
 /// [`POLL`] until it is `Ok` or `$deadline` would pass before the next look; then fails with
-/// `$fail(seen)` of the last look; a `fail_on` element the page shows ends it at once. Every
-/// wait of an action is this one loop. A macro, not a
+/// `$fail(seen)` of the last look; a dialog nobody asked for, or a `fail_on` element the page
+/// shows, ends it at once. Every wait of an action is this one loop (`@expecting_dialog`: the
+/// wait of `dialog`, for which an open dialog is no surprise). A macro, not a
 /// function over an async closure: the look borrows the page and the action's values, which
 /// async closures cannot yet do in a task that must be `Send`.
 macro_rules! settle {
-    ($env:expr, $doing:expr, $deadline:expr, $look:expr, $fail:expr) => {{
+    (@expecting_dialog $expecting:expr, $env:expr, $doing:expr, $deadline:expr, $look:expr, $fail:expr) => {{
         let deadline = $deadline;
         loop {
             let seen = match $look {
                 Ok(found) => break Ok(found),
                 Err(seen) => seen,
             };
+            // A dialog blocks the page: every look would fail until the deadline.
+            if !$expecting {
+                if let Some(failure) = unexpected_dialog($env, &$doing).await {
+                    break Err(failure);
+                }
+            }
             // The shop said what went wrong: no need to wait for the timeout to say less.
             if let Some(failure) = page_error($env, &$doing).await {
                 break Err(failure);
@@ -42,6 +49,53 @@ macro_rules! settle {
             tokio::time::sleep(POLL).await;
         }
     }};
+    ($env:expr, $doing:expr, $deadline:expr, $look:expr, $fail:expr) => {
+        settle!(@expecting_dialog false, $env, $doing, $deadline, $look, $fail)
+    };
+}
+
+/// The open dialog's text, as the failure of `doing`: with `unhandledPromptBehavior: ignore`
+/// (see `webdriver::session`) a dialog stays open and every page command fails until it is
+/// answered.
+async fn unexpected_dialog(env: &ActionEnv<'_>, doing: &str) -> Option<Failure> {
+    let text = env.client?.get_alert_text().await.ok()?;
+    Some(unexpected_dialog_failure(doing, &text, env.redactor))
+}
+
+fn unexpected_dialog_failure(doing: &str, text: &str, redactor: &Redactor) -> Failure {
+    Failure::shop(
+        ReasonClass::Dialog,
+        format!(
+            "{doing}: an unexpected dialog is open: \"{}\" (answer it with `dialog: accept` or `dialog: dismiss`)",
+            clip(text, redactor)
+        ),
+    )
+}
+
+/// Bound on asking whether a dialog is open after a failure (it answers in milliseconds).
+const DIALOG_CHECK: Duration = Duration::from_secs(2);
+
+/// After a failed action: a dialog left open is dismissed, so that the page can be read and
+/// captured; when the action was not `dialog`, the dialog is what failed it (whatever the
+/// driver said, e.g. "unexpected alert open"), and the failure says so with its text.
+pub async fn after_failure(
+    client: &Client,
+    action: &Action,
+    failure: Failure,
+    redactor: &Redactor,
+) -> Failure {
+    // A monitor fault poisons the session: send it nothing more.
+    if failure.fault == Fault::Monitor {
+        return failure;
+    }
+    let Ok(Ok(text)) = tokio::time::timeout(DIALOG_CHECK, client.get_alert_text()).await else {
+        return failure;
+    };
+    let _ = client.dismiss_alert().await;
+    if matches!(action, Action::Dialog { .. }) || failure.class == ReasonClass::Dialog {
+        return failure;
+    }
+    unexpected_dialog_failure(&action.describe(), &text, redactor)
 }
 
 /// The first `fail_on` element the page shows, as the failure of `doing` with its text.
@@ -66,6 +120,11 @@ async fn page_error(env: &ActionEnv<'_>, doing: &str) -> Option<Failure> {
         }
     }
     None
+}
+
+/// Whether a command failed because a dialog is open.
+pub fn is_dialog_open(e: &CmdError) -> bool {
+    matches!(e, CmdError::Standard(wd) if wd.error == ErrorStatus::UnexpectedAlertOpen)
 }
 
 /// Marks the page before `press`; the mark says whether the page started to leave.
@@ -127,8 +186,83 @@ impl ActionEnv<'_> {
     }
 }
 
-/// Runs `action`; Ok means its post-condition holds.
-pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Failure> {
+/// What became of an action that did not fail.
+#[derive(Debug)]
+pub enum Done {
+    /// Its post-condition holds.
+    Performed,
+    /// An optional action whose element did not show: why.
+    Skipped(String),
+}
+
+/// Runs `action`: an optional one only when its element shows within its wait.
+pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<Done, Failure> {
+    let Action::Optional {
+        action: inner,
+        wait,
+    } = action
+    else {
+        return act(env, action).await.map(|()| Done::Performed);
+    };
+    let Some(target) = inner.target() else {
+        return act(env, inner).await.map(|()| Done::Performed);
+    };
+    // Its own short wait, never more than what is left of the step.
+    let wait = (*wait).min(env.deadline.saturating_duration_since(Instant::now()));
+    match shows(env, target, wait, &action.describe()).await {
+        Ok(()) => act(env, inner).await.map(|()| Done::Performed),
+        // The only `ElementMissing` that `shows` yields is its own: the element never showed.
+        Err(failure) if failure.class == ReasonClass::ElementMissing => {
+            Ok(Done::Skipped(failure.reason))
+        }
+        Err(failure) => Err(failure),
+    }
+}
+
+/// Waits up to `wait` until an element matching `target` is displayed.
+async fn shows(
+    env: &ActionEnv<'_>,
+    target: &Locator,
+    wait: Duration,
+    doing: &str,
+) -> Result<(), Failure> {
+    let client = env.client()?;
+    let deadline = Instant::now() + wait;
+    let wait = humantime::format_duration(Duration::from_millis(wait.as_millis() as u64));
+    settle!(
+        env,
+        doing,
+        deadline,
+        {
+            let elements = client
+                .find_all(target.as_fantoccini())
+                .await
+                .map_err(|e| classify(&e, doing))?;
+            let mut shown = false;
+            for element in &elements {
+                if element.is_displayed().await.unwrap_or(false) {
+                    shown = true;
+                    break;
+                }
+            }
+            if shown {
+                Ok(())
+            } else {
+                Err(elements.len())
+            }
+        },
+        |count: usize| Failure::shop(
+            ReasonClass::ElementMissing,
+            match count {
+                0 => format!("no element matches {target} within {wait}"),
+                n => format!("{n} element(s) match {target}, none visible within {wait}"),
+            }
+        )
+    )
+}
+
+/// Runs one action (an optional one as if it were not); Ok means its post-condition holds.
+async fn act(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Failure> {
     let doing = action.describe();
     let fail = |e: CmdError| classify(&e, &doing);
     match action {
@@ -221,6 +355,8 @@ pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Fai
                     Ok(serde_json::Value::Bool(true)) => Ok(()),
                     // `null`: the script ran while the page was being replaced.
                     Ok(_) => Err(()),
+                    // The keys opened a dialog: the page stays until it is answered.
+                    Err(e) if is_dialog_open(&e) => Ok(()),
                     Err(e) => return Err(fail(e)),
                 },
                 |()| Failure::shop(
@@ -437,6 +573,59 @@ pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Fai
             Ok(())
         }
         Action::Http(request) => http(env, request, &doing).await,
+        Action::Dialog {
+            accept,
+            text,
+            type_text,
+            timeout,
+        } => {
+            let rendered = text.as_ref().map(|t| render_match(env, t)).transpose()?;
+            let typed = type_text.as_ref().map(|t| env.render(t)).transpose()?;
+            let client = env.client()?;
+            let shown = settle!(
+                @expecting_dialog true,
+                env,
+                doing,
+                env.deadline_for(*timeout),
+                match client.get_alert_text().await {
+                    Ok(shown) => Ok(shown),
+                    Err(e) if e.is_no_such_alert() => Err(()),
+                    Err(e) => return Err(fail(e)),
+                },
+                |()| Failure::shop(ReasonClass::Dialog, format!("{doing}: no dialog opened"))
+            )?;
+            // A dialog's text does not change: a wrong one fails at once.
+            if let (Some(expect), Some(rendered)) = (text, &rendered) {
+                if !expect.check(rendered, &shown) {
+                    return Err(Failure::shop(
+                        ReasonClass::Assertion,
+                        format!(
+                            "{doing}: the dialog says \"{}\"",
+                            clip(&shown, env.redactor)
+                        ),
+                    ));
+                }
+            }
+            if let Some(typed) = typed {
+                client.send_alert_text(&typed).await.map_err(|e| match &e {
+                    CmdError::Standard(wd) => Failure::shop(
+                        ReasonClass::Assertion,
+                        format!(
+                            "{doing}: cannot type into this dialog (only a prompt takes text): {}",
+                            wd.message.lines().next().unwrap_or_default()
+                        ),
+                    ),
+                    _ => fail(e),
+                })?;
+            }
+            let answered = if *accept {
+                client.accept_alert().await
+            } else {
+                client.dismiss_alert().await
+            };
+            answered.map_err(fail)
+        }
+        Action::Optional { action, .. } => Box::pin(act(env, action)).await,
         Action::Sleep(duration) => {
             let until = (Instant::now() + *duration).min(env.deadline);
             tokio::time::sleep_until(until).await;

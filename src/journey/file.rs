@@ -41,6 +41,8 @@ pub struct JourneyFile {
 pub struct DefaultsFile {
     pub slow: Option<String>,
     pub timeout: Option<String>,
+    /// How long an `optional: true` action waits for its element (default 2s).
+    pub optional_wait: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -119,6 +121,10 @@ macro_rules! targeted {
             pub selector: Option<String>,
             pub xpath: Option<String>,
             pub link_text: Option<String>,
+            /// Skip the action when its element does not show within `optional_wait`.
+            #[serde(default)]
+            pub optional: bool,
+            pub optional_wait: Option<String>,
             $($(#[$fmeta])* pub $field: $ty,)*
         }
         impl $name {
@@ -129,9 +135,54 @@ macro_rules! targeted {
                     link_text: self.link_text.clone(),
                 }
             }
+            pub fn optional(&self) -> OptionalRaw<'_> {
+                OptionalRaw {
+                    optional: self.optional,
+                    wait: self.optional_wait.as_deref(),
+                }
+            }
         }
     };
 }
+
+/// The `optional` and `optional_wait` keys of an action on an element.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OptionalRaw<'a> {
+    pub optional: bool,
+    pub wait: Option<&'a str>,
+}
+
+impl OptionalRaw<'_> {
+    pub fn given(&self) -> bool {
+        self.optional || self.wait.is_some()
+    }
+}
+
+targeted!(
+    /// The element of `click`, `check`, `uncheck`, `hover`, in its map form.
+    ElementFile {}
+);
+
+/// `click: "#buy"` or `click: {selector: "#buy", optional: true}`.
+#[derive(Debug)]
+pub struct ElementTarget(pub ElementFile);
+impl From<ElementFile> for ElementTarget {
+    fn from(raw: ElementFile) -> Self {
+        ElementTarget(raw)
+    }
+}
+string_or_struct!(
+    ElementTarget,
+    ElementFile,
+    "a CSS selector, or a map with `selector`, `xpath` or `link_text` (and `optional`)",
+    |s| ElementTarget(ElementFile {
+        selector: Some(s.to_string()),
+        xpath: None,
+        link_text: None,
+        optional: false,
+        optional_wait: None,
+    })
+);
 
 targeted!(FillFile {
     #[serde(deserialize_with = "scalar_text")]
@@ -190,6 +241,8 @@ string_or_struct!(
         selector: None,
         xpath: None,
         link_text: None,
+        optional: false,
+        optional_wait: None,
         keys: s.to_string(),
     })
 );
@@ -279,13 +332,13 @@ one_key_enum! {
     /// One action as written: `- click: "#pay"`, `- fill: {selector: ..., value: ...}`.
     pub enum ActionFile, ACTION_NAMES, ACTIONS {
     Open(String) = "open",
-    Click(Target) = "click",
+    Click(ElementTarget) = "click",
     Fill(FillFile) = "fill",
     Select(SelectFile) = "select",
-    Check(Target) = "check",
-    Uncheck(Target) = "uncheck",
+    Check(ElementTarget) = "check",
+    Uncheck(ElementTarget) = "uncheck",
     Press(PressFile) = "press",
-    Hover(Target) = "hover",
+    Hover(ElementTarget) = "hover",
     WaitFor(WaitForTarget) = "wait_for",
     WaitUrl(MatchFile) = "wait_url",
     AssertText(AssertTextFile) = "assert_text",
@@ -300,8 +353,91 @@ one_key_enum! {
     Screenshot(String) = "screenshot",
     Http(HttpFile) = "http",
     Sleep(String) = "sleep",
+    Dialog(DialogFile) = "dialog",
     }
 }
+
+impl ActionFile {
+    /// The `optional` keys, for the actions whose argument can have them.
+    pub fn optional(&self) -> Option<OptionalRaw<'_>> {
+        match self {
+            ActionFile::Click(t)
+            | ActionFile::Check(t)
+            | ActionFile::Uncheck(t)
+            | ActionFile::Hover(t) => Some(t.0.optional()),
+            ActionFile::Fill(a) => Some(a.optional()),
+            ActionFile::Select(a) => Some(a.optional()),
+            ActionFile::Press(p) => Some(p.0.optional()),
+            ActionFile::WaitFor(w) => Some(w.0.optional()),
+            ActionFile::AssertText(a) => Some(a.optional()),
+            ActionFile::AssertCount(a) => Some(a.optional()),
+            ActionFile::StoreText(a) => Some(a.optional()),
+            ActionFile::StoreAttr(a) => Some(a.optional()),
+            _ => None,
+        }
+    }
+}
+
+/// `dialog: accept`, `dialog: dismiss`, or
+/// `dialog: {accept: true, text: "Empty the cart?", type: "...", timeout: 5s}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DialogRaw {
+    pub accept: Option<bool>,
+    pub dismiss: Option<bool>,
+    /// What the dialog must say: a text it equals, or `{equals | contains | matches}`.
+    pub text: Option<DialogText>,
+    /// Typed into a prompt before it is accepted.
+    #[serde(rename = "type", default, deserialize_with = "opt_scalar_text")]
+    pub type_text: Option<String>,
+    pub timeout: Option<String>,
+    /// The plain form's word (`accept` / `dismiss`), checked by validation.
+    #[serde(skip)]
+    pub plain: Option<String>,
+}
+#[derive(Debug)]
+pub struct DialogFile(pub DialogRaw);
+impl From<DialogRaw> for DialogFile {
+    fn from(raw: DialogRaw) -> Self {
+        DialogFile(raw)
+    }
+}
+string_or_struct!(
+    DialogFile,
+    DialogRaw,
+    "`accept` or `dismiss`, or a map with `accept: true` or `dismiss: true` and `text`, `type`, `timeout`",
+    |s| DialogFile(DialogRaw {
+        plain: Some(s.to_string()),
+        ..DialogRaw::default()
+    })
+);
+
+/// A dialog's expected text: `"Empty the cart?"` (equals, trimmed) or `{contains: cart}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DialogTextRaw {
+    #[serde(default, deserialize_with = "opt_scalar_text")]
+    pub equals: Option<String>,
+    #[serde(default, deserialize_with = "opt_scalar_text")]
+    pub contains: Option<String>,
+    pub matches: Option<String>,
+}
+#[derive(Debug)]
+pub struct DialogText(pub DialogTextRaw);
+impl From<DialogTextRaw> for DialogText {
+    fn from(raw: DialogTextRaw) -> Self {
+        DialogText(raw)
+    }
+}
+string_or_struct!(
+    DialogText,
+    DialogTextRaw,
+    "the dialog's whole text, or a map with `equals`, `contains` or `matches`",
+    |s| DialogText(DialogTextRaw {
+        equals: Some(s.to_string()),
+        ..DialogTextRaw::default()
+    })
+);
 
 /// `wait_for: ".cart"` or `wait_for: {selector: ".cart", text: "1", visible: true}`.
 #[derive(Debug)]
@@ -319,6 +455,8 @@ string_or_struct!(
         selector: Some(s.to_string()),
         xpath: None,
         link_text: None,
+        optional: false,
+        optional_wait: None,
         visible: false,
         text: None,
         timeout: None,

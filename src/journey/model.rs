@@ -215,6 +215,19 @@ pub enum Action {
     Screenshot(String),
     Http(Box<HttpRequest>),
     Sleep(Duration),
+    /// Waits for an `alert`/`confirm`/`prompt`, checks its text, types into it, answers it.
+    Dialog {
+        accept: bool,
+        text: Option<TextMatch>,
+        type_text: Option<Template>,
+        timeout: Option<Duration>,
+    },
+    /// `optional: true`: `action` runs when its element shows within `wait`, and is skipped
+    /// (not failed) when it does not.
+    Optional {
+        action: Box<Action>,
+        wait: Duration,
+    },
 }
 
 impl Action {
@@ -262,20 +275,44 @@ impl Action {
             Action::Screenshot(name) => format!("screenshot {name}"),
             Action::Http(req) => format!("http {} {}", req.method, req.url),
             Action::Sleep(d) => format!("sleep {}", humantime::format_duration(*d)),
+            Action::Dialog { accept, text, .. } => {
+                let answer = if *accept { "accept" } else { "dismiss" };
+                match text {
+                    Some(text) => format!("dialog {answer} (text to {text})"),
+                    None => format!("dialog {answer}"),
+                }
+            }
+            Action::Optional { action, .. } => format!("{} (optional)", action.describe()),
+        }
+    }
+
+    /// The element an action acts on, for those that can be `optional`.
+    pub fn target(&self) -> Option<&Locator> {
+        match self {
+            Action::Click(t) | Action::Check(t) | Action::Uncheck(t) | Action::Hover(t) => Some(t),
+            Action::Fill { target, .. } | Action::Select { target, .. } => Some(target),
+            Action::Press { target, .. } => target.as_ref(),
+            Action::Optional { action, .. } => action.target(),
+            _ => None,
         }
     }
 
     /// Whether the action needs a browser session (http and sleep do not).
     pub fn needs_browser(&self) -> bool {
-        !matches!(self, Action::Http(_) | Action::Sleep(_))
+        match self {
+            Action::Http(_) | Action::Sleep(_) => false,
+            Action::Optional { action, .. } => action.needs_browser(),
+            _ => true,
+        }
     }
 
     /// Whether the action may load a new page, after which shopwatch checks the HTTP status.
     pub fn may_navigate(&self) -> bool {
-        matches!(
-            self,
-            Action::Open(_) | Action::Click(_) | Action::Press { .. }
-        )
+        match self {
+            Action::Open(_) | Action::Click(_) | Action::Press { .. } => true,
+            Action::Optional { action, .. } => action.may_navigate(),
+            _ => false,
+        }
     }
 }
 
@@ -303,6 +340,14 @@ impl Action {
             | Action::AssertUrl(expect)
             | Action::AssertTitle(expect) => expect.template().into_iter().collect(),
             Action::Execute { args, .. } => args.iter().collect(),
+            Action::Dialog {
+                text, type_text, ..
+            } => text
+                .iter()
+                .filter_map(TextMatch::template)
+                .chain(type_text.iter())
+                .collect(),
+            Action::Optional { action, .. } => action.templates(),
             Action::Http(req) => std::iter::once(&req.url)
                 .chain(req.headers.iter().map(|(_, t)| t))
                 .chain(req.body.iter())

@@ -78,6 +78,9 @@ pub enum ReasonClass {
     Assertion,
     /// The page showed one of the journey's `fail_on` error elements.
     PageError,
+    /// A dialog (`alert`, `confirm`, `prompt`) opened that no action expected, or the one a
+    /// `dialog` action waited for never opened.
+    Dialog,
     HttpStatus,
     Unreachable,
     Timeout,
@@ -99,6 +102,7 @@ impl ReasonClass {
             ReasonClass::ElementMissing => "element_missing",
             ReasonClass::Assertion => "assertion",
             ReasonClass::PageError => "page_error",
+            ReasonClass::Dialog => "dialog",
             ReasonClass::HttpStatus => "http_status",
             ReasonClass::Unreachable => "unreachable",
             ReasonClass::Timeout => "timeout",
@@ -156,6 +160,18 @@ pub struct StepReport {
     pub always: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub artifacts: Vec<PathBuf>,
+    /// Optional actions that did not apply (their element did not show), in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped_actions: Vec<SkippedAction>,
+}
+
+/// An `optional: true` action that was skipped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkippedAction {
+    /// The action and its target, as reasons name them.
+    pub action: String,
+    /// Why: what was looked for, and for how long.
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -51,9 +51,13 @@ pub async fn state(client: &Client) -> Result<PageState, CmdError> {
 /// After a navigation: the shop failed if the browser shows its error page or the page was
 /// answered with an HTTP error status.
 pub async fn check_navigation(client: &Client, doing: &str) -> Result<(), Failure> {
-    let state = state(client)
-        .await
-        .map_err(|e| super::outcome::classify(&e, doing))?;
+    let state = match state(client).await {
+        Ok(state) => state,
+        // The action opened a dialog (a `confirm` on a button): nothing has loaded yet, and
+        // the next action answers it (`dialog`) or fails naming it.
+        Err(e) if super::actions::is_dialog_open(&e) => return Ok(()),
+        Err(e) => return Err(super::outcome::classify(&e, doing)),
+    };
     if let Some(error) = &state.net_error {
         return Err(Failure::shop(
             ReasonClass::Unreachable,
@@ -264,6 +268,8 @@ pub async fn capture_failure(
     step: &str,
 ) -> Vec<PathBuf> {
     let mut paths = Vec::new();
+    // No screenshot can be taken while a dialog is open; the step's reason has its text.
+    let _ = client.dismiss_alert().await;
     if let Err(e) = screenshots.create_dir() {
         screenshots.write_failed(&format!("cannot create {}: {e}", screenshots.dir.display()));
         return paths;

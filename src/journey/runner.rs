@@ -317,6 +317,7 @@ impl Runner {
         }
         let current = AtomicUsize::new(0);
         let mut artifacts = Vec::new();
+        let mut skipped_actions = Vec::new();
         let started = Instant::now();
         let deadline = started + limit;
         let client = session.as_deref().map(|s| &s.client);
@@ -334,12 +335,33 @@ impl Runner {
                     redactor,
                     fail_on: &step.fail_on,
                 };
-                actions::perform(&mut env, action).await?;
-                if let (true, Some(client)) = (action.may_navigate(), client) {
-                    page::check_navigation(client, &action.describe()).await?;
+                let done = match actions::perform(&mut env, action).await {
+                    Ok(done) => done,
+                    Err(failure) => {
+                        return Err(match client {
+                            Some(client) => {
+                                actions::after_failure(client, action, failure, redactor).await
+                            }
+                            None => failure,
+                        })
+                    }
+                };
+                match done {
+                    actions::Done::Skipped(reason) => {
+                        let action = match action {
+                            Action::Optional { action, .. } => action.describe(),
+                            other => other.describe(),
+                        };
+                        skipped_actions.push(SkippedAction { action, reason });
+                    }
+                    actions::Done::Performed => {
+                        if let (true, Some(client)) = (action.may_navigate(), client) {
+                            page::check_navigation(client, &action.describe()).await?;
+                        }
+                    }
                 }
             }
-            Ok(())
+            Ok::<(), Failure>(())
         };
         let mut stuck = false;
         let result = tokio::select! {
@@ -366,6 +388,7 @@ impl Runner {
             reason_class: None,
             always: step.always,
             artifacts: Vec::new(),
+            skipped_actions: Vec::new(),
         };
         match result {
             Ok(()) => {
@@ -413,6 +436,7 @@ impl Runner {
             }
         }
         report.artifacts = artifacts;
+        report.skipped_actions = skipped_actions;
         report
     }
 }
@@ -484,5 +508,6 @@ fn skipped(step: &Step, reason: String) -> StepReport {
         reason_class: None,
         always: step.always,
         artifacts: Vec::new(),
+        skipped_actions: Vec::new(),
     }
 }

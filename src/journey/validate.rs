@@ -37,6 +37,13 @@ fn structure_diagnostic(file: &Path, error: &StructureError) -> Diagnostic {
 const DEFAULT_EVERY: Duration = Duration::from_secs(300);
 const DEFAULT_JOURNEY_TIMEOUT: Duration = Duration::from_secs(120);
 const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long an `optional: true` action waits for its element, unless told otherwise: long
+/// enough for a banner a script adds, short enough to cost little when it never comes.
+const DEFAULT_OPTIONAL_WAIT: Duration = Duration::from_secs(2);
+/// The actions that can be `optional`: those acting on an element the page may not show.
+const OPTIONAL_ACTIONS: &[&str] = &[
+    "click", "fill", "select", "check", "uncheck", "hover", "press",
+];
 const MAX_RETRIES: u32 = 10;
 /// Names every journey may use without defining them.
 pub const BUILTIN_VARS: &[&str] = &["base_url", "run_id"];
@@ -406,6 +413,9 @@ pub fn validate(
     let default_timeout = c
         .opt_duration("defaults.timeout", &raw.defaults.timeout)
         .unwrap_or(DEFAULT_STEP_TIMEOUT);
+    let default_optional_wait = c
+        .opt_duration("defaults.optional_wait", &raw.defaults.optional_wait)
+        .unwrap_or(DEFAULT_OPTIONAL_WAIT);
 
     if raw.steps.is_empty() {
         c.error("steps", "a journey needs at least one step");
@@ -445,7 +455,13 @@ pub fn validate(
                 // Names stored from here on, for the hint on a use before its store.
                 known.later = stored_from(&raw.steps, i, j);
                 let action_path = format!("{path}.do[{j}].{}", action.kind());
-                self::action(&mut c, &action_path, action, &mut known)
+                self::action(
+                    &mut c,
+                    &action_path,
+                    action,
+                    &mut known,
+                    default_optional_wait,
+                )
             })
             .collect();
         let mut step_fail_on = fail_on.clone();
@@ -528,10 +544,129 @@ fn browser(c: &mut Checker, raw: &JourneyFile) -> Browser {
     }
 }
 
-fn action(c: &mut Checker, path: &str, action: &ActionFile, known: &mut Known) -> Action {
+/// One action, wrapped in [`Action::Optional`] when it says `optional: true`.
+fn action(
+    c: &mut Checker,
+    path: &str,
+    file: &ActionFile,
+    known: &mut Known,
+    default_wait: Duration,
+) -> Action {
+    let inner = plain_action(c, path, file, known);
+    let Some(optional) = file.optional().filter(|o| o.given()) else {
+        return inner;
+    };
+    let kind = file.kind();
+    if !OPTIONAL_ACTIONS.contains(&kind) {
+        let key = if optional.optional {
+            "optional"
+        } else {
+            "optional_wait"
+        };
+        c.error_hint(
+            &format!("{path}.{key}"),
+            format!("`{kind}` cannot be optional"),
+            format!(
+                "`optional` is for actions on an element the page may not show: {}; for a shorter wait give `wait_for` a `timeout`",
+                OPTIONAL_ACTIONS.join(", ")
+            ),
+        );
+        return inner;
+    }
+    if !optional.optional {
+        c.error(
+            &format!("{path}.optional_wait"),
+            "`optional_wait` needs `optional: true`",
+        );
+        return inner;
+    }
+    if inner.target().is_none() {
+        c.error(
+            &format!("{path}.optional"),
+            "an optional `press` needs the element it waits for: give `selector`, `xpath` or `link_text`",
+        );
+        return inner;
+    }
+    let wait = match optional.wait {
+        Some(text) => c
+            .duration(&format!("{path}.optional_wait"), text)
+            .unwrap_or(default_wait),
+        None => default_wait,
+    };
+    Action::Optional {
+        action: Box::new(inner),
+        wait,
+    }
+}
+
+fn dialog(c: &mut Checker, path: &str, d: &DialogRaw, known: &mut Known) -> Action {
+    let accept = match d.plain.as_deref() {
+        Some("accept") => true,
+        Some("dismiss") => false,
+        Some(other) => {
+            let hint = match did_you_mean(other, ["accept", "dismiss"]) {
+                Some(close) => format!("did you mean `{close}`?"),
+                None => "write `dialog: accept`, `dialog: dismiss`, or a map such as `{accept: true, text: \"Empty the cart?\"}`".to_string(),
+            };
+            c.error_hint(
+                path,
+                format!("`dialog: {other}` is neither `accept` nor `dismiss`"),
+                hint,
+            );
+            true
+        }
+        None => {
+            for (key, value) in [("accept", d.accept), ("dismiss", d.dismiss)] {
+                if value == Some(false) {
+                    c.error(
+                        &format!("{path}.{key}"),
+                        format!(
+                            "`{key}: false` says nothing: write `accept: true` or `dismiss: true`"
+                        ),
+                    );
+                }
+            }
+            c.exactly_one(
+                path,
+                &[
+                    ("accept", d.accept.is_some()),
+                    ("dismiss", d.dismiss.is_some()),
+                ],
+            );
+            d.dismiss.is_none()
+        }
+    };
+    let text = d.text.as_ref().map(|t| {
+        let t = &t.0;
+        c.text_match(
+            &format!("{path}.text"),
+            &t.equals,
+            &t.contains,
+            &t.matches,
+            known,
+        )
+    });
+    let type_text = d.type_text.as_ref().map(|t| {
+        if !accept {
+            c.error(
+                &format!("{path}.type"),
+                "`type` fills a prompt that is accepted; a dismissed prompt drops it: write `accept: true`",
+            );
+        }
+        c.template(&format!("{path}.type"), t, known)
+    });
+    Action::Dialog {
+        accept,
+        text,
+        type_text,
+        timeout: c.opt_duration(&format!("{path}.timeout"), &d.timeout),
+    }
+}
+
+fn plain_action(c: &mut Checker, path: &str, action: &ActionFile, known: &mut Known) -> Action {
     match action {
         ActionFile::Open(url) => Action::Open(c.template(path, url, known)),
-        ActionFile::Click(t) => Action::Click(c.locator(path, &t.0)),
+        ActionFile::Click(t) => Action::Click(c.locator(path, &t.0.target())),
         ActionFile::Fill(a) => Action::Fill {
             target: c.locator(path, &a.target()),
             value: c.template(&format!("{path}.value"), &a.value, known),
@@ -560,8 +695,8 @@ fn action(c: &mut Checker, path: &str, action: &ActionFile, known: &mut Known) -
             };
             Action::Select { target, by }
         }
-        ActionFile::Check(t) => Action::Check(c.locator(path, &t.0)),
-        ActionFile::Uncheck(t) => Action::Uncheck(c.locator(path, &t.0)),
+        ActionFile::Check(t) => Action::Check(c.locator(path, &t.0.target())),
+        ActionFile::Uncheck(t) => Action::Uncheck(c.locator(path, &t.0.target())),
         ActionFile::Press(p) => {
             let raw = &p.0;
             let has_target =
@@ -598,7 +733,7 @@ fn action(c: &mut Checker, path: &str, action: &ActionFile, known: &mut Known) -
             });
             Action::Press { target, keys }
         }
-        ActionFile::Hover(t) => Action::Hover(c.locator(path, &t.0)),
+        ActionFile::Hover(t) => Action::Hover(c.locator(path, &t.0.target())),
         ActionFile::WaitFor(w) => {
             let w = &w.0;
             Action::WaitFor {
@@ -700,6 +835,7 @@ fn action(c: &mut Checker, path: &str, action: &ActionFile, known: &mut Known) -
         }
         ActionFile::Http(h) => Action::Http(Box::new(http(c, path, h, known))),
         ActionFile::Sleep(text) => Action::Sleep(c.duration(path, text).unwrap_or_default()),
+        ActionFile::Dialog(d) => dialog(c, path, &d.0, known),
     }
 }
 

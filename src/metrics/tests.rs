@@ -17,6 +17,7 @@ fn step(name: &str, outcome: StepOutcome, ms: f64) -> StepReport {
         reason_class: None,
         always: false,
         artifacts: Vec::new(),
+        skipped_actions: Vec::new(),
     }
 }
 

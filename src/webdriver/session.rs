@@ -220,6 +220,9 @@ pub fn capabilities(
         }
     };
     caps["pageLoadStrategy"] = json!("normal");
+    // Dialogs stay open until an action answers them: the default ("dismiss and notify")
+    // would close a `confirm` before the journey's `dialog` action could see it.
+    caps["unhandledPromptBehavior"] = json!("ignore");
     caps["timeouts"] = timeouts;
     let mut caps = match caps {
         Value::Object(map) => map,
@@ -265,5 +268,6 @@ mod tests {
         assert_eq!(caps["acceptInsecureCerts"], json!(true));
         assert_eq!(caps["timeouts"]["pageLoad"], json!(15000));
         assert_eq!(caps["browserName"], json!("chrome"));
+        assert_eq!(caps["unhandledPromptBehavior"], json!("ignore"));
     }
 }

@@ -1,7 +1,7 @@
 //! Shared by the integration tests: start the demo shop in-process, run the real `shopwatch`
 //! binary against real browsers, and prove nothing was left behind.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub mod alerting;
 pub mod monitor;

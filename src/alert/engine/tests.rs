@@ -137,6 +137,7 @@ fn step(name: &str, outcome: StepOutcome) -> StepReport {
         } else {
             vec![]
         },
+        skipped_actions: vec![],
     }
 }
 
