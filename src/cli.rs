@@ -94,9 +94,13 @@ pub enum BrowserArg {
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
-    /// Journey files.
+    /// Journey files, or a monitor configuration (every journey it names, with its
+    /// `webdriver`).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// Only the journey named NAME (again for more).
+    #[arg(long = "journey", value_name = "NAME")]
+    pub journeys: Vec<String>,
     /// Browser for every journey, overriding the journey's `browser`.
     #[arg(long, value_enum)]
     pub browser: Option<BrowserArg>,
@@ -223,15 +227,35 @@ fn say_warnings(journey: &Journey) {
     }
 }
 
-/// Loads every file, printing every error; None when any is invalid.
-fn load_all(files: &[PathBuf]) -> Option<Vec<Journey>> {
-    let mut journeys = Vec::new();
+/// What `check` runs: journeys, and the WebDriver endpoint a monitor configuration names.
+struct Loaded {
+    journeys: Vec<Journey>,
+    webdriver: Option<Endpoint>,
+}
+
+/// Loads every file (a journey, or a configuration and the journeys it names), printing every
+/// error; None when any is invalid.
+fn load_all(files: &[PathBuf]) -> Option<Loaded> {
+    let mut loaded = Loaded {
+        journeys: Vec::new(),
+        webdriver: None,
+    };
     let mut failed = false;
     for file in files {
-        match config::load_journey(file) {
-            Ok(journey) => {
-                say_warnings(&journey);
-                journeys.push(journey);
+        let parsed =
+            crate::yaml::read_source(file, "journey or configuration").and_then(|source| {
+                if config::monitor::looks_like_monitor_config(&source) {
+                    config::monitor::parse_monitor(file, &source)
+                        .map(|monitor| (monitor.journeys, Some(monitor.webdriver)))
+                } else {
+                    config::parse_journey(file, &source).map(|journey| (vec![journey], None))
+                }
+            });
+        match parsed {
+            Ok((journeys, webdriver)) => {
+                journeys.iter().for_each(say_warnings);
+                loaded.journeys.extend(journeys);
+                loaded.webdriver = loaded.webdriver.take().or(webdriver);
             }
             Err(diagnostics) => {
                 failed = true;
@@ -239,7 +263,26 @@ fn load_all(files: &[PathBuf]) -> Option<Vec<Journey>> {
             }
         }
     }
-    (!failed).then_some(journeys)
+    (!failed).then_some(loaded)
+}
+
+/// Keeps the journeys named in `only` (all when it is empty); an unknown name is an error
+/// that lists the names there are.
+fn pick(journeys: Vec<Journey>, only: &[String]) -> Result<Vec<Journey>, String> {
+    if let Some(unknown) = only
+        .iter()
+        .find(|name| !journeys.iter().any(|j| &j.name == *name))
+    {
+        let names: Vec<String> = journeys.iter().map(|j| format!("`{}`", j.name)).collect();
+        return Err(format!(
+            "--journey {unknown}: no journey has that name; the journeys are {}",
+            names.join(", ")
+        ));
+    }
+    Ok(journeys
+        .into_iter()
+        .filter(|j| only.is_empty() || only.contains(&j.name))
+        .collect())
 }
 
 fn validate(files: &[PathBuf]) -> i32 {
@@ -370,8 +413,15 @@ async fn monitor_signals(
 
 async fn check(args: CheckArgs, logs: &LogRedaction) -> i32 {
     reap_leftovers();
-    let Some(mut journeys) = load_all(&args.files) else {
+    let Some(loaded) = load_all(&args.files) else {
         return exit::INVALID;
+    };
+    let mut journeys = match pick(loaded.journeys, &args.journeys) {
+        Ok(journeys) => journeys,
+        Err(problem) => {
+            eprintln!("{problem}");
+            return exit::INVALID;
+        }
     };
     for journey in &mut journeys {
         if let Some(browser) = args.browser {
@@ -403,9 +453,10 @@ async fn check(args: CheckArgs, logs: &LogRedaction) -> i32 {
 
     let cancel = CancellationToken::new();
     let signals = tokio::spawn(cancel_on_signal(cancel.clone()));
+    // The command line's endpoint, else the configuration's, else drivers started here.
     let endpoint = match &args.webdriver {
         Some(url) => Endpoint::Remote(url.to_string()),
-        None => Endpoint::Local,
+        None => loaded.webdriver.unwrap_or(Endpoint::Local),
     };
     // A new or empty directory is marked as shopwatch's, so that `run` may later take it;
     // any other is only written into (`check` deletes nothing).

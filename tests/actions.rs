@@ -5,24 +5,8 @@
 
 mod util;
 
+use util::steps::*;
 use util::*;
-
-/// Runs `$name(browser)` once per browser, as `$name::firefox` and `$name::chromium`.
-macro_rules! in_both_browsers {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread")]
-            async fn firefox() {
-                super::$name("firefox").await;
-            }
-
-            #[tokio::test(flavor = "multi_thread")]
-            async fn chromium() {
-                super::$name("chrome").await;
-            }
-        }
-    )*};
-}
 
 in_both_browsers!(
     press_enter_and_a_chord_search_the_shop,
@@ -38,41 +22,9 @@ in_both_browsers!(
     sleep_waits_at_least_its_duration,
 );
 
-/// Runs `steps` (YAML, indented as list items of `steps:`) as a journey against `shop`.
+/// Runs `steps` as the journey `actions` against `shop`.
 async fn run(shop: &RunningShop, browser: &str, steps: &str) -> Outcome {
-    require_browser(browser);
-    let yaml = format!(
-        "journey: actions\nbase_url: http://127.0.0.1:1\ndefaults: {{ timeout: 15s }}\nsteps:\n{steps}"
-    );
-    Run::journey(&yaml, &shop.url(), browser).go().await
-}
-
-fn assert_passed(out: &Outcome) {
-    assert_eq!(out.code, 0, "{}", out.describe());
-    for step in out.run()["steps"].as_array().expect("steps") {
-        assert!(
-            step["outcome"] == "ok" || step["outcome"] == "slow",
-            "step {step}\n{}",
-            out.describe()
-        );
-    }
-}
-
-/// Asserts that the run failed at step `name` with `class`, and returns its reason.
-fn failed_at(out: &Outcome, name: &str, class: &str) -> String {
-    assert_eq!(out.code, 1, "{}", out.describe());
-    assert_eq!(out.run()["outcome"], "failed", "{}", out.describe());
-    let step = out.step(name);
-    assert_eq!(step["outcome"], "failed", "{}", out.describe());
-    assert_eq!(step["reason_class"], class, "{}", out.describe());
-    step["reason"].as_str().expect("reason").to_string()
-}
-
-fn assert_contains(reason: &str, wanted: &str) {
-    assert!(
-        reason.contains(wanted),
-        "reason should contain {wanted:?}: {reason}"
-    );
+    run_steps(shop, browser, "actions", steps).await
 }
 
 /// Puts one Ethiopia Yirgacheffe in the cart and logs in, landing on the shipping form.

@@ -1056,3 +1056,58 @@ async fn assertions_wait_for_a_slow_page_after_a_redirect() {
     let login = &out.step("login")["outcome"];
     assert!(login == "ok" || login == "slow", "{}", out.describe());
 }
+
+/// `check` on a monitor configuration runs the journeys it names (`--journey` picks), and an
+/// unknown name lists the ones there are.
+#[tokio::test(flavor = "multi_thread")]
+async fn check_runs_the_journeys_a_configuration_names() {
+    require_browser("firefox");
+    let shop = start_shop().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    for name in ["home", "catalog"] {
+        let path = if name == "home" {
+            "/"
+        } else {
+            "/product/ethiopia-yirgacheffe"
+        };
+        std::fs::write(
+            dir.path().join(format!("{name}.yaml")),
+            format!(
+                "journey: {name}\nbase_url: http://127.0.0.1:1\nsteps:\n  - step: open\n    do:\n      - open: {path}\n"
+            ),
+        )
+        .expect("write journey");
+    }
+    let config = dir.path().join("shopwatch.yaml");
+    std::fs::write(&config, "journeys:\n  - home.yaml\n  - catalog.yaml\n").expect("write config");
+    let config = config.to_str().expect("UTF-8 temp path");
+    let url = shop.url();
+    let check = |more: &[&str]| {
+        let mut list = vec!["check", config, "--base-url", &url, "--browser", "firefox"];
+        list.extend(more);
+        Run::new(&list)
+    };
+
+    let both = check(&[]).go().await;
+    assert_eq!(both.code, 0, "{}", both.describe());
+    let names: Vec<&str> = both
+        .runs
+        .iter()
+        .map(|r| r["journey"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(names, ["home", "catalog"], "{}", both.describe());
+
+    let one = check(&["--journey", "catalog"]).go().await;
+    assert_eq!(one.code, 0, "{}", one.describe());
+    assert_eq!(one.run()["journey"], "catalog", "{}", one.describe());
+
+    let unknown = check(&["--journey", "checkout"]).go().await;
+    assert_eq!(unknown.code, 2, "{}", unknown.describe());
+    assert!(
+        unknown.stderr.contains(
+            "--journey checkout: no journey has that name; the journeys are `home`, `catalog`"
+        ),
+        "{}",
+        unknown.describe()
+    );
+}

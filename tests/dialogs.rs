@@ -7,24 +7,8 @@
 mod util;
 
 use demo_shop::BannerMode;
+use util::steps::*;
 use util::*;
-
-/// Runs `$name(browser)` once per browser, as `$name::firefox` and `$name::chromium`.
-macro_rules! in_both_browsers {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread")]
-            async fn firefox() {
-                super::$name("firefox").await;
-            }
-
-            #[tokio::test(flavor = "multi_thread")]
-            async fn chromium() {
-                super::$name("chrome").await;
-            }
-        }
-    )*};
-}
 
 in_both_browsers!(
     accepting_the_confirm_empties_the_cart,
@@ -39,41 +23,9 @@ in_both_browsers!(
     the_shipped_journey_accepts_the_banner,
 );
 
-/// Runs `steps` (YAML, indented as list items of `steps:`) as a journey against `shop`.
+/// Runs `steps` as the journey `dialogs` against `shop`.
 async fn run(shop: &RunningShop, browser: &str, steps: &str) -> Outcome {
-    require_browser(browser);
-    let yaml = format!(
-        "journey: dialogs\nbase_url: http://127.0.0.1:1\ndefaults: {{ timeout: 15s }}\nsteps:\n{steps}"
-    );
-    Run::journey(&yaml, &shop.url(), browser).go().await
-}
-
-fn assert_passed(out: &Outcome) {
-    assert_eq!(out.code, 0, "{}", out.describe());
-    for step in out.run()["steps"].as_array().expect("steps") {
-        assert!(
-            step["outcome"] == "ok" || step["outcome"] == "slow",
-            "step {step}\n{}",
-            out.describe()
-        );
-    }
-}
-
-/// Asserts that step `name` failed with `class`, and returns its reason.
-fn failed_at(out: &Outcome, name: &str, class: &str) -> String {
-    assert_eq!(out.code, 1, "{}", out.describe());
-    assert_eq!(out.run()["outcome"], "failed", "{}", out.describe());
-    let step = out.step(name);
-    assert_eq!(step["outcome"], "failed", "{}", out.describe());
-    assert_eq!(step["reason_class"], class, "{}", out.describe());
-    step["reason"].as_str().expect("reason").to_string()
-}
-
-fn assert_contains(reason: &str, wanted: &str) {
-    assert!(
-        reason.contains(wanted),
-        "reason should contain {wanted:?}: {reason}"
-    );
+    run_steps(shop, browser, "dialogs", steps).await
 }
 
 fn duration_ms(out: &Outcome, step: &str) -> f64 {

@@ -264,10 +264,14 @@ probes:
         p90.iter().all(|(_, v)| v.is_finite() && *v > 0.0),
         "{p90:?}"
     );
+    // A run on a loaded machine may fail (a step past its timeout); one passes in time.
     let ok_runs = prometheus
-        .query(&format!(
-            r#"shopwatch_journey_runs_total{{{journey_filter},outcome=~"ok|degraded"}}"#
-        ))
+        .wait_for(
+            &format!(r#"shopwatch_journey_runs_total{{{journey_filter},outcome=~"ok|degraded"}}"#),
+            Duration::from_secs(120),
+            &monitor,
+            |r| r.iter().map(|(_, v)| v).sum::<f64>() >= 1.0,
+        )
         .await;
     assert!(
         ok_runs.iter().map(|(_, v)| v).sum::<f64>() >= 1.0,

@@ -1,10 +1,11 @@
 //! Shared by the integration tests: start the demo shop in-process, run the real `shopwatch`
 //! binary against real browsers, and prove nothing was left behind.
 
-#![allow(dead_code, unused_imports)]
+#![allow(dead_code, unused_imports, unused_macros)]
 
 pub mod alerting;
 pub mod monitor;
+pub mod steps;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -1,0 +1,61 @@
+//! Journeys written as a few steps and run in both browsers, for the tests of single actions
+//! (tests/actions.rs, tests/dialogs.rs): the runner, the per-browser test pair, and the
+//! assertions on the run's JSON report.
+
+use super::{require_browser, Outcome, Run, RunningShop};
+
+/// Runs `$name(browser)` once per browser, as `$name::firefox` and `$name::chromium`.
+macro_rules! in_both_browsers {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread")]
+            async fn firefox() {
+                super::$name("firefox").await;
+            }
+
+            #[tokio::test(flavor = "multi_thread")]
+            async fn chromium() {
+                super::$name("chrome").await;
+            }
+        }
+    )*};
+}
+pub(crate) use in_both_browsers;
+
+/// Runs `steps` (YAML, indented as list items of `steps:`) as journey `name` against `shop`.
+pub async fn run_steps(shop: &RunningShop, browser: &str, name: &str, steps: &str) -> Outcome {
+    require_browser(browser);
+    let yaml = format!(
+        "journey: {name}\nbase_url: http://127.0.0.1:1\ndefaults: {{ timeout: 15s }}\nsteps:\n{steps}"
+    );
+    Run::journey(&yaml, &shop.url(), browser).go().await
+}
+
+/// Asserts that the run passed, every step ok or slow.
+pub fn assert_passed(out: &Outcome) {
+    assert_eq!(out.code, 0, "{}", out.describe());
+    for step in out.run()["steps"].as_array().expect("steps") {
+        assert!(
+            step["outcome"] == "ok" || step["outcome"] == "slow",
+            "step {step}\n{}",
+            out.describe()
+        );
+    }
+}
+
+/// Asserts that the run failed at step `name` with `class`, and returns its reason.
+pub fn failed_at(out: &Outcome, name: &str, class: &str) -> String {
+    assert_eq!(out.code, 1, "{}", out.describe());
+    assert_eq!(out.run()["outcome"], "failed", "{}", out.describe());
+    let step = out.step(name);
+    assert_eq!(step["outcome"], "failed", "{}", out.describe());
+    assert_eq!(step["reason_class"], class, "{}", out.describe());
+    step["reason"].as_str().expect("reason").to_string()
+}
+
+pub fn assert_contains(reason: &str, wanted: &str) {
+    assert!(
+        reason.contains(wanted),
+        "reason should contain {wanted:?}: {reason}"
+    );
+}
