@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// How often waits look again.
-const POLL: Duration = Duration::from_millis(100);
+pub(crate) const POLL: Duration = Duration::from_millis(100);
 
 /// Evaluates `$look` (a `Result<T, Seen>`; `?` or `return` in it ends the action) every
 /// [`POLL`] until it is `Ok` or `$deadline` would pass before the next look; then fails with
@@ -35,29 +35,30 @@ macro_rules! settle {
             };
             // A dialog blocks the page: every look would fail until the deadline.
             if !$expecting {
-                if let Some(failure) = unexpected_dialog($env, &$doing).await {
+                if let Some(failure) = $crate::journey::actions::unexpected_dialog($env, &$doing).await {
                     break Err(failure);
                 }
             }
             // The shop said what went wrong: no need to wait for the timeout to say less.
-            if let Some(failure) = page_error($env, &$doing).await {
+            if let Some(failure) = $crate::journey::actions::page_error($env, &$doing).await {
                 break Err(failure);
             }
-            if Instant::now() + POLL > deadline {
+            if Instant::now() + $crate::journey::actions::POLL > deadline {
                 break Err(($fail)(seen));
             }
-            tokio::time::sleep(POLL).await;
+            tokio::time::sleep($crate::journey::actions::POLL).await;
         }
     }};
     ($env:expr, $doing:expr, $deadline:expr, $look:expr, $fail:expr) => {
         settle!(@expecting_dialog false, $env, $doing, $deadline, $look, $fail)
     };
 }
+pub(crate) use settle;
 
 /// The open dialog's text, as the failure of `doing`: with `unhandledPromptBehavior: ignore`
 /// (see `webdriver::session`) a dialog stays open and every page command fails until it is
 /// answered.
-async fn unexpected_dialog(env: &ActionEnv<'_>, doing: &str) -> Option<Failure> {
+pub(crate) async fn unexpected_dialog(env: &ActionEnv<'_>, doing: &str) -> Option<Failure> {
     let text = env.client?.get_alert_text().await.ok()?;
     Some(unexpected_dialog_failure(doing, &text, env.redactor))
 }
@@ -99,7 +100,7 @@ pub async fn after_failure(
 }
 
 /// The first `fail_on` element the page shows, as the failure of `doing` with its text.
-async fn page_error(env: &ActionEnv<'_>, doing: &str) -> Option<Failure> {
+pub(crate) async fn page_error(env: &ActionEnv<'_>, doing: &str) -> Option<Failure> {
     let client = env.client.filter(|_| !env.fail_on.is_empty())?;
     for locator in env.fail_on {
         let Ok(elements) = client.find_all(locator.as_fantoccini()).await else {
@@ -150,16 +151,20 @@ pub struct ActionEnv<'a> {
     pub redactor: &'a Redactor,
     /// The shop's error elements (`fail_on`): one shown during a wait fails the action at once.
     pub fail_on: &'a [Locator],
+    /// Optional actions and `if_present` blocks that did not apply.
+    pub skipped: &'a mut Vec<super::outcome::SkippedAction>,
+    /// The `frame` blocks the current action is inside, outermost first.
+    pub frames: Vec<Locator>,
 }
 
-impl ActionEnv<'_> {
-    fn client(&self) -> Result<&Client, Failure> {
+impl<'a> ActionEnv<'a> {
+    pub(super) fn client(&self) -> Result<&'a Client, Failure> {
         self.client.ok_or_else(|| {
             Failure::monitor(ReasonClass::Webdriver, "no browser session for this action")
         })
     }
 
-    fn render(&self, template: &super::template::Template) -> Result<String, Failure> {
+    pub(super) fn render(&self, template: &super::template::Template) -> Result<String, Failure> {
         template
             .render(self.values)
             .map_err(|e| Failure::shop(ReasonClass::Assertion, e))
@@ -178,7 +183,7 @@ impl ActionEnv<'_> {
             })
     }
 
-    fn deadline_for(&self, timeout: Option<Duration>) -> Instant {
+    pub(super) fn deadline_for(&self, timeout: Option<Duration>) -> Instant {
         match timeout {
             Some(t) => self.deadline.min(Instant::now() + t),
             None => self.deadline,
@@ -220,7 +225,7 @@ pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<Done, F
 }
 
 /// Waits up to `wait` until an element matching `target` is displayed.
-async fn shows(
+pub(super) async fn shows(
     env: &ActionEnv<'_>,
     target: &Locator,
     wait: Duration,
@@ -568,9 +573,37 @@ async fn act(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Failure> {
         }
         Action::Screenshot(name) => {
             let client = env.client()?;
-            let path = env.screenshots.take(client, name).await?;
-            env.artifacts.push(path);
+            let taken = env.screenshots.take(client, name).await;
+            // The picture is of the whole window, taken from its top document: go back
+            // into the frames the action is in.
+            page::enter_frames(client, &env.frames)
+                .await
+                .map_err(fail)?;
+            env.artifacts.push(taken?);
             Ok(())
+        }
+        Action::AssertWindows(want) => {
+            let client = env.client()?;
+            settle!(
+                env,
+                doing,
+                env.deadline,
+                {
+                    let open = client.windows().await.map_err(fail)?.len();
+                    (open == *want).then_some(()).ok_or(open)
+                },
+                |open| Failure::shop(
+                    ReasonClass::Assertion,
+                    format!("{doing}: {open} window(s) are open"),
+                )
+            )
+        }
+        // Blocks are run by `blocks::run_one`, which never hands them here.
+        Action::Frame { .. } | Action::Window(_) | Action::IfPresent { .. } => {
+            Err(Failure::monitor(
+                ReasonClass::Webdriver,
+                format!("{doing}: a block reached `act`"),
+            ))
         }
         Action::Http(request) => http(env, request, &doing).await,
         Action::Dialog {
@@ -649,11 +682,21 @@ fn render_match(env: &ActionEnv<'_>, expect: &TextMatch) -> Result<String, Failu
 
 /// Waits until `target` is present (auto-wait before acting on it) and returns it.
 async fn find(env: &ActionEnv<'_>, target: &Locator, doing: &str) -> Result<Element, Failure> {
+    find_until(env, target, env.deadline, doing).await
+}
+
+/// [`find`], waiting only until `deadline`.
+pub(super) async fn find_until(
+    env: &ActionEnv<'_>,
+    target: &Locator,
+    deadline: Instant,
+    doing: &str,
+) -> Result<Element, Failure> {
     let client = env.client()?;
     settle!(
         env,
         doing,
-        env.deadline,
+        deadline,
         match client.find(target.as_fantoccini()).await {
             Ok(element) => Ok(element),
             Err(e) if e.is_no_such_element() => Err(()),

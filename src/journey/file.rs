@@ -354,6 +354,82 @@ one_key_enum! {
     Http(HttpFile) = "http",
     Sleep(String) = "sleep",
     Dialog(DialogFile) = "dialog",
+    Frame(FrameFile) = "frame",
+    Window(WindowFile) = "window",
+    AssertWindows(usize) = "assert_windows",
+    IfPresent(IfPresentFile) = "if_present",
+    }
+}
+
+/// `frame: {selector: "iframe[name=card]", do: [...]}`: actions inside an iframe.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FrameFile {
+    pub selector: Option<String>,
+    pub xpath: Option<String>,
+    pub link_text: Option<String>,
+    pub timeout: Option<String>,
+    #[serde(rename = "do")]
+    pub actions: Vec<ActionFile>,
+}
+
+/// `window: {url: {contains: /3ds}, close: by_page, do: [...]}`: actions in a popup.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowFile {
+    pub url: Option<MatchFile>,
+    pub close: Option<String>,
+    pub timeout: Option<String>,
+    #[serde(rename = "do")]
+    pub actions: Vec<ActionFile>,
+}
+
+/// `if_present: {selector: "#cookie-accept", wait: 1s, do: [...]}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IfPresentFile {
+    pub selector: Option<String>,
+    pub xpath: Option<String>,
+    pub link_text: Option<String>,
+    pub wait: Option<String>,
+    #[serde(rename = "do")]
+    pub actions: Vec<ActionFile>,
+}
+
+impl ActionFile {
+    /// The actions of a block (`frame`, `window`, `if_present`); none for the others.
+    pub fn nested(&self) -> &[ActionFile] {
+        match self {
+            ActionFile::Frame(f) => &f.actions,
+            ActionFile::Window(w) => &w.actions,
+            ActionFile::IfPresent(i) => &i.actions,
+            _ => &[],
+        }
+    }
+}
+
+/// The element keys of a block, as a [`TargetRaw`].
+fn block_target(
+    selector: &Option<String>,
+    xpath: &Option<String>,
+    link_text: &Option<String>,
+) -> TargetRaw {
+    TargetRaw {
+        selector: selector.clone(),
+        xpath: xpath.clone(),
+        link_text: link_text.clone(),
+    }
+}
+
+impl FrameFile {
+    pub fn target(&self) -> TargetRaw {
+        block_target(&self.selector, &self.xpath, &self.link_text)
+    }
+}
+
+impl IfPresentFile {
+    pub fn target(&self) -> TargetRaw {
+        block_target(&self.selector, &self.xpath, &self.link_text)
     }
 }
 

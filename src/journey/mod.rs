@@ -1,8 +1,9 @@
 //! Journeys: the typed model, `${var}` templates, key names, their variables resolved, and
-//! running a journey in a browser (actions, page inspection and artifacts, the runner,
+//! running a journey in a browser (actions, blocks of actions in frames and windows, page inspection and artifacts, the runner,
 //! outcomes).
 
 pub mod actions;
+pub mod blocks;
 pub mod css;
 pub mod file;
 pub mod keys;

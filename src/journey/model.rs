@@ -228,6 +228,62 @@ pub enum Action {
         action: Box<Action>,
         wait: Duration,
     },
+    /// `frame`: `actions` run inside the iframe `target` (a frame inside it is another
+    /// `frame`), then the parent document is current again.
+    Frame {
+        target: Locator,
+        actions: Vec<Action>,
+        /// How long to wait for the frame and its document (at most the step's time).
+        timeout: Option<Duration>,
+    },
+    /// `window`: `actions` run in another window of the session (a 3-D Secure or PayPal
+    /// popup), then the journey's window is current again.
+    Window(Box<WindowBlock>),
+    /// `assert_windows`: the session has this many windows (tabs included).
+    AssertWindows(usize),
+    /// `if_present`: `actions` run when `target` shows within `wait`; otherwise the block is
+    /// skipped (reported, not failed).
+    IfPresent {
+        target: Locator,
+        wait: Duration,
+        actions: Vec<Action>,
+    },
+}
+
+/// The `window` block: which window, what is done in it, and how it ends.
+#[derive(Debug, Clone)]
+pub struct WindowBlock {
+    /// The window's URL must match this (a path, whole URL, or `contains`/`matches`); without
+    /// it, the newest window other than the current one.
+    pub url: Option<TextMatch>,
+    pub actions: Vec<Action>,
+    pub close: WindowClose,
+    /// How long to wait for the window to open (at most the step's time).
+    pub timeout: Option<Duration>,
+}
+
+/// What becomes of a `window` after its actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowClose {
+    /// The page closes it itself (a 3-D Secure challenge does): wait for that.
+    ByPage,
+    /// shopwatch closes it.
+    AfterDo,
+    /// It stays open; the journey goes back to its window.
+    Never,
+}
+
+impl WindowClose {
+    pub const NAMES: &'static [&'static str] = &["by_page", "after_do", "never"];
+
+    pub fn parse(text: &str) -> Option<WindowClose> {
+        match text {
+            "by_page" => Some(WindowClose::ByPage),
+            "after_do" => Some(WindowClose::AfterDo),
+            "never" => Some(WindowClose::Never),
+            _ => None,
+        }
+    }
 }
 
 impl Action {
@@ -283,6 +339,13 @@ impl Action {
                 }
             }
             Action::Optional { action, .. } => format!("{} (optional)", action.describe()),
+            Action::Frame { target, .. } => format!("frame {target}"),
+            Action::Window(block) => match &block.url {
+                Some(url) => format!("window with URL to {url}"),
+                None => "window".to_string(),
+            },
+            Action::AssertWindows(n) => format!("assert_windows {n}"),
+            Action::IfPresent { target, .. } => format!("if_present {target}"),
         }
     }
 
@@ -294,6 +357,15 @@ impl Action {
             Action::Press { target, .. } => target.as_ref(),
             Action::Optional { action, .. } => action.target(),
             _ => None,
+        }
+    }
+
+    /// The actions a block runs (`frame`, `window`, `if_present`); none for the others.
+    pub fn nested(&self) -> &[Action] {
+        match self {
+            Action::Frame { actions, .. } | Action::IfPresent { actions, .. } => actions,
+            Action::Window(block) => &block.actions,
+            _ => &[],
         }
     }
 
@@ -348,6 +420,15 @@ impl Action {
                 .chain(type_text.iter())
                 .collect(),
             Action::Optional { action, .. } => action.templates(),
+            Action::Window(block) => block
+                .url
+                .iter()
+                .filter_map(TextMatch::template)
+                .chain(block.actions.iter().flat_map(Action::templates))
+                .collect(),
+            Action::Frame { actions, .. } | Action::IfPresent { actions, .. } => {
+                actions.iter().flat_map(Action::templates).collect()
+            }
             Action::Http(req) => std::iter::once(&req.url)
                 .chain(req.headers.iter().map(|(_, t)| t))
                 .chain(req.body.iter())

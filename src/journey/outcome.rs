@@ -160,12 +160,13 @@ pub struct StepReport {
     pub always: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub artifacts: Vec<PathBuf>,
-    /// Optional actions that did not apply (their element did not show), in order.
+    /// Optional actions and `if_present` blocks that did not apply (their element did not
+    /// show), in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped_actions: Vec<SkippedAction>,
 }
 
-/// An `optional: true` action that was skipped.
+/// An `optional: true` action or `if_present` block that was skipped.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SkippedAction {
     /// The action and its target, as reasons name them.

@@ -5,7 +5,7 @@ use super::model::Locator;
 use super::outcome::{Failure, ReasonClass};
 use super::secrets::Redactor;
 use crate::artifacts;
-use fantoccini::error::CmdError;
+use fantoccini::error::{CmdError, ErrorStatus};
 use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::Client;
 use serde::Deserialize;
@@ -56,6 +56,8 @@ pub async fn check_navigation(client: &Client, doing: &str) -> Result<(), Failur
         // The action opened a dialog (a `confirm` on a button): nothing has loaded yet, and
         // the next action answers it (`dialog`) or fails naming it.
         Err(e) if super::actions::is_dialog_open(&e) => return Ok(()),
+        // The action closed its window (the last click in a 3-D Secure popup): nothing to check.
+        Err(CmdError::Standard(wd)) if wd.error == ErrorStatus::NoSuchWindow => return Ok(()),
         Err(e) => return Err(super::outcome::classify(&e, doing)),
     };
     if let Some(error) = &state.net_error {
@@ -192,20 +194,95 @@ impl Screenshots<'_> {
                 }
             }
         }
-        let masked = client
-            .execute(
-                MASK_SCRIPT,
-                vec![json!(css), json!(xpaths), json!(self.secrets)],
-            )
+        // The picture shows every frame: mask them all, from the top document down.
+        to_top_frame(client).await.map_err(fail)?;
+        let args = vec![json!(css), json!(xpaths), json!(self.secrets)];
+        let masked = in_every_frame(client, MASK_SCRIPT, &args, 0)
             .await
             .map_err(fail)?;
         tracing::debug!("screenshot {name}: masked {masked} element(s)");
         let png = client.screenshot().await;
-        let _ = client.execute(UNMASK_SCRIPT, vec![]).await;
+        let _ = in_every_frame(client, UNMASK_SCRIPT, &[], 0).await;
         let png = png.map_err(fail)?;
         self.write(&format!("{}.png", artifacts::safe_name(name)), &png)
             .map_err(|e| Failure::monitor(ReasonClass::Artifacts, format!("{doing}: {e}")))
     }
+}
+
+/// How deep masking follows frames inside frames.
+const MAX_FRAME_DEPTH: usize = 4;
+/// At most this many frames of one document are masked (a page of ad frames is not a checkout).
+const MAX_FRAMES: u64 = 32;
+
+/// Runs `script` in the current document and in every frame below it, returning to the
+/// current one; sums what the script returns (a count). A frame that cannot be entered (it
+/// went away meanwhile) is left out.
+async fn in_every_frame(
+    client: &Client,
+    script: &str,
+    args: &[serde_json::Value],
+    depth: usize,
+) -> Result<u64, CmdError> {
+    let mut total = client
+        .execute(script, args.to_vec())
+        .await?
+        .as_u64()
+        .unwrap_or(0);
+    if depth >= MAX_FRAME_DEPTH {
+        return Ok(total);
+    }
+    let frames = client
+        .execute("return window.frames.length;", vec![])
+        .await?
+        .as_u64()
+        .unwrap_or(0);
+    for index in 0..frames.min(MAX_FRAMES) {
+        if client.enter_frame(index as u16).await.is_err() {
+            continue;
+        }
+        total += Box::pin(in_every_frame(client, script, args, depth + 1))
+            .await
+            .unwrap_or(0);
+        client.enter_parent_frame().await?;
+    }
+    Ok(total)
+}
+
+/// W3C Switch To Frame with `id: null`: the window's top document (fantoccini has only the
+/// parent frame and frame indexes).
+#[derive(Debug)]
+struct TopFrame;
+
+impl WebDriverCompatibleCommand for TopFrame {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/frame", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(r#"{"id":null}"#.to_string()))
+    }
+}
+
+/// Makes the window's top document current.
+pub async fn to_top_frame(client: &Client) -> Result<(), CmdError> {
+    client.issue_cmd(TopFrame).await.map(|_| ())
+}
+
+/// From the top document, enters `frames` (outermost first) again.
+pub async fn enter_frames(client: &Client, frames: &[Locator]) -> Result<(), CmdError> {
+    to_top_frame(client).await?;
+    for frame in frames {
+        client
+            .find(frame.as_fantoccini())
+            .await?
+            .enter_frame()
+            .await?;
+    }
+    Ok(())
 }
 
 fn xpath_literal(text: &str) -> String {

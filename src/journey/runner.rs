@@ -1,7 +1,8 @@
 //! Running a journey: attempts (each in a fresh browser session), steps in order with their
 //! timeouts, `always` steps after a failure, artifacts of failed steps, and the outcome.
 
-use super::actions::{self, ActionEnv};
+use super::actions::ActionEnv;
+use super::blocks;
 use super::model::{Action, Journey, Step};
 use super::outcome::*;
 use super::page::{self, Screenshots};
@@ -322,44 +323,22 @@ impl Runner {
         let deadline = started + limit;
         let client = session.as_deref().map(|s| &s.client);
         let work = async {
+            let mut env = ActionEnv {
+                client,
+                base_url,
+                values,
+                http: &self.http,
+                deadline,
+                screenshots,
+                artifacts: &mut artifacts,
+                redactor,
+                fail_on: &step.fail_on,
+                skipped: &mut skipped_actions,
+                frames: Vec::new(),
+            };
             for (i, action) in step.actions.iter().enumerate() {
                 current.store(i, Ordering::Relaxed);
-                let mut env = ActionEnv {
-                    client,
-                    base_url,
-                    values,
-                    http: &self.http,
-                    deadline,
-                    screenshots,
-                    artifacts: &mut artifacts,
-                    redactor,
-                    fail_on: &step.fail_on,
-                };
-                let done = match actions::perform(&mut env, action).await {
-                    Ok(done) => done,
-                    Err(failure) => {
-                        return Err(match client {
-                            Some(client) => {
-                                actions::after_failure(client, action, failure, redactor).await
-                            }
-                            None => failure,
-                        })
-                    }
-                };
-                match done {
-                    actions::Done::Skipped(reason) => {
-                        let action = match action {
-                            Action::Optional { action, .. } => action.describe(),
-                            other => other.describe(),
-                        };
-                        skipped_actions.push(SkippedAction { action, reason });
-                    }
-                    actions::Done::Performed => {
-                        if let (true, Some(client)) = (action.may_navigate(), client) {
-                            page::check_navigation(client, &action.describe()).await?;
-                        }
-                    }
-                }
+                blocks::run_one(&mut env, action).await?;
             }
             Ok::<(), Failure>(())
         };

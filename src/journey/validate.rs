@@ -270,9 +270,12 @@ fn stored_from(steps: &[StepFile], i: usize, j: usize) -> BTreeMap<String, Strin
     stored
 }
 
-/// Names stored by an action, for the "stored later" hint.
+/// Names stored by an action (or inside a block), for the "stored later" hint.
 fn stored_names(action: &ActionFile) -> Vec<String> {
     match action {
+        ActionFile::Frame(_) | ActionFile::Window(_) | ActionFile::IfPresent(_) => {
+            action.nested().iter().flat_map(stored_names).collect()
+        }
         ActionFile::StoreText(a) => vec![a.name.clone()],
         ActionFile::StoreAttr(a) => vec![a.name.clone()],
         ActionFile::Execute(a) => a.0.name.iter().cloned().collect(),
@@ -552,7 +555,7 @@ fn action(
     known: &mut Known,
     default_wait: Duration,
 ) -> Action {
-    let inner = plain_action(c, path, file, known);
+    let inner = plain_action(c, path, file, known, default_wait);
     let Some(optional) = file.optional().filter(|o| o.given()) else {
         return inner;
     };
@@ -663,8 +666,115 @@ fn dialog(c: &mut Checker, path: &str, d: &DialogRaw, known: &mut Known) -> Acti
     }
 }
 
-fn plain_action(c: &mut Checker, path: &str, action: &ActionFile, known: &mut Known) -> Action {
+/// How deep blocks (`frame`, `window`, `if_present`) may nest: a payment iframe inside a frame
+/// inside a popup is three.
+const MAX_BLOCK_DEPTH: usize = 5;
+
+/// The `do:` list of a block at `path`.
+fn block_actions(
+    c: &mut Checker,
+    path: &str,
+    files: &[ActionFile],
+    known: &mut Known,
+    default_wait: Duration,
+) -> Vec<Action> {
+    let kind = path.rsplit('.').next().unwrap_or(path);
+    if files.is_empty() {
+        c.error(
+            &format!("{path}.do"),
+            format!("`{kind}` has no actions in `do`"),
+        );
+    }
+    if path.matches(".do[").count() > MAX_BLOCK_DEPTH {
+        c.error(
+            path,
+            format!("blocks nest more than {MAX_BLOCK_DEPTH} deep here"),
+        );
+        return Vec::new();
+    }
+    files
+        .iter()
+        .enumerate()
+        .map(|(k, file)| {
+            let path = format!("{path}.do[{k}].{}", file.kind());
+            action(c, &path, file, known, default_wait)
+        })
+        .collect()
+}
+
+fn window(
+    c: &mut Checker,
+    path: &str,
+    w: &WindowFile,
+    known: &mut Known,
+    default_wait: Duration,
+) -> Action {
+    let url = w.url.as_ref().map(|m| {
+        if m.0.timeout.is_some() {
+            c.key_error(
+                &format!("{path}.url.timeout"),
+                "`timeout` is not part of the window's URL",
+                Some("put `timeout` beside `url`: it bounds the wait for the window to open"),
+            );
+        }
+        c.url_match(&format!("{path}.url"), &m.0, known)
+    });
+    let close = match w.close.as_deref() {
+        None => WindowClose::ByPage,
+        Some(text) => WindowClose::parse(text).unwrap_or_else(|| {
+            let hint = match did_you_mean(text, WindowClose::NAMES.iter().copied()) {
+                Some(close) => format!("did you mean `{close}`?"),
+                None => "`by_page` (the page closes it: wait for that), `after_do` (shopwatch closes it) or `never` (it stays open)".to_string(),
+            };
+            c.error_hint(
+                &format!("{path}.close"),
+                format!("`close: {text}` is not a way to end a window"),
+                hint,
+            );
+            WindowClose::ByPage
+        }),
+    };
+    Action::Window(Box::new(WindowBlock {
+        url,
+        close,
+        timeout: c.opt_duration(&format!("{path}.timeout"), &w.timeout),
+        actions: block_actions(c, path, &w.actions, known, default_wait),
+    }))
+}
+
+fn plain_action(
+    c: &mut Checker,
+    path: &str,
+    action: &ActionFile,
+    known: &mut Known,
+    default_wait: Duration,
+) -> Action {
     match action {
+        ActionFile::Frame(f) => Action::Frame {
+            target: c.locator(path, &f.target()),
+            timeout: c.opt_duration(&format!("{path}.timeout"), &f.timeout),
+            actions: block_actions(c, path, &f.actions, known, default_wait),
+        },
+        ActionFile::Window(w) => window(c, path, w, known, default_wait),
+        ActionFile::AssertWindows(n) => {
+            if *n == 0 {
+                c.error(
+                    path,
+                    "`assert_windows: 0` can never hold: the journey's own window is always open",
+                );
+            }
+            Action::AssertWindows(*n)
+        }
+        ActionFile::IfPresent(i) => Action::IfPresent {
+            target: c.locator(path, &i.target()),
+            wait: match &i.wait {
+                Some(text) => c
+                    .duration(&format!("{path}.wait"), text)
+                    .unwrap_or(default_wait),
+                None => default_wait,
+            },
+            actions: block_actions(c, path, &i.actions, known, default_wait),
+        },
         ActionFile::Open(url) => Action::Open(c.template(path, url, known)),
         ActionFile::Click(t) => Action::Click(c.locator(path, &t.0.target())),
         ActionFile::Fill(a) => Action::Fill {
