@@ -9,10 +9,11 @@ use crate::journey::outcome::{Outcome, RunReport};
 use crate::journey::runner::{RunEvent, Runner};
 use crate::journey::secrets::{self, LogRedaction, Redactor};
 use crate::report;
-use crate::webdriver::Endpoint;
+use crate::webdriver::{DriverPool, Endpoint};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 /// Exit codes, documented in the README.
@@ -461,7 +462,13 @@ async fn check(args: CheckArgs, logs: &LogRedaction) -> i32 {
     // A new or empty directory is marked as shopwatch's, so that `run` may later take it;
     // any other is only written into (`check` deletes nothing).
     let _ = artifacts::root::claim(&args.artifacts, None);
-    let runner = Runner::new(endpoint, Some(args.artifacts.clone()), cancel.clone());
+    let drivers = Arc::new(DriverPool::default());
+    let runner = Runner::new(
+        endpoint,
+        Some(args.artifacts.clone()),
+        cancel.clone(),
+        drivers.clone(),
+    );
     let mut reports: Vec<RunReport> = Vec::new();
     for (journey, (values, redactor)) in journeys.iter().zip(&resolved) {
         if cancel.is_cancelled() {
@@ -502,6 +509,7 @@ async fn check(args: CheckArgs, logs: &LogRedaction) -> i32 {
         }
         reports.push(run);
     }
+    drivers.stop_all().await;
     signals.abort();
 
     if let Some(path) = &args.junit {

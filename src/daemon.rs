@@ -25,6 +25,7 @@ use crate::metrics::{Metrics, SkipReason};
 use crate::probe::{ProbeConfig, ProbeResult};
 use crate::schedule::{run_schedule, Sessions, Tick, Timing};
 use crate::server::{self, Health};
+use crate::webdriver::DriverPool;
 use crate::yaml::diagnostic::{Diagnostic, Diagnostics};
 use futures_util::FutureExt;
 use std::collections::HashMap;
@@ -141,6 +142,8 @@ struct Shared {
     /// Where the monitor listens (for links in alerts, unless `external_url` says otherwise).
     listen: std::net::SocketAddr,
     health: Arc<Mutex<Health>>,
+    /// Local drivers kept between runs, across reloads too.
+    drivers: Arc<DriverPool>,
 }
 
 impl Shared {
@@ -205,6 +208,7 @@ pub async fn run(
         alerting: Alerting::new(metrics.clone()),
         listen,
         health: health.clone(),
+        drivers: Arc::default(),
     });
     let stop_serving = CancellationToken::new();
     let server = tokio::spawn(server::serve(
@@ -299,6 +303,7 @@ pub async fn run(
             tasks.abort_all();
         }
     }
+    shared.drivers.stop_all().await;
     shared.alerting.flush(FLUSH_GRACE).await;
     stop_alerting.cancel();
     let _ = alerting.await;
@@ -368,6 +373,7 @@ fn start(
         config.webdriver.clone(),
         Some(config.artifacts.dir.clone()),
         shared.hurry.clone(),
+        shared.drivers.clone(),
     ));
     for armed in journeys {
         let (shared, stop, runner) = (shared.clone(), stop.clone(), runner.clone());

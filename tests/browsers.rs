@@ -964,6 +964,7 @@ async fn a_webdriver_that_refuses_the_session_is_a_monitor_error() {
         extra_capabilities: &capabilities,
         viewport: Default::default(),
         page_load_timeout: Duration::from_secs(10),
+        drivers: &Default::default(),
     })
     .await
     .expect("first session");

@@ -43,7 +43,14 @@ fn out_of_file_descriptors_is_a_monitor_error_not_a_shop_failure() {
     let run_journey = |runner: &Runner| {
         runtime.block_on(runner.run(&journey, &values, &Redactor::default(), &mut |_| {}))
     };
-    let new_runner = || Runner::new(Endpoint::Local, None, CancellationToken::new());
+    let new_runner = || {
+        Runner::new(
+            Endpoint::Local,
+            None,
+            CancellationToken::new(),
+            Default::default(),
+        )
+    };
 
     // With descriptors to spare, both pass.
     assert_eq!(runtime.block_on(probes[0].run()).outcome, Outcome::Ok);

@@ -8,10 +8,11 @@ use super::outcome::*;
 use super::page::{self, Screenshots};
 use super::secrets::Redactor;
 use crate::artifacts;
-use crate::webdriver::{Endpoint, Session, SessionOptions};
+use crate::webdriver::{DriverPool, Endpoint, Session, SessionOptions};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -46,6 +47,8 @@ pub struct Runner {
     /// name made a safe path component: [`artifacts::safe_name`]).
     pub artifacts_dir: Option<PathBuf>,
     pub cancel: CancellationToken,
+    /// Local drivers kept between sessions (unused with a remote endpoint).
+    drivers: Arc<DriverPool>,
 }
 
 impl Runner {
@@ -53,6 +56,7 @@ impl Runner {
         endpoint: Endpoint,
         artifacts_dir: Option<PathBuf>,
         cancel: CancellationToken,
+        drivers: Arc<DriverPool>,
     ) -> Self {
         let http = reqwest::Client::builder()
             .user_agent(concat!("shopwatch/", env!("CARGO_PKG_VERSION")))
@@ -63,6 +67,7 @@ impl Runner {
             http,
             artifacts_dir,
             cancel,
+            drivers,
         }
     }
 
@@ -159,6 +164,7 @@ impl Runner {
             endpoint: &self.endpoint,
             extra_capabilities: &journey.capabilities,
             viewport: journey.viewport,
+            drivers: &self.drivers,
             page_load_timeout: journey
                 .steps
                 .first()

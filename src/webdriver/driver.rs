@@ -40,10 +40,13 @@ pub enum DriverError {
 
 /// A running driver process. Dropping it kills the whole process group and removes its temp dir.
 pub struct LocalDriver {
+    pub browser: Browser,
     child: Child,
     pgid: i32,
     url: String,
     temp: Option<tempfile::TempDir>,
+    /// Sessions created through it so far (each gets its own browser profile).
+    pub sessions: u32,
 }
 
 impl LocalDriver {
@@ -118,10 +121,12 @@ impl LocalDriver {
         drop(lines_tx);
 
         let mut driver = LocalDriver {
+            browser,
             child,
             pgid,
             url: String::new(),
             temp: Some(temp),
+            sessions: 0,
         };
         let mut seen = Vec::new();
         let found = tokio::time::timeout(START_TIMEOUT, async {
@@ -137,6 +142,7 @@ impl LocalDriver {
         match found {
             Ok(Some(port)) => {
                 driver.url = format!("http://127.0.0.1:{port}");
+                tracing::debug!("started {program} at {}", driver.url);
                 // Keep draining the channel so the reader tasks never stall.
                 tokio::spawn(async move { while lines_rx.recv().await.is_some() {} });
                 Ok(driver)
@@ -160,9 +166,17 @@ impl LocalDriver {
         &self.url
     }
 
-    /// The temp dir that holds this driver's profiles; browsers get their user data dirs here.
-    pub fn temp_dir(&self) -> Option<&std::path::Path> {
-        self.temp.as_ref().map(|t| t.path())
+    /// A fresh browser profile directory for the next session, inside the driver's temp dir
+    /// (so the reaper finds what runs from it).
+    pub fn next_profile_dir(&mut self) -> Option<std::path::PathBuf> {
+        self.sessions += 1;
+        let dir = self.temp.as_ref()?.path();
+        Some(dir.join(format!("profile-{}", self.sessions)))
+    }
+
+    /// Whether the process still runs (it may have crashed, or been killed, while idle).
+    pub fn is_alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// SIGTERM the driver, give it a few seconds, then SIGKILL its whole process group (the

@@ -1,12 +1,14 @@
-//! One WebDriver session: capabilities, connecting (to a local driver we start, or to any W3C
-//! endpoint), and closing it on every path.
+//! One WebDriver session: capabilities, connecting (to a local driver from the pool, or to any
+//! W3C endpoint), and closing it on every path.
 
 use super::driver::{DriverError, LocalDriver};
+use super::pool::DriverPool;
 use super::Browser;
 use fantoccini::wd::TimeoutConfiguration;
 use fantoccini::{Client, ClientBuilder};
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long creating a session may take before it counts as refused.
@@ -17,7 +19,7 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Where sessions come from.
 #[derive(Debug, Clone)]
 pub enum Endpoint {
-    /// Start geckodriver or chromedriver from PATH for each session.
+    /// geckodriver or chromedriver from PATH, started by shopwatch and kept between sessions.
     Local,
     /// Any W3C endpoint: a driver, a Selenium standalone container or a Grid hub.
     Remote(String),
@@ -43,12 +45,18 @@ pub struct SessionOptions<'a> {
     pub page_load_timeout: Duration,
     /// The page size to give the session's window.
     pub viewport: super::Viewport,
+    /// Where a local endpoint's drivers come from, and go back to.
+    pub drivers: &'a Arc<DriverPool>,
 }
 
 /// A live session; `close` must be called (it also stops a local driver).
 pub struct Session {
     pub client: Client,
     driver: Option<LocalDriver>,
+    /// The local driver's pool, to give it back to after a clean close.
+    pool: Option<Arc<DriverPool>>,
+    /// This session's browser profile (Chromium's), removed when the driver is kept.
+    profile_dir: Option<PathBuf>,
     /// Time from asking for the session until it was ready (driver start included).
     pub start_time: Duration,
     /// Set when a command timed out: the session may be stuck, send it nothing more.
@@ -59,8 +67,8 @@ pub struct Session {
 impl Session {
     pub async fn start(options: &SessionOptions<'_>) -> Result<Session, SessionError> {
         let started = Instant::now();
-        let driver = match options.endpoint {
-            Endpoint::Local => Some(LocalDriver::start(options.browser).await?),
+        let mut driver = match options.endpoint {
+            Endpoint::Local => Some(options.drivers.take(options.browser).await?),
             Endpoint::Remote(_) => None,
         };
         let url = match (&driver, options.endpoint) {
@@ -68,10 +76,7 @@ impl Session {
             (None, Endpoint::Remote(url)) => url.clone(),
             (None, Endpoint::Local) => unreachable!("a local endpoint always has a driver"),
         };
-        let profile_dir = driver
-            .as_ref()
-            .and_then(|d| d.temp_dir())
-            .map(|d| d.join("profile"));
+        let profile_dir = driver.as_mut().and_then(LocalDriver::next_profile_dir);
         let capabilities = capabilities(
             options.browser,
             profile_dir.as_deref(),
@@ -110,7 +115,9 @@ impl Session {
         }
         Ok(Session {
             client,
+            pool: driver.is_some().then(|| options.drivers.clone()),
             driver,
+            profile_dir,
             start_time: started.elapsed(),
             poisoned: false,
             page_load_timeout: options.page_load_timeout,
@@ -139,20 +146,38 @@ impl Session {
         self.poisoned
     }
 
-    /// Closes the session (bounded in time) and stops the local driver, killing its process
-    /// group. With a remote endpoint, deleting the session is all we can do.
+    /// Closes the session (bounded in time). A local driver whose session closed cleanly goes
+    /// back to the pool; any other is stopped, its process group (the browser too) killed.
+    /// With a remote endpoint, deleting the session is all we can do.
     pub async fn close(self) {
         let Session {
             client,
             driver,
+            pool,
+            profile_dir,
             poisoned,
             ..
         } = self;
-        if !poisoned || driver.is_none() {
-            let _ = tokio::time::timeout(CLOSE_TIMEOUT, client.close()).await;
-        }
-        if let Some(driver) = driver {
-            driver.stop().await;
+        let closed = if !poisoned || driver.is_none() {
+            matches!(
+                tokio::time::timeout(CLOSE_TIMEOUT, client.close()).await,
+                Ok(Ok(()))
+            )
+        } else {
+            false
+        };
+        let Some(driver) = driver else {
+            return;
+        };
+        match pool {
+            Some(pool) if closed => {
+                if let Some(dir) = profile_dir {
+                    // The browser has quit; its profile is a tree of files.
+                    let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(dir)).await;
+                }
+                pool.give_back(driver).await;
+            }
+            _ => driver.stop().await,
         }
     }
 }
