@@ -171,7 +171,11 @@ def record(browser, log_path, command):
 
         do_GET = do_POST = do_DELETE = handle_one
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    class Server(http.server.ThreadingHTTPServer):
+        def handle_error(self, request, client_address):
+            pass  # shopwatch closing a keep-alive connection is no error
+
+    server = Server(("127.0.0.1", 0), Proxy)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}"
@@ -425,11 +429,12 @@ def attribute(log_path):
         rep = report.get("session_start_ms") if b == "session" else durations.get(b)
         rep = f"{rep:.0f}" if rep is not None else "-"
         print(f"{b:<20}{r['commands']:>6}{rep:>10}{r['driver_ms']:>10.0f}{r['sleep_ms']:>10.0f}{r['gaps_ms']:>10.1f}")
-    counts = {}
+    kinds = {}
     for e in entries:
         key = e["method"] + " " + re.sub(r"/session/[^/]+", "", re.sub(r"/element/[^/]+", "/element/ID", e["path"]))
-        counts[key] = counts.get(key, 0) + 1
-    print("commands:", ", ".join(f"{k} x{v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])))
+        kinds.setdefault(key.strip(), []).append((e["answered"] - e["sent"]) * 1000)
+    print("driver time by command: " + ", ".join(
+        f"{k} {len(v)}x {sum(v):.0f} ms" for k, v in sorted(kinds.items(), key=lambda kv: -sum(kv[1]))))
     return 0
 
 
