@@ -6,14 +6,16 @@
         shopwatch's JSON report to LOG.
     raw_webdriver.py replay LOG BROWSER BASE_URL
         Starts the driver itself (as shopwatch does) and sends the recorded commands again with
-        urllib, nothing else between them: element ids, window handles and the session id are
+        http.client, nothing else between them: element ids, window handles and the session id are
         mapped to the new session's, shopwatch's poll sleeps (gaps of 100 ms or more) are slept
         again, a command whose answer is not yet what shopwatch saw is sent again every 100 ms
         (a divergence). Then the test order is cancelled over HTTP as the journey does.
         Prints one JSON object like the peer scripts: session_start_ms, steps, ok.
     raw_webdriver.py attribute LOG
         Where the recorded run's time went, per step: in the driver, in poll sleeps, and in
-        shopwatch between commands.
+        shopwatch between commands (plus the proxy's hop); and the driver's time by command.
+    raw_webdriver.py hop BROWSER
+        What the proxy itself adds to one command.
 """
 
 import http.client
