@@ -1,6 +1,7 @@
 //! Executing one action in the browser (or, for `http` and `sleep`, without it). Waits poll
 //! until the step's deadline instead of sleeping a fixed time.
 
+use super::locate;
 use super::model::*;
 use super::outcome::{classify, clip, Failure, Fault, ReasonClass};
 use super::page;
@@ -89,7 +90,7 @@ pub async fn after_failure(
         return failure;
     }
     let Ok(Ok(text)) = tokio::time::timeout(DIALOG_CHECK, client.get_alert_text()).await else {
-        return failure;
+        return with_missing_part(client, action, failure).await;
     };
     let _ = client.dismiss_alert().await;
     if matches!(action, Action::Dialog { .. }) || failure.class == ReasonClass::Dialog {
@@ -98,11 +99,30 @@ pub async fn after_failure(
     unexpected_dialog_failure(&action.describe(), &text, redactor)
 }
 
+/// A shadow path that found nothing: the reason says which of its parts is missing.
+async fn with_missing_part(client: &Client, action: &Action, mut failure: Failure) -> Failure {
+    let Some(locator) = action.locator() else {
+        return failure;
+    };
+    if !matches!(
+        failure.class,
+        ReasonClass::ElementMissing | ReasonClass::Assertion
+    ) {
+        return failure;
+    }
+    if let Ok(Some(part)) =
+        tokio::time::timeout(DIALOG_CHECK, locate::missing_part(client, locator)).await
+    {
+        failure.reason = format!("{} ({part})", failure.reason);
+    }
+    failure
+}
+
 /// The first `fail_on` element the page shows, as the failure of `doing` with its text.
 async fn page_error(env: &ActionEnv<'_>, doing: &str) -> Option<Failure> {
     let client = env.client.filter(|_| !env.fail_on.is_empty())?;
     for locator in env.fail_on {
-        let Ok(elements) = client.find_all(locator.as_fantoccini()).await else {
+        let Ok(elements) = locate::find_all(client, locator).await else {
             continue;
         };
         for element in elements {
@@ -213,6 +233,10 @@ pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<Done, F
         Ok(()) => act(env, inner).await.map(|()| Done::Performed),
         // The only `ElementMissing` that `shows` yields is its own: the element never showed.
         Err(failure) if failure.class == ReasonClass::ElementMissing => {
+            let failure = match env.client {
+                Some(client) => with_missing_part(client, action, failure).await,
+                None => failure,
+            };
             Ok(Done::Skipped(failure.reason))
         }
         Err(failure) => Err(failure),
@@ -234,8 +258,7 @@ async fn shows(
         doing,
         deadline,
         {
-            let elements = client
-                .find_all(target.as_fantoccini())
+            let elements = locate::find_all(client, target)
                 .await
                 .map_err(|e| classify(&e, doing))?;
             let mut shown = false;
@@ -310,7 +333,7 @@ async fn act(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Failure> {
                 env,
                 doing,
                 env.deadline,
-                match client.find(target.as_fantoccini()).await {
+                match locate::find(client, target).await {
                     Ok(element) => match element.is_selected().await {
                         Ok(state) if state == want => Ok(()),
                         Ok(_) => Err(true),
@@ -414,7 +437,7 @@ async fn act(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Failure> {
                 env,
                 doing,
                 env.deadline,
-                match client.find(target.as_fantoccini()).await {
+                match locate::find(client, target).await {
                     Ok(element) => {
                         let text = element.text().await.map_err(fail)?;
                         expect
@@ -478,10 +501,7 @@ async fn act(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Failure> {
                 doing,
                 env.deadline,
                 {
-                    let elements = client
-                        .find_all(target.as_fantoccini())
-                        .await
-                        .map_err(fail)?;
+                    let elements = locate::find_all(client, target).await.map_err(fail)?;
                     match elements.first() {
                         None => Ok(()),
                         Some(element) => {
@@ -505,11 +525,7 @@ async fn act(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Failure> {
                 doing,
                 env.deadline,
                 {
-                    let count = client
-                        .find_all(target.as_fantoccini())
-                        .await
-                        .map_err(fail)?
-                        .len();
+                    let count = locate::find_all(client, target).await.map_err(fail)?.len();
                     (*min..=*max).contains(&count).then_some(()).ok_or(count)
                 },
                 |count| {
@@ -654,7 +670,7 @@ async fn find(env: &ActionEnv<'_>, target: &Locator, doing: &str) -> Result<Elem
         env,
         doing,
         env.deadline,
-        match client.find(target.as_fantoccini()).await {
+        match locate::find(client, target).await {
             Ok(element) => Ok(element),
             Err(e) if e.is_no_such_element() => Err(()),
             Err(e) => return Err(classify(&e, doing)),
@@ -711,8 +727,7 @@ async fn wait_for(
         doing,
         deadline,
         {
-            let elements = client
-                .find_all(target.as_fantoccini())
+            let elements = locate::find_all(client, target)
                 .await
                 .map_err(|e| classify(&e, doing))?;
             let mut texts = Vec::new();

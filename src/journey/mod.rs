@@ -6,6 +6,7 @@ pub mod actions;
 pub mod css;
 pub mod file;
 pub mod keys;
+pub mod locate;
 pub mod model;
 pub mod outcome;
 pub mod page;

@@ -95,9 +95,16 @@ pub async fn describe(client: &Client, redactor: &Redactor) -> Option<String> {
 /// Blacks out masked elements, password fields and any element showing a secret, by drawing
 /// opaque boxes over them; returns how many boxes it drew.
 const MASK_SCRIPT: &str = r#"
-const [selectors, xpaths, secrets] = arguments;
+const [selectors, xpaths, secrets, shadowPaths] = arguments;
 const els = new Set(document.querySelectorAll('input[type=password]'));
 for (const s of selectors) { try { document.querySelectorAll(s).forEach(e => els.add(e)); } catch (e) {} }
+for (const parts of shadowPaths) {
+  try {
+    let found = [...document.querySelectorAll(parts[0])];
+    for (const part of parts.slice(1)) found = found.flatMap(h => h.shadowRoot ? [...h.shadowRoot.querySelectorAll(part)] : []);
+    found.forEach(e => els.add(e));
+  } catch (e) {}
+}
 for (const x of xpaths) {
   try {
     const r = document.evaluate(x, document, null, XPathResult.ORDERED_NODE_SNAPSHOT_TYPE, null);
@@ -183,9 +190,11 @@ impl Screenshots<'_> {
         let fail = |e: CmdError| super::outcome::classify(&e, &doing);
         let mut css = Vec::new();
         let mut xpaths = Vec::new();
+        let mut shadow_paths = Vec::new();
         for locator in self.mask {
             match locator {
                 Locator::Css(s) => css.push(s.clone()),
+                Locator::Shadow(parts) => shadow_paths.push(parts.clone()),
                 Locator::XPath(x) => xpaths.push(x.clone()),
                 Locator::LinkText(t) => {
                     xpaths.push(format!("//a[normalize-space(.)={}]", xpath_literal(t)))
@@ -195,7 +204,12 @@ impl Screenshots<'_> {
         let masked = client
             .execute(
                 MASK_SCRIPT,
-                vec![json!(css), json!(xpaths), json!(self.secrets)],
+                vec![
+                    json!(css),
+                    json!(xpaths),
+                    json!(self.secrets),
+                    json!(shadow_paths),
+                ],
             )
             .await
             .map_err(fail)?;
