@@ -142,6 +142,18 @@ async fn page_error(env: &ActionEnv<'_>, doing: &str) -> Option<Failure> {
     None
 }
 
+/// A command the driver's page-load timeout ended (set to end by the step's deadline): what
+/// was still running and for how long; any other error as [`classify`] says.
+fn page_load_failure(e: &CmdError, doing: &str, command: &str, started: Instant) -> Failure {
+    match e {
+        CmdError::Standard(wd) if wd.error == ErrorStatus::Timeout => Failure::shop(
+            ReasonClass::Timeout,
+            super::cut::still_running(doing, command, started.elapsed()),
+        ),
+        _ => classify(e, doing),
+    }
+}
+
 /// Whether a command failed because a dialog is open.
 pub fn is_dialog_open(e: &CmdError) -> bool {
     matches!(e, CmdError::Standard(wd) if wd.error == ErrorStatus::UnexpectedAlertOpen)
@@ -287,11 +299,15 @@ async fn shows(
 /// Runs one action (an optional one as if it were not); Ok means its post-condition holds.
 async fn act(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Failure> {
     let doing = action.describe();
+    let started = Instant::now();
     let fail = |e: CmdError| classify(&e, &doing);
     match action {
         Action::Open(url) => {
             let url = env.url(url)?;
-            env.client()?.goto(&url).await.map_err(fail)
+            env.client()?
+                .goto(&url)
+                .await
+                .map_err(|e| page_load_failure(&e, &doing, "the page load", started))
         }
         Action::Click(target) => {
             retry_interactable(env, target, &doing, |element| async move {
@@ -368,7 +384,9 @@ async fn act(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Failure> {
                 .await
                 .map_err(fail)?;
             for chord in keys {
-                element.send_keys(chord).await.map_err(fail)?;
+                element.send_keys(chord).await.map_err(|e| {
+                    page_load_failure(&e, &doing, "the page load it started", started)
+                })?;
             }
             settle!(
                 env,
@@ -700,6 +718,7 @@ where
             || e.is_stale_element_reference()
             || e.is_no_such_element()
     };
+    let started = Instant::now();
     settle!(
         env,
         doing,
@@ -707,7 +726,13 @@ where
         match act(find(env, target, doing).await?).await {
             Ok(()) => Ok(()),
             Err(e) if passing(&e) => Err(e),
-            Err(e) => return Err(classify(&e, doing)),
+            Err(e) =>
+                return Err(page_load_failure(
+                    &e,
+                    doing,
+                    "the page load it started",
+                    started
+                )),
         },
         |e: CmdError| classify(&e, doing)
     )

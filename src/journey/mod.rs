@@ -4,6 +4,7 @@
 
 pub mod actions;
 pub mod css;
+pub mod cut;
 pub mod file;
 pub mod keys;
 pub mod locate;

@@ -2,6 +2,7 @@
 //! timeouts, `always` steps after a failure, artifacts of failed steps, and the outcome.
 
 use super::actions::{self, ActionEnv};
+use super::cut;
 use super::model::{Action, Journey, Step};
 use super::outcome::*;
 use super::page::{self, Screenshots};
@@ -10,13 +11,15 @@ use crate::artifacts;
 use crate::webdriver::{Endpoint, Session, SessionOptions};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-/// Beyond a step's timeout, how long a WebDriver command may still hang before the session is
-/// declared stuck and killed. The driver's own page-load timeout normally fires first.
+/// Beyond a step's timeout, how long a WebDriver command may still run before the step is cut
+/// (the driver's own page-load timeout, set to end by the deadline, normally fires first). A
+/// cut step's browser then gets [`cut::GRACE`] to answer again, for the artifacts, before its
+/// session counts as stuck and is killed.
 const BACKSTOP: Duration = Duration::from_secs(1);
 /// Bound on reading the page and saving artifacts after a failure.
 const CAPTURE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -315,15 +318,24 @@ impl Runner {
             // The driver's own page-load timeout fires first and leaves the session usable.
             session.set_page_load_timeout(limit).await;
         }
-        let current = AtomicUsize::new(0);
+        // The action running, and since when: what a cut step was doing.
+        let current = std::sync::Mutex::new((0, Instant::now()));
         let mut artifacts = Vec::new();
         let mut skipped_actions = Vec::new();
         let started = Instant::now();
         let deadline = started + limit;
-        let client = session.as_deref().map(|s| &s.client);
+        let shared = session.as_deref();
+        let client = shared.map(|s| &s.client);
         let work = async {
             for (i, action) in step.actions.iter().enumerate() {
-                current.store(i, Ordering::Relaxed);
+                *current.lock().unwrap_or_else(|e| e.into_inner()) = (i, Instant::now());
+                if let (true, Some(session)) = (action.may_navigate(), shared) {
+                    // A page load the driver ends by the deadline leaves the session usable;
+                    // within the backstop, so that the driver's answer comes first.
+                    session
+                        .end_page_loads_by(deadline.into_std(), BACKSTOP / 2)
+                        .await;
+                }
                 let mut env = ActionEnv {
                     client,
                     base_url,
@@ -369,10 +381,11 @@ impl Runner {
                 Ok(result) => result,
                 Err(_) => {
                     stuck = true;
-                    let action = &step.actions[current.load(Ordering::Relaxed)];
+                    let (i, since) = *current.lock().unwrap_or_else(|e| e.into_inner());
+                    let action = &step.actions[i];
                     Err(Failure::shop(
                         ReasonClass::Timeout,
-                        format!("{}: {limit_text} ran out and the browser did not answer", action.describe()),
+                        cut::still_running(&action.describe(), cut::command(action), since.elapsed()),
                     ))
                 }
             },
@@ -401,9 +414,20 @@ impl Runner {
                 if timed_out && !failure.reason.contains(limit_text) {
                     failure.reason = format!("{} ({limit_text} ran out)", failure.reason);
                 }
-                if stuck || failure.fault == Fault::Monitor {
-                    if let Some(session) = session.as_deref_mut() {
+                if let Some(session) = session.as_deref_mut() {
+                    // Cut inside a command: the browser gets a grace to end it and answer, for
+                    // the artifacts; one that does not answer is stuck.
+                    if failure.fault == Fault::Monitor
+                        || (stuck && !cut::answers_again(&session.client).await)
+                    {
                         session.poison();
+                    }
+                    if stuck && session.is_poisoned() {
+                        failure.reason = format!(
+                            "{}; the browser did not answer for {} s more, so its session was ended without artifacts",
+                            failure.reason,
+                            cut::GRACE.as_secs()
+                        );
                     }
                 }
                 match session.filter(|s| !s.is_poisoned()) {
