@@ -3,7 +3,7 @@
 
 use super::actions::{self, ActionEnv};
 use super::cut;
-use super::model::{Action, Journey, Step};
+use super::model::{Action, Browser, Journey, Step};
 use super::outcome::*;
 use super::page::{self, Screenshots};
 use super::secrets::Redactor;
@@ -29,6 +29,12 @@ pub enum RunEvent<'a> {
     AttemptStarted {
         attempt: u32,
     },
+    /// The run starts something that takes time; it lasts until the next `Busy` or
+    /// `StepFinished`.
+    Busy {
+        attempt: u32,
+        activity: Activity<'a>,
+    },
     StepFinished {
         attempt: u32,
         step: &'a StepReport,
@@ -38,6 +44,18 @@ pub enum RunEvent<'a> {
         outcome: Outcome,
         retrying: bool,
     },
+}
+
+/// What a run is busy with, for a live display of what runs now and for how long.
+pub enum Activity<'a> {
+    /// Starting a browser session (the driver included).
+    StartingSession(Browser),
+    /// An action of a step.
+    Action { step: &'a str, action: &'a Action },
+    /// Saving a failed step's screenshot, HTML and log (after the grace a cut step gets).
+    SavingArtifacts { step: &'a str },
+    /// Closing the browser session (and its driver).
+    ClosingSession,
 }
 
 /// Runs journeys against one WebDriver endpoint.
@@ -208,8 +226,16 @@ impl Runner {
             let needs_browser = step.actions.iter().any(Action::needs_browser);
             if needs_browser && session.as_ref().is_none_or(Session::is_poisoned) {
                 if let Some(old) = session.take() {
+                    on_event(RunEvent::Busy {
+                        attempt: number,
+                        activity: Activity::ClosingSession,
+                    });
                     old.close().await;
                 }
+                on_event(RunEvent::Busy {
+                    attempt: number,
+                    activity: Activity::StartingSession(journey.browser),
+                });
                 match Session::start(&options).await {
                     Ok(started) => {
                         session_start_ms.get_or_insert(millis(started.start_time));
@@ -269,6 +295,12 @@ impl Runner {
                     &mut values,
                     &screenshots,
                     redactor,
+                    &mut |activity| {
+                        on_event(RunEvent::Busy {
+                            attempt: number,
+                            activity,
+                        })
+                    },
                 )
                 .await;
             if let (Some(fault), StepOutcome::Failed | StepOutcome::Error) =
@@ -283,6 +315,10 @@ impl Runner {
             });
         }
         if let Some(session) = session {
+            on_event(RunEvent::Busy {
+                attempt: number,
+                activity: Activity::ClosingSession,
+            });
             session.close().await;
         }
 
@@ -313,6 +349,7 @@ impl Runner {
         values: &mut HashMap<String, String>,
         screenshots: &Screenshots<'_>,
         redactor: &Redactor,
+        busy: &mut (dyn FnMut(Activity<'_>) + Send),
     ) -> StepReport {
         if let Some(session) = session.as_deref_mut() {
             // The driver's own page-load timeout fires first and leaves the session usable.
@@ -329,6 +366,10 @@ impl Runner {
         let work = async {
             for (i, action) in step.actions.iter().enumerate() {
                 *current.lock().unwrap_or_else(|e| e.into_inner()) = (i, Instant::now());
+                busy(Activity::Action {
+                    step: &step.name,
+                    action,
+                });
                 if let (true, Some(session)) = (action.may_navigate(), shared) {
                     // A page load the driver ends by the deadline leaves the session usable;
                     // within the backstop, so that the driver's answer comes first.
@@ -432,6 +473,7 @@ impl Runner {
                 }
                 match session.filter(|s| !s.is_poisoned()) {
                     Some(session) if failure.fault == Fault::Shop => {
+                        busy(Activity::SavingArtifacts { step: &step.name });
                         let capture = async {
                             if let Some(page) = page::describe(&session.client, redactor).await {
                                 failure.reason = format!("{}; {page}", failure.reason);
