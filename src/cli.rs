@@ -8,10 +8,10 @@ use crate::journey::model::{Browser, Journey};
 use crate::journey::outcome::{Outcome, RunReport};
 use crate::journey::runner::{RunEvent, Runner};
 use crate::journey::secrets::{self, LogRedaction, Redactor};
+use crate::progress::{self, Progress};
 use crate::report;
 use crate::webdriver::{DriverPool, Endpoint};
 use clap::{Parser, Subcommand, ValueEnum};
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -470,37 +470,45 @@ async fn check(args: CheckArgs, logs: &LogRedaction) -> i32 {
         drivers.clone(),
     );
     let mut reports: Vec<RunReport> = Vec::new();
+    let live = Progress::for_check(args.json);
     for (journey, (values, redactor)) in journeys.iter().zip(&resolved) {
         if cancel.is_cancelled() {
             break;
         }
-        let mut live = live_output(args.json);
-        let _ = writeln!(
-            live,
+        live.line(&format!(
             "{} · {} · {}",
             journey.name,
             journey.browser.name(),
             journey.file.display()
-        );
+        ));
         let mut on_event = |event: RunEvent<'_>| match event {
             RunEvent::AttemptStarted { attempt } if attempt > 1 => {
-                let _ = writeln!(live, "  attempt {attempt} (fresh browser session)");
+                live.line(&format!("  attempt {attempt} (fresh browser session)"));
+            }
+            RunEvent::Busy { activity, .. } => {
+                live.busy(redactor.redact(&progress::describe(&activity)));
             }
             RunEvent::StepFinished { step, .. } => {
-                let _ = writeln!(live, "{}", redactor.redact(&report::step_line(step)));
+                live.idle();
+                live.line(&redactor.redact(&report::step_line(step)));
             }
             RunEvent::AttemptFinished {
                 attempt,
                 outcome,
-                retrying: true,
+                retrying,
             } => {
-                let _ = writeln!(live, "  attempt {attempt} {}; retrying", outcome.as_str());
+                live.idle();
+                if retrying {
+                    live.line(&format!(
+                        "  attempt {attempt} {}; retrying",
+                        outcome.as_str()
+                    ));
+                }
             }
             _ => {}
         };
         let run = runner.run(journey, values, redactor, &mut on_event).await;
-        let mut live = live_output(args.json);
-        let _ = writeln!(live, "{}", redactor.redact(&report::summary_line(&run)));
+        live.line(&redactor.redact(&report::summary_line(&run)));
         if args.json {
             match serde_json::to_string(&run) {
                 Ok(json) => println!("{}", redactor.redact(&json)),
@@ -510,6 +518,7 @@ async fn check(args: CheckArgs, logs: &LogRedaction) -> i32 {
         reports.push(run);
     }
     drivers.stop_all().await;
+    drop(live);
     signals.abort();
 
     if let Some(path) = &args.junit {
@@ -523,14 +532,6 @@ async fn check(args: CheckArgs, logs: &LogRedaction) -> i32 {
         return exit::INTERRUPTED;
     }
     exit_code(&reports)
-}
-
-fn live_output(json: bool) -> Box<dyn Write + Send> {
-    if json {
-        Box::new(std::io::stderr())
-    } else {
-        Box::new(std::io::stdout())
-    }
 }
 
 /// The worst outcome decides: a monitor error beats a shop failure (it means the result is

@@ -28,7 +28,8 @@
 //! - `probe`: cheap checks without a browser, one file per kind (settings, validation, check).
 //! - `schedule`: fixed-rate due times with jitter, no overlap, the browser session limit;
 //!   `calendar`: cron expressions and the gaps between their runs.
-//! - `report`: console, JSON and JUnit output of runs.
+//! - `report`: console, JSON and JUnit output of runs; `progress`: `check`'s live console
+//!   (what runs now and for how long: an updating line on a terminal, plain lines elsewhere).
 //! - `journey`: the journey file and its validation, the typed model, `${var}` templates, key
 //!   names, and the runner (actions, page inspection, outcomes).
 //! - `webdriver`: browsers, WebDriver sessions, and the local driver processes shopwatch owns.
@@ -54,6 +55,7 @@ pub mod journey;
 pub mod listener;
 pub mod metrics;
 pub mod probe;
+pub mod progress;
 pub mod report;
 pub mod resources;
 pub mod rules;

@@ -225,20 +225,6 @@ async fn an_unexpected_dialog_fails_the_step_at_once_with_its_text(browser: &str
     assert_eq!(out.step("after")["outcome"], "ok", "{}", out.describe());
 }
 
-/// The failed step `name` has a screenshot among its artifacts, and it is a PNG.
-fn assert_screenshot(out: &Outcome, name: &str) {
-    let artifacts = out.step(name)["artifacts"]
-        .as_array()
-        .unwrap_or_else(|| panic!("step {name} has artifacts\n{}", out.describe()));
-    let png = artifacts
-        .iter()
-        .filter_map(|a| a.as_str())
-        .find(|a| a.ends_with(&format!("{name}.png")))
-        .unwrap_or_else(|| panic!("no screenshot of {name}: {artifacts:?}"));
-    let bytes = std::fs::read(png).expect("read screenshot");
-    assert!(bytes.starts_with(b"\x89PNG"), "{png} is a PNG");
-}
-
 // optional actions and the cookie banner
 
 /// With the banner on every session, the optional click accepts it (not skipped), and the

@@ -1,6 +1,7 @@
 //! Executing one action in the browser (or, for `http` and `sleep`, without it). Waits poll
 //! until the step's deadline instead of sleeping a fixed time.
 
+use super::locate;
 use super::model::*;
 use super::outcome::{classify, clip, Failure, Fault, ReasonClass};
 use super::page;
@@ -90,7 +91,7 @@ pub async fn after_failure(
         return failure;
     }
     let Ok(Ok(text)) = tokio::time::timeout(DIALOG_CHECK, client.get_alert_text()).await else {
-        return failure;
+        return with_missing_part(client, action, failure).await;
     };
     let _ = client.dismiss_alert().await;
     if matches!(action, Action::Dialog { .. }) || failure.class == ReasonClass::Dialog {
@@ -99,11 +100,30 @@ pub async fn after_failure(
     unexpected_dialog_failure(&action.describe(), &text, redactor)
 }
 
+/// A shadow path that found nothing: the reason says which of its parts is missing.
+async fn with_missing_part(client: &Client, action: &Action, mut failure: Failure) -> Failure {
+    let Some(locator) = action.locator() else {
+        return failure;
+    };
+    if !matches!(
+        failure.class,
+        ReasonClass::ElementMissing | ReasonClass::Assertion
+    ) {
+        return failure;
+    }
+    if let Ok(Some(part)) =
+        tokio::time::timeout(DIALOG_CHECK, locate::missing_part(client, locator)).await
+    {
+        failure.reason = format!("{} ({part})", failure.reason);
+    }
+    failure
+}
+
 /// The first `fail_on` element the page shows, as the failure of `doing` with its text.
 pub(crate) async fn page_error(env: &ActionEnv<'_>, doing: &str) -> Option<Failure> {
     let client = env.client.filter(|_| !env.fail_on.is_empty())?;
     for locator in env.fail_on {
-        let Ok(elements) = client.find_all(locator.as_fantoccini()).await else {
+        let Ok(elements) = locate::find_all(client, locator).await else {
             continue;
         };
         for element in elements {
@@ -121,6 +141,18 @@ pub(crate) async fn page_error(env: &ActionEnv<'_>, doing: &str) -> Option<Failu
         }
     }
     None
+}
+
+/// A command the driver's page-load timeout ended (set to end by the step's deadline): what
+/// was still running and for how long; any other error as [`classify`] says.
+fn page_load_failure(e: &CmdError, doing: &str, command: &str, started: Instant) -> Failure {
+    match e {
+        CmdError::Standard(wd) if wd.error == ErrorStatus::Timeout => Failure::shop(
+            ReasonClass::Timeout,
+            super::cut::still_running(doing, command, started.elapsed()),
+        ),
+        _ => classify(e, doing),
+    }
 }
 
 /// Whether a command failed because a dialog is open.
@@ -218,6 +250,10 @@ pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<Done, F
         Ok(()) => act(env, inner).await.map(|()| Done::Performed),
         // The only `ElementMissing` that `shows` yields is its own: the element never showed.
         Err(failure) if failure.class == ReasonClass::ElementMissing => {
+            let failure = match env.client {
+                Some(client) => with_missing_part(client, action, failure).await,
+                None => failure,
+            };
             Ok(Done::Skipped(failure.reason))
         }
         Err(failure) => Err(failure),
@@ -239,8 +275,7 @@ pub(super) async fn shows(
         doing,
         deadline,
         {
-            let elements = client
-                .find_all(target.as_fantoccini())
+            let elements = locate::find_all(client, target)
                 .await
                 .map_err(|e| classify(&e, doing))?;
             let mut shown = false;
@@ -269,11 +304,15 @@ pub(super) async fn shows(
 /// Runs one action (an optional one as if it were not); Ok means its post-condition holds.
 async fn act(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Failure> {
     let doing = action.describe();
+    let started = Instant::now();
     let fail = |e: CmdError| classify(&e, &doing);
     match action {
         Action::Open(url) => {
             let url = env.url(url)?;
-            env.client()?.goto(&url).await.map_err(fail)
+            env.client()?
+                .goto(&url)
+                .await
+                .map_err(|e| page_load_failure(&e, &doing, "the page load", started))
         }
         Action::Click(target) => {
             retry_interactable(env, target, &doing, |element| async move {
@@ -315,7 +354,7 @@ async fn act(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Failure> {
                 env,
                 doing,
                 env.deadline,
-                match client.find(target.as_fantoccini()).await {
+                match locate::find(client, target).await {
                     Ok(element) => match element.is_selected().await {
                         Ok(state) if state == want => Ok(()),
                         Ok(_) => Err(true),
@@ -350,7 +389,9 @@ async fn act(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Failure> {
                 .await
                 .map_err(fail)?;
             for chord in keys {
-                element.send_keys(chord).await.map_err(fail)?;
+                element.send_keys(chord).await.map_err(|e| {
+                    page_load_failure(&e, &doing, "the page load it started", started)
+                })?;
             }
             settle!(
                 env,
@@ -419,7 +460,7 @@ async fn act(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Failure> {
                 env,
                 doing,
                 env.deadline,
-                match client.find(target.as_fantoccini()).await {
+                match locate::find(client, target).await {
                     Ok(element) => {
                         let text = element.text().await.map_err(fail)?;
                         expect
@@ -483,10 +524,7 @@ async fn act(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Failure> {
                 doing,
                 env.deadline,
                 {
-                    let elements = client
-                        .find_all(target.as_fantoccini())
-                        .await
-                        .map_err(fail)?;
+                    let elements = locate::find_all(client, target).await.map_err(fail)?;
                     match elements.first() {
                         None => Ok(()),
                         Some(element) => {
@@ -510,11 +548,7 @@ async fn act(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Failure> {
                 doing,
                 env.deadline,
                 {
-                    let count = client
-                        .find_all(target.as_fantoccini())
-                        .await
-                        .map_err(fail)?
-                        .len();
+                    let count = locate::find_all(client, target).await.map_err(fail)?.len();
                     (*min..=*max).contains(&count).then_some(()).ok_or(count)
                 },
                 |count| {
@@ -697,7 +731,7 @@ pub(super) async fn find_until(
         env,
         doing,
         deadline,
-        match client.find(target.as_fantoccini()).await {
+        match locate::find(client, target).await {
             Ok(element) => Ok(element),
             Err(e) if e.is_no_such_element() => Err(()),
             Err(e) => return Err(classify(&e, doing)),
@@ -727,6 +761,7 @@ where
             || e.is_stale_element_reference()
             || e.is_no_such_element()
     };
+    let started = Instant::now();
     settle!(
         env,
         doing,
@@ -734,7 +769,13 @@ where
         match act(find(env, target, doing).await?).await {
             Ok(()) => Ok(()),
             Err(e) if passing(&e) => Err(e),
-            Err(e) => return Err(classify(&e, doing)),
+            Err(e) =>
+                return Err(page_load_failure(
+                    &e,
+                    doing,
+                    "the page load it started",
+                    started
+                )),
         },
         |e: CmdError| classify(&e, doing)
     )
@@ -754,8 +795,7 @@ async fn wait_for(
         doing,
         deadline,
         {
-            let elements = client
-                .find_all(target.as_fantoccini())
+            let elements = locate::find_all(client, target)
                 .await
                 .map_err(|e| classify(&e, doing))?;
             let mut texts = Vec::new();

@@ -5,8 +5,10 @@
 pub mod actions;
 pub mod blocks;
 pub mod css;
+pub mod cut;
 pub mod file;
 pub mod keys;
+pub mod locate;
 pub mod model;
 pub mod outcome;
 pub mod page;

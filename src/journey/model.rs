@@ -54,16 +54,10 @@ pub enum Locator {
     Css(String),
     XPath(String),
     LinkText(String),
-}
-
-impl Locator {
-    pub fn as_fantoccini(&self) -> fantoccini::Locator<'_> {
-        match self {
-            Locator::Css(s) => fantoccini::Locator::Css(s),
-            Locator::XPath(s) => fantoccini::Locator::XPath(s),
-            Locator::LinkText(s) => fantoccini::Locator::LinkText(s),
-        }
-    }
+    /// CSS through open shadow roots (`express-checkout >>> button.pay`): at least two parts,
+    /// each looked up inside the shadow roots of what the one before found. Found by
+    /// `journey::locate`, like every locator.
+    Shadow(Vec<String>),
 }
 
 impl fmt::Display for Locator {
@@ -72,6 +66,7 @@ impl fmt::Display for Locator {
             Locator::Css(s) => write!(f, "`{s}`"),
             Locator::XPath(s) => write!(f, "xpath `{s}`"),
             Locator::LinkText(s) => write!(f, "link text `{s}`"),
+            Locator::Shadow(parts) => write!(f, "`{}`", parts.join(" >>> ")),
         }
     }
 }
@@ -360,12 +355,18 @@ impl Action {
         }
     }
 
-    /// The actions a block runs (`frame`, `window`, `if_present`); none for the others.
-    pub fn nested(&self) -> &[Action] {
+    /// The element an action looks for, if any (for saying which part of a shadow path is
+    /// missing).
+    pub fn locator(&self) -> Option<&Locator> {
         match self {
-            Action::Frame { actions, .. } | Action::IfPresent { actions, .. } => actions,
-            Action::Window(block) => &block.actions,
-            _ => &[],
+            Action::WaitFor { target, .. }
+            | Action::AssertText { target, .. }
+            | Action::AssertCount { target, .. }
+            | Action::StoreText { target, .. }
+            | Action::StoreAttr { target, .. }
+            | Action::AssertVisible(target)
+            | Action::AssertAbsent(target) => Some(target),
+            other => other.target(),
         }
     }
 

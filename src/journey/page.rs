@@ -97,9 +97,16 @@ pub async fn describe(client: &Client, redactor: &Redactor) -> Option<String> {
 /// Blacks out masked elements, password fields and any element showing a secret, by drawing
 /// opaque boxes over them; returns how many boxes it drew.
 const MASK_SCRIPT: &str = r#"
-const [selectors, xpaths, secrets] = arguments;
+const [selectors, xpaths, secrets, shadowPaths] = arguments;
 const els = new Set(document.querySelectorAll('input[type=password]'));
 for (const s of selectors) { try { document.querySelectorAll(s).forEach(e => els.add(e)); } catch (e) {} }
+for (const parts of shadowPaths) {
+  try {
+    let found = [...document.querySelectorAll(parts[0])];
+    for (const part of parts.slice(1)) found = found.flatMap(h => h.shadowRoot ? [...h.shadowRoot.querySelectorAll(part)] : []);
+    found.forEach(e => els.add(e));
+  } catch (e) {}
+}
 for (const x of xpaths) {
   try {
     const r = document.evaluate(x, document, null, XPathResult.ORDERED_NODE_SNAPSHOT_TYPE, null);
@@ -185,9 +192,11 @@ impl Screenshots<'_> {
         let fail = |e: CmdError| super::outcome::classify(&e, &doing);
         let mut css = Vec::new();
         let mut xpaths = Vec::new();
+        let mut shadow_paths = Vec::new();
         for locator in self.mask {
             match locator {
                 Locator::Css(s) => css.push(s.clone()),
+                Locator::Shadow(parts) => shadow_paths.push(parts.clone()),
                 Locator::XPath(x) => xpaths.push(x.clone()),
                 Locator::LinkText(t) => {
                     xpaths.push(format!("//a[normalize-space(.)={}]", xpath_literal(t)))
@@ -196,7 +205,12 @@ impl Screenshots<'_> {
         }
         // The picture shows every frame: mask them all, from the top document down.
         to_top_frame(client).await.map_err(fail)?;
-        let args = vec![json!(css), json!(xpaths), json!(self.secrets)];
+        let args = vec![
+            json!(css),
+            json!(xpaths),
+            json!(self.secrets),
+            json!(shadow_paths),
+        ];
         let masked = in_every_frame(client, MASK_SCRIPT, &args, 0)
             .await
             .map_err(fail)?;
@@ -276,8 +290,7 @@ pub async fn to_top_frame(client: &Client) -> Result<(), CmdError> {
 pub async fn enter_frames(client: &Client, frames: &[Locator]) -> Result<(), CmdError> {
     to_top_frame(client).await?;
     for frame in frames {
-        client
-            .find(frame.as_fantoccini())
+        super::locate::find(client, frame)
             .await?
             .enter_frame()
             .await?;

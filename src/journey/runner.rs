@@ -3,7 +3,8 @@
 
 use super::actions::ActionEnv;
 use super::blocks;
-use super::model::{Action, Journey, Step};
+use super::cut;
+use super::model::{Action, Browser, Journey, Step};
 use super::outcome::*;
 use super::page::{self, Screenshots};
 use super::secrets::Redactor;
@@ -11,14 +12,16 @@ use crate::artifacts;
 use crate::webdriver::{DriverPool, Endpoint, Session, SessionOptions};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-/// Beyond a step's timeout, how long a WebDriver command may still hang before the session is
-/// declared stuck and killed. The driver's own page-load timeout normally fires first.
+/// Beyond a step's timeout, how long a WebDriver command may still run before the step is cut
+/// (the driver's own page-load timeout, set to end by the deadline, normally fires first). A
+/// cut step's browser then gets [`cut::GRACE`] to answer again, for the artifacts, before its
+/// session counts as stuck and is killed.
 const BACKSTOP: Duration = Duration::from_secs(1);
 /// Bound on reading the page and saving artifacts after a failure.
 const CAPTURE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -27,6 +30,12 @@ const CAPTURE_TIMEOUT: Duration = Duration::from_secs(10);
 pub enum RunEvent<'a> {
     AttemptStarted {
         attempt: u32,
+    },
+    /// The run starts something that takes time; it lasts until the next `Busy` or
+    /// `StepFinished`.
+    Busy {
+        attempt: u32,
+        activity: Activity<'a>,
     },
     StepFinished {
         attempt: u32,
@@ -37,6 +46,18 @@ pub enum RunEvent<'a> {
         outcome: Outcome,
         retrying: bool,
     },
+}
+
+/// What a run is busy with, for a live display of what runs now and for how long.
+pub enum Activity<'a> {
+    /// Starting a browser session (the driver included).
+    StartingSession(Browser),
+    /// An action of a step.
+    Action { step: &'a str, action: &'a Action },
+    /// Saving a failed step's screenshot, HTML and log (after the grace a cut step gets).
+    SavingArtifacts { step: &'a str },
+    /// Closing the browser session (and its driver).
+    ClosingSession,
 }
 
 /// Runs journeys against one WebDriver endpoint.
@@ -212,8 +233,16 @@ impl Runner {
             let needs_browser = step.actions.iter().any(Action::needs_browser);
             if needs_browser && session.as_ref().is_none_or(Session::is_poisoned) {
                 if let Some(old) = session.take() {
+                    on_event(RunEvent::Busy {
+                        attempt: number,
+                        activity: Activity::ClosingSession,
+                    });
                     old.close().await;
                 }
+                on_event(RunEvent::Busy {
+                    attempt: number,
+                    activity: Activity::StartingSession(journey.browser),
+                });
                 match Session::start(&options).await {
                     Ok(started) => {
                         session_start_ms.get_or_insert(millis(started.start_time));
@@ -273,6 +302,12 @@ impl Runner {
                     &mut values,
                     &screenshots,
                     redactor,
+                    &mut |activity| {
+                        on_event(RunEvent::Busy {
+                            attempt: number,
+                            activity,
+                        })
+                    },
                 )
                 .await;
             if let (Some(fault), StepOutcome::Failed | StepOutcome::Error) =
@@ -287,6 +322,10 @@ impl Runner {
             });
         }
         if let Some(session) = session {
+            on_event(RunEvent::Busy {
+                attempt: number,
+                activity: Activity::ClosingSession,
+            });
             session.close().await;
         }
 
@@ -317,17 +356,20 @@ impl Runner {
         values: &mut HashMap<String, String>,
         screenshots: &Screenshots<'_>,
         redactor: &Redactor,
+        busy: &mut (dyn FnMut(Activity<'_>) + Send),
     ) -> StepReport {
         if let Some(session) = session.as_deref_mut() {
             // The driver's own page-load timeout fires first and leaves the session usable.
             session.set_page_load_timeout(limit).await;
         }
-        let current = AtomicUsize::new(0);
+        // The action running, and since when: what a cut step was doing.
+        let current = std::sync::Mutex::new((0, Instant::now()));
         let mut artifacts = Vec::new();
         let mut skipped_actions = Vec::new();
         let started = Instant::now();
         let deadline = started + limit;
-        let client = session.as_deref().map(|s| &s.client);
+        let shared = session.as_deref();
+        let client = shared.map(|s| &s.client);
         let work = async {
             let mut env = ActionEnv {
                 client,
@@ -343,7 +385,18 @@ impl Runner {
                 frames: Vec::new(),
             };
             for (i, action) in step.actions.iter().enumerate() {
-                current.store(i, Ordering::Relaxed);
+                *current.lock().unwrap_or_else(|e| e.into_inner()) = (i, Instant::now());
+                busy(Activity::Action {
+                    step: &step.name,
+                    action,
+                });
+                if let (true, Some(session)) = (action.may_navigate(), shared) {
+                    // A page load the driver ends by the deadline leaves the session usable;
+                    // within the backstop, so that the driver's answer comes first.
+                    session
+                        .end_page_loads_by(deadline.into_std(), BACKSTOP / 2)
+                        .await;
+                }
                 blocks::run_one(&mut env, action).await?;
             }
             Ok::<(), Failure>(())
@@ -354,10 +407,11 @@ impl Runner {
                 Ok(result) => result,
                 Err(_) => {
                     stuck = true;
-                    let action = &step.actions[current.load(Ordering::Relaxed)];
+                    let (i, since) = *current.lock().unwrap_or_else(|e| e.into_inner());
+                    let action = &step.actions[i];
                     Err(Failure::shop(
                         ReasonClass::Timeout,
-                        format!("{}: {limit_text} ran out and the browser did not answer", action.describe()),
+                        cut::still_running(&action.describe(), cut::command(action), since.elapsed()),
                     ))
                 }
             },
@@ -386,13 +440,25 @@ impl Runner {
                 if timed_out && !failure.reason.contains(limit_text) {
                     failure.reason = format!("{} ({limit_text} ran out)", failure.reason);
                 }
-                if stuck || failure.fault == Fault::Monitor {
-                    if let Some(session) = session.as_deref_mut() {
+                if let Some(session) = session.as_deref_mut() {
+                    // Cut inside a command: the browser gets a grace to end it and answer, for
+                    // the artifacts; one that does not answer is stuck.
+                    if failure.fault == Fault::Monitor
+                        || (stuck && !cut::answers_again(&session.client).await)
+                    {
                         session.poison();
+                    }
+                    if stuck && session.is_poisoned() {
+                        failure.reason = format!(
+                            "{}; the browser did not answer for {} s more, so its session was ended without artifacts",
+                            failure.reason,
+                            cut::GRACE.as_secs()
+                        );
                     }
                 }
                 match session.filter(|s| !s.is_poisoned()) {
                     Some(session) if failure.fault == Fault::Shop => {
+                        busy(Activity::SavingArtifacts { step: &step.name });
                         let capture = async {
                             if let Some(page) = page::describe(&session.client, redactor).await {
                                 failure.reason = format!("{}; {page}", failure.reason);

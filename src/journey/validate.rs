@@ -3,6 +3,7 @@
 
 use super::file::*;
 use super::keys;
+use super::locate;
 use super::model::*;
 use super::template::{is_name, Template};
 use crate::calendar::{parse_cron, shortest_gap};
@@ -103,31 +104,27 @@ impl Checker<'_> {
         // `click: "#buy"` has no `.selector` node: `find` falls back to the string itself.
         if let Some(css) = &target.selector {
             let path = &format!("{path}.selector");
+            if let Some(parts) = locate::shadow_parts(css) {
+                self.shadow_path(path, css, &parts);
+                return Locator::Shadow(parts);
+            }
             if css.trim().is_empty() {
                 self.error(path, "empty CSS selector");
             } else {
-                match super::css::check(css) {
-                    Err(reason) => self.error_hint(
-                        path,
-                        format!("`{css}` is not a valid CSS selector: {reason}"),
-                        "check brackets and quotes; for a selector CSS cannot express, use `xpath:`",
-                    ),
-                    Ok(unknown) => {
-                        for name in unknown {
-                            self.warning_hint(
-                                path,
-                                format!("`{name}` in `{css}` is no standard pseudo-class or pseudo-element"),
-                                "a browser that lacks it rejects the selector and the action fails: check the spelling",
-                            );
-                        }
-                    }
-                }
+                self.css(path, css, css);
             }
             return Locator::Css(css.clone());
         }
         if let Some(xpath) = &target.xpath {
+            let path = &format!("{path}.xpath");
             if xpath.trim().is_empty() {
-                self.error(&format!("{path}.xpath"), "empty xpath");
+                self.error(path, "empty xpath");
+            } else if xpath.contains(locate::PIERCE) {
+                self.error_hint(
+                    path,
+                    format!("`>>>` in xpath `{xpath}` does not reach into a shadow root: WebDriver finds no XPath there"),
+                    "write a CSS selector instead: `selector: \"host-element >>> button.pay\"`",
+                );
             }
             return Locator::XPath(xpath.clone());
         }
@@ -136,6 +133,57 @@ impl Checker<'_> {
             self.error(&format!("{path}.link_text"), "empty link_text");
         }
         Locator::LinkText(text)
+    }
+
+    /// Checks one CSS selector (`part` of the whole selector `css`): an error when browsers
+    /// reject it, a warning for a pseudo-class no standard names.
+    fn css(&mut self, path: &str, css: &str, part: &str) {
+        let (what, hint) = if part == css {
+            (
+                format!("`{css}`"),
+                "check brackets and quotes; for a selector CSS cannot express, use `xpath:`",
+            )
+        } else {
+            (
+                format!("`{part}` (in `{css}`)"),
+                "check brackets and quotes; each part between `>>>` is a CSS selector (WebDriver finds no XPath inside a shadow root)",
+            )
+        };
+        match super::css::check(part) {
+            Err(reason) => self.error_hint(
+                path,
+                format!("{what} is not a valid CSS selector: {reason}"),
+                hint,
+            ),
+            Ok(unknown) => {
+                for name in unknown {
+                    self.warning_hint(
+                        path,
+                        format!("`{name}` in {what} is no standard pseudo-class or pseudo-element"),
+                        "a browser that lacks it rejects the selector and the action fails: check the spelling",
+                    );
+                }
+            }
+        }
+    }
+
+    /// A selector that pierces shadow roots: every part a CSS selector, none empty.
+    fn shadow_path(&mut self, path: &str, css: &str, parts: &[String]) {
+        let hint = "write the shadow host's selector, `>>>`, then a selector inside its shadow root, e.g. `express-checkout >>> button.pay`";
+        if let Some(empty) = parts.iter().position(String::is_empty) {
+            let place = match empty {
+                0 => "before the first `>>>`: name the shadow host".to_string(),
+                i if i == parts.len() - 1 => {
+                    "after the last `>>>`: name the element inside the shadow root".to_string()
+                }
+                _ => "between two `>>>`".to_string(),
+            };
+            self.error_hint(path, format!("`{css}` has no selector {place}"), hint);
+            return;
+        }
+        for part in parts {
+            self.css(path, css, part);
+        }
     }
 
     /// A URL expectation. The plain form is a path (`/cart`, compared whole, the query only

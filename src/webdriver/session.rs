@@ -61,7 +61,9 @@ pub struct Session {
     pub start_time: Duration,
     /// Set when a command timed out: the session may be stuck, send it nothing more.
     poisoned: bool,
-    page_load_timeout: Duration,
+    /// The driver's page-load (and script) timeout as last set; behind a lock so that an
+    /// action can lower it while the session is shared.
+    page_load_timeout: std::sync::Mutex<Duration>,
 }
 
 impl Session {
@@ -120,20 +122,42 @@ impl Session {
             profile_dir,
             start_time: started.elapsed(),
             poisoned: false,
-            page_load_timeout: options.page_load_timeout,
+            page_load_timeout: std::sync::Mutex::new(options.page_load_timeout),
         })
     }
 
     /// Sets the driver's page-load and script timeouts (one command, only when they change).
-    pub async fn set_page_load_timeout(&mut self, timeout: Duration) {
-        if self.poisoned || timeout == self.page_load_timeout {
+    pub async fn set_page_load_timeout(&self, timeout: Duration) {
+        if self.poisoned || timeout == self.current_page_load_timeout() {
             return;
         }
         let config = TimeoutConfiguration::new(Some(timeout), Some(timeout), Some(Duration::ZERO));
         if let Ok(Ok(())) =
             tokio::time::timeout(CLOSE_TIMEOUT, self.client.update_timeouts(config)).await
         {
-            self.page_load_timeout = timeout;
+            *self
+                .page_load_timeout
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = timeout;
+        }
+    }
+
+    fn current_page_load_timeout(&self) -> Duration {
+        *self
+            .page_load_timeout
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Before a command that may load a page: lowers the driver's page-load timeout so that
+    /// a load started now ends by `deadline` (give or take `slack`). The driver then cuts it
+    /// and answers, and the session stays usable for the failed step's artifacts; a load the
+    /// driver let run past the deadline would hold every later command behind it.
+    pub async fn end_page_loads_by(&self, deadline: Instant, slack: Duration) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if self.current_page_load_timeout() > left + slack {
+            self.set_page_load_timeout(left.max(Duration::from_millis(1)))
+                .await;
         }
     }
 

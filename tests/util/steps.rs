@@ -1,6 +1,6 @@
 //! Journeys written as a few steps and run in both browsers, for the tests of single actions
 //! (tests/actions.rs, tests/dialogs.rs): the runner, the per-browser test pair, and the
-//! assertions on the run's JSON report.
+//! assertions on the run's JSON report and its artifacts.
 
 use super::{require_browser, Outcome, Run, RunningShop};
 
@@ -57,5 +57,27 @@ pub fn assert_contains(reason: &str, wanted: &str) {
     assert!(
         reason.contains(wanted),
         "reason should contain {wanted:?}: {reason}"
+    );
+}
+
+/// The artifact of step `name` whose file is `<name>.<extension>`, read.
+pub fn artifact(out: &Outcome, name: &str, extension: &str) -> Vec<u8> {
+    let artifacts = out.step(name)["artifacts"]
+        .as_array()
+        .unwrap_or_else(|| panic!("step {name} has artifacts\n{}", out.describe()));
+    let path = artifacts
+        .iter()
+        .filter_map(|a| a.as_str())
+        .find(|a| a.ends_with(&format!("{name}.{extension}")))
+        .unwrap_or_else(|| panic!("no {extension} artifact of {name}: {artifacts:?}"));
+    std::fs::read(path).unwrap_or_else(|e| panic!("read {path}: {e}"))
+}
+
+/// The failed step `name` has a screenshot among its artifacts, and it is a PNG.
+pub fn assert_screenshot(out: &Outcome, name: &str) {
+    let bytes = artifact(out, name, "png");
+    assert!(
+        bytes.starts_with(b"\x89PNG"),
+        "the screenshot of {name} is a PNG"
     );
 }
