@@ -390,14 +390,7 @@ impl Runner {
                 };
                 let done = match actions::perform(&mut env, action).await {
                     Ok(done) => done,
-                    Err(failure) => {
-                        return Err(match client {
-                            Some(client) => {
-                                actions::after_failure(client, action, failure, redactor).await
-                            }
-                            None => failure,
-                        })
-                    }
+                    Err(failure) => return Err((failure, Some(action))),
                 };
                 match done {
                     actions::Done::Skipped(reason) => {
@@ -409,12 +402,14 @@ impl Runner {
                     }
                     actions::Done::Performed => {
                         if let (true, Some(client)) = (action.may_navigate(), client) {
-                            page::check_navigation(client, &action.describe()).await?;
+                            page::check_navigation(client, &action.describe())
+                                .await
+                                .map_err(|failure| (failure, None))?;
                         }
                     }
                 }
             }
-            Ok::<(), Failure>(())
+            Ok::<(), (Failure, Option<&Action>)>(())
         };
         let mut stuck = false;
         let result = tokio::select! {
@@ -424,15 +419,27 @@ impl Runner {
                     stuck = true;
                     let (i, since) = *current.lock().unwrap_or_else(|e| e.into_inner());
                     let action = &step.actions[i];
-                    Err(Failure::shop(
+                    Err((Failure::shop(
                         ReasonClass::Timeout,
                         cut::still_running(&action.describe(), cut::command(action), since.elapsed()),
-                    ))
+                    ), None))
                 }
             },
-            _ = self.cancel.cancelled() => Err(Failure::monitor(ReasonClass::Cancelled, "cancelled")),
+            _ = self.cancel.cancelled() => Err((Failure::monitor(ReasonClass::Cancelled, "cancelled"), None)),
         };
         let elapsed = started.elapsed();
+        // A failed action's diagnosis (an open dialog, the missing part of a shadow path) is
+        // not the step's time, and not cut by its backstop.
+        let result = match (result, client) {
+            (Err((failure, Some(action))), Some(client)) => {
+                let diagnosed = actions::after_failure(client, action, failure.clone(), redactor);
+                Err(tokio::time::timeout(CAPTURE_TIMEOUT, diagnosed)
+                    .await
+                    .unwrap_or(failure))
+            }
+            (Err((failure, _)), _) => Err(failure),
+            (Ok(()), _) => Ok(()),
+        };
         let mut report = StepReport {
             name: step.name.clone(),
             outcome: StepOutcome::Ok,
@@ -458,9 +465,13 @@ impl Runner {
                 if let Some(session) = session.as_deref_mut() {
                     // Cut inside a command: the browser gets a grace to end it and answer, for
                     // the artifacts; one that does not answer is stuck.
-                    if failure.fault == Fault::Monitor
-                        || (stuck && !cut::answers_again(&session.client).await)
-                    {
+                    let answers = || async {
+                        tokio::select! {
+                            answered = cut::answers_again(&session.client) => answered,
+                            _ = self.cancel.cancelled() => false,
+                        }
+                    };
+                    if failure.fault == Fault::Monitor || (stuck && !answers().await) {
                         session.poison();
                     }
                     if stuck && session.is_poisoned() {
