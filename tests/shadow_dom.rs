@@ -1,7 +1,7 @@
 //! Piercing selectors (`host >>> inner`), run for real: the `shopwatch` binary in Firefox and
 //! Chromium against the demo shop's cart, whose `<express-checkout>` web component keeps its
 //! button and status line in an open shadow root (and a `<payment-badge>` with a shadow root of
-//! its own inside that).
+//! its own inside that). Screenshots black out what is masked or shows a secret in there too.
 
 mod util;
 
@@ -11,6 +11,7 @@ use util::*;
 in_both_browsers!(
     a_click_inside_the_shadow_root_shows_its_message,
     a_missing_part_of_the_path_is_named,
+    masks_and_secrets_inside_shadow_roots_are_blacked_out,
 );
 
 /// Puts two Ethiopia Yirgacheffe in the cart and shows the cart.
@@ -92,4 +93,36 @@ async fn a_missing_part_of_the_path_is_named(browser: &str) {
         &step("host-missing"),
         "(no shadow host matches `checkout-widget`)",
     );
+}
+
+/// A `mask` path and a secret shown inside the shadow root are both covered before a
+/// screenshot: two boxes, where page-level masking would find neither.
+async fn masks_and_secrets_inside_shadow_roots_are_blacked_out(browser: &str) {
+    require_browser(browser);
+    let shop = start_shop().await;
+    let secret = format!("shadow-secret-{}", std::process::id());
+    let yaml = format!(
+        "journey: shadow\nbase_url: http://127.0.0.1:1\nmask: [\"express-checkout >>> button.pay\"]\nvars:\n  token: {{ secret: env:SHADOW_SECRET }}\nsteps:\n{FILL_CART}{}",
+        r##"
+  - step: shot
+    do:
+      - execute: { script: "document.querySelector('express-checkout').shadowRoot.querySelector('.status').textContent = 'Token ' + arguments[0]", args: ["${token}"] }
+      - screenshot: cart
+"##
+    );
+    let out = Run::journey(&yaml, &shop.url(), browser)
+        .env("SHADOW_SECRET", secret.clone())
+        .env("SHOPWATCH_LOG", "debug")
+        .go()
+        .await;
+    assert_passed(&out);
+    let masked: u32 = out
+        .stderr
+        .lines()
+        .find_map(|l| l.split("screenshot cart: masked ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("masking logged\n{}", out.describe()));
+    assert_eq!(masked, 2, "the button and the secret: {}", out.describe());
+    assert!(!out.stderr.contains(&secret), "{}", out.describe());
 }

@@ -13,25 +13,46 @@ use fantoccini::Client;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// Runs `actions` in order; the first failure ends the list.
-pub async fn run_actions(env: &mut ActionEnv<'_>, actions: &[Action]) -> Result<(), Failure> {
+/// A failure, with the action whose failure still needs [`actions::after_failure`]: a step's
+/// own action is diagnosed after the step's clock stopped (the runner does it); one inside a
+/// block at once, while its frame or window is still current.
+pub type Failed<'a> = (Failure, Option<&'a Action>);
+
+/// Runs a block's `actions` in order; the first failure ends the list.
+async fn run_actions(env: &mut ActionEnv<'_>, actions: &[Action]) -> Result<(), Failure> {
     for action in actions {
-        run_one(env, action).await?;
+        match run_one(env, action).await {
+            Ok(()) => {}
+            Err((failure, Some(action))) => {
+                return Err(match env.client {
+                    Some(client) => {
+                        actions::after_failure(client, action, failure, env.redactor).await
+                    }
+                    None => failure,
+                })
+            }
+            Err((failure, None)) => return Err(failure),
+        }
     }
     Ok(())
 }
 
 /// Runs one action or block. A skipped optional action is noted in `env.skipped`; after an
 /// action that may load a page, the page is checked for an HTTP error.
-pub async fn run_one(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Failure> {
+pub async fn run_one<'a>(env: &mut ActionEnv<'_>, action: &'a Action) -> Result<(), Failed<'a>> {
     let doing = action.describe();
+    let whole = |failure| (failure, None);
     match action {
         Action::Frame {
             target,
             actions,
             timeout,
-        } => return Box::pin(frame(env, target, actions, *timeout, &doing)).await,
-        Action::Window(block) => return Box::pin(window(env, block, &doing)).await,
+        } => {
+            return Box::pin(frame(env, target, actions, *timeout, &doing))
+                .await
+                .map_err(whole)
+        }
+        Action::Window(block) => return Box::pin(window(env, block, &doing)).await.map_err(whole),
         Action::IfPresent {
             target,
             wait,
@@ -39,7 +60,7 @@ pub async fn run_one(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Fai
         } => {
             let wait = (*wait).min(env.deadline.saturating_duration_since(Instant::now()));
             return match actions::shows(env, target, wait, &doing).await {
-                Ok(()) => Box::pin(run_actions(env, actions)).await,
+                Ok(()) => Box::pin(run_actions(env, actions)).await.map_err(whole),
                 // `shows` yields `ElementMissing` only for its own wait: the element never showed.
                 Err(failure) if failure.class == ReasonClass::ElementMissing => {
                     env.skipped.push(SkippedAction {
@@ -48,20 +69,14 @@ pub async fn run_one(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Fai
                     });
                     Ok(())
                 }
-                Err(failure) => Err(failure),
+                Err(failure) => Err(whole(failure)),
             };
         }
         _ => {}
     }
-    let done = match actions::perform(env, action).await {
-        Ok(done) => done,
-        Err(failure) => {
-            return Err(match env.client {
-                Some(client) => actions::after_failure(client, action, failure, env.redactor).await,
-                None => failure,
-            })
-        }
-    };
+    let done = actions::perform(env, action)
+        .await
+        .map_err(|failure| (failure, Some(action)))?;
     match done {
         Done::Skipped(reason) => {
             let action = match action {
@@ -72,7 +87,9 @@ pub async fn run_one(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Fai
         }
         Done::Performed => {
             if let (true, Some(client)) = (action.may_navigate(), env.client) {
-                page::check_navigation(client, &doing).await?;
+                page::check_navigation(client, &doing)
+                    .await
+                    .map_err(whole)?;
             }
         }
     }

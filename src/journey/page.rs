@@ -94,11 +94,17 @@ pub async fn describe(client: &Client, redactor: &Redactor) -> Option<String> {
     Some(text)
 }
 
-/// Blacks out masked elements, password fields and any element showing a secret, by drawing
-/// opaque boxes over them; returns how many boxes it drew.
+/// Blacks out masked elements, password fields and any element showing a secret (in the page
+/// and in its open shadow roots), by drawing opaque boxes over them; returns how many boxes it
+/// drew.
 const MASK_SCRIPT: &str = r#"
 const [selectors, xpaths, secrets, shadowPaths] = arguments;
-const els = new Set(document.querySelectorAll('input[type=password]'));
+// The document and every open shadow root in it: a web component's fields are masked too.
+const roots = [document];
+for (let i = 0; i < roots.length; i++) {
+  for (const el of roots[i].querySelectorAll('*')) if (el.shadowRoot) roots.push(el.shadowRoot);
+}
+const els = new Set(roots.flatMap(r => [...r.querySelectorAll('input[type=password]')]));
 for (const s of selectors) { try { document.querySelectorAll(s).forEach(e => els.add(e)); } catch (e) {} }
 for (const parts of shadowPaths) {
   try {
@@ -114,13 +120,16 @@ for (const x of xpaths) {
   } catch (e) {}
 }
 if (secrets.length) {
-  for (const input of document.querySelectorAll('input, textarea')) {
-    if (secrets.some(s => input.value.includes(s))) els.add(input);
-  }
-  const walker = document.createTreeWalker(document.body || document.documentElement, NodeFilter.SHOW_TEXT);
-  while (walker.nextNode()) {
-    const node = walker.currentNode;
-    if (secrets.some(s => node.nodeValue.includes(s)) && node.parentElement) els.add(node.parentElement);
+  for (const root of roots) {
+    for (const input of root.querySelectorAll('input, textarea')) {
+      if (secrets.some(s => input.value.includes(s))) els.add(input);
+    }
+    const start = root === document ? (document.body || document.documentElement) : root;
+    const walker = document.createTreeWalker(start, NodeFilter.SHOW_TEXT);
+    while (walker.nextNode()) {
+      const node = walker.currentNode;
+      if (secrets.some(s => node.nodeValue.includes(s)) && node.parentElement) els.add(node.parentElement);
+    }
   }
 }
 let drawn = 0;

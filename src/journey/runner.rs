@@ -1,7 +1,7 @@
 //! Running a journey: attempts (each in a fresh browser session), steps in order with their
 //! timeouts, `always` steps after a failure, artifacts of failed steps, and the outcome.
 
-use super::actions::ActionEnv;
+use super::actions::{self, ActionEnv};
 use super::blocks;
 use super::cut;
 use super::model::{Action, Browser, Journey, Step};
@@ -399,7 +399,7 @@ impl Runner {
                 }
                 blocks::run_one(&mut env, action).await?;
             }
-            Ok::<(), Failure>(())
+            Ok::<(), (Failure, Option<&Action>)>(())
         };
         let mut stuck = false;
         let result = tokio::select! {
@@ -409,15 +409,27 @@ impl Runner {
                     stuck = true;
                     let (i, since) = *current.lock().unwrap_or_else(|e| e.into_inner());
                     let action = &step.actions[i];
-                    Err(Failure::shop(
+                    Err((Failure::shop(
                         ReasonClass::Timeout,
                         cut::still_running(&action.describe(), cut::command(action), since.elapsed()),
-                    ))
+                    ), None))
                 }
             },
-            _ = self.cancel.cancelled() => Err(Failure::monitor(ReasonClass::Cancelled, "cancelled")),
+            _ = self.cancel.cancelled() => Err((Failure::monitor(ReasonClass::Cancelled, "cancelled"), None)),
         };
         let elapsed = started.elapsed();
+        // A failed action's diagnosis (an open dialog, the missing part of a shadow path) is
+        // not the step's time, and not cut by its backstop.
+        let result = match (result, client) {
+            (Err((failure, Some(action))), Some(client)) => {
+                let diagnosed = actions::after_failure(client, action, failure.clone(), redactor);
+                Err(tokio::time::timeout(CAPTURE_TIMEOUT, diagnosed)
+                    .await
+                    .unwrap_or(failure))
+            }
+            (Err((failure, _)), _) => Err(failure),
+            (Ok(()), _) => Ok(()),
+        };
         let mut report = StepReport {
             name: step.name.clone(),
             outcome: StepOutcome::Ok,
@@ -443,9 +455,13 @@ impl Runner {
                 if let Some(session) = session.as_deref_mut() {
                     // Cut inside a command: the browser gets a grace to end it and answer, for
                     // the artifacts; one that does not answer is stuck.
-                    if failure.fault == Fault::Monitor
-                        || (stuck && !cut::answers_again(&session.client).await)
-                    {
+                    let answers = || async {
+                        tokio::select! {
+                            answered = cut::answers_again(&session.client) => answered,
+                            _ = self.cancel.cancelled() => false,
+                        }
+                    };
+                    if failure.fault == Fault::Monitor || (stuck && !answers().await) {
                         session.poison();
                     }
                     if stuck && session.is_poisoned() {
