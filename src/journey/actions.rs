@@ -4,6 +4,7 @@
 use super::model::*;
 use super::outcome::{classify, clip, Failure, Fault, ReasonClass};
 use super::page;
+use super::recorder::Recorder;
 use super::secrets::Redactor;
 use crate::error_chain::error_chain;
 use fantoccini::actions::{InputSource, MouseActions, PointerAction};
@@ -42,6 +43,12 @@ macro_rules! settle {
             // The shop said what went wrong: no need to wait for the timeout to say less.
             if let Some(failure) = page_error($env, &$doing).await {
                 break Err(failure);
+            }
+            // The page may be a new one by now: watch it from here on.
+            if !$expecting {
+                if let Some(client) = $env.client {
+                    $env.recorder.read(client, $env.redactor).await;
+                }
             }
             if Instant::now() + POLL > deadline {
                 break Err(($fail)(seen));
@@ -150,6 +157,8 @@ pub struct ActionEnv<'a> {
     pub redactor: &'a Redactor,
     /// The shop's error elements (`fail_on`): one shown during a wait fails the action at once.
     pub fail_on: &'a [Locator],
+    /// The page's failed requests and console errors during the step, read at every poll.
+    pub recorder: &'a Recorder,
 }
 
 impl ActionEnv<'_> {

@@ -9,6 +9,7 @@ pub mod keys;
 pub mod model;
 pub mod outcome;
 pub mod page;
+pub mod recorder;
 pub mod runner;
 pub mod secrets;
 pub mod template;

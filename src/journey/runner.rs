@@ -5,6 +5,7 @@ use super::actions::{self, ActionEnv};
 use super::model::{Action, Journey, Step};
 use super::outcome::*;
 use super::page::{self, Screenshots};
+use super::recorder::Recorder;
 use super::secrets::Redactor;
 use crate::artifacts;
 use crate::webdriver::{Endpoint, Session, SessionOptions};
@@ -316,6 +317,7 @@ impl Runner {
             session.set_page_load_timeout(limit).await;
         }
         let current = AtomicUsize::new(0);
+        let recorder = Recorder::default();
         let mut artifacts = Vec::new();
         let mut skipped_actions = Vec::new();
         let started = Instant::now();
@@ -334,6 +336,7 @@ impl Runner {
                     artifacts: &mut artifacts,
                     redactor,
                     fail_on: &step.fail_on,
+                    recorder: &recorder,
                 };
                 let done = match actions::perform(&mut env, action).await {
                     Ok(done) => done,
@@ -355,8 +358,11 @@ impl Runner {
                         skipped_actions.push(SkippedAction { action, reason });
                     }
                     actions::Done::Performed => {
-                        if let (true, Some(client)) = (action.may_navigate(), client) {
-                            page::check_navigation(client, &action.describe()).await?;
+                        if let Some(client) = client {
+                            recorder.read(client, redactor).await;
+                            if action.may_navigate() {
+                                page::check_navigation(client, &action.describe()).await?;
+                            }
                         }
                     }
                 }
@@ -389,6 +395,8 @@ impl Runner {
             always: step.always,
             artifacts: Vec::new(),
             skipped_actions: Vec::new(),
+            failed_requests: Vec::new(),
+            console_errors: Vec::new(),
         };
         match result {
             Ok(()) => {
@@ -409,14 +417,18 @@ impl Runner {
                 match session.filter(|s| !s.is_poisoned()) {
                     Some(session) if failure.fault == Fault::Shop => {
                         let capture = async {
+                            recorder.read(&session.client, redactor).await;
+                            let recorded = recorder.recorded(true, redactor);
                             if let Some(page) = page::describe(&session.client, redactor).await {
                                 failure.reason = format!("{}; {page}", failure.reason);
                             }
+                            failure.reason.push_str(&recorded.reason_suffix());
                             page::capture_failure(
                                 &session.client,
                                 screenshots,
                                 redactor,
                                 &step.name,
+                                &recorded,
                             )
                             .await
                         };
@@ -435,6 +447,12 @@ impl Runner {
                 report.reason_class = Some(failure.class);
             }
         }
+        let recorded = recorder.recorded(
+            matches!(report.outcome, StepOutcome::Failed | StepOutcome::Error),
+            redactor,
+        );
+        report.failed_requests = recorded.requests;
+        report.console_errors = recorded.console_errors;
         report.artifacts = artifacts;
         report.skipped_actions = skipped_actions;
         report
@@ -509,5 +527,7 @@ fn skipped(step: &Step, reason: String) -> StepReport {
         always: step.always,
         artifacts: Vec::new(),
         skipped_actions: Vec::new(),
+        failed_requests: Vec::new(),
+        console_errors: Vec::new(),
     }
 }
