@@ -13,6 +13,7 @@ in_both_browsers!(
     a_failing_quote_call_is_named_with_the_toast_text,
     a_quote_call_that_does_not_answer_is_named_at_the_timeout,
     a_call_made_while_the_page_loads_is_named_without_its_method,
+    a_page_answering_an_error_is_a_failed_document_request,
     console_errors_and_failed_requests_are_kept_per_step_with_secrets_redacted,
     a_step_without_failures_records_nothing,
 );
@@ -220,6 +221,35 @@ async fn a_call_made_while_the_page_loads_is_named_without_its_method(browser: &
     assert_contains(
         &artifacts_of(&out, "home"),
         "failed requests:\n  500 /api/cart\n",
+    );
+}
+
+/// The page itself answers 404: the step fails for its status, and the document is its
+/// failed request.
+async fn a_page_answering_an_error_is_a_failed_document_request(browser: &str) {
+    let shop = start_shop().await;
+    let out = run_steps(
+        &shop,
+        browser,
+        "requests",
+        r##"
+  - step: lost
+    do:
+      - open: /no-such-page?session=abc
+"##,
+    )
+    .await;
+    let reason = failed_at(&out, "lost", "http_status");
+    assert_contains(&reason, "the page answered HTTP 404");
+    assert!(
+        reason.ends_with("; failed requests: 404 /no-such-page"),
+        "{reason}"
+    );
+    assert_eq!(
+        out.step("lost")["failed_requests"],
+        serde_json::json!([{"url": "/no-such-page", "kind": "document", "status": 404}]),
+        "{}",
+        out.describe()
     );
 }
 

@@ -164,7 +164,7 @@ pub struct StepReport {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped_actions: Vec<SkippedAction>,
     /// The page's fetch, XHR and document requests that failed during the step (at most 20,
-    /// the most recent); for a failed step also those still without an answer.
+    /// the most recent); for a failed step also those waiting over a second for an answer.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub failed_requests: Vec<FailedRequest>,
     /// The page's `console.error` calls, uncaught errors and unhandled rejections during the

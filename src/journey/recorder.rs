@@ -21,6 +21,9 @@ use std::sync::Mutex;
 pub const MAX_PER_STEP: usize = 20;
 /// How many failed requests a failed step's reason names (the most recent).
 const IN_REASON: usize = 3;
+/// A failed step names the requests that have waited longer than this for an answer; a
+/// request that has only just started explains nothing.
+const PENDING_AFTER_MS: f64 = 1000.0;
 
 /// Installs the recorder in the page unless it is there, and hands over what it saw since
 /// the last read: `{origin, requests, console, pending}`.
@@ -183,13 +186,13 @@ impl Recorder {
     }
 
     /// What the step recorded so far: its failed requests and console errors; for a failed
-    /// step also the requests that had no answer at the last read.
+    /// step also the requests that had waited over a second for an answer at the last read.
     pub fn recorded(&self, failed: bool, redactor: &Redactor) -> Recorded {
         let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
         let mut requests: Vec<FailedRequest> =
             log.requests.iter().map(|r| r.request.clone()).collect();
         if failed {
-            for (origin, p) in &log.pending {
+            for (origin, p) in log.pending.iter().filter(|(_, p)| p.ms > PENDING_AFTER_MS) {
                 requests.push(FailedRequest {
                     method: Some(p.method.clone()),
                     url: shown_url(&p.url, origin, redactor),
