@@ -9,6 +9,13 @@
 //! load) it reads Resource Timing, which has each request's `responseStatus` in both
 //! browsers but not its method, and Navigation Timing for the document. The same request
 //! seen both ways is reported once, with its method.
+//!
+//! Measured with Firefox ESR 153 and Chromium 156: Resource Timing has `responseStatus` for
+//! fetch and XHR in both, during the load and after; a network error is an entry with status 0
+//! in Chromium and no entry at all in Firefox (the wrappers see it); a request still waiting
+//! is in neither (the wrappers know it). One read takes about 4-5 ms, as much as a `find`.
+//! WebDriver BiDi would see the load too, but needs a second (websocket) protocol beside
+//! fantoccini's and changes every session; not worth it for the methods of load-time calls.
 
 use super::outcome::{clip, FailedRequest, RequestKind};
 use super::secrets::Redactor;
