@@ -34,6 +34,12 @@ macro_rules! settle {
                 Ok(found) => break Ok(found),
                 Err(seen) => seen,
             };
+            // The page may be a new one by now: watch it from here on.
+            if !$expecting {
+                if let Some(client) = $env.client {
+                    $env.recorder.read(client, $env.redactor).await;
+                }
+            }
             // A dialog blocks the page: every look would fail until the deadline.
             if !$expecting {
                 if let Some(failure) = unexpected_dialog($env, &$doing).await {
@@ -43,12 +49,6 @@ macro_rules! settle {
             // The shop said what went wrong: no need to wait for the timeout to say less.
             if let Some(failure) = page_error($env, &$doing).await {
                 break Err(failure);
-            }
-            // The page may be a new one by now: watch it from here on.
-            if !$expecting {
-                if let Some(client) = $env.client {
-                    $env.recorder.read(client, $env.redactor).await;
-                }
             }
             if Instant::now() + POLL > deadline {
                 break Err(($fail)(seen));
@@ -155,10 +155,11 @@ pub struct ActionEnv<'a> {
     pub artifacts: &'a mut Vec<PathBuf>,
     /// Page and response text is redacted before it is clipped, so no secret is cut in half.
     pub redactor: &'a Redactor,
+    /// The page's failed requests and console errors during the step, read after every
+    /// action and at every poll.
+    pub recorder: &'a Recorder,
     /// The shop's error elements (`fail_on`): one shown during a wait fails the action at once.
     pub fail_on: &'a [Locator],
-    /// The page's failed requests and console errors during the step, read at every poll.
-    pub recorder: &'a Recorder,
 }
 
 impl ActionEnv<'_> {
@@ -204,8 +205,17 @@ pub enum Done {
     Skipped(String),
 }
 
-/// Runs `action`: an optional one only when its element shows within its wait.
+/// Runs `action` (see [`perform_unread`]), then reads what the page reported meanwhile.
 pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<Done, Failure> {
+    let done = perform_unread(env, action).await;
+    if let (Ok(_), Some(client)) = (&done, env.client) {
+        env.recorder.read(client, env.redactor).await;
+    }
+    done
+}
+
+/// Runs `action`: an optional one only when its element shows within its wait.
+async fn perform_unread(env: &mut ActionEnv<'_>, action: &Action) -> Result<Done, Failure> {
     let Action::Optional {
         action: inner,
         wait,

@@ -335,8 +335,8 @@ impl Runner {
                     screenshots,
                     artifacts: &mut artifacts,
                     redactor,
-                    fail_on: &step.fail_on,
                     recorder: &recorder,
+                    fail_on: &step.fail_on,
                 };
                 let done = match actions::perform(&mut env, action).await {
                     Ok(done) => done,
@@ -358,11 +358,8 @@ impl Runner {
                         skipped_actions.push(SkippedAction { action, reason });
                     }
                     actions::Done::Performed => {
-                        if let Some(client) = client {
-                            recorder.read(client, redactor).await;
-                            if action.may_navigate() {
-                                page::check_navigation(client, &action.describe()).await?;
-                            }
+                        if let (true, Some(client)) = (action.may_navigate(), client) {
+                            page::check_navigation(client, &action.describe()).await?;
                         }
                     }
                 }
