@@ -109,6 +109,8 @@ fn report(journey: usize, run: usize) -> RunReport {
             always: false,
             artifacts: Vec::new(),
             skipped_actions: Vec::new(),
+            failed_requests: Vec::new(),
+            console_errors: Vec::new(),
         })
         .collect();
     RunReport {

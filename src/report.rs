@@ -35,10 +35,37 @@ pub fn step_line(step: &StepReport) -> String {
     if let Some(reason) = &step.reason {
         line.push_str(&format!("\n        {reason}"));
     }
+    for note in page_notes(step) {
+        line.push_str(&format!("\n        {note}"));
+    }
     for path in &step.artifacts {
         line.push_str(&format!("\n        artifact: {}", path.display()));
     }
     line
+}
+
+/// What the page reported during a step, beyond its reason: the failed requests of a step
+/// that passed anyway (a failed step's reason names them), and the first console errors.
+fn page_notes(step: &StepReport) -> Vec<String> {
+    const SHOWN: usize = 3;
+    let mut notes = Vec::new();
+    if step.reason.is_none() && !step.failed_requests.is_empty() {
+        let requests: Vec<String> = step.failed_requests.iter().map(|r| r.to_string()).collect();
+        notes.push(format!("failed requests: {}", requests.join(", ")));
+    }
+    notes.extend(
+        step.console_errors
+            .iter()
+            .take(SHOWN)
+            .map(|e| format!("console error: {e}")),
+    );
+    if step.console_errors.len() > SHOWN {
+        notes.push(format!(
+            "({} more console errors in the JSON report)",
+            step.console_errors.len() - SHOWN
+        ));
+    }
+    notes
 }
 
 /// The closing line of a run.
@@ -66,6 +93,14 @@ pub fn summary_line(run: &RunReport) -> String {
         line.push_str(&format!("; {error}"));
     }
     line
+}
+
+/// A failure's text in JUnit: the reason, then the notes (console errors) a line each.
+fn with_notes(reason: &str, notes: &[String]) -> String {
+    std::iter::once(reason.to_string())
+        .chain(notes.iter().cloned())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 pub fn format_ms(ms: f64) -> String {
@@ -120,6 +155,7 @@ pub fn junit(runs: &[RunReport]) -> String {
                     .iter()
                     .map(|s| format!("skipped (optional): {}: {}", s.action, s.reason)),
             );
+            notes.extend(page_notes(step));
             match step.outcome {
                 StepOutcome::Ok | StepOutcome::Slow if notes.is_empty() => xml.push_str("/>\n"),
                 StepOutcome::Ok | StepOutcome::Slow => {
@@ -132,15 +168,17 @@ pub fn junit(runs: &[RunReport]) -> String {
                 StepOutcome::Failed => {
                     let _ = writeln!(
                         xml,
-                        "><failure message=\"{0}\">{0}</failure></testcase>",
-                        escape(reason)
+                        "><failure message=\"{}\">{}</failure></testcase>",
+                        escape(reason),
+                        escape(with_notes(reason, &notes).as_str())
                     );
                 }
                 StepOutcome::Error => {
                     let _ = writeln!(
                         xml,
-                        "><error message=\"{0}\">{0}</error></testcase>",
-                        escape(reason)
+                        "><error message=\"{}\">{}</error></testcase>",
+                        escape(reason),
+                        escape(with_notes(reason, &notes).as_str())
                     );
                 }
                 StepOutcome::Skipped => {
@@ -157,7 +195,7 @@ pub fn junit(runs: &[RunReport]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::journey::outcome::SkippedAction;
+    use crate::journey::outcome::{FailedRequest, RequestKind, SkippedAction};
 
     fn run_with(step: StepReport) -> RunReport {
         RunReport {
@@ -194,6 +232,8 @@ mod tests {
                 action: "click `#cookie-accept`".to_string(),
                 reason: "no element matches `#cookie-accept` within 2s".to_string(),
             }],
+            failed_requests: Vec::new(),
+            console_errors: Vec::new(),
         };
         let line = step_line(&step);
         assert!(
@@ -210,5 +250,54 @@ mod tests {
             ..step
         };
         assert!(junit(&[run_with(plain)]).contains("name=\"home\" time=\"2.100\"/>"));
+    }
+
+    #[test]
+    fn the_page_s_failed_requests_and_console_errors_are_in_the_console_and_junit() {
+        let failed = StepReport {
+            name: "quote".to_string(),
+            outcome: StepOutcome::Failed,
+            duration_ms: Some(5000.0),
+            slow_ms: None,
+            reason: Some(
+                "wait_for `.quote`: timed out; failed requests: 500 POST /api/shipping-quote"
+                    .to_string(),
+            ),
+            reason_class: None,
+            always: false,
+            artifacts: Vec::new(),
+            skipped_actions: Vec::new(),
+            failed_requests: vec![FailedRequest {
+                method: Some("POST".to_string()),
+                url: "/api/shipping-quote".to_string(),
+                kind: RequestKind::Fetch,
+                status: Some(500),
+                error: None,
+            }],
+            console_errors: vec!["console.error: quote failed".to_string()],
+        };
+        let line = step_line(&failed);
+        assert!(
+            line.ends_with("failed requests: 500 POST /api/shipping-quote\n        console error: console.error: quote failed"),
+            "{line}"
+        );
+        let xml = junit(&[run_with(failed.clone())]);
+        assert!(
+            xml.contains("<failure message=\"wait_for `.quote`: timed out; failed requests: 500 POST /api/shipping-quote\">wait_for `.quote`: timed out; failed requests: 500 POST /api/shipping-quote\nconsole error: console.error: quote failed</failure>"),
+            "{xml}"
+        );
+        let passed = StepReport {
+            outcome: StepOutcome::Ok,
+            reason: None,
+            console_errors: Vec::new(),
+            ..failed
+        };
+        assert!(
+            step_line(&passed).ends_with("\n        failed requests: 500 POST /api/shipping-quote"),
+            "{}",
+            step_line(&passed)
+        );
+        assert!(junit(&[run_with(passed)])
+            .contains("<system-out>failed requests: 500 POST /api/shipping-quote</system-out>"));
     }
 }

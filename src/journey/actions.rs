@@ -5,6 +5,7 @@ use super::locate;
 use super::model::*;
 use super::outcome::{classify, clip, Failure, Fault, ReasonClass};
 use super::page;
+use super::recorder::Recorder;
 use super::secrets::Redactor;
 use crate::error_chain::error_chain;
 use fantoccini::actions::{InputSource, MouseActions, PointerAction};
@@ -34,6 +35,12 @@ macro_rules! settle {
                 Ok(found) => break Ok(found),
                 Err(seen) => seen,
             };
+            // The page may be a new one by now: watch it from here on.
+            if !$expecting {
+                if let Some(client) = $env.client {
+                    $env.recorder.read(client, $env.redactor).await;
+                }
+            }
             // A dialog blocks the page: every look would fail until the deadline.
             if !$expecting {
                 if let Some(failure) = $crate::journey::actions::unexpected_dialog($env, &$doing).await {
@@ -181,6 +188,9 @@ pub struct ActionEnv<'a> {
     pub artifacts: &'a mut Vec<PathBuf>,
     /// Page and response text is redacted before it is clipped, so no secret is cut in half.
     pub redactor: &'a Redactor,
+    /// The page's failed requests and console errors during the step, read after every
+    /// action and at every poll.
+    pub recorder: &'a Recorder,
     /// The shop's error elements (`fail_on`): one shown during a wait fails the action at once.
     pub fail_on: &'a [Locator],
     /// Optional actions and `if_present` blocks that did not apply.
@@ -232,8 +242,17 @@ pub enum Done {
     Skipped(String),
 }
 
-/// Runs `action`: an optional one only when its element shows within its wait.
+/// Runs `action` (see [`perform_unread`]), then reads what the page reported meanwhile.
 pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<Done, Failure> {
+    let done = perform_unread(env, action).await;
+    if let (Ok(_), Some(client)) = (&done, env.client) {
+        env.recorder.read(client, env.redactor).await;
+    }
+    done
+}
+
+/// Runs `action`: an optional one only when its element shows within its wait.
+async fn perform_unread(env: &mut ActionEnv<'_>, action: &Action) -> Result<Done, Failure> {
     let Action::Optional {
         action: inner,
         wait,

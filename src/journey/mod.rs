@@ -12,6 +12,7 @@ pub mod locate;
 pub mod model;
 pub mod outcome;
 pub mod page;
+pub mod recorder;
 pub mod runner;
 pub mod secrets;
 pub mod template;

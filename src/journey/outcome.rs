@@ -164,6 +164,58 @@ pub struct StepReport {
     /// show), in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped_actions: Vec<SkippedAction>,
+    /// The page's fetch, XHR and document requests that failed during the step (at most 20,
+    /// the most recent); for a failed step also those waiting over a second for an answer.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failed_requests: Vec<FailedRequest>,
+    /// The page's `console.error` calls, uncaught errors and unhandled rejections during the
+    /// step (at most 20, the most recent), redacted and clipped.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub console_errors: Vec<String>,
+}
+
+/// A request of the page that failed: answered with HTTP >= 400, not at all (a network
+/// error), or, when its step failed, not yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FailedRequest {
+    /// Absent for a request made before shopwatch could watch the page (during its load):
+    /// Resource Timing, where it was seen, has no method.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// The path on the page's own origin, origin and path elsewhere; no query or fragment.
+    pub url: String,
+    pub kind: RequestKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Without a status: `network error`, or `no answer after 4.80 s`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestKind {
+    Fetch,
+    Xhr,
+    /// The page itself or a frame's.
+    Document,
+}
+
+/// `500 POST /api/x`; `POST /api/x: network error`.
+impl std::fmt::Display for FailedRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(status) = self.status {
+            write!(f, "{status} ")?;
+        }
+        if let Some(method) = &self.method {
+            write!(f, "{method} ")?;
+        }
+        write!(f, "{}", self.url)?;
+        if let Some(error) = &self.error {
+            write!(f, ": {error}")?;
+        }
+        Ok(())
+    }
 }
 
 /// An `optional: true` action or `if_present` block that was skipped.

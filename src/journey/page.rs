@@ -3,6 +3,7 @@
 
 use super::model::Locator;
 use super::outcome::{Failure, ReasonClass};
+use super::recorder::Recorded;
 use super::secrets::Redactor;
 use crate::artifacts;
 use fantoccini::error::{CmdError, ErrorStatus};
@@ -356,8 +357,9 @@ async fn console_log(client: &Client) -> Option<Vec<String>> {
     )
 }
 
-/// Saves what a failed step left on screen: masked screenshot, redacted HTML, URL and the
-/// console log where the driver gives it. Returns the paths written; a file that cannot be
+/// Saves what a failed step left on screen: masked screenshot, redacted HTML, and in
+/// `<step>.txt` its URL, failed requests, console errors and the console log where the
+/// driver gives it. Returns the paths written; a file that cannot be
 /// written is logged and counted in `screenshots.write_failures`, and the step stays failed
 /// for its own reason.
 pub async fn capture_failure(
@@ -365,6 +367,7 @@ pub async fn capture_failure(
     screenshots: &Screenshots<'_>,
     redactor: &Redactor,
     step: &str,
+    recorded: &Recorded,
 ) -> Vec<PathBuf> {
     let mut paths = Vec::new();
     // No screenshot can be taken while a dialog is open; the step's reason has its text.
@@ -389,6 +392,7 @@ pub async fn capture_failure(
             page.push_str(&format!("http_status: {status}\n"));
         }
     }
+    page.push_str(&recorded.as_text());
     if let Some(lines) = console_log(client).await {
         page.push_str("console:\n");
         for line in lines {

@@ -7,6 +7,7 @@ use super::cut;
 use super::model::{Action, Browser, Journey, Step};
 use super::outcome::*;
 use super::page::{self, Screenshots};
+use super::recorder::Recorder;
 use super::secrets::Redactor;
 use crate::artifacts;
 use crate::webdriver::{DriverPool, Endpoint, Session, SessionOptions};
@@ -364,6 +365,7 @@ impl Runner {
         }
         // The action running, and since when: what a cut step was doing.
         let current = std::sync::Mutex::new((0, Instant::now()));
+        let recorder = Recorder::default();
         let mut artifacts = Vec::new();
         let mut skipped_actions = Vec::new();
         let started = Instant::now();
@@ -380,6 +382,7 @@ impl Runner {
                 screenshots,
                 artifacts: &mut artifacts,
                 redactor,
+                recorder: &recorder,
                 fail_on: &step.fail_on,
                 skipped: &mut skipped_actions,
                 frames: Vec::new(),
@@ -440,6 +443,8 @@ impl Runner {
             always: step.always,
             artifacts: Vec::new(),
             skipped_actions: Vec::new(),
+            failed_requests: Vec::new(),
+            console_errors: Vec::new(),
         };
         match result {
             Ok(()) => {
@@ -476,14 +481,18 @@ impl Runner {
                     Some(session) if failure.fault == Fault::Shop => {
                         busy(Activity::SavingArtifacts { step: &step.name });
                         let capture = async {
+                            recorder.read(&session.client, redactor).await;
+                            let recorded = recorder.recorded(true, redactor);
                             if let Some(page) = page::describe(&session.client, redactor).await {
                                 failure.reason = format!("{}; {page}", failure.reason);
                             }
+                            failure.reason.push_str(&recorded.reason_suffix());
                             page::capture_failure(
                                 &session.client,
                                 screenshots,
                                 redactor,
                                 &step.name,
+                                &recorded,
                             )
                             .await
                         };
@@ -502,6 +511,12 @@ impl Runner {
                 report.reason_class = Some(failure.class);
             }
         }
+        let recorded = recorder.recorded(
+            matches!(report.outcome, StepOutcome::Failed | StepOutcome::Error),
+            redactor,
+        );
+        report.failed_requests = recorded.requests;
+        report.console_errors = recorded.console_errors;
         report.artifacts = artifacts;
         report.skipped_actions = skipped_actions;
         report
@@ -576,5 +591,7 @@ fn skipped(step: &Step, reason: String) -> StepReport {
         always: step.always,
         artifacts: Vec::new(),
         skipped_actions: Vec::new(),
+        failed_requests: Vec::new(),
+        console_errors: Vec::new(),
     }
 }

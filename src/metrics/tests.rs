@@ -18,6 +18,8 @@ fn step(name: &str, outcome: StepOutcome, ms: f64) -> StepReport {
         always: false,
         artifacts: Vec::new(),
         skipped_actions: Vec::new(),
+        failed_requests: Vec::new(),
+        console_errors: Vec::new(),
     }
 }
 

@@ -138,6 +138,8 @@ fn step(name: &str, outcome: StepOutcome) -> StepReport {
             vec![]
         },
         skipped_actions: vec![],
+        failed_requests: Vec::new(),
+        console_errors: Vec::new(),
     }
 }
 
