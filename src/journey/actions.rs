@@ -1,6 +1,7 @@
 //! Executing one action in the browser (or, for `http` and `sleep`, without it). Waits poll
 //! until the step's deadline instead of sleeping a fixed time.
 
+use super::actionability::{self, act_on, miss, Usage};
 use super::model::*;
 use super::outcome::{classify, clip, Failure, Fault, ReasonClass};
 use super::page;
@@ -16,7 +17,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// How often waits look again.
-const POLL: Duration = Duration::from_millis(100);
+pub(super) const POLL: Duration = Duration::from_millis(100);
 
 /// Evaluates `$look` (a `Result<T, Seen>`; `?` or `return` in it ends the action) every
 /// [`POLL`] until it is `Ok` or `$deadline` would pass before the next look; then fails with
@@ -35,29 +36,30 @@ macro_rules! settle {
             };
             // A dialog blocks the page: every look would fail until the deadline.
             if !$expecting {
-                if let Some(failure) = unexpected_dialog($env, &$doing).await {
+                if let Some(failure) = $crate::journey::actions::unexpected_dialog($env, &$doing).await {
                     break Err(failure);
                 }
             }
             // The shop said what went wrong: no need to wait for the timeout to say less.
-            if let Some(failure) = page_error($env, &$doing).await {
+            if let Some(failure) = $crate::journey::actions::page_error($env, &$doing).await {
                 break Err(failure);
             }
-            if Instant::now() + POLL > deadline {
+            if ::tokio::time::Instant::now() + $crate::journey::actions::POLL > deadline {
                 break Err(($fail)(seen));
             }
-            tokio::time::sleep(POLL).await;
+            ::tokio::time::sleep($crate::journey::actions::POLL).await;
         }
     }};
     ($env:expr, $doing:expr, $deadline:expr, $look:expr, $fail:expr) => {
         settle!(@expecting_dialog false, $env, $doing, $deadline, $look, $fail)
     };
 }
+pub(super) use settle;
 
 /// The open dialog's text, as the failure of `doing`: with `unhandledPromptBehavior: ignore`
 /// (see `webdriver::session`) a dialog stays open and every page command fails until it is
 /// answered.
-async fn unexpected_dialog(env: &ActionEnv<'_>, doing: &str) -> Option<Failure> {
+pub(super) async fn unexpected_dialog(env: &ActionEnv<'_>, doing: &str) -> Option<Failure> {
     let text = env.client?.get_alert_text().await.ok()?;
     Some(unexpected_dialog_failure(doing, &text, env.redactor))
 }
@@ -99,7 +101,7 @@ pub async fn after_failure(
 }
 
 /// The first `fail_on` element the page shows, as the failure of `doing` with its text.
-async fn page_error(env: &ActionEnv<'_>, doing: &str) -> Option<Failure> {
+pub(super) async fn page_error(env: &ActionEnv<'_>, doing: &str) -> Option<Failure> {
     let client = env.client.filter(|_| !env.fail_on.is_empty())?;
     for locator in env.fail_on {
         let Ok(elements) = client.find_all(locator.as_fantoccini()).await else {
@@ -153,13 +155,13 @@ pub struct ActionEnv<'a> {
 }
 
 impl ActionEnv<'_> {
-    fn client(&self) -> Result<&Client, Failure> {
+    pub(super) fn client(&self) -> Result<&Client, Failure> {
         self.client.ok_or_else(|| {
             Failure::monitor(ReasonClass::Webdriver, "no browser session for this action")
         })
     }
 
-    fn render(&self, template: &super::template::Template) -> Result<String, Failure> {
+    pub(super) fn render(&self, template: &super::template::Template) -> Result<String, Failure> {
         template
             .render(self.values)
             .map_err(|e| Failure::shop(ReasonClass::Assertion, e))
@@ -271,37 +273,35 @@ async fn act(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Failure> {
             env.client()?.goto(&url).await.map_err(fail)
         }
         Action::Click(target) => {
-            retry_interactable(env, target, &doing, |element| async move {
-                element.click().await
+            let doing = doing.as_str();
+            act_on(env, target, doing, Usage::Click, |element, _| async move {
+                element.click().await.map_err(|e| miss(e, doing))
             })
             .await
         }
         Action::Fill { target, value } => {
             let value = env.render(value)?;
-            retry_interactable(env, target, &doing, |element| {
-                let value = value.clone();
+            act_on(env, target, &doing, Usage::Fill, |element, _| {
+                let (value, doing) = (&value, &doing);
                 async move {
-                    element.clear().await?;
-                    element.send_keys(&value).await
+                    element.clear().await.map_err(|e| miss(e, doing))?;
+                    element.send_keys(value).await.map_err(|e| miss(e, doing))
                 }
             })
             .await
         }
-        Action::Select { target, by } => {
-            let element = find(env, target, &doing).await?;
-            let result = match by {
-                SelectBy::Value(value) => element.select_by_value(&env.render(value)?).await,
-                SelectBy::Label(label) => element.select_by_label(&env.render(label)?).await,
-                SelectBy::Index(i) => element.select_by_index(*i).await,
-            };
-            result.map_err(fail)
-        }
+        Action::Select { target, by } => actionability::select(env, target, by, &doing).await,
         Action::Check(target) | Action::Uncheck(target) => {
             let want = matches!(action, Action::Check(_));
-            let element = find(env, target, &doing).await?;
-            if element.is_selected().await.map_err(fail)? != want {
-                element.click().await.map_err(fail)?;
-            }
+            let said = doing.as_str();
+            act_on(env, target, said, Usage::Click, |element, _| async move {
+                let miss = |e| miss(e, said);
+                if element.is_selected().await.map_err(miss)? != want {
+                    element.click().await.map_err(miss)?;
+                }
+                Ok(())
+            })
+            .await?;
             // A click does not always change the state (a selected radio button cannot be
             // unselected, a script may undo it): look again, finding the box anew in case the
             // click re-rendered the page.
@@ -648,7 +648,7 @@ fn render_match(env: &ActionEnv<'_>, expect: &TextMatch) -> Result<String, Failu
 }
 
 /// Waits until `target` is present (auto-wait before acting on it) and returns it.
-async fn find(env: &ActionEnv<'_>, target: &Locator, doing: &str) -> Result<Element, Failure> {
+pub(super) async fn find(env: &ActionEnv<'_>, target: &Locator, doing: &str) -> Result<Element, Failure> {
     let client = env.client()?;
     settle!(
         env,
@@ -663,37 +663,6 @@ async fn find(env: &ActionEnv<'_>, target: &Locator, doing: &str) -> Result<Elem
             ReasonClass::ElementMissing,
             format!("{doing}: no element matches {target}"),
         )
-    )
-}
-
-/// Finds `target` and runs `act` on it, looking again while the element is missing, covered,
-/// not yet interactable or replaced by a re-render, until the deadline.
-async fn retry_interactable<F, Fut>(
-    env: &ActionEnv<'_>,
-    target: &Locator,
-    doing: &str,
-    act: F,
-) -> Result<(), Failure>
-where
-    F: Fn(Element) -> Fut,
-    Fut: std::future::Future<Output = Result<(), CmdError>>,
-{
-    let passing = |e: &CmdError| {
-        e.is_element_not_interactable()
-            || matches!(e, CmdError::Standard(w) if w.error == ErrorStatus::ElementClickIntercepted)
-            || e.is_stale_element_reference()
-            || e.is_no_such_element()
-    };
-    settle!(
-        env,
-        doing,
-        env.deadline,
-        match act(find(env, target, doing).await?).await {
-            Ok(()) => Ok(()),
-            Err(e) if passing(&e) => Err(e),
-            Err(e) => return Err(classify(&e, doing)),
-        },
-        |e: CmdError| classify(&e, doing)
     )
 }
 

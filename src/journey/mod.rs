@@ -2,6 +2,7 @@
 //! running a journey in a browser (actions, page inspection and artifacts, the runner,
 //! outcomes).
 
+pub mod actionability;
 pub mod actions;
 pub mod css;
 pub mod file;
