@@ -6,10 +6,11 @@
 //! Also `select` on a custom list built from ARIA roles (`[role=combobox]` or
 //! `[role=listbox]` with `[role=option]`s): open it, then click the option.
 
-use super::actions::{find, settle, ActionEnv};
+use super::actions::{find, page_settled, settle, ActionEnv, PRESS_MARK_PAGE};
 use super::model::{Locator, SelectBy};
 use super::outcome::{classify, clip, Failure, ReasonClass};
 use super::secrets::Redactor;
+use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
 use fantoccini::elements::{Element, ElementRef};
 use fantoccini::error::{CmdError, ErrorStatus};
 use serde::Deserialize;
@@ -163,15 +164,69 @@ impl Look {
     }
 }
 
-/// Scrolls `element` to the middle of the viewport and looks whether it can be used.
-async fn look(element: &Element, usage: Usage) -> Result<Look, CmdError> {
+/// Scrolls `element` to the middle of the viewport and looks whether it can be used; `mark`
+/// also marks the page to tell whether input makes it leave ([`page_settled`]).
+async fn look(element: &Element, usage: Usage, mark: bool) -> Result<Look, CmdError> {
     let client = element.clone().client();
     let args = vec![
         serde_json::to_value(element).map_err(CmdError::Json)?,
         serde_json::Value::String(usage.as_str().into()),
     ];
-    let value = client.execute(LOOK, args).await?;
+    let value = match mark {
+        true => client.execute(&format!("{PRESS_MARK_PAGE}\n{LOOK}"), args).await?,
+        false => client.execute(LOOK, args).await?,
+    };
     serde_json::from_value(value).map_err(CmdError::Json)
+}
+
+/// Clicks `element`, which [`when_ready`] found ready. The driver's own click comes first: it
+/// waits for a page it starts to load. But it scrolls the element to the bottom edge of the
+/// viewport before it clicks, where a sticky bar or a list's scroll arrow covers it, and then
+/// refuses ("click intercepted"); then the element is brought back to the middle and clicked
+/// there with the pointer, and a page the click starts to load is waited for.
+pub async fn click(env: &ActionEnv<'_>, element: &Element, doing: &str) -> Result<(), Miss> {
+    match element.click().await {
+        Err(e) if is_intercepted(&e) => {}
+        other => return other.map_err(|e| miss(e, doing)),
+    }
+    let seen = look(element, Usage::Click, true)
+        .await
+        .map_err(|e| miss(e, doing))?;
+    if let Some(why) = seen.not_ready(env.redactor) {
+        return Err(Miss::Again(not_ready(doing, &why)));
+    }
+    let pointer = MouseActions::new("mouse".to_string())
+        .then(PointerAction::MoveToElement {
+            element: element.clone(),
+            duration: None,
+            x: 0.0,
+            y: 0.0,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
+    let client = element.clone().client();
+    client
+        .perform_actions(pointer)
+        .await
+        .map_err(|e| miss(e, doing))?;
+    page_settled(env, doing).await.map_err(Miss::Stop)
+}
+
+/// The driver refused a click because something else is where it would land.
+fn is_intercepted(e: &CmdError) -> bool {
+    e.is_element_not_interactable()
+        || matches!(e, CmdError::Standard(w) if w.error == ErrorStatus::ElementClickIntercepted)
+}
+
+fn not_ready(doing: &str, why: &str) -> Failure {
+    Failure::shop(
+        ReasonClass::ElementMissing,
+        format!("{doing}: the element is {why} (until the step timeout)"),
+    )
 }
 
 /// Why one try did not act.
@@ -184,8 +239,7 @@ pub enum Miss {
 
 /// Whether a driver error may pass with time (a re-render, an overlay going away).
 fn passing(e: &CmdError) -> bool {
-    e.is_element_not_interactable()
-        || matches!(e, CmdError::Standard(w) if w.error == ErrorStatus::ElementClickIntercepted)
+    is_intercepted(e)
         || e.is_stale_element_reference()
         || e.is_no_such_element()
 }
@@ -243,15 +297,14 @@ where
     AF: Future<Output = Result<(), Miss>>,
 {
     let element = locate().await?;
-    let seen = look(&element, usage).await.map_err(|e| miss(e, doing))?;
+    let seen = look(&element, usage, false)
+        .await
+        .map_err(|e| miss(e, doing))?;
     if usage == Usage::Select && seen.tag != "select" && !seen.is_list() {
         return Err(Miss::Stop(not_a_select(doing, &seen)));
     }
     match seen.not_ready(env.redactor) {
-        Some(why) => Err(Miss::Again(Failure::shop(
-            ReasonClass::ElementMissing,
-            format!("{doing}: the element is {why} (until the step timeout)"),
-        ))),
+        Some(why) => Err(Miss::Again(not_ready(doing, &why))),
         None => act(element, seen).await,
     }
 }
@@ -305,7 +358,7 @@ pub async fn select(
         async move {
             if seen.is_list() {
                 if seen.role == "combobox" && !seen.expanded {
-                    element.click().await.map_err(|e| miss(e, doing))?;
+                    click(env, &element, doing).await?;
                 }
                 *list.lock().expect("not poisoned") = Some(element);
                 return Ok(());
@@ -330,7 +383,7 @@ pub async fn select(
     };
     let locate = || find_option(&list, &choice, doing, env.redactor);
     when_ready(env, doing, Usage::Click, locate, |option, _| async move {
-        option.click().await.map_err(|e| miss(e, doing))
+        click(env, &option, doing).await
     })
     .await
 }

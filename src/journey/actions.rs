@@ -130,12 +130,35 @@ pub fn is_dialog_open(e: &CmdError) -> bool {
 }
 
 /// Marks the page before `press`; the mark says whether the page started to leave.
-const PRESS_MARK_PAGE: &str = "window.__shopwatchPress = 'stayed'; \
+pub(super) const PRESS_MARK_PAGE: &str = "window.__shopwatchPress = 'stayed'; \
     window.addEventListener('beforeunload', function () { window.__shopwatchPress = 'leaving'; });";
 
 /// True once the page stayed, or a new page (without the mark) has loaded.
 const PRESS_PAGE_SETTLED: &str = "return window.__shopwatchPress === 'stayed' || \
     (window.__shopwatchPress === undefined && document.readyState === 'complete');";
+
+/// After input the driver does not wait on (keys, pointer actions) in a page marked with
+/// [`PRESS_MARK_PAGE`]: waits until the page stayed, or the page it started to load has loaded.
+pub(super) async fn page_settled(env: &ActionEnv<'_>, doing: &str) -> Result<(), Failure> {
+    let client = env.client()?;
+    settle!(
+        env,
+        doing,
+        env.deadline,
+        match client.execute(PRESS_PAGE_SETTLED, vec![]).await {
+            Ok(serde_json::Value::Bool(true)) => Ok(()),
+            // `null`: the script ran while the page was being replaced.
+            Ok(_) => Err(()),
+            // The input opened a dialog: the page stays until it is answered.
+            Err(e) if is_dialog_open(&e) => Ok(()),
+            Err(e) => return Err(classify(&e, doing)),
+        },
+        |()| Failure::shop(
+            ReasonClass::Timeout,
+            format!("{doing}: the page it started to load did not finish loading"),
+        )
+    )
+}
 
 /// What an action can use and change.
 pub struct ActionEnv<'a> {
@@ -273,9 +296,9 @@ async fn act(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Failure> {
             env.client()?.goto(&url).await.map_err(fail)
         }
         Action::Click(target) => {
-            let doing = doing.as_str();
+            let (env, doing) = (&*env, doing.as_str());
             act_on(env, target, doing, Usage::Click, |element, _| async move {
-                element.click().await.map_err(|e| miss(e, doing))
+                actionability::click(env, &element, doing).await
             })
             .await
         }
@@ -294,10 +317,10 @@ async fn act(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Failure> {
         Action::Check(target) | Action::Uncheck(target) => {
             let want = matches!(action, Action::Check(_));
             let said = doing.as_str();
-            act_on(env, target, said, Usage::Click, |element, _| async move {
-                let miss = |e| miss(e, said);
-                if element.is_selected().await.map_err(miss)? != want {
-                    element.click().await.map_err(miss)?;
+            let env_now = &*env;
+            act_on(env_now, target, said, Usage::Click, |element, _| async move {
+                if element.is_selected().await.map_err(|e| miss(e, said))? != want {
+                    actionability::click(env_now, &element, said).await?;
                 }
                 Ok(())
             })
@@ -347,23 +370,7 @@ async fn act(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Failure> {
             for chord in keys {
                 element.send_keys(chord).await.map_err(fail)?;
             }
-            settle!(
-                env,
-                doing,
-                env.deadline,
-                match client.execute(PRESS_PAGE_SETTLED, vec![]).await {
-                    Ok(serde_json::Value::Bool(true)) => Ok(()),
-                    // `null`: the script ran while the page was being replaced.
-                    Ok(_) => Err(()),
-                    // The keys opened a dialog: the page stays until it is answered.
-                    Err(e) if is_dialog_open(&e) => Ok(()),
-                    Err(e) => return Err(fail(e)),
-                },
-                |()| Failure::shop(
-                    ReasonClass::Timeout,
-                    format!("{doing}: the page it started to load did not finish loading"),
-                )
-            )
+            page_settled(env, &doing).await
         }
         Action::Hover(target) => {
             let element = find(env, target, &doing).await?;
