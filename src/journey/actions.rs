@@ -1,6 +1,7 @@
 //! Executing one action in the browser (or, for `http` and `sleep`, without it). Waits poll
 //! until the step's deadline instead of sleeping a fixed time.
 
+use super::actionability::{self, act_on, miss, Usage};
 use super::locate;
 use super::model::*;
 use super::outcome::{classify, clip, Failure, Fault, ReasonClass};
@@ -51,10 +52,10 @@ macro_rules! settle {
             if let Some(failure) = $crate::journey::actions::page_error($env, &$doing).await {
                 break Err(failure);
             }
-            if Instant::now() + $crate::journey::actions::POLL > deadline {
+            if ::tokio::time::Instant::now() + $crate::journey::actions::POLL > deadline {
                 break Err(($fail)(seen));
             }
-            tokio::time::sleep($crate::journey::actions::POLL).await;
+            ::tokio::time::sleep($crate::journey::actions::POLL).await;
         }
     }};
     ($env:expr, $doing:expr, $deadline:expr, $look:expr, $fail:expr) => {
@@ -168,12 +169,35 @@ pub fn is_dialog_open(e: &CmdError) -> bool {
 }
 
 /// Marks the page before `press`; the mark says whether the page started to leave.
-const PRESS_MARK_PAGE: &str = "window.__shopwatchPress = 'stayed'; \
+pub(super) const PRESS_MARK_PAGE: &str = "window.__shopwatchPress = 'stayed'; \
     window.addEventListener('beforeunload', function () { window.__shopwatchPress = 'leaving'; });";
 
 /// True once the page stayed, or a new page (without the mark) has loaded.
 const PRESS_PAGE_SETTLED: &str = "return window.__shopwatchPress === 'stayed' || \
     (window.__shopwatchPress === undefined && document.readyState === 'complete');";
+
+/// After input the driver does not wait on (keys, pointer actions) in a page marked with
+/// [`PRESS_MARK_PAGE`]: waits until the page stayed, or the page it started to load has loaded.
+pub(super) async fn page_settled(env: &ActionEnv<'_>, doing: &str) -> Result<(), Failure> {
+    let client = env.client()?;
+    settle!(
+        env,
+        doing,
+        env.deadline,
+        match client.execute(PRESS_PAGE_SETTLED, vec![]).await {
+            Ok(serde_json::Value::Bool(true)) => Ok(()),
+            // `null`: the script ran while the page was being replaced.
+            Ok(_) => Err(()),
+            // The input opened a dialog: the page stays until it is answered.
+            Err(e) if is_dialog_open(&e) => Ok(()),
+            Err(e) => return Err(classify(&e, doing)),
+        },
+        |()| Failure::shop(
+            ReasonClass::Timeout,
+            format!("{doing}: the page it started to load did not finish loading"),
+        )
+    )
+}
 
 /// What an action can use and change.
 pub struct ActionEnv<'a> {
@@ -334,37 +358,41 @@ async fn act(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Failure> {
                 .map_err(|e| page_load_failure(&e, &doing, "the page load", started))
         }
         Action::Click(target) => {
-            retry_interactable(env, target, &doing, |element| async move {
-                element.click().await
+            let (env, doing) = (&*env, doing.as_str());
+            act_on(env, target, doing, Usage::Click, |element, _| async move {
+                actionability::click(env, &element, doing).await
             })
             .await
         }
         Action::Fill { target, value } => {
             let value = env.render(value)?;
-            retry_interactable(env, target, &doing, |element| {
-                let value = value.clone();
+            act_on(env, target, &doing, Usage::Fill, |element, _| {
+                let (value, doing) = (&value, &doing);
                 async move {
-                    element.clear().await?;
-                    element.send_keys(&value).await
+                    element.clear().await.map_err(|e| miss(e, doing))?;
+                    element.send_keys(value).await.map_err(|e| miss(e, doing))
                 }
             })
             .await
         }
-        Action::Select { target, by } => {
-            let element = find(env, target, &doing).await?;
-            let result = match by {
-                SelectBy::Value(value) => element.select_by_value(&env.render(value)?).await,
-                SelectBy::Label(label) => element.select_by_label(&env.render(label)?).await,
-                SelectBy::Index(i) => element.select_by_index(*i).await,
-            };
-            result.map_err(fail)
-        }
+        Action::Select { target, by } => actionability::select(env, target, by, &doing).await,
         Action::Check(target) | Action::Uncheck(target) => {
             let want = matches!(action, Action::Check(_));
-            let element = find(env, target, &doing).await?;
-            if element.is_selected().await.map_err(fail)? != want {
-                element.click().await.map_err(fail)?;
-            }
+            let said = doing.as_str();
+            let env_now = &*env;
+            act_on(
+                env_now,
+                target,
+                said,
+                Usage::Click,
+                |element, _| async move {
+                    if element.is_selected().await.map_err(|e| miss(e, said))? != want {
+                        actionability::click(env_now, &element, said).await?;
+                    }
+                    Ok(())
+                },
+            )
+            .await?;
             // A click does not always change the state (a selected radio button cannot be
             // unselected, a script may undo it): look again, finding the box anew in case the
             // click re-rendered the page.
@@ -412,23 +440,7 @@ async fn act(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Failure> {
                     page_load_failure(&e, &doing, "the page load it started", started)
                 })?;
             }
-            settle!(
-                env,
-                doing,
-                env.deadline,
-                match client.execute(PRESS_PAGE_SETTLED, vec![]).await {
-                    Ok(serde_json::Value::Bool(true)) => Ok(()),
-                    // `null`: the script ran while the page was being replaced.
-                    Ok(_) => Err(()),
-                    // The keys opened a dialog: the page stays until it is answered.
-                    Err(e) if is_dialog_open(&e) => Ok(()),
-                    Err(e) => return Err(fail(e)),
-                },
-                |()| Failure::shop(
-                    ReasonClass::Timeout,
-                    format!("{doing}: the page it started to load did not finish loading"),
-                )
-            )
+            page_settled(env, &doing).await
         }
         Action::Hover(target) => {
             let element = find(env, target, &doing).await?;
@@ -734,7 +746,11 @@ fn render_match(env: &ActionEnv<'_>, expect: &TextMatch) -> Result<String, Failu
 }
 
 /// Waits until `target` is present (auto-wait before acting on it) and returns it.
-async fn find(env: &ActionEnv<'_>, target: &Locator, doing: &str) -> Result<Element, Failure> {
+pub(super) async fn find(
+    env: &ActionEnv<'_>,
+    target: &Locator,
+    doing: &str,
+) -> Result<Element, Failure> {
     find_until(env, target, env.deadline, doing).await
 }
 
@@ -759,44 +775,6 @@ pub(super) async fn find_until(
             ReasonClass::ElementMissing,
             format!("{doing}: no element matches {target}"),
         )
-    )
-}
-
-/// Finds `target` and runs `act` on it, looking again while the element is missing, covered,
-/// not yet interactable or replaced by a re-render, until the deadline.
-async fn retry_interactable<F, Fut>(
-    env: &ActionEnv<'_>,
-    target: &Locator,
-    doing: &str,
-    act: F,
-) -> Result<(), Failure>
-where
-    F: Fn(Element) -> Fut,
-    Fut: std::future::Future<Output = Result<(), CmdError>>,
-{
-    let passing = |e: &CmdError| {
-        e.is_element_not_interactable()
-            || matches!(e, CmdError::Standard(w) if w.error == ErrorStatus::ElementClickIntercepted)
-            || e.is_stale_element_reference()
-            || e.is_no_such_element()
-    };
-    let started = Instant::now();
-    settle!(
-        env,
-        doing,
-        env.deadline,
-        match act(find(env, target, doing).await?).await {
-            Ok(()) => Ok(()),
-            Err(e) if passing(&e) => Err(e),
-            Err(e) =>
-                return Err(page_load_failure(
-                    &e,
-                    doing,
-                    "the page load it started",
-                    started
-                )),
-        },
-        |e: CmdError| classify(&e, doing)
     )
 }
 

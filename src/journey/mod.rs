@@ -2,6 +2,7 @@
 //! running a journey in a browser (actions, blocks of actions in frames and windows, page inspection and artifacts, the runner,
 //! outcomes).
 
+pub mod actionability;
 pub mod actions;
 pub mod blocks;
 pub mod css;

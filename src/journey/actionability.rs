@@ -1,0 +1,550 @@
+//! Acting on an element as a person would: before `click`, `fill`, `select`, `check` and
+//! `uncheck` the element is scrolled to the middle of the viewport (away from sticky bars and a
+//! list's own scroll arrows), and acted on only once it is visible, enabled and not covered by
+//! another element; until then, and while the driver says the click was intercepted or the
+//! element not interactable, it is tried again with a fresh scroll until the step's deadline.
+//! Also `select` on a custom list built from ARIA roles (`[role=combobox]` or
+//! `[role=listbox]` with `[role=option]`s): open it, then click the option.
+
+use super::actions::{find, page_settled, settle, ActionEnv, PRESS_MARK_PAGE};
+use super::model::{Locator, SelectBy};
+use super::outcome::{classify, clip, Failure, ReasonClass};
+use super::secrets::Redactor;
+use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
+use fantoccini::elements::{Element, ElementRef};
+use fantoccini::error::{CmdError, ErrorStatus};
+use serde::Deserialize;
+use std::future::Future;
+
+/// What the element must allow besides being visible and not covered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Usage {
+    /// `click`, `check`, `uncheck`: enabled.
+    Click,
+    /// `fill`: enabled and not read-only.
+    Fill,
+    /// `select`: enabled, and a `<select>` or a custom list.
+    Select,
+}
+
+impl Usage {
+    fn as_str(self) -> &'static str {
+        match self {
+            Usage::Click => "click",
+            Usage::Fill => "fill",
+            Usage::Select => "select",
+        }
+    }
+}
+
+/// One call per try: scrolls the element into the middle of the viewport (every scrolling box
+/// around it too), then says what it is and why it cannot be acted on yet, if so. The hit test
+/// is at the point a WebDriver click uses (the centre of the element's first box, within the
+/// viewport); what is found there counts as the element when it is inside it (shadow roots
+/// included) or is a `<label>` of it.
+const LOOK: &str = r#"
+var el = arguments[0], use = arguments[1];
+var out = { tag: el.tagName.toLowerCase(), role: (el.getAttribute('role') || '').toLowerCase(),
+            expanded: el.getAttribute('aria-expanded') === 'true' };
+if (!el.isConnected) { out.why = 'detached'; return out; }
+el.scrollIntoView({ block: 'center', inline: 'center', behavior: 'instant' });
+var win = el.ownerDocument.defaultView, doc = el.ownerDocument;
+var style = win.getComputedStyle(el);
+var box = Array.prototype.find.call(el.getClientRects(), function (r) { return r.width > 0 && r.height > 0; });
+if (!box) { out.why = 'hidden'; out.detail = style.display === 'none' ? 'display: none' : 'it has no size'; return out; }
+if (style.visibility !== 'visible') { out.why = 'hidden'; out.detail = 'visibility: ' + style.visibility; return out; }
+if ((el.matches(':disabled')) || el.closest('[aria-disabled=true]')) { out.why = 'disabled'; return out; }
+if (use === 'fill' && el.readOnly === true) { out.why = 'read-only'; return out; }
+var left = Math.max(box.left, 0), right = Math.min(box.right, win.innerWidth);
+var top = Math.max(box.top, 0), bottom = Math.min(box.bottom, win.innerHeight);
+if (right <= left || bottom <= top) { out.why = 'outside'; return out; }
+var x = (left + right) / 2, y = (top + bottom) / 2;
+var hit = doc.elementFromPoint(x, y);
+while (hit && hit.shadowRoot) {
+  var inner = hit.shadowRoot.elementFromPoint(x, y);
+  if (!inner || inner === hit) break;
+  hit = inner;
+}
+if (!hit) { out.why = 'outside'; return out; }
+for (var n = hit; n; n = n.parentNode || (n.nodeType === 11 ? n.host : null)) {
+  if (n === el) return out;
+}
+var label = hit.closest && hit.closest('label');
+if (label && label.control === el) return out;
+var cover = hit;
+while (cover.ownerSVGElement) cover = cover.ownerSVGElement;
+while (!cover.id && !cover.getAttribute('class') && cover.parentElement && cover.parentElement !== doc.body) {
+  cover = cover.parentElement;
+}
+out.why = 'covered';
+out.cover = { tag: cover.tagName.toLowerCase(), id: cover.id || '', class: cover.getAttribute('class') || '',
+              text: (cover.innerText || cover.textContent || '').trim().slice(0, 400) };
+return out;
+"#;
+
+/// Finds the option of a custom list: in the list the element controls (`aria-controls`,
+/// `aria-owns`), the element itself when it is the listbox, else any shown listbox (lists
+/// rendered at the end of the page). An option's label is its `aria-label` or text; its value
+/// is its `data-value` or `value` attribute.
+const FIND_OPTION: &str = r#"
+var box = arguments[0], by = arguments[1], want = arguments[2];
+var doc = box.ownerDocument, lists = [];
+if ((box.getAttribute('role') || '').toLowerCase() === 'listbox') lists.push(box);
+((box.getAttribute('aria-controls') || '') + ' ' + (box.getAttribute('aria-owns') || '')).split(/\s+/)
+  .forEach(function (id) { var list = id && doc.getElementById(id); if (list && lists.indexOf(list) < 0) lists.push(list); });
+if (!lists.length) {
+  lists = Array.prototype.filter.call(doc.querySelectorAll('[role=listbox]'),
+    function (l) { return l.getClientRects().length > 0; });
+}
+var options = [];
+lists.forEach(function (l) { l.querySelectorAll('[role=option]').forEach(function (o) { options.push(o); }); });
+function label(o) { return (o.getAttribute('aria-label') || o.innerText || o.textContent || '').trim().replace(/\s+/g, ' '); }
+function value(o) { var v = o.getAttribute('data-value'); return v === null ? o.getAttribute('value') : v; }
+var found = by === 'index' ? options[want]
+  : options.find(function (o) { return by === 'label' ? label(o) === want.trim() : value(o) === want; });
+if (found) return { option: found };
+return { lists: lists.length, labels: options.slice(0, 12).map(label), count: options.length };
+"#;
+
+/// What [`LOOK`] found.
+#[derive(Debug, Deserialize)]
+pub struct Look {
+    pub tag: String,
+    pub role: String,
+    /// `aria-expanded="true"`: a combobox whose list is open.
+    pub expanded: bool,
+    why: Option<String>,
+    detail: Option<String>,
+    cover: Option<Cover>,
+}
+
+/// The element found where the click would land.
+#[derive(Debug, Deserialize)]
+struct Cover {
+    tag: String,
+    id: String,
+    class: String,
+    text: String,
+}
+
+impl Look {
+    /// Why the element cannot be acted on yet, as "the element is ..." ends; None: it can.
+    fn not_ready(&self, redactor: &Redactor) -> Option<String> {
+        let why = self.why.as_deref()?;
+        Some(match (why, &self.detail, &self.cover) {
+            ("hidden", Some(detail), _) => format!("hidden ({detail})"),
+            ("outside", ..) => "outside the viewport (it cannot be scrolled into view)".into(),
+            ("detached", ..) => "no longer in the page".into(),
+            ("covered", _, Some(cover)) => {
+                let mut tag = format!("<{}", cover.tag);
+                if !cover.id.is_empty() {
+                    tag.push_str(&format!(" id=\"{}\"", cover.id));
+                }
+                if !cover.class.is_empty() {
+                    tag.push_str(&format!(" class=\"{}\"", cover.class));
+                }
+                tag.push('>');
+                let text = clip(&cover.text, redactor);
+                let text = text
+                    .chars()
+                    .take(60)
+                    .collect::<String>()
+                    .trim_end()
+                    .to_string();
+                match text.is_empty() {
+                    true => format!("covered by {tag}"),
+                    false if text.chars().count() < cover.text.trim().chars().count() => {
+                        format!("covered by {tag} \"{text}…\"")
+                    }
+                    false => format!("covered by {tag} \"{text}\""),
+                }
+            }
+            (other, ..) => other.to_string(),
+        })
+    }
+
+    /// A custom list `select` can open and pick from.
+    fn is_list(&self) -> bool {
+        matches!(self.role.as_str(), "combobox" | "listbox")
+    }
+}
+
+/// Scrolls `element` to the middle of the viewport and looks whether it can be used; `mark`
+/// also marks the page to tell whether input makes it leave ([`page_settled`]).
+async fn look(element: &Element, usage: Usage, mark: bool) -> Result<Look, CmdError> {
+    let client = element.clone().client();
+    let args = vec![
+        serde_json::to_value(element).map_err(CmdError::Json)?,
+        serde_json::Value::String(usage.as_str().into()),
+    ];
+    let value = match mark {
+        true => {
+            client
+                .execute(&format!("{PRESS_MARK_PAGE}\n{LOOK}"), args)
+                .await?
+        }
+        false => client.execute(LOOK, args).await?,
+    };
+    serde_json::from_value(value).map_err(CmdError::Json)
+}
+
+/// Clicks `element`, which [`when_ready`] found ready. The driver's own click comes first: it
+/// waits for a page it starts to load. But it scrolls the element to the bottom edge of the
+/// viewport before it clicks, where a sticky bar or a list's scroll arrow covers it, and then
+/// refuses ("click intercepted"); then the element is brought back to the middle and clicked
+/// there with the pointer, and a page the click starts to load is waited for.
+pub async fn click(env: &ActionEnv<'_>, element: &Element, doing: &str) -> Result<(), Miss> {
+    match element.click().await {
+        Err(e) if is_intercepted(&e) => {}
+        other => return other.map_err(|e| miss(e, doing)),
+    }
+    let seen = look(element, Usage::Click, true)
+        .await
+        .map_err(|e| miss(e, doing))?;
+    if let Some(why) = seen.not_ready(env.redactor) {
+        return Err(Miss::Again(not_ready(doing, &why)));
+    }
+    let pointer = MouseActions::new("mouse".to_string())
+        .then(PointerAction::MoveToElement {
+            element: element.clone(),
+            duration: None,
+            x: 0.0,
+            y: 0.0,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
+    let client = element.clone().client();
+    client
+        .perform_actions(pointer)
+        .await
+        .map_err(|e| miss(e, doing))?;
+    page_settled(env, doing).await.map_err(Miss::Stop)
+}
+
+/// The driver refused a click because something else is where it would land.
+fn is_intercepted(e: &CmdError) -> bool {
+    e.is_element_not_interactable()
+        || matches!(e, CmdError::Standard(w) if w.error == ErrorStatus::ElementClickIntercepted)
+}
+
+fn not_ready(doing: &str, why: &str) -> Failure {
+    Failure::shop(
+        ReasonClass::ElementMissing,
+        format!("{doing}: the element is {why} (until the step timeout)"),
+    )
+}
+
+/// Why one try did not act.
+pub enum Miss {
+    /// It may work on a later try: the failure to report if none does.
+    Again(Failure),
+    /// Trying again cannot help.
+    Stop(Failure),
+}
+
+/// Whether a driver error may pass with time (a re-render, an overlay going away).
+fn passing(e: &CmdError) -> bool {
+    is_intercepted(e) || e.is_stale_element_reference() || e.is_no_such_element()
+}
+
+/// A driver error of an action as a [`Miss`].
+pub fn miss(e: CmdError, doing: &str) -> Miss {
+    if passing(&e) {
+        Miss::Again(classify(&e, doing))
+    } else {
+        Miss::Stop(classify(&e, doing))
+    }
+}
+
+/// Waits until the element `locate` finds (afresh at each try) can be used for `usage`, then
+/// runs `act` on it; tries again, scrolling again, until the step's deadline while the element
+/// is hidden, disabled, covered, or `act` misses.
+pub async fn when_ready<L, LF, A, AF>(
+    env: &ActionEnv<'_>,
+    doing: &str,
+    usage: Usage,
+    locate: L,
+    act: A,
+) -> Result<(), Failure>
+where
+    L: Fn() -> LF,
+    LF: Future<Output = Result<Element, Miss>>,
+    A: Fn(Element, Look) -> AF,
+    AF: Future<Output = Result<(), Miss>>,
+{
+    settle!(
+        env,
+        doing,
+        env.deadline,
+        match try_once(env, doing, usage, &locate, &act).await {
+            Ok(()) => Ok(()),
+            Err(Miss::Again(failure)) => Err(failure),
+            Err(Miss::Stop(failure)) => return Err(failure),
+        },
+        |failure: Failure| failure
+    )
+}
+
+/// One try of [`when_ready`]: find, scroll and look, act when ready.
+async fn try_once<L, LF, A, AF>(
+    env: &ActionEnv<'_>,
+    doing: &str,
+    usage: Usage,
+    locate: &L,
+    act: &A,
+) -> Result<(), Miss>
+where
+    L: Fn() -> LF,
+    LF: Future<Output = Result<Element, Miss>>,
+    A: Fn(Element, Look) -> AF,
+    AF: Future<Output = Result<(), Miss>>,
+{
+    let element = locate().await?;
+    let seen = look(&element, usage, false)
+        .await
+        .map_err(|e| miss(e, doing))?;
+    if usage == Usage::Select && seen.tag != "select" && !seen.is_list() {
+        return Err(Miss::Stop(not_a_select(doing, &seen)));
+    }
+    match seen.not_ready(env.redactor) {
+        Some(why) => Err(Miss::Again(not_ready(doing, &why))),
+        None => act(element, seen).await,
+    }
+}
+
+/// [`when_ready`] for the element `target` matches.
+pub async fn act_on<A, AF>(
+    env: &ActionEnv<'_>,
+    target: &Locator,
+    doing: &str,
+    usage: Usage,
+    act: A,
+) -> Result<(), Failure>
+where
+    A: Fn(Element, Look) -> AF,
+    AF: Future<Output = Result<(), Miss>>,
+{
+    let locate = || async { find(env, target, doing).await.map_err(Miss::Stop) };
+    when_ready(env, doing, usage, locate, act).await
+}
+
+fn not_a_select(doing: &str, seen: &Look) -> Failure {
+    let role = match seen.role.as_str() {
+        "" => String::new(),
+        role => format!(" with role={role}"),
+    };
+    Failure::shop(
+        ReasonClass::Assertion,
+        format!(
+            "{doing}: the element is not a <select> (it is a <{}>{role}); for a custom list use the element with role=combobox that opens it, or `click` the list open and `click` its option",
+            seen.tag
+        ),
+    )
+}
+
+/// `select`: on a `<select>`, chooses the option; on a custom list, opens it like a person
+/// (a click on the combobox, unless it is open) and clicks the option.
+pub async fn select(
+    env: &ActionEnv<'_>,
+    target: &Locator,
+    by: &SelectBy,
+    doing: &str,
+) -> Result<(), Failure> {
+    let choice = match by {
+        SelectBy::Value(value) => Choice::Value(env.render(value)?),
+        SelectBy::Label(label) => Choice::Label(env.render(label)?),
+        SelectBy::Index(i) => Choice::Index(*i),
+    };
+    let list = std::sync::Mutex::new(None::<Element>);
+    act_on(env, target, doing, Usage::Select, |element, seen| {
+        let (choice, list) = (&choice, &list);
+        async move {
+            if seen.is_list() {
+                if seen.role == "combobox" && !seen.expanded {
+                    click(env, &element, doing).await?;
+                }
+                *list.lock().expect("not poisoned") = Some(element);
+                return Ok(());
+            }
+            let chosen = match choice {
+                Choice::Value(value) => element.select_by_value(value).await,
+                Choice::Label(label) => element.select_by_label(label).await,
+                Choice::Index(i) => element.select_by_index(*i).await,
+            };
+            match chosen {
+                Err(e) if e.is_no_such_element() => Err(Miss::Again(Failure::shop(
+                    ReasonClass::ElementMissing,
+                    format!("{doing}: the <select> has no option {choice}"),
+                ))),
+                other => other.map_err(|e| miss(e, doing)),
+            }
+        }
+    })
+    .await?;
+    let Some(list) = list.into_inner().expect("not poisoned") else {
+        return Ok(());
+    };
+    let locate = || find_option(&list, &choice, doing, env.redactor);
+    when_ready(env, doing, Usage::Click, locate, |option, _| async move {
+        click(env, &option, doing).await
+    })
+    .await
+}
+
+/// Which option `select` chooses.
+enum Choice {
+    Value(String),
+    Label(String),
+    Index(usize),
+}
+
+impl std::fmt::Display for Choice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Choice::Value(value) => write!(f, "with value \"{value}\""),
+            Choice::Label(label) => write!(f, "labelled \"{label}\""),
+            Choice::Index(i) => write!(f, "at index {i}"),
+        }
+    }
+}
+
+/// What [`FIND_OPTION`] found: the option, or what the lists hold.
+#[derive(Debug, Deserialize)]
+struct Options {
+    option: Option<serde_json::Value>,
+    #[serde(default)]
+    lists: usize,
+    #[serde(default)]
+    labels: Vec<String>,
+    #[serde(default)]
+    count: usize,
+}
+
+/// The option of the custom list `list` that `choice` names.
+async fn find_option(
+    list: &Element,
+    choice: &Choice,
+    doing: &str,
+    redactor: &Redactor,
+) -> Result<Element, Miss> {
+    let client = list.clone().client();
+    let (by, want) = match choice {
+        Choice::Value(value) => ("value", serde_json::Value::from(value.as_str())),
+        Choice::Label(label) => ("label", serde_json::Value::from(label.as_str())),
+        Choice::Index(i) => ("index", serde_json::Value::from(*i)),
+    };
+    let args = vec![
+        serde_json::to_value(list).map_err(|e| miss(CmdError::Json(e), doing))?,
+        serde_json::Value::from(by),
+        want,
+    ];
+    let found = client
+        .execute(FIND_OPTION, args)
+        .await
+        .map_err(|e| miss(e, doing))?;
+    let found: Options =
+        serde_json::from_value(found).map_err(|e| miss(CmdError::Json(e), doing))?;
+    if let Some(reference) = found.option.as_ref().and_then(element_reference) {
+        return Ok(Element::from_element_id(client, reference));
+    }
+    let seen = match (found.lists, found.count) {
+        (0, _) => "no list is open".to_string(),
+        (_, 0) => "the list has no options".to_string(),
+        (_, count) => {
+            let labels: Vec<String> = found
+                .labels
+                .iter()
+                .map(|l| format!("\"{}\"", clip(l, redactor)))
+                .collect();
+            let more = if count > labels.len() { ", …" } else { "" };
+            format!("the list has {count}: {}{more}", labels.join(", "))
+        }
+    };
+    Err(Miss::Again(Failure::shop(
+        ReasonClass::ElementMissing,
+        format!("{doing}: no option {choice} ({seen})"),
+    )))
+}
+
+/// The WebDriver element reference in a script's result.
+fn element_reference(value: &serde_json::Value) -> Option<ElementRef> {
+    const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+    value
+        .get(ELEMENT_KEY)
+        .and_then(|id| id.as_str())
+        .map(|id| ElementRef::from(id.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn look(json: serde_json::Value) -> Look {
+        serde_json::from_value(json).expect("a look")
+    }
+
+    #[test]
+    fn a_cover_is_named_by_its_tag_id_class_and_clipped_text() {
+        let redactor = Redactor::default();
+        let covered = look(serde_json::json!({
+            "tag": "button", "role": "", "expanded": false, "why": "covered",
+            "cover": { "tag": "div", "id": "cookie-banner", "class": "",
+                       "text": "We use cookies to keep your cart and to learn which coffees you like." }
+        }));
+        assert_eq!(
+            covered.not_ready(&redactor).as_deref(),
+            Some("covered by <div id=\"cookie-banner\"> \"We use cookies to keep your cart and to learn which coffees…\"")
+        );
+        let arrow = look(serde_json::json!({
+            "tag": "li", "role": "option", "expanded": false, "why": "covered",
+            "cover": { "tag": "svg", "id": "", "class": "scroll-arrow", "text": "" }
+        }));
+        assert_eq!(
+            arrow.not_ready(&redactor).as_deref(),
+            Some("covered by <svg class=\"scroll-arrow\">")
+        );
+    }
+
+    #[test]
+    fn a_ready_element_has_no_reason_and_others_say_why() {
+        let redactor = Redactor::default();
+        let ready = look(serde_json::json!({ "tag": "button", "role": "", "expanded": false }));
+        assert_eq!(ready.not_ready(&redactor), None);
+        let hidden = look(serde_json::json!({
+            "tag": "button", "role": "", "expanded": false, "why": "hidden", "detail": "display: none"
+        }));
+        assert_eq!(
+            hidden.not_ready(&redactor).as_deref(),
+            Some("hidden (display: none)")
+        );
+        let disabled = look(serde_json::json!({
+            "tag": "button", "role": "", "expanded": false, "why": "disabled"
+        }));
+        assert_eq!(disabled.not_ready(&redactor).as_deref(), Some("disabled"));
+    }
+
+    #[test]
+    fn a_div_is_not_a_select_and_the_message_says_what_to_do() {
+        let div = look(serde_json::json!({ "tag": "div", "role": "", "expanded": false }));
+        let failure = not_a_select("select in `#size`", &div);
+        assert_eq!(failure.class, ReasonClass::Assertion);
+        assert!(
+            failure.reason.starts_with(
+                "select in `#size`: the element is not a <select> (it is a <div>); for a custom list use"
+            ),
+            "{}",
+            failure.reason
+        );
+    }
+
+    #[test]
+    fn an_element_reference_is_read_from_a_script_result() {
+        let value = serde_json::json!({ "element-6066-11e4-a52e-4f735466cecf": "abc-1" });
+        assert_eq!(element_reference(&value).as_deref(), Some("abc-1"));
+        assert!(element_reference(&serde_json::json!({ "x": 1 })).is_none());
+    }
+}
