@@ -27,24 +27,6 @@ async fn run(shop: &RunningShop, browser: &str, steps: &str) -> Outcome {
     run_steps(shop, browser, "actions", steps).await
 }
 
-/// Puts one Ethiopia Yirgacheffe in the cart and logs in, landing on the shipping form.
-const TO_CHECKOUT: &str = r##"
-  - step: to-checkout
-    do:
-      - open: /product/ethiopia-yirgacheffe
-      - click: "#add-to-cart"
-      - wait_for: { selector: ".cart-count", text: "1" }
-      - open: /login?next=/checkout
-      - fill: { selector: "#email", value: shopper@example.com }
-      - fill: { selector: "#password", value: demo-password-123 }
-      - click: "#login-button"
-      - wait_url: /checkout
-      - fill: { selector: "#name", value: Sam Shopper }
-      - fill: { selector: "#street", value: Hauptstrasse 1 }
-      - fill: { selector: "#city", value: Berlin }
-      - fill: { selector: "#postcode", value: "10115" }
-"##;
-
 // press
 
 /// `press: Enter` goes to the field `fill` left focused and submits the search form; a chord

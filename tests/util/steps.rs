@@ -1,6 +1,7 @@
 //! Journeys written as a few steps and run in both browsers, for the tests of single actions
-//! (tests/actions.rs, tests/dialogs.rs): the runner, the per-browser test pair, and the
-//! assertions on the run's JSON report and its artifacts.
+//! (tests/actions.rs, tests/dialogs.rs, tests/actionability.rs): the runner, the per-browser test
+//! pair, the way to the shipping form, and the assertions on the run's JSON report and its
+//! artifacts.
 
 use super::{require_browser, Outcome, Run, RunningShop};
 
@@ -21,6 +22,24 @@ macro_rules! in_both_browsers {
     )*};
 }
 pub(crate) use in_both_browsers;
+
+/// Puts one Ethiopia Yirgacheffe in the cart and logs in, landing on the shipping form.
+pub const TO_CHECKOUT: &str = r##"
+  - step: to-checkout
+    do:
+      - open: /product/ethiopia-yirgacheffe
+      - click: "#add-to-cart"
+      - wait_for: { selector: ".cart-count", text: "1" }
+      - open: /login?next=/checkout
+      - fill: { selector: "#email", value: shopper@example.com }
+      - fill: { selector: "#password", value: demo-password-123 }
+      - click: "#login-button"
+      - wait_url: /checkout
+      - fill: { selector: "#name", value: Sam Shopper }
+      - fill: { selector: "#street", value: Hauptstrasse 1 }
+      - fill: { selector: "#city", value: Berlin }
+      - fill: { selector: "#postcode", value: "10115" }
+"##;
 
 /// Runs `steps` (YAML, indented as list items of `steps:`) as journey `name` against `shop`.
 pub async fn run_steps(shop: &RunningShop, browser: &str, name: &str, steps: &str) -> Outcome {
