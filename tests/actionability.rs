@@ -133,7 +133,10 @@ async fn select_on_a_div_says_it_is_not_a_select(browser: &str) {
         "select in `.shipping-option`: the element is not a <select> (it is a <div>); for a custom list use the element with role=combobox that opens it",
     );
     let took = duration_ms(&out, "shipping");
-    assert!(took < 5_000.0, "failed at once, not at the 15 s timeout: {took} ms");
+    assert!(
+        took < 5_000.0,
+        "failed at once, not at the 15 s timeout: {took} ms"
+    );
 }
 
 /// A page script's native `<select>`: chosen by label (its change handler sees it), and an
@@ -195,7 +198,10 @@ async fn a_link_covered_for_a_second_is_clicked_once_uncovered(browser: &str) {
     let out = run(&shop, browser, steps).await;
     assert_passed(&out);
     let took = duration_ms(&out, "browse");
-    assert!(took >= 1_000.0, "the click waited for the overlay: {took} ms");
+    assert!(
+        took >= 1_000.0,
+        "the click waited for the overlay: {took} ms"
+    );
 }
 
 /// The cookie banner covers the page for the whole step: the click fails at the step's timeout
@@ -261,7 +267,10 @@ async fn a_button_disabled_for_a_second_is_clicked_once_enabled(browser: &str) {
     let out = run(&shop, browser, steps).await;
     assert_passed(&out);
     let took = duration_ms(&out, "pay");
-    assert!(took >= 1_000.0, "the click waited for the button: {took} ms");
+    assert!(
+        took >= 1_000.0,
+        "the click waited for the button: {took} ms"
+    );
 }
 
 /// A button far below the fold, with a sticky bar at the bottom of the viewport (a shop's
