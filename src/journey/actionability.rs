@@ -106,7 +106,7 @@ if (found) return { option: found };
 return { lists: lists.length, labels: options.slice(0, 12).map(label), count: options.length };
 "#;
 
-/// What [`LOOK`] found.
+/// What `LOOK` found.
 #[derive(Debug, Deserialize)]
 pub struct Look {
     pub tag: String,

@@ -266,7 +266,7 @@ pub enum Done {
     Skipped(String),
 }
 
-/// Runs `action` (see [`perform_unread`]), then reads what the page reported meanwhile.
+/// Runs `action` (see `perform_unread`), then reads what the page reported meanwhile.
 pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<Done, Failure> {
     let done = perform_unread(env, action).await;
     if let (Ok(_), Some(client)) = (&done, env.client) {
