@@ -102,8 +102,10 @@ async fn a_browser_that_never_answers_is_said_not_to_answer(browser: &str) {
         out.describe()
     );
     assert_eq!(out.step("after")["outcome"], "ok", "{}", out.describe());
+    // The script runs 60 s: ending before it shows it was not waited for, with room for a
+    // loaded machine (a first bound of 40 s failed once while another build ran).
     assert!(
-        out.elapsed < std::time::Duration::from_secs(40),
+        out.elapsed < std::time::Duration::from_secs(55),
         "the stuck browser was not waited for: {:?}",
         out.elapsed
     );

@@ -96,6 +96,10 @@ pub async fn run_one<'a>(env: &mut ActionEnv<'_>, action: &'a Action) -> Result<
     Ok(())
 }
 
+fn is_no_such_window(e: &CmdError) -> bool {
+    matches!(e, CmdError::Standard(wd) if wd.error == fantoccini::error::ErrorStatus::NoSuchWindow)
+}
+
 /// Says where a failure inside a block happened: `in frame `iframe#card`: fill ...`.
 fn inside(mut failure: Failure, place: &str) -> Failure {
     failure.reason = format!("in {place}: {}", failure.reason);
@@ -214,11 +218,16 @@ async fn window(env: &mut ActionEnv<'_>, block: &WindowBlock, doing: &str) -> Re
                     let mut urls = Vec::new();
                     let mut found = None;
                     for handle in others.iter().rev() {
-                        client
-                            .switch_to_window(handle.clone())
-                            .await
-                            .map_err(fail)?;
-                        let url = client.current_url().await.map_err(fail)?;
+                        // A window closing meanwhile (the last popup) is no candidate.
+                        let url = match client.switch_to_window(handle.clone()).await {
+                            Ok(()) => client.current_url().await,
+                            Err(e) => Err(e),
+                        };
+                        let url = match url {
+                            Ok(url) => url,
+                            Err(e) if is_no_such_window(&e) => continue,
+                            Err(e) => return Err(fail(e)),
+                        };
                         if expect.check(rendered, url.as_str()) {
                             found = Some(handle.clone());
                             break;

@@ -477,7 +477,7 @@ impl Runner {
                         );
                     }
                 }
-                match session.filter(|s| !s.is_poisoned()) {
+                match session.as_deref_mut().filter(|s| !s.is_poisoned()) {
                     Some(session) if failure.fault == Fault::Shop => {
                         busy(Activity::SavingArtifacts { step: &step.name });
                         let capture = async {
@@ -502,6 +502,16 @@ impl Runner {
                         }
                     }
                     _ => {}
+                }
+                // A step cut inside a `frame` or `window` block left that context current:
+                // the next (`always`) step starts in the journey's window and top document.
+                if let Some(session) = session.filter(|s| !s.is_poisoned()) {
+                    if tokio::time::timeout(CAPTURE_TIMEOUT, session.back_home())
+                        .await
+                        .is_err()
+                    {
+                        session.poison();
+                    }
                 }
                 report.outcome = match failure.fault {
                     Fault::Shop => StepOutcome::Failed,

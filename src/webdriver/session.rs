@@ -53,6 +53,8 @@ pub struct SessionOptions<'a> {
 pub struct Session {
     pub client: Client,
     driver: Option<LocalDriver>,
+    /// The window the session started in: where a journey's steps act.
+    home: Option<fantoccini::wd::WindowHandle>,
     /// The local driver's pool, to give it back to after a clean close.
     pool: Option<Arc<DriverPool>>,
     /// This session's browser profile (Chromium's), removed when the driver is kept.
@@ -115,7 +117,9 @@ impl Session {
             Ok(Err(e)) => tracing::warn!("cannot size the window to the viewport {wanted}: {e}"),
             Err(_) => tracing::warn!("sizing the window to the viewport {wanted} took too long"),
         }
+        let home = client.window().await.ok();
         Ok(Session {
+            home,
             client,
             pool: driver.is_some().then(|| options.drivers.clone()),
             driver,
@@ -159,6 +163,15 @@ impl Session {
             self.set_page_load_timeout(left.max(Duration::from_millis(1)))
                 .await;
         }
+    }
+
+    /// Makes the session's first window and its top document current again (after a step
+    /// that was cut inside a frame or a popup).
+    pub async fn back_home(&self) {
+        if let Some(home) = &self.home {
+            let _ = self.client.switch_to_window(home.clone()).await;
+        }
+        let _ = crate::journey::page::to_top_frame(&self.client).await;
     }
 
     /// Marks the session as stuck: `close` will not wait on it.
