@@ -111,6 +111,8 @@ fn report(journey: usize, run: usize) -> RunReport {
             skipped_actions: Vec::new(),
             failed_requests: Vec::new(),
             console_errors: Vec::new(),
+            webdriver: None,
+            actions: Vec::new(),
         })
         .collect();
     RunReport {

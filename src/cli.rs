@@ -118,6 +118,10 @@ pub struct CheckArgs {
     /// Write a JUnit XML report.
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
+    /// After each step, each action's time and the WebDriver commands it sent (in the JSON
+    /// report too: `steps[].actions`).
+    #[arg(long)]
+    pub profile: bool,
     /// Where failed steps' screenshots, HTML and console logs go.
     #[arg(long, value_name = "DIR", default_value = "shopwatch-artifacts")]
     pub artifacts: PathBuf,
@@ -491,6 +495,9 @@ async fn check(args: CheckArgs, logs: &LogRedaction) -> i32 {
             RunEvent::StepFinished { step, .. } => {
                 live.idle();
                 live.line(&redactor.redact(&report::step_line(step)));
+                if args.profile {
+                    live.line(&redactor.redact(&report::profile_lines(step)));
+                }
             }
             RunEvent::AttemptFinished {
                 attempt,
@@ -507,7 +514,10 @@ async fn check(args: CheckArgs, logs: &LogRedaction) -> i32 {
             }
             _ => {}
         };
-        let run = runner.run(journey, values, redactor, &mut on_event).await;
+        let mut run = runner.run(journey, values, redactor, &mut on_event).await;
+        if !args.profile {
+            run.drop_action_profiles();
+        }
         live.line(&redactor.redact(&report::summary_line(&run)));
         if args.json {
             match serde_json::to_string(&run) {

@@ -44,6 +44,47 @@ pub fn step_line(step: &StepReport) -> String {
     line
 }
 
+/// `check --profile`: under a step, what its commands cost, then each action with its time
+/// and the commands it sent in order (a run of the same command as one entry).
+pub fn profile_lines(step: &StepReport) -> String {
+    let Some(total) = &step.webdriver else {
+        return "        (no browser commands)".to_string();
+    };
+    let mut lines = vec![format!(
+        "        {} WebDriver commands, {} in the driver",
+        total.commands,
+        format_ms(total.ms)
+    )];
+    for action in &step.actions {
+        let mut runs: Vec<(&str, usize, f64)> = Vec::new();
+        for command in &action.commands {
+            match runs.last_mut() {
+                Some((name, count, ms)) if *name == command.command => {
+                    *count += 1;
+                    *ms += command.ms;
+                }
+                _ => runs.push((command.command, 1, command.ms)),
+            }
+        }
+        let commands: Vec<String> = runs
+            .iter()
+            .map(|(name, count, ms)| match count {
+                1 => format!("{name} {}", format_ms(*ms)),
+                n => format!("{name} x{n} {}", format_ms(*ms)),
+            })
+            .collect();
+        lines.push(format!(
+            "        {:<40} {:>9}  {} in {} commands: {}",
+            action.action,
+            format_ms(action.ms),
+            format_ms(action.driver_ms()),
+            action.commands.len(),
+            commands.join(", ")
+        ));
+    }
+    lines.join("\n")
+}
+
 /// What the page reported during a step, beyond its reason: the failed requests of a step
 /// that passed anyway (a failed step's reason names them), and the first console errors.
 fn page_notes(step: &StepReport) -> Vec<String> {
@@ -234,6 +275,8 @@ mod tests {
             }],
             failed_requests: Vec::new(),
             console_errors: Vec::new(),
+            webdriver: None,
+            actions: Vec::new(),
         };
         let line = step_line(&step);
         assert!(
@@ -275,6 +318,8 @@ mod tests {
                 error: None,
             }],
             console_errors: vec!["console.error: quote failed".to_string()],
+            webdriver: None,
+            actions: Vec::new(),
         };
         let line = step_line(&failed);
         assert!(

@@ -13,6 +13,7 @@ use super::secrets::Redactor;
 use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
 use fantoccini::elements::{Element, ElementRef};
 use fantoccini::error::{CmdError, ErrorStatus};
+use fantoccini::Client;
 use serde::Deserialize;
 use std::future::Future;
 
@@ -44,8 +45,14 @@ impl Usage {
 /// included) or is a `<label>` of it.
 const LOOK: &str = r#"
 var el = arguments[0], use = arguments[1];
+if (typeof el === 'string') {
+  try { el = document.querySelector(el); } catch (e) { return { invalid: String(e.message || e) }; }
+  if (!el) return { missing: true };
+}
 var out = { tag: el.tagName.toLowerCase(), role: (el.getAttribute('role') || '').toLowerCase(),
-            expanded: el.getAttribute('aria-expanded') === 'true' };
+            expanded: el.getAttribute('aria-expanded') === 'true', element: el,
+            empty: typeof el.value === 'string' && el.value === '' && !el.isContentEditable,
+            checked: typeof el.checked === 'boolean' ? el.checked : null };
 if (!el.isConnected) { out.why = 'detached'; return out; }
 el.scrollIntoView({ block: 'center', inline: 'center', behavior: 'instant' });
 var win = el.ownerDocument.defaultView, doc = el.ownerDocument;
@@ -113,6 +120,15 @@ pub struct Look {
     pub role: String,
     /// `aria-expanded="true"`: a combobox whose list is open.
     pub expanded: bool,
+    /// A form field whose value is empty (a `fill` need not clear it first).
+    #[serde(default)]
+    pub empty: bool,
+    /// A checkbox's or radio button's state.
+    #[serde(default)]
+    pub checked: Option<bool>,
+    /// The element, when `LOOK` found it by its CSS selector.
+    #[serde(default)]
+    element: Option<serde_json::Value>,
     why: Option<String>,
     detail: Option<String>,
     cover: Option<Cover>,
@@ -167,6 +183,69 @@ impl Look {
     fn is_list(&self) -> bool {
         matches!(self.role.as_str(), "combobox" | "listbox")
     }
+}
+
+/// What an action looks for: an element found already, or (found and looked at in one
+/// script) the first match of a CSS selector in the current document.
+pub enum Found<'a> {
+    Element(Element),
+    Css(&'a str),
+}
+
+/// What [`look_at`] found by its selector, besides a [`Look`].
+#[derive(Debug, Deserialize)]
+struct Search {
+    #[serde(default)]
+    missing: bool,
+    invalid: Option<String>,
+}
+
+/// [`look`] at what `found` names: with a selector, the element is found in the same script
+/// (a round trip less than Find Element first).
+async fn look_at(
+    client: &Client,
+    found: Found<'_>,
+    usage: Usage,
+    doing: &str,
+) -> Result<(Element, Look), Miss> {
+    let css = match found {
+        Found::Element(element) => {
+            let seen = look(&element, usage, false)
+                .await
+                .map_err(|e| miss(e, doing))?;
+            return Ok((element, seen));
+        }
+        Found::Css(css) => css,
+    };
+    let args = vec![
+        serde_json::Value::String(css.to_string()),
+        serde_json::Value::String(usage.as_str().into()),
+    ];
+    let value = client
+        .execute(LOOK, args)
+        .await
+        .map_err(|e| miss(e, doing))?;
+    let search: Search =
+        serde_json::from_value(value.clone()).map_err(|e| miss(CmdError::Json(e), doing))?;
+    if let Some(error) = search.invalid {
+        return Err(Miss::Stop(Failure::shop(
+            ReasonClass::Assertion,
+            format!("{doing}: the browser refuses the selector `{css}`: {error}"),
+        )));
+    }
+    // The failure `find` gives when the wait ends.
+    if search.missing {
+        return Err(Miss::Again(Failure::shop(
+            ReasonClass::ElementMissing,
+            format!("{doing}: no element matches `{css}`"),
+        )));
+    }
+    let seen: Look = serde_json::from_value(value).map_err(|e| miss(CmdError::Json(e), doing))?;
+    let Some(reference) = seen.element.as_ref().and_then(element_reference) else {
+        let answer = serde_json::Value::String("the look script returned no element".into());
+        return Err(miss(CmdError::NotW3C(answer), doing));
+    };
+    Ok((Element::from_element_id(client.clone(), reference), seen))
 }
 
 /// Scrolls `element` to the middle of the viewport and looks whether it can be used; `mark`
@@ -263,7 +342,7 @@ pub fn miss(e: CmdError, doing: &str) -> Miss {
 /// Waits until the element `locate` finds (afresh at each try) can be used for `usage`, then
 /// runs `act` on it; tries again, scrolling again, until the step's deadline while the element
 /// is hidden, disabled, covered, or `act` misses.
-pub async fn when_ready<L, LF, A, AF>(
+pub async fn when_ready<'l, L, LF, A, AF>(
     env: &ActionEnv<'_>,
     doing: &str,
     usage: Usage,
@@ -272,7 +351,7 @@ pub async fn when_ready<L, LF, A, AF>(
 ) -> Result<(), Failure>
 where
     L: Fn() -> LF,
-    LF: Future<Output = Result<Element, Miss>>,
+    LF: Future<Output = Result<Found<'l>, Miss>>,
     A: Fn(Element, Look) -> AF,
     AF: Future<Output = Result<(), Miss>>,
 {
@@ -290,7 +369,7 @@ where
 }
 
 /// One try of [`when_ready`]: find, scroll and look, act when ready.
-async fn try_once<L, LF, A, AF>(
+async fn try_once<'l, L, LF, A, AF>(
     env: &ActionEnv<'_>,
     doing: &str,
     usage: Usage,
@@ -299,14 +378,12 @@ async fn try_once<L, LF, A, AF>(
 ) -> Result<(), Miss>
 where
     L: Fn() -> LF,
-    LF: Future<Output = Result<Element, Miss>>,
+    LF: Future<Output = Result<Found<'l>, Miss>>,
     A: Fn(Element, Look) -> AF,
     AF: Future<Output = Result<(), Miss>>,
 {
-    let element = locate().await?;
-    let seen = look(&element, usage, false)
-        .await
-        .map_err(|e| miss(e, doing))?;
+    let client = env.client().map_err(Miss::Stop)?;
+    let (element, seen) = look_at(client, locate().await?, usage, doing).await?;
     if usage == Usage::Select && seen.tag != "select" && !seen.is_list() {
         return Err(Miss::Stop(not_a_select(doing, &seen)));
     }
@@ -328,7 +405,15 @@ where
     A: Fn(Element, Look) -> AF,
     AF: Future<Output = Result<(), Miss>>,
 {
-    let locate = || async { find(env, target, doing).await.map_err(Miss::Stop) };
+    let locate = || async {
+        match target {
+            Locator::Css(css) => Ok(Found::Css(css)),
+            other => find(env, other, doing)
+                .await
+                .map(Found::Element)
+                .map_err(Miss::Stop),
+        }
+    };
     when_ready(env, doing, usage, locate, act).await
 }
 
@@ -388,7 +473,11 @@ pub async fn select(
     let Some(list) = list.into_inner().expect("not poisoned") else {
         return Ok(());
     };
-    let locate = || find_option(&list, &choice, doing, env.redactor);
+    let locate = || async {
+        find_option(&list, &choice, doing, env.redactor)
+            .await
+            .map(Found::Element)
+    };
     when_ready(env, doing, Usage::Click, locate, |option, _| async move {
         click(env, &option, doing).await
     })

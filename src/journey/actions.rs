@@ -1,12 +1,13 @@
-//! Executing one action in the browser (or, for `http` and `sleep`, without it). Waits poll
-//! until the step's deadline instead of sleeping a fixed time.
+//! Executing one action in the browser (or, for `http` and `sleep`, without it). Waits look
+//! again whenever the page changes, until the step's deadline, instead of sleeping a fixed
+//! time.
 
 use super::actionability::{self, act_on, miss, Usage};
 use super::locate;
 use super::model::*;
 use super::outcome::{classify, clip, Failure, Fault, ReasonClass};
 use super::page;
-use super::recorder::Recorder;
+use super::recorder::{Recorder, Waited};
 use super::secrets::Redactor;
 use crate::error_chain::error_chain;
 use fantoccini::actions::{InputSource, MouseActions, PointerAction};
@@ -21,13 +22,13 @@ use tokio::time::Instant;
 /// How often waits look again.
 pub(crate) const POLL: Duration = Duration::from_millis(100);
 
-/// Evaluates `$look` (a `Result<T, Seen>`; `?` or `return` in it ends the action) every
-/// [`POLL`] until it is `Ok` or `$deadline` would pass before the next look; then fails with
-/// `$fail(seen)` of the last look; a dialog nobody asked for, or a `fail_on` element the page
-/// shows, ends it at once. Every wait of an action is this one loop (`@expecting_dialog`: the
-/// wait of `dialog`, for which an open dialog is no surprise). A macro, not a
-/// function over an async closure: the look borrows the page and the action's values, which
-/// async closures cannot yet do in a task that must be `Send`.
+/// Evaluates `$look` (a `Result<T, Seen>`; `?` or `return` in it ends the action) until it is
+/// `Ok` or `$deadline` passes; then fails with `$fail(seen)` of the last look. Between looks it
+/// waits for the page to change, at most [`POLL`] (see [`wait_for_change`]); a dialog nobody
+/// asked for, or a `fail_on` element the page shows, ends it at once. Every wait of an action
+/// is this one loop (`@expecting_dialog`: the wait of `dialog`, for which an open dialog is no
+/// surprise). A macro, not a function over an async closure: the look borrows the page and the
+/// action's values, which async closures cannot yet do in a task that must be `Send`.
 macro_rules! settle {
     (@expecting_dialog $expecting:expr, $env:expr, $doing:expr, $deadline:expr, $look:expr, $fail:expr) => {{
         let deadline = $deadline;
@@ -36,26 +37,20 @@ macro_rules! settle {
                 Ok(found) => break Ok(found),
                 Err(seen) => seen,
             };
-            // The page may be a new one by now: watch it from here on.
-            if !$expecting {
-                if let Some(client) = $env.client {
-                    $env.recorder.read(client, $env.redactor).await;
-                }
-            }
-            // A dialog blocks the page: every look would fail until the deadline.
-            if !$expecting {
-                if let Some(failure) = $crate::journey::actions::unexpected_dialog($env, &$doing).await {
-                    break Err(failure);
-                }
-            }
             // The shop said what went wrong: no need to wait for the timeout to say less.
             if let Some(failure) = $crate::journey::actions::page_error($env, &$doing).await {
                 break Err(failure);
             }
-            if ::tokio::time::Instant::now() + $crate::journey::actions::POLL > deadline {
+            let left = deadline.saturating_duration_since(::tokio::time::Instant::now());
+            if left.is_zero() {
                 break Err(($fail)(seen));
             }
-            ::tokio::time::sleep($crate::journey::actions::POLL).await;
+            let wait = left.min($crate::journey::actions::POLL);
+            if let Err(failure) =
+                $crate::journey::actions::wait_for_change($env, &$doing, $expecting, wait).await
+            {
+                break Err(failure);
+            }
         }
     }};
     ($env:expr, $doing:expr, $deadline:expr, $look:expr, $fail:expr) => {
@@ -63,6 +58,35 @@ macro_rules! settle {
     };
 }
 pub(crate) use settle;
+
+/// Between two looks of a wait: until the page changes (a DOM mutation, seen by a script in
+/// the page) or `wait` passes, reading what the page reported meanwhile (the page may be a new
+/// one by now: it is watched from here on). Where no script can wait (the page is being
+/// replaced, or the wait is for a dialog) it sleeps. A dialog nobody asked for fails it: it
+/// blocks the page, and every look would fail until the deadline.
+pub(crate) async fn wait_for_change(
+    env: &ActionEnv<'_>,
+    doing: &str,
+    expecting_dialog: bool,
+    wait: Duration,
+) -> Result<(), Failure> {
+    let until = Instant::now() + wait;
+    let Some(client) = env.client.filter(|_| !expecting_dialog) else {
+        tokio::time::sleep_until(until).await;
+        return Ok(());
+    };
+    match env.recorder.wait_and_read(client, env.redactor, wait).await {
+        Waited::Read => Ok(()),
+        Waited::DialogOpen => match unexpected_dialog(env, doing).await {
+            Some(failure) => Err(failure),
+            None => Ok(()),
+        },
+        Waited::Unread => {
+            tokio::time::sleep_until(until).await;
+            Ok(())
+        }
+    }
+}
 
 /// The open dialog's text, as the failure of `doing`: with `unhandledPromptBehavior: ignore`
 /// (see `webdriver::session`) a dialog stays open and every page command fails until it is
@@ -236,17 +260,14 @@ impl<'a> ActionEnv<'a> {
             .map_err(|e| Failure::shop(ReasonClass::Assertion, e))
     }
 
-    fn url(&self, template: &super::template::Template) -> Result<String, Failure> {
+    fn url(&self, template: &super::template::Template) -> Result<url::Url, Failure> {
         let rendered = self.render(template)?;
-        self.base_url
-            .join(&rendered)
-            .map(|u| u.to_string())
-            .map_err(|e| {
-                Failure::shop(
-                    ReasonClass::Assertion,
-                    format!("`{template}` is not a URL: {e}"),
-                )
-            })
+        self.base_url.join(&rendered).map_err(|e| {
+            Failure::shop(
+                ReasonClass::Assertion,
+                format!("`{template}` is not a URL: {e}"),
+            )
+        })
     }
 
     pub(super) fn deadline_for(&self, timeout: Option<Duration>) -> Instant {
@@ -352,8 +373,7 @@ async fn act(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Failure> {
     match action {
         Action::Open(url) => {
             let url = env.url(url)?;
-            env.client()?
-                .goto(&url)
+            page::navigate(env.client()?, &url)
                 .await
                 .map_err(|e| page_load_failure(&e, &doing, "the page load", started))
         }
@@ -366,10 +386,13 @@ async fn act(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Failure> {
         }
         Action::Fill { target, value } => {
             let value = env.render(value)?;
-            act_on(env, target, &doing, Usage::Fill, |element, _| {
+            act_on(env, target, &doing, Usage::Fill, |element, seen| {
                 let (value, doing) = (&value, &doing);
                 async move {
-                    element.clear().await.map_err(|e| miss(e, doing))?;
+                    // A person types into an empty field without clearing it first.
+                    if !seen.empty {
+                        element.clear().await.map_err(|e| miss(e, doing))?;
+                    }
                     element.send_keys(value).await.map_err(|e| miss(e, doing))
                 }
             })
@@ -385,8 +408,12 @@ async fn act(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Failure> {
                 target,
                 said,
                 Usage::Click,
-                |element, _| async move {
-                    if element.is_selected().await.map_err(|e| miss(e, said))? != want {
+                |element, seen| async move {
+                    let checked = match seen.checked {
+                        Some(checked) => checked,
+                        None => element.is_selected().await.map_err(|e| miss(e, said))?,
+                    };
+                    if checked != want {
                         actionability::click(env_now, &element, said).await?;
                     }
                     Ok(())
@@ -401,14 +428,10 @@ async fn act(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Failure> {
                 env,
                 doing,
                 env.deadline,
-                match locate::find(client, target).await {
-                    Ok(element) => match element.is_selected().await {
-                        Ok(state) if state == want => Ok(()),
-                        Ok(_) => Err(true),
-                        Err(e) if e.is_stale_element_reference() => Err(false),
-                        Err(e) => return Err(fail(e)),
-                    },
-                    Err(e) if e.is_no_such_element() => Err(false),
+                match checked_now(client, target).await {
+                    Ok(Some(state)) if state == want => Ok(()),
+                    Ok(Some(_)) => Err(true),
+                    Ok(None) => Err(false),
                     Err(e) => return Err(fail(e)),
                 },
                 |present| Failure::shop(
@@ -738,6 +761,26 @@ async fn act(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Failure> {
     }
 }
 
+/// Whether the element `target` matches is checked (selected, for an option), as Is Element
+/// Selected says; None while nothing matches. A CSS selector is looked up in the same script.
+async fn checked_now(client: &Client, target: &Locator) -> Result<Option<bool>, CmdError> {
+    const CHECKED: &str = "var el = document.querySelector(arguments[0]); \
+        return el ? (typeof el.checked === 'boolean' ? el.checked : el.selected === true) : null;";
+    if let Locator::Css(css) = target {
+        let state = client.execute(CHECKED, vec![css.as_str().into()]).await?;
+        return Ok(state.as_bool());
+    }
+    match locate::find(client, target).await {
+        Ok(element) => match element.is_selected().await {
+            Ok(state) => Ok(Some(state)),
+            Err(e) if e.is_stale_element_reference() => Ok(None),
+            Err(e) => Err(e),
+        },
+        Err(e) if e.is_no_such_element() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 fn render_match(env: &ActionEnv<'_>, expect: &TextMatch) -> Result<String, Failure> {
     match expect.template() {
         Some(t) => env.render(t),
@@ -838,7 +881,7 @@ async fn wait_for(
 
 async fn http(env: &mut ActionEnv<'_>, request: &HttpRequest, doing: &str) -> Result<(), Failure> {
     let url = env.url(&request.url)?;
-    let mut builder = env.http.request(request.method.clone(), &url);
+    let mut builder = env.http.request(request.method.clone(), url);
     for (name, value) in &request.headers {
         builder = builder.header(name, env.render(value)?);
     }

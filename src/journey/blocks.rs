@@ -87,7 +87,7 @@ pub async fn run_one<'a>(env: &mut ActionEnv<'_>, action: &'a Action) -> Result<
         }
         Done::Performed => {
             if let (true, Some(client)) = (action.may_navigate(), env.client) {
-                page::check_navigation(client, &doing)
+                page::check_navigation(client, &doing, env.recorder.take_arrival())
                     .await
                     .map_err(whole)?;
             }

@@ -172,6 +172,36 @@ pub struct StepReport {
     /// step (at most 20, the most recent), redacted and clipped.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub console_errors: Vec<String>,
+    /// The WebDriver commands the step's actions sent, summed (absent without a browser).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webdriver: Option<crate::webdriver::wire::WireSummary>,
+    /// Each action's time and commands: what `check --profile` shows (in the JSON report only
+    /// with `--profile`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<ActionProfile>,
+}
+
+/// One action of a step: how long it took, and the WebDriver commands it sent.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ActionProfile {
+    /// The action and its target, as reasons name them.
+    pub action: String,
+    pub ms: f64,
+    pub commands: Vec<CommandTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CommandTime {
+    pub command: &'static str,
+    pub ms: f64,
+}
+
+impl ActionProfile {
+    /// The time spent in the driver's commands; the rest of `ms` is shopwatch's own (and its
+    /// waits between polls).
+    pub fn driver_ms(&self) -> f64 {
+        self.commands.iter().map(|c| c.ms).sum()
+    }
 }
 
 /// A request of the page that failed: answered with HTTP >= 400, not at all (a network
@@ -279,6 +309,16 @@ fn is_zero(n: &u32) -> bool {
 }
 
 impl RunReport {
+    /// Leaves the per-step sums, without each action's commands (the `--profile` detail).
+    pub fn drop_action_profiles(&mut self) {
+        let attempts = self.previous_attempts.iter_mut().map(|a| &mut a.steps);
+        for steps in std::iter::once(&mut self.steps).chain(attempts) {
+            for step in steps {
+                step.actions.clear();
+            }
+        }
+    }
+
     /// The first step that did not pass, if any.
     pub fn first_failure(&self) -> Option<&StepReport> {
         self.steps

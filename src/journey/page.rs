@@ -27,32 +27,68 @@ pub struct PageState {
     pub net_error: Option<String>,
 }
 
-const PAGE_STATE_SCRIPT: &str = r#"
-const nav = performance.getEntriesByType('navigation')[0];
-const status = nav && nav.responseStatus ? nav.responseStatus : null;
-const messages = [];
-for (const el of document.querySelectorAll('[role=alert], .error, .alert, [class*=error], [class*=declined]')) {
-  const text = (el.innerText || '').trim();
-  if (text && el.offsetParent !== null && !messages.includes(text) && messages.length < 3) messages.push(text.slice(0, 200));
+/// How the current document was answered: what a navigation is checked on.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Arrival {
+    pub url: String,
+    /// `responseStatus` of the Navigation Timing entry: WebDriver does not report HTTP status.
+    pub status: Option<u16>,
+    /// The browser's own error page text (Chromium: `ERR_CONNECTION_REFUSED`...).
+    pub net_error: Option<String>,
 }
-let netError = null;
-if (location.protocol === 'chrome-error:' || location.href.startsWith('about:neterror')) {
-  const body = document.body ? document.body.innerText : '';
-  const code = body.match(/ERR_[A-Z_]+/);
-  netError = code ? code[0] : (location.href.match(/e=([a-zA-Z]+)/) || [null, 'error page'])[1];
+
+/// A script function `arrival()` giving an [`Arrival`]; the recorder's read returns one too,
+/// so that checking a navigation costs no command of its own.
+pub(super) const ARRIVAL_JS: &str = r#"
+function arrival() {
+  const nav = performance.getEntriesByType('navigation')[0];
+  const status = nav && nav.responseStatus ? nav.responseStatus : null;
+  let netError = null;
+  if (location.protocol === 'chrome-error:' || location.href.startsWith('about:neterror')) {
+    const body = document.body ? document.body.innerText : '';
+    const code = body.match(/ERR_[A-Z_]+/);
+    netError = code ? code[0] : (location.href.match(/e=([a-zA-Z]+)/) || [null, 'error page'])[1];
+  }
+  return { url: location.href, status, net_error: netError };
 }
-return { url: location.href, status, title: document.title, messages, net_error: netError };
 "#;
 
+static PAGE_STATE_SCRIPT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        r#"{ARRIVAL_JS}
+const messages = [];
+for (const el of document.querySelectorAll('[role=alert], .error, .alert, [class*=error], [class*=declined]')) {{
+  const text = (el.innerText || '').trim();
+  if (text && el.offsetParent !== null && !messages.includes(text) && messages.length < 3) messages.push(text.slice(0, 200));
+}}
+return {{ ...arrival(), title: document.title, messages }};
+"#
+    )
+});
+
 pub async fn state(client: &Client) -> Result<PageState, CmdError> {
-    let value = client.execute(PAGE_STATE_SCRIPT, vec![]).await?;
+    let value = client.execute(&PAGE_STATE_SCRIPT, vec![]).await?;
     serde_json::from_value(value).map_err(CmdError::Json)
 }
 
 /// After a navigation: the shop failed if the browser shows its error page or the page was
 /// answered with an HTTP error status.
-pub async fn check_navigation(client: &Client, doing: &str) -> Result<(), Failure> {
-    let state = match state(client).await {
+/// `seen`: how the page was answered, as the recorder read it right after the action; without
+/// it the page is asked.
+pub async fn check_navigation(
+    client: &Client,
+    doing: &str,
+    seen: Option<Arrival>,
+) -> Result<(), Failure> {
+    let asked = match seen {
+        Some(seen) => Ok(seen),
+        None => state(client).await.map(|s| Arrival {
+            url: s.url,
+            status: s.status,
+            net_error: s.net_error,
+        }),
+    };
+    let state = match asked {
         Ok(state) => state,
         // The action opened a dialog (a `confirm` on a button): nothing has loaded yet, and
         // the next action answers it (`dialog`) or fails naming it.
@@ -289,6 +325,34 @@ impl WebDriverCompatibleCommand for TopFrame {
     fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
         (http::Method::POST, Some(r#"{"id":null}"#.to_string()))
     }
+}
+
+/// Navigate To an absolute URL. fantoccini's `goto` first asks for the current URL (to resolve
+/// a relative one): a round trip each `open` does not need, as its URL is already absolute.
+#[derive(Debug)]
+struct Navigate(String);
+
+impl WebDriverCompatibleCommand for Navigate {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/url", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = serde_json::json!({ "url": self.0 }).to_string();
+        (http::Method::POST, Some(body))
+    }
+}
+
+/// Loads `url` (absolute) in the current window, as `open` does.
+pub async fn navigate(client: &Client, url: &url::Url) -> Result<(), CmdError> {
+    client
+        .issue_cmd(Navigate(url.to_string()))
+        .await
+        .map(|_| ())
 }
 
 /// Makes the window's top document current.

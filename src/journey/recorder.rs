@@ -18,11 +18,13 @@
 //! fantoccini's and changes every session; not worth it for the methods of load-time calls.
 
 use super::outcome::{clip, FailedRequest, RequestKind};
+use super::page::Arrival;
 use super::secrets::Redactor;
 use crate::report::format_ms;
 use fantoccini::Client;
 use serde::Deserialize;
 use std::sync::Mutex;
+use std::time::Duration;
 
 /// At most this many of each are kept per step (the page keeps at most 50 between reads).
 pub const MAX_PER_STEP: usize = 20;
@@ -34,7 +36,7 @@ const PENDING_AFTER_MS: f64 = 1000.0;
 
 /// Installs the recorder in the page unless it is there, and hands over what it saw since
 /// the last read: `{origin, requests, console, pending}`.
-const RECORD_SCRIPT: &str = r#"
+const RECORD_BODY: &str = r#"
 const MAX = 50;
 let rec = window.__shopwatchRecorder;
 if (!rec) {
@@ -112,8 +114,47 @@ if (!rec) {
 rec.timing(rec.observer.takeRecords());
 const now = performance.now();
 const pending = Array.from(rec.inflight.values()).map(i => ({ method: i.method, url: i.url, kind: i.kind, ms: now - i.start }));
-return { origin: location.origin, requests: rec.requests.splice(0), console: rec.console.splice(0), pending };
+return { origin: location.origin, requests: rec.requests.splice(0), console: rec.console.splice(0), pending,
+         arrival: arrival() };
 "#;
+
+static RECORD_SCRIPT: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("{}\n{RECORD_BODY}", super::page::ARRIVAL_JS));
+
+/// An async script: waits until the page changes (a DOM mutation) or `arguments[0]` ms pass,
+/// whichever is first, then reads as [`RECORD_SCRIPT`] does. A wait looks again as soon as
+/// the page changed, not at the next tick of a fixed poll.
+static WAIT_AND_RECORD_SCRIPT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        r#"{}
+function record() {{ {RECORD_BODY} }}
+const done = arguments[arguments.length - 1];
+let finished = false;
+const finish = () => {{
+  if (finished) return;
+  finished = true;
+  observer.disconnect();
+  clearTimeout(timer);
+  done(record());
+}};
+const observer = new MutationObserver(finish);
+observer.observe(document, {{ subtree: true, childList: true, attributes: true, characterData: true }});
+const timer = setTimeout(finish, arguments[0]);
+"#,
+        super::page::ARRIVAL_JS
+    )
+});
+
+/// What became of [`Recorder::wait_and_read`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum Waited {
+    /// The page changed or the time passed; what it saw is read.
+    Read,
+    /// A dialog is open: nothing on the page can change until it is answered.
+    DialogOpen,
+    /// The page could not be read (it is being replaced, or left the window).
+    Unread,
+}
 
 #[derive(Debug, Deserialize)]
 struct Read {
@@ -121,6 +162,7 @@ struct Read {
     requests: Vec<Seen>,
     console: Vec<String>,
     pending: Vec<Pending>,
+    arrival: Option<Arrival>,
 }
 
 /// A failed request as the page script saw it: `method` is null when it comes from Resource
@@ -146,6 +188,8 @@ struct Pending {
 #[derive(Default)]
 pub struct Recorder {
     log: Mutex<Log>,
+    /// How the page was answered, as the last read saw it (none if that read failed).
+    arrival: Mutex<Option<Arrival>>,
 }
 
 #[derive(Default)]
@@ -169,12 +213,39 @@ impl Recorder {
     /// page). A page that cannot be read right now (it is being replaced, a dialog is open)
     /// is read next time; nothing here fails the step.
     pub async fn read(&self, client: &Client, redactor: &Redactor) {
-        let Ok(value) = client.execute(RECORD_SCRIPT, vec![]).await else {
-            return;
-        };
+        *self.arrival.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        if let Ok(value) = client.execute(&RECORD_SCRIPT, vec![]).await {
+            self.absorb(value, redactor);
+        }
+    }
+
+    /// Waits up to `wait` for the page to change, then reads it (see [`Recorder::read`]).
+    pub async fn wait_and_read(
+        &self,
+        client: &Client,
+        redactor: &Redactor,
+        wait: Duration,
+    ) -> Waited {
+        *self.arrival.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        let ms = serde_json::Value::from(wait.as_millis() as u64);
+        match client
+            .execute_async(&WAIT_AND_RECORD_SCRIPT, vec![ms])
+            .await
+        {
+            Ok(value) => {
+                self.absorb(value, redactor);
+                Waited::Read
+            }
+            Err(e) if super::actions::is_dialog_open(&e) => Waited::DialogOpen,
+            Err(_) => Waited::Unread,
+        }
+    }
+
+    fn absorb(&self, value: serde_json::Value, redactor: &Redactor) {
         let Ok(read) = serde_json::from_value::<Read>(value) else {
             return;
         };
+        *self.arrival.lock().unwrap_or_else(|e| e.into_inner()) = read.arrival;
         let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
         for seen in read.requests {
             log.add_request(seen, &read.origin, redactor);
@@ -190,6 +261,14 @@ impl Recorder {
             .into_iter()
             .map(|p| (read.origin.clone(), p))
             .collect();
+    }
+
+    /// How the page was answered at the last read, if it could be read.
+    pub fn take_arrival(&self) -> Option<Arrival> {
+        self.arrival
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
     }
 
     /// What the step recorded so far: its failed requests and console errors; for a failed

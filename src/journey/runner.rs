@@ -10,6 +10,7 @@ use super::page::{self, Screenshots};
 use super::recorder::Recorder;
 use super::secrets::Redactor;
 use crate::artifacts;
+use crate::webdriver::wire::WireSummary;
 use crate::webdriver::{DriverPool, Endpoint, Session, SessionOptions};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -372,6 +373,8 @@ impl Runner {
         let deadline = started + limit;
         let shared = session.as_deref();
         let client = shared.map(|s| &s.client);
+        // What each action sent; outside `work`, which a stuck step drops.
+        let profile = Profile::start(shared.map(|s| &s.wire), &step.name);
         let work = async {
             let mut env = ActionEnv {
                 client,
@@ -388,7 +391,8 @@ impl Runner {
                 frames: Vec::new(),
             };
             for (i, action) in step.actions.iter().enumerate() {
-                *current.lock().unwrap_or_else(|e| e.into_inner()) = (i, Instant::now());
+                let action_started = Instant::now();
+                *current.lock().unwrap_or_else(|e| e.into_inner()) = (i, action_started);
                 busy(Activity::Action {
                     step: &step.name,
                     action,
@@ -400,7 +404,9 @@ impl Runner {
                         .end_page_loads_by(deadline.into_std(), BACKSTOP / 2)
                         .await;
                 }
-                blocks::run_one(&mut env, action).await?;
+                let done = blocks::run_one(&mut env, action).await;
+                profile.action(action, action_started.elapsed());
+                done?;
             }
             Ok::<(), (Failure, Option<&Action>)>(())
         };
@@ -421,6 +427,7 @@ impl Runner {
             _ = self.cancel.cancelled() => Err((Failure::monitor(ReasonClass::Cancelled, "cancelled"), None)),
         };
         let elapsed = started.elapsed();
+        let (webdriver, action_profiles) = profile.finish();
         // A failed action's diagnosis (an open dialog, the missing part of a shadow path) is
         // not the step's time, and not cut by its backstop.
         let result = match (result, client) {
@@ -445,6 +452,8 @@ impl Runner {
             skipped_actions: Vec::new(),
             failed_requests: Vec::new(),
             console_errors: Vec::new(),
+            webdriver,
+            actions: action_profiles,
         };
         match result {
             Ok(()) => {
@@ -533,6 +542,66 @@ impl Runner {
     }
 }
 
+/// The WebDriver commands of a step's actions, read off the session's wire after each action
+/// (and logged at debug level).
+struct Profile<'a> {
+    wire: Option<&'a crate::webdriver::wire::Wire>,
+    step: &'a str,
+    actions: std::sync::Mutex<Vec<ActionProfile>>,
+}
+
+impl<'a> Profile<'a> {
+    /// Starts after what earlier steps sent (their artifacts, the step's timeouts).
+    fn start(wire: Option<&'a crate::webdriver::wire::Wire>, step: &'a str) -> Self {
+        if let Some(wire) = wire {
+            wire.take();
+        }
+        Profile {
+            wire,
+            step,
+            actions: Default::default(),
+        }
+    }
+
+    fn action(&self, action: &Action, took: Duration) {
+        let Some(wire) = self.wire else { return };
+        let action = action.describe();
+        let commands = wire
+            .take()
+            .into_iter()
+            .map(|sent| {
+                let ms = millis(sent.took);
+                tracing::debug!(step = self.step, action = %action, command = sent.name, ms, "webdriver command");
+                CommandTime {
+                    command: sent.name,
+                    ms,
+                }
+            })
+            .collect();
+        self.actions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(ActionProfile {
+                action,
+                ms: millis(took),
+                commands,
+            });
+    }
+
+    /// The step's sum, and each action's commands.
+    fn finish(self) -> (Option<WireSummary>, Vec<ActionProfile>) {
+        let actions = self.actions.into_inner().unwrap_or_else(|e| e.into_inner());
+        if self.wire.is_none() {
+            return (None, actions);
+        }
+        let mut summary = WireSummary::default();
+        for command in actions.iter().flat_map(|a| &a.commands) {
+            summary.add(command.command, command.ms);
+        }
+        (Some(summary), actions)
+    }
+}
+
 /// The report of a run that panicked (a bug in shopwatch): a monitor `error`, no steps.
 pub fn panicked_run(journey: &Journey, started: std::time::SystemTime, message: &str) -> RunReport {
     let at = chrono::DateTime::<chrono::Utc>::from(started);
@@ -603,5 +672,7 @@ fn skipped(step: &Step, reason: String) -> StepReport {
         skipped_actions: Vec::new(),
         failed_requests: Vec::new(),
         console_errors: Vec::new(),
+        webdriver: None,
+        actions: Vec::new(),
     }
 }

@@ -20,6 +20,8 @@ fn step(name: &str, outcome: StepOutcome, ms: f64) -> StepReport {
         skipped_actions: Vec::new(),
         failed_requests: Vec::new(),
         console_errors: Vec::new(),
+        webdriver: None,
+        actions: Vec::new(),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod pool;
 pub mod reaper;
 pub mod session;
 pub mod viewport;
+pub mod wire;
 
 pub use browser::Browser;
 pub use pool::DriverPool;

@@ -52,6 +52,8 @@ pub struct SessionOptions<'a> {
 /// A live session; `close` must be called (it also stops a local driver).
 pub struct Session {
     pub client: Client,
+    /// Every command sent, timed on the wire.
+    pub wire: super::wire::Wire,
     driver: Option<LocalDriver>,
     /// The window the session started in: where a journey's steps act.
     home: Option<fantoccini::wd::WindowHandle>,
@@ -87,7 +89,14 @@ impl Session {
             options.extra_capabilities,
             options.page_load_timeout,
         );
-        let mut builder = ClientBuilder::rustls().map_err(SessionError::Client)?;
+        let wire = super::wire::Wire::default();
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_native_roots()
+            .map_err(SessionError::Client)?
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let mut builder = ClientBuilder::new(wire.connector(https));
         builder.capabilities(capabilities);
         let connected = tokio::time::timeout(CONNECT_TIMEOUT, builder.connect(&url)).await;
         let client = match connected {
@@ -121,6 +130,7 @@ impl Session {
         Ok(Session {
             home,
             client,
+            wire,
             pool: driver.is_some().then(|| options.drivers.clone()),
             driver,
             profile_dir,

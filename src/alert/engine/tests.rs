@@ -140,6 +140,8 @@ fn step(name: &str, outcome: StepOutcome) -> StepReport {
         skipped_actions: vec![],
         failed_requests: Vec::new(),
         console_errors: Vec::new(),
+        webdriver: None,
+        actions: Vec::new(),
     }
 }
 
