@@ -87,7 +87,9 @@ async function giftSteps(page, step) {
     await type(page.locator('#street'), 'Hauptstrasse 1');
     await type(page.locator('#city'), 'Berlin');
     await type(page.locator('#postcode'), '10115');
-    await page.locator('#country').selectOption('DE');
+    // The country picker is a custom list (ARIA combobox): open it, click the option.
+    await page.locator('#country').click();
+    await page.locator('#country-list [role=option][data-value="DE"]').click();
     await page.locator('#shipping-express').check();
     await page.locator('#continue').click();
     await page.locator('.review-total').first().waitFor({ state: 'attached' });
@@ -132,7 +134,9 @@ async function cardSteps(page, step) {
     await type(page.locator('#street'), 'Hauptstrasse 1');
     await type(page.locator('#city'), 'Berlin');
     await type(page.locator('#postcode'), '10115');
-    await page.locator('#country').selectOption('DE');
+    // The country picker is a custom list (ARIA combobox): open it, click the option.
+    await page.locator('#country').click();
+    await page.locator('#country-list [role=option][data-value="DE"]').click();
     await page.locator('#shipping-standard').check();
     await page.locator('#continue').click();
     await page.locator('.review-total').first().waitFor({ state: 'attached' });

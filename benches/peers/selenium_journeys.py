@@ -27,7 +27,7 @@ from selenium.common.exceptions import (
     TimeoutException,
 )
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import WebDriverWait
 
 STEP_TIMEOUT = 15.0
 POLL = 0.1  # shopwatch's poll interval
@@ -142,7 +142,9 @@ def gift_steps(d, base, step):
         fill(d, css("#street"), "Hauptstrasse 1")
         fill(d, css("#city"), "Berlin")
         fill(d, css("#postcode"), "10115")
-        Select(find(d, css("#country"))).select_by_value("DE")
+        # The country picker is a custom list (ARIA combobox): open it, click the option.
+        click(d, css("#country"))
+        click(d, css('#country-list [role=option][data-value="DE"]'))
         check(d, "#shipping-express")
         click(d, css("#continue"))
         present(d, ".review-total")
@@ -181,7 +183,9 @@ def card_steps(d, base, step):
         fill(d, css("#street"), "Hauptstrasse 1")
         fill(d, css("#city"), "Berlin")
         fill(d, css("#postcode"), "10115")
-        Select(find(d, css("#country"))).select_by_value("DE")
+        # The country picker is a custom list (ARIA combobox): open it, click the option.
+        click(d, css("#country"))
+        click(d, css('#country-list [role=option][data-value="DE"]'))
         check(d, "#shipping-standard")
         click(d, css("#continue"))
         present(d, ".review-total")
