@@ -469,7 +469,7 @@ fn measure_library(
     let probe = Arc::new(probe.clone());
     let url = match &*probe {
         ProbeConfig::Http(h) => h.url.to_string(),
-        ProbeConfig::Tls(_) => String::new(),
+        _ => String::new(),
     };
     let url = Arc::new(url);
     let one = move || {
@@ -786,7 +786,7 @@ fn run_exporter() -> Result<()> {
     // The module, configured once; the target comes with each request, as in blackbox.
     let template = match http_probe("http://127.0.0.1:1/")? {
         ProbeConfig::Http(h) => h,
-        ProbeConfig::Tls(_) => bail!("not an http probe"),
+        _ => bail!("not an http probe"),
     };
     let template = Arc::new(*template);
     runtime(workers)?.block_on(async move {

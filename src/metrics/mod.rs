@@ -127,6 +127,26 @@ pub const PROBE_SSL_EARLIEST_EXPIRY: &str = "probe_ssl_earliest_cert_expiry";
 pub const PROBE_SSL_LAST_CHAIN_EXPIRY: &str = "probe_ssl_last_chain_expiry_timestamp_seconds";
 /// Gauge `{probe, version}` (blackbox): the TLS version, always 1.
 pub const PROBE_TLS_VERSION: &str = "probe_tls_version_info";
+/// Gauge `{probe}` (blackbox, dns): 1 if a server answered the query in the last run.
+pub const PROBE_DNS_QUERY_SUCCEEDED: &str = "probe_dns_query_succeeded";
+/// Gauge `{probe}` (blackbox, dns): records in the answer section of the last answer.
+pub const PROBE_DNS_ANSWER_RRS: &str = "probe_dns_answer_rrs";
+/// Gauge `{probe}` (blackbox, dns): records in the authority section of the last answer.
+pub const PROBE_DNS_AUTHORITY_RRS: &str = "probe_dns_authority_rrs";
+/// Gauge `{probe}` (blackbox, dns): records in the additional section of the last answer.
+pub const PROBE_DNS_ADDITIONAL_RRS: &str = "probe_dns_additional_rrs";
+/// Gauge `{probe}` (blackbox, dns): the SOA serial in the last answer, when it had one (for a
+/// delegation probe: the newest serial of the zone's servers).
+pub const PROBE_DNS_SERIAL: &str = "probe_dns_serial";
+/// Gauge `{probe}` (delegation): delegated server addresses asked in the last run.
+pub const PROBE_DNS_DELEGATED_SERVERS: &str = "shopwatch_probe_dns_delegated_servers";
+/// Gauge `{probe}` (delegation): of those, the lame, unreachable, disagreeing or outdated.
+pub const PROBE_DNS_FAILING_SERVERS: &str = "shopwatch_probe_dns_failing_servers";
+/// Gauge `{probe, ip, zone}` (dnsbl): 1 if the address is listed on the blacklist zone, 0 if
+/// not; absent when the zone could not tell. Bounded by the configured addresses and zones.
+pub const PROBE_DNSBL_LISTED: &str = "shopwatch_probe_dnsbl_listed";
+/// Gauge `{probe, rcode}`: the response code of the last answer, always 1.
+pub const PROBE_DNS_RCODE: &str = "shopwatch_probe_dns_rcode_info";
 /// Counter `{probe, kind, outcome}`: finished probe runs by outcome.
 pub const PROBE_RUNS: &str = "shopwatch_probe_runs_total";
 /// Gauge `{probe}`: 1 if the certificate chain verified in the last run, else 0.

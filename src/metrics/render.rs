@@ -540,6 +540,15 @@ fn tls(p: &ProbeState) -> Option<&crate::probe::TlsInfo> {
     p.last.metrics.tls.as_ref()
 }
 
+fn dns(p: &ProbeState) -> Option<&crate::probe::DnsInfo> {
+    p.last.metrics.dns.as_ref()
+}
+
+/// The dns probe's answer, when a server answered.
+fn answered(p: &ProbeState) -> Option<&crate::probe::DnsInfo> {
+    dns(p).filter(|d| d.query_succeeded)
+}
+
 /// A gauge `{probe}` of every probe `value` has a value for.
 fn per_probe(
     t: &mut Text,
@@ -659,6 +668,97 @@ fn probes(t: &mut Text, state: &State) {
                         PROBE_TLS_VERSION,
                         &[("probe", name), ("version", &info.version)],
                         1.0,
+                    );
+                }
+            }
+        },
+    );
+
+    per_probe(
+        t,
+        probes,
+        PROBE_DNS_QUERY_SUCCEEDED,
+        "1 if a server answered the query of the last run, else 0.",
+        |p| dns(p).map(|d| bool_value(d.query_succeeded)),
+    );
+    per_probe(
+        t,
+        probes,
+        PROBE_DNS_ANSWER_RRS,
+        "Records in the answer section of the last answer.",
+        |p| answered(p).map(|d| f64::from(d.answer_rrs)),
+    );
+    per_probe(
+        t,
+        probes,
+        PROBE_DNS_AUTHORITY_RRS,
+        "Records in the authority section of the last answer.",
+        |p| answered(p).map(|d| f64::from(d.authority_rrs)),
+    );
+    per_probe(
+        t,
+        probes,
+        PROBE_DNS_ADDITIONAL_RRS,
+        "Records in the additional section of the last answer.",
+        |p| answered(p).map(|d| f64::from(d.additional_rrs)),
+    );
+    per_probe(
+        t,
+        probes,
+        PROBE_DNS_SERIAL,
+        "The SOA serial in the last answer (delegation: the newest of the zone's servers).",
+        |p| {
+            let delegated = p.last.metrics.delegation.as_ref().and_then(|d| d.serial);
+            dns(p).and_then(|d| d.serial).or(delegated).map(f64::from)
+        },
+    );
+    let delegation = |p: &ProbeState| p.last.metrics.delegation.clone();
+    per_probe(
+        t,
+        probes,
+        PROBE_DNS_DELEGATED_SERVERS,
+        "Delegated server addresses of the zone asked in the last run.",
+        |p| delegation(p).map(|d| f64::from(d.servers)),
+    );
+    per_probe(
+        t,
+        probes,
+        PROBE_DNS_FAILING_SERVERS,
+        "Delegated servers that were lame, unreachable, disagreeing or behind on the serial.",
+        |p| delegation(p).map(|d| f64::from(d.failing)),
+    );
+    t.family(
+        PROBE_DNS_RCODE,
+        "The response code of the last answer; always 1.",
+        GAUGE,
+        |t| {
+            for (name, p) in probes {
+                if let Some(d) = answered(p) {
+                    t.line(
+                        PROBE_DNS_RCODE,
+                        &[("probe", name), ("rcode", &d.rcode)],
+                        1.0,
+                    );
+                }
+            }
+        },
+    );
+
+    t.family(
+        PROBE_DNSBL_LISTED,
+        "1 if the address is listed on the blacklist zone in the last run, 0 if not.",
+        GAUGE,
+        |t| {
+            for (name, p) in probes {
+                for lookup in &p.last.metrics.dnsbl {
+                    let Some(listed) = lookup.listed else {
+                        continue;
+                    };
+                    let ip = lookup.ip.to_string();
+                    t.line(
+                        PROBE_DNSBL_LISTED,
+                        &[("probe", name), ("ip", &ip), ("zone", &lookup.zone)],
+                        bool_value(listed),
                     );
                 }
             }

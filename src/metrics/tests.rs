@@ -131,6 +131,7 @@ fn http_ok() -> ProbeResult {
                 cert("CN=shop.example", "CN=R3, O=Let's Encrypt", 1_780_000_000),
                 cert("CN=R3, O=Let's Encrypt", "CN=ISRG Root X1", 1_790_000_000),
             ])),
+            ..ProbeMetrics::default()
         },
     }
 }

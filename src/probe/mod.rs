@@ -21,6 +21,10 @@
 //! validated in [`config`].
 
 pub mod config;
+pub mod delegation;
+pub mod dns;
+mod dns_query;
+pub mod dnsbl;
 pub mod http;
 mod net;
 pub mod tls;
@@ -133,6 +137,9 @@ macro_rules! probes {
 probes! {
     Http(http::HttpProbe) = "http",
     Tls(tls::TlsProbe) = "tls",
+    Dns(dns::DnsProbe) = "dns",
+    Delegation(delegation::DelegationProbe) = "delegation",
+    Dnsbl(dnsbl::DnsblProbe) = "dnsbl",
 }
 
 impl ProbeConfig {
@@ -223,6 +230,51 @@ pub struct ProbeMetrics {
     /// The TLS connection of a tls probe, or of the final request of an https probe; `None`
     /// when there was no completed TLS handshake.
     pub tls: Option<TlsInfo>,
+    /// The answer of a dns probe's query; `None` for other kinds.
+    pub dns: Option<DnsInfo>,
+    /// What a delegation probe found; `None` for other kinds.
+    pub delegation: Option<DelegationInfo>,
+    /// A dnsbl probe's lookups, one per address and zone.
+    pub dnsbl: Vec<DnsblLookup>,
+}
+
+/// What one blacklist zone said about one address. Feeds
+/// `shopwatch_probe_dnsbl_listed{ip, zone}` (absent when unknown).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsblLookup {
+    pub ip: std::net::IpAddr,
+    /// Without the trailing dot: `zen.spamhaus.org`.
+    pub zone: String,
+    /// `None`: the zone could not be asked or gave an answer no blacklist means.
+    pub listed: Option<bool>,
+}
+
+/// The servers a delegation probe checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DelegationInfo {
+    /// Delegated server addresses asked. Feeds `shopwatch_probe_dns_delegated_servers`.
+    pub servers: u32,
+    /// Of those, lame, unreachable, disagreeing or behind on the serial. Feeds
+    /// `shopwatch_probe_dns_failing_servers`.
+    pub failing: u32,
+    /// The newest SOA serial a server gave. Feeds `probe_dns_serial`.
+    pub serial: Option<u32>,
+}
+
+/// What a dns probe's query got back (blackbox's dns prober metrics).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DnsInfo {
+    /// A server answered. Feeds `probe_dns_query_succeeded`.
+    pub query_succeeded: bool,
+    /// Records in each section. Feed `probe_dns_answer_rrs`, `probe_dns_authority_rrs`,
+    /// `probe_dns_additional_rrs`.
+    pub answer_rrs: u32,
+    pub authority_rrs: u32,
+    pub additional_rrs: u32,
+    /// The SOA serial in the answer or authority section. Feeds `probe_dns_serial`.
+    pub serial: Option<u32>,
+    /// `NOERROR`, `NXDOMAIN`, ... Feeds `shopwatch_probe_dns_rcode_info{rcode}`.
+    pub rcode: String,
 }
 
 impl ProbeMetrics {
