@@ -27,6 +27,7 @@ mod dns_query;
 pub mod dnsbl;
 pub mod http;
 mod net;
+pub mod tcp;
 pub mod tls;
 
 pub use self::config::{parse_probes, validate_probes};
@@ -140,6 +141,7 @@ probes! {
     Dns(dns::DnsProbe) = "dns",
     Delegation(delegation::DelegationProbe) = "delegation",
     Dnsbl(dnsbl::DnsblProbe) = "dnsbl",
+    Tcp(tcp::TcpProbe) = "tcp",
 }
 
 impl ProbeConfig {

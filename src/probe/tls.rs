@@ -149,7 +149,7 @@ fn validate(c: &mut Checker, path: &str, t: &TlsProbeFile) -> TlsProbe {
 }
 
 /// `host:port` or `[ipv6]:port`; the error is (message, hint).
-fn split_target(target: &str) -> Result<(url::Host<String>, u16), (String, String)> {
+pub(super) fn split_target(target: &str) -> Result<(url::Host<String>, u16), (String, String)> {
     let example = "write `host:port`, e.g. `shop.example.com:443` or `[::1]:8443`";
     if target.contains("://") {
         return Err((
