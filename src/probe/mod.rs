@@ -27,6 +27,7 @@ mod dns_query;
 pub mod dnsbl;
 pub mod http;
 mod net;
+pub mod smtp;
 pub mod tcp;
 pub mod tls;
 
@@ -142,6 +143,7 @@ probes! {
     Delegation(delegation::DelegationProbe) = "delegation",
     Dnsbl(dnsbl::DnsblProbe) = "dnsbl",
     Tcp(tcp::TcpProbe) = "tcp",
+    Smtp(smtp::SmtpProbe) = "smtp",
 }
 
 impl ProbeConfig {

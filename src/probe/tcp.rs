@@ -109,10 +109,12 @@ impl TcpProbe {
                 ));
             }
             match stream.read(&mut buffer).await {
-                Ok(0) => return Verdict::failed(format!(
+                Ok(0) => {
+                    return Verdict::failed(format!(
                     "the server closed the connection; what it said does not match `{expect}`: {}",
                     quoted(&text)
-                )),
+                ))
+                }
                 Ok(n) => said.extend_from_slice(&buffer[..n]),
                 Err(e) => {
                     return Verdict::failed(format!(

@@ -1,0 +1,352 @@
+//! The `smtp` probe: the mail server that sends the shop's order confirmations. Connect, read
+//! the 220 greeting, EHLO and its extensions, then by `tls`: STARTTLS offered and working
+//! (the default, for ports 25 and 587), TLS from the first byte (`implicit`, port 465), or
+//! none; the certificate chain and name verified as the tls probe does, and its expiry
+//! exported with the tls metrics. EHLO again over TLS, then QUIT: nothing is sent.
+//!
+//! `failed` when the server refuses, greets with anything but 220, does not offer or finish
+//! STARTTLS, or its certificate does not verify; the reason quotes the server's reply.
+
+use super::net;
+use super::tls::split_target;
+use super::{Kind, Probing, Verdict};
+use crate::yaml::check::Checker;
+use crate::yaml::scalars::{opt_scalar_text, scalar_text};
+use rustls::pki_types::ServerName;
+use serde::Deserialize;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use url::Host;
+
+/// A reply longer than this (all its lines) is not an SMTP server's.
+const MAX_REPLY: usize = 16 * 1024;
+
+/// How the connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// STARTTLS after the first EHLO; the server must offer it.
+    StartTls,
+    /// TLS from the first byte (SMTPS, port 465).
+    Implicit,
+    /// Plain text only (a relay inside the shop's network).
+    None,
+}
+
+/// A validated `smtp` probe.
+#[derive(Debug, Clone)]
+pub struct SmtpProbe {
+    pub name: String,
+    pub host: Host<String>,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub server_name: String,
+    pub ca_file: Option<PathBuf>,
+    /// The name shopwatch introduces itself with in EHLO.
+    pub ehlo: String,
+    pub every: Duration,
+    pub timeout: Duration,
+    pub slow: Option<Duration>,
+}
+
+/// One SMTP reply: its code and its lines' texts (after the code).
+struct Reply {
+    code: u16,
+    lines: Vec<String>,
+}
+
+impl Reply {
+    fn shown(&self) -> String {
+        format!("{} {}", self.code, self.lines.join(" / "))
+    }
+}
+
+impl SmtpProbe {
+    async fn probe_once(&self, p: &mut Probing) -> Verdict {
+        let addrs = match net::resolve(&self.host, self.port, p).await {
+            Ok(addrs) => addrs,
+            Err(verdict) => return verdict,
+        };
+        let tcp = match net::connect(&addrs, p).await {
+            Ok(tcp) => tcp,
+            Err(verdict) => return verdict,
+        };
+        let server_name = match ServerName::try_from(self.server_name.clone()) {
+            Ok(name) => name,
+            Err(e) => {
+                return Verdict::error(format!(
+                    "server_name `{}` cannot be used: {e}",
+                    self.server_name
+                ))
+            }
+        };
+        match self.tls {
+            SmtpTls::Implicit => {
+                let tls = match self.secure(tcp, &server_name, p).await {
+                    Ok(tls) => tls,
+                    Err(verdict) => return verdict,
+                };
+                let mut session = BufReader::new(tls);
+                if let Err(verdict) = self.greeting_and_ehlo(&mut session, p).await {
+                    return verdict;
+                }
+                self.quit(&mut session).await
+            }
+            SmtpTls::None | SmtpTls::StartTls => {
+                let mut session = BufReader::new(tcp);
+                let extensions = match self.greeting_and_ehlo(&mut session, p).await {
+                    Ok(extensions) => extensions,
+                    Err(verdict) => return verdict,
+                };
+                if self.tls == SmtpTls::None {
+                    return self.quit(&mut session).await;
+                }
+                if !extensions
+                    .iter()
+                    .any(|e| e.eq_ignore_ascii_case("STARTTLS"))
+                {
+                    return Verdict::failed(format!(
+                        "the server does not offer STARTTLS (its extensions: {})",
+                        extensions.join(", ")
+                    ));
+                }
+                p.doing = "asking for STARTTLS";
+                match self.command(&mut session, "STARTTLS").await {
+                    Ok(reply) if reply.code == 220 => {}
+                    Ok(reply) => {
+                        return Verdict::failed(format!("STARTTLS refused: {}", reply.shown()))
+                    }
+                    Err(verdict) => return verdict,
+                }
+                let tls = match self.secure(session.into_inner(), &server_name, p).await {
+                    Ok(tls) => tls,
+                    Err(verdict) => return verdict,
+                };
+                let mut session = BufReader::new(tls);
+                p.doing = "saying EHLO over TLS";
+                match self
+                    .command(&mut session, &format!("EHLO {}", self.ehlo))
+                    .await
+                {
+                    Ok(reply) if reply.code == 250 => {}
+                    Ok(reply) => {
+                        return Verdict::failed(format!("EHLO over TLS refused: {}", reply.shown()))
+                    }
+                    Err(verdict) => return verdict,
+                }
+                self.quit(&mut session).await
+            }
+        }
+    }
+
+    /// The TLS handshake, and the certificates checked before anything is sent over it.
+    async fn secure(
+        &self,
+        tcp: tokio::net::TcpStream,
+        server_name: &ServerName<'static>,
+        p: &mut Probing,
+    ) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, Verdict> {
+        let roots = net::roots(&self.name, self.ca_file.as_deref()).map_err(Verdict::error)?;
+        let tls = net::handshake(tcp, server_name, &[], p).await?;
+        p.doing = "checking the certificates";
+        let inspection = net::inspect(&tls, server_name, &roots, net::now())?;
+        p.metrics.tls = Some(inspection.info);
+        match inspection.problem {
+            Some(problem) => Err(Verdict::failed(problem)),
+            None => Ok(tls),
+        }
+    }
+
+    /// The 220 greeting, then EHLO; the extensions the server lists.
+    async fn greeting_and_ehlo<S: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        session: &mut BufReader<S>,
+        p: &mut Probing,
+    ) -> Result<Vec<String>, Verdict> {
+        p.doing = "waiting for the greeting";
+        let greeting = reply(session).await?;
+        if greeting.code != 220 {
+            return Err(Verdict::failed(format!(
+                "the server greets with {} instead of 220",
+                greeting.shown()
+            )));
+        }
+        p.doing = "saying EHLO";
+        let ehlo = self
+            .command(session, &format!("EHLO {}", self.ehlo))
+            .await?;
+        if ehlo.code != 250 {
+            return Err(Verdict::failed(format!("EHLO refused: {}", ehlo.shown())));
+        }
+        // The first line is the server's name; each further one an extension and its words.
+        Ok(ehlo
+            .lines
+            .iter()
+            .skip(1)
+            .filter_map(|line| line.split_whitespace().next())
+            .map(str::to_string)
+            .collect())
+    }
+
+    async fn command<S: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        session: &mut BufReader<S>,
+        command: &str,
+    ) -> Result<Reply, Verdict> {
+        let stream = session.get_mut();
+        let sent = async {
+            stream
+                .write_all(format!("{command}\r\n").as_bytes())
+                .await?;
+            stream.flush().await
+        };
+        if let Err(e) = sent.await {
+            return Err(Verdict::failed(format!("cannot send {command}: {e}")));
+        }
+        reply(session).await
+    }
+
+    /// QUIT, politely; the check has passed whatever the server answers to it.
+    async fn quit<S: AsyncRead + AsyncWrite + Unpin>(&self, session: &mut BufReader<S>) -> Verdict {
+        let _ = self.command(session, "QUIT").await;
+        Verdict::ok()
+    }
+}
+
+/// Reads one reply: lines `250-...` until the last, `250 ...` (RFC 5321 4.2.1).
+async fn reply<S: AsyncRead + Unpin>(session: &mut BufReader<S>) -> Result<Reply, Verdict> {
+    let mut lines = Vec::new();
+    let mut read = 0;
+    loop {
+        let mut line = String::new();
+        match session.read_line(&mut line).await {
+            Ok(0) => {
+                return Err(Verdict::failed(if lines.is_empty() {
+                    "the server closed the connection without a reply".to_string()
+                } else {
+                    format!(
+                        "the server closed the connection in a reply: {}",
+                        lines.join(" / ")
+                    )
+                }))
+            }
+            Ok(n) => read += n,
+            Err(e) => return Err(Verdict::failed(format!("reading the server's reply: {e}"))),
+        }
+        if read > MAX_REPLY {
+            return Err(Verdict::failed(
+                "the server's reply is over 16 KiB: not SMTP",
+            ));
+        }
+        let line = line.trim_end_matches(['\r', '\n']);
+        let code = line.get(..3).and_then(|c| c.parse::<u16>().ok());
+        let (Some(code), separator) = (code, line.as_bytes().get(3).copied()) else {
+            return Err(Verdict::failed(format!(
+                "the server does not speak SMTP: {:?}",
+                line.chars().take(100).collect::<String>()
+            )));
+        };
+        lines.push(line.get(4..).unwrap_or("").to_string());
+        if separator != Some(b'-') {
+            return Ok(Reply { code, lines });
+        }
+    }
+}
+
+impl Kind for SmtpProbe {
+    type File = SmtpProbeFile;
+
+    fn file_name(file: &SmtpProbeFile) -> &str {
+        &file.name
+    }
+
+    fn validate(c: &mut Checker, path: &str, s: &SmtpProbeFile) -> SmtpProbe {
+        let (host, port) = match split_target(&s.target) {
+            Ok(target) => target,
+            Err((message, hint)) => {
+                c.error_hint(&format!("{path}.target"), message, hint);
+                (Host::Domain("invalid.invalid".to_string()), 25)
+            }
+        };
+        let tls = match s.tls.as_deref().map(str::trim) {
+            None => {
+                if port == 465 {
+                    SmtpTls::Implicit
+                } else {
+                    SmtpTls::StartTls
+                }
+            }
+            Some("starttls") => SmtpTls::StartTls,
+            Some("implicit") => SmtpTls::Implicit,
+            Some("none") => SmtpTls::None,
+            Some(other) => {
+                c.error_hint(
+                    &format!("{path}.tls"),
+                    format!("unknown tls mode `{other}`"),
+                    "`starttls` (ports 25 and 587), `implicit` (port 465) or `none`",
+                );
+                SmtpTls::StartTls
+            }
+        };
+        let (every, timeout) = c.schedule(path, &s.every, &s.timeout);
+        SmtpProbe {
+            name: s.name.clone(),
+            server_name: s.server_name.clone().unwrap_or_else(|| match &host {
+                Host::Domain(name) => name.clone(),
+                Host::Ipv4(ip) => ip.to_string(),
+                Host::Ipv6(ip) => ip.to_string(),
+            }),
+            host,
+            port,
+            tls,
+            ca_file: c.ca_file(&format!("{path}.ca_file"), &s.ca_file),
+            ehlo: s
+                .ehlo
+                .clone()
+                .unwrap_or_else(|| "shopwatch.invalid".to_string()),
+            every,
+            timeout,
+            slow: c.opt_duration(&format!("{path}.slow"), &s.slow),
+        }
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn every(&self) -> Duration {
+        self.every
+    }
+
+    fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    fn slow(&self) -> Option<Duration> {
+        self.slow
+    }
+
+    async fn check(&self, probing: &mut Probing) -> Verdict {
+        self.probe_once(probing).await
+    }
+}
+
+/// `- smtp:` as written; values stay text until [`super::validate_probes`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpProbeFile {
+    pub name: String,
+    /// `host:port`.
+    pub target: String,
+    /// `starttls`, `implicit` or `none`; default `implicit` on port 465, else `starttls`.
+    pub tls: Option<String>,
+    pub server_name: Option<String>,
+    pub ca_file: Option<String>,
+    pub ehlo: Option<String>,
+    #[serde(deserialize_with = "scalar_text")]
+    pub every: String,
+    #[serde(default, deserialize_with = "opt_scalar_text")]
+    pub timeout: Option<String>,
+    #[serde(default, deserialize_with = "opt_scalar_text")]
+    pub slow: Option<String>,
+}
