@@ -305,16 +305,16 @@ fn validate(files: &[PathBuf]) -> i32 {
             match config::monitor::parse_monitor(file, &source) {
                 Ok(monitor) => {
                     monitor.journeys.iter().for_each(say_warnings);
+                    let names: Vec<&str> =
+                        monitor.journeys.iter().map(|j| j.name.as_str()).collect();
+                    // "0 journeys; 10 probes", not "0 journeys: ; 10 probes".
+                    let journeys = match names.is_empty() {
+                        true => "0 journeys".to_string(),
+                        false => format!("{} journeys: {}", names.len(), names.join(", ")),
+                    };
                     println!(
-                        "{}: configuration is valid ({} journeys: {}; {} probes)",
+                        "{}: configuration is valid ({journeys}; {} probes)",
                         file.display(),
-                        monitor.journeys.len(),
-                        monitor
-                            .journeys
-                            .iter()
-                            .map(|j| j.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", "),
                         monitor.probes.len()
                     )
                 }
