@@ -145,6 +145,8 @@ pub const PROBE_DNS_FAILING_SERVERS: &str = "shopwatch_probe_dns_failing_servers
 /// Gauge `{probe, ip, zone}` (dnsbl): 1 if the address is listed on the blacklist zone, 0 if
 /// not; absent when the zone could not tell. Bounded by the configured addresses and zones.
 pub const PROBE_DNSBL_LISTED: &str = "shopwatch_probe_dnsbl_listed";
+/// Gauge `{probe}` (domain): when the registration expires, Unix time, as the registry says.
+pub const PROBE_DOMAIN_EXPIRY: &str = "shopwatch_probe_domain_expiry_timestamp_seconds";
 /// Gauge `{probe, rcode}`: the response code of the last answer, always 1.
 pub const PROBE_DNS_RCODE: &str = "shopwatch_probe_dns_rcode_info";
 /// Counter `{probe, kind, outcome}`: finished probe runs by outcome.

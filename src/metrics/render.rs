@@ -744,6 +744,20 @@ fn probes(t: &mut Text, state: &State) {
         },
     );
 
+    per_probe(
+        t,
+        probes,
+        PROBE_DOMAIN_EXPIRY,
+        "When the domain's registration expires, as its registry said in the last run, Unix time.",
+        |p| {
+            p.last
+                .metrics
+                .domain
+                .as_ref()
+                .and_then(|d| d.expiry)
+                .map(|e| e as f64)
+        },
+    );
     t.family(
         PROBE_DNSBL_LISTED,
         "1 if the address is listed on the blacklist zone in the last run, 0 if not.",

@@ -25,6 +25,7 @@ pub mod delegation;
 pub mod dns;
 mod dns_query;
 pub mod dnsbl;
+pub mod domain;
 pub mod http;
 mod net;
 pub mod smtp;
@@ -144,6 +145,7 @@ probes! {
     Dnsbl(dnsbl::DnsblProbe) = "dnsbl",
     Tcp(tcp::TcpProbe) = "tcp",
     Smtp(smtp::SmtpProbe) = "smtp",
+    Domain(domain::DomainProbe) = "domain",
 }
 
 impl ProbeConfig {
@@ -240,6 +242,8 @@ pub struct ProbeMetrics {
     pub delegation: Option<DelegationInfo>,
     /// A dnsbl probe's lookups, one per address and zone.
     pub dnsbl: Vec<DnsblLookup>,
+    /// What the registry said, for a domain probe.
+    pub domain: Option<domain::DomainInfo>,
 }
 
 /// What one blacklist zone said about one address. Feeds
