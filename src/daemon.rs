@@ -106,6 +106,17 @@ fn load(file: &Path) -> Result<Loaded, DaemonError> {
         all_secrets.extend(&sink.redactor());
         sinks.push(Arc::new(sink));
     }
+    // A probe reads its secrets at each run (one not readable yet makes that run an `error`);
+    // those readable now are redacted from the logs from the start.
+    for value in config.probes.iter().flat_map(|p| p.secrets()) {
+        let read = match value {
+            crate::secret::Var::Text(text) => Ok(text.clone()),
+            crate::secret::Var::Secret(source) => crate::secret::read_secret(source),
+        };
+        if let Ok(secret) = read {
+            all_secrets.add(&secret);
+        }
+    }
     for journey in &config.journeys {
         let (values, redactor) = secrets::resolve_vars(journey)?;
         all_secrets.extend(&redactor);

@@ -189,6 +189,6 @@ fn a_bad_tls_mode_is_located() {
         .to_string();
     assert_eq!(
         error,
-        "probes.yaml:5:12: unknown tls mode `ssl`\n  hint: `starttls` (ports 25 and 587), `implicit` (port 465) or `none`"
+        "probes.yaml:5:12: unknown tls mode `ssl`\n  hint: `starttls`, `implicit` (port 465) or `none`"
     );
 }

@@ -27,7 +27,10 @@ mod dns_query;
 pub mod dnsbl;
 pub mod domain;
 pub mod http;
+pub mod imap;
+mod mail;
 mod net;
+pub mod pop3;
 pub mod smtp;
 pub mod tcp;
 pub mod tls;
@@ -58,6 +61,10 @@ pub trait Kind: Sized {
     /// A run slower than this (but otherwise fine) is `degraded`.
     fn slow(&self) -> Option<Duration> {
         None
+    }
+    /// The secrets the probe uses (a login's password), so that logs and reasons redact them.
+    fn secrets(&self) -> Vec<&crate::secret::Var> {
+        Vec::new()
     }
     /// One check: what it found, with the kind's metrics filled in on `probing`.
     fn check(&self, probing: &mut Probing) -> impl Future<Output = Verdict> + Send;
@@ -130,6 +137,11 @@ macro_rules! probes {
                 match self { $(ProbeConfig::$variant(p) => p.slow(),)* }
             }
 
+            /// The secrets the probe uses, for redaction.
+            pub fn secrets(&self) -> Vec<&crate::secret::Var> {
+                match self { $(ProbeConfig::$variant(p) => p.secrets(),)* }
+            }
+
             async fn check(&self, probing: &mut Probing) -> Verdict {
                 match self { $(ProbeConfig::$variant(p) => p.check(probing).await,)* }
             }
@@ -146,6 +158,8 @@ probes! {
     Tcp(tcp::TcpProbe) = "tcp",
     Smtp(smtp::SmtpProbe) = "smtp",
     Domain(domain::DomainProbe) = "domain",
+    Imap(imap::ImapProbe) = "imap",
+    Pop3(pop3::Pop3Probe) = "pop3",
 }
 
 impl ProbeConfig {

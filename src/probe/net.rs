@@ -97,6 +97,27 @@ pub(super) async fn handshake(
     result.map_err(|e| Verdict::failed(format!("TLS handshake failed: {e}")))
 }
 
+/// A TLS session the probe may trust: the handshake, then the presented chain inspected and
+/// recorded in the metrics before anything is sent over it; `failed` when it does not verify.
+/// `probe` names the probe in a `ca_file` error.
+pub(super) async fn secure(
+    tcp: TcpStream,
+    server_name: &ServerName<'static>,
+    probe: &str,
+    ca_file: Option<&Path>,
+    p: &mut Probing,
+) -> Result<TlsStream<TcpStream>, Verdict> {
+    let roots = roots(probe, ca_file).map_err(Verdict::error)?;
+    let tls = handshake(tcp, server_name, &[], p).await?;
+    p.doing = "checking the certificates";
+    let inspection = inspect(&tls, server_name, &roots, now())?;
+    p.metrics.tls = Some(inspection.info);
+    match inspection.problem {
+        Some(problem) => Err(Verdict::failed(problem)),
+        None => Ok(tls),
+    }
+}
+
 /// The client configuration for handshakes offering `alpn`, made once per process and shared
 /// by every probe (it holds no per-connection state; made per handshake it cost an allocation
 /// of the provider, the verifier and a session cache each time). Session resumption is off, as
@@ -515,6 +536,16 @@ pub(super) fn server_name(host: &Host<String>) -> Result<ServerName<'static>, St
 /// The current time for certificate checks.
 pub(super) fn now() -> UnixTime {
     UnixTime::now()
+}
+
+/// The name a certificate must be valid for when none is configured: the host, an IP address
+/// without brackets.
+pub(super) fn default_server_name(host: &Host<String>) -> String {
+    match host {
+        Host::Domain(name) => name.clone(),
+        Host::Ipv4(ip) => ip.to_string(),
+        Host::Ipv6(ip) => ip.to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! `failed` when the server refuses, greets with anything but 220, does not offer or finish
 //! STARTTLS, or its certificate does not verify; the reason quotes the server's reply.
 
+use super::mail::Protection;
 use super::net;
 use super::tls::split_target;
 use super::{Kind, Probing, Verdict};
@@ -22,24 +23,13 @@ use url::Host;
 /// A reply longer than this (all its lines) is not an SMTP server's.
 const MAX_REPLY: usize = 16 * 1024;
 
-/// How the connection is protected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SmtpTls {
-    /// STARTTLS after the first EHLO; the server must offer it.
-    StartTls,
-    /// TLS from the first byte (SMTPS, port 465).
-    Implicit,
-    /// Plain text only (a relay inside the shop's network).
-    None,
-}
-
 /// A validated `smtp` probe.
 #[derive(Debug, Clone)]
 pub struct SmtpProbe {
     pub name: String,
     pub host: Host<String>,
     pub port: u16,
-    pub tls: SmtpTls,
+    pub tls: Protection,
     pub server_name: String,
     pub ca_file: Option<PathBuf>,
     /// The name shopwatch introduces itself with in EHLO.
@@ -81,24 +71,27 @@ impl SmtpProbe {
             }
         };
         match self.tls {
-            SmtpTls::Implicit => {
-                let tls = match self.secure(tcp, &server_name, p).await {
-                    Ok(tls) => tls,
-                    Err(verdict) => return verdict,
-                };
+            Protection::Implicit => {
+                let tls =
+                    match net::secure(tcp, &server_name, &self.name, self.ca_file.as_deref(), p)
+                        .await
+                    {
+                        Ok(tls) => tls,
+                        Err(verdict) => return verdict,
+                    };
                 let mut session = BufReader::new(tls);
                 if let Err(verdict) = self.greeting_and_ehlo(&mut session, p).await {
                     return verdict;
                 }
                 self.quit(&mut session).await
             }
-            SmtpTls::None | SmtpTls::StartTls => {
+            Protection::None | Protection::StartTls => {
                 let mut session = BufReader::new(tcp);
                 let extensions = match self.greeting_and_ehlo(&mut session, p).await {
                     Ok(extensions) => extensions,
                     Err(verdict) => return verdict,
                 };
-                if self.tls == SmtpTls::None {
+                if self.tls == Protection::None {
                     return self.quit(&mut session).await;
                 }
                 if !extensions
@@ -118,7 +111,15 @@ impl SmtpProbe {
                     }
                     Err(verdict) => return verdict,
                 }
-                let tls = match self.secure(session.into_inner(), &server_name, p).await {
+                let tls = match net::secure(
+                    session.into_inner(),
+                    &server_name,
+                    &self.name,
+                    self.ca_file.as_deref(),
+                    p,
+                )
+                .await
+                {
                     Ok(tls) => tls,
                     Err(verdict) => return verdict,
                 };
@@ -136,24 +137,6 @@ impl SmtpProbe {
                 }
                 self.quit(&mut session).await
             }
-        }
-    }
-
-    /// The TLS handshake, and the certificates checked before anything is sent over it.
-    async fn secure(
-        &self,
-        tcp: tokio::net::TcpStream,
-        server_name: &ServerName<'static>,
-        p: &mut Probing,
-    ) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, Verdict> {
-        let roots = net::roots(&self.name, self.ca_file.as_deref()).map_err(Verdict::error)?;
-        let tls = net::handshake(tcp, server_name, &[], p).await?;
-        p.doing = "checking the certificates";
-        let inspection = net::inspect(&tls, server_name, &roots, net::now())?;
-        p.metrics.tls = Some(inspection.info);
-        match inspection.problem {
-            Some(problem) => Err(Verdict::failed(problem)),
-            None => Ok(tls),
         }
     }
 
@@ -268,34 +251,14 @@ impl Kind for SmtpProbe {
                 (Host::Domain("invalid.invalid".to_string()), 25)
             }
         };
-        let tls = match s.tls.as_deref().map(str::trim) {
-            None => {
-                if port == 465 {
-                    SmtpTls::Implicit
-                } else {
-                    SmtpTls::StartTls
-                }
-            }
-            Some("starttls") => SmtpTls::StartTls,
-            Some("implicit") => SmtpTls::Implicit,
-            Some("none") => SmtpTls::None,
-            Some(other) => {
-                c.error_hint(
-                    &format!("{path}.tls"),
-                    format!("unknown tls mode `{other}`"),
-                    "`starttls` (ports 25 and 587), `implicit` (port 465) or `none`",
-                );
-                SmtpTls::StartTls
-            }
-        };
+        let tls = Protection::validate(c, path, s.tls.as_deref(), port, 465);
         let (every, timeout) = c.schedule(path, &s.every, &s.timeout);
         SmtpProbe {
             name: s.name.clone(),
-            server_name: s.server_name.clone().unwrap_or_else(|| match &host {
-                Host::Domain(name) => name.clone(),
-                Host::Ipv4(ip) => ip.to_string(),
-                Host::Ipv6(ip) => ip.to_string(),
-            }),
+            server_name: s
+                .server_name
+                .clone()
+                .unwrap_or_else(|| net::default_server_name(&host)),
             host,
             port,
             tls,

@@ -54,28 +54,15 @@ impl TcpProbe {
         let Some(name) = &self.tls_server_name else {
             return self.converse(tcp, p).await;
         };
-        let roots = match net::roots(&self.name, self.ca_file.as_deref()) {
-            Ok(roots) => roots,
-            Err(e) => return Verdict::error(e),
-        };
         let server_name = match rustls::pki_types::ServerName::try_from(name.clone()) {
             Ok(name) => name,
             Err(e) => return Verdict::error(format!("server_name `{name}` cannot be used: {e}")),
         };
-        let tls = match net::handshake(tcp, &server_name, &[], p).await {
+        let tls = match net::secure(tcp, &server_name, &self.name, self.ca_file.as_deref(), p).await
+        {
             Ok(tls) => tls,
             Err(verdict) => return verdict,
         };
-        p.doing = "checking the certificates";
-        match net::inspect(&tls, &server_name, &roots, net::now()) {
-            Ok(inspection) => {
-                p.metrics.tls = Some(inspection.info);
-                if let Some(problem) = inspection.problem {
-                    return Verdict::failed(problem);
-                }
-            }
-            Err(verdict) => return verdict,
-        }
         self.converse(tls, p).await
     }
 
@@ -165,11 +152,7 @@ impl Kind for TcpProbe {
         }
         let tls_server_name = tls.then(|| match &t.server_name {
             Some(name) => name.clone(),
-            None => match &host {
-                Host::Domain(name) => name.clone(),
-                Host::Ipv4(ip) => ip.to_string(),
-                Host::Ipv6(ip) => ip.to_string(),
-            },
+            None => net::default_server_name(&host),
         });
         let expect = t
             .expect

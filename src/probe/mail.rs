@@ -1,0 +1,146 @@
+//! What the mail kinds (`smtp`, `imap`, `pop3`) share: how the connection is protected, the
+//! optional login (its password a secret), and reading the server's lines.
+
+use super::{Probing, Verdict};
+use crate::secret::Var;
+use crate::yaml::check::Checker;
+use crate::yaml::secret::{var, VarFile};
+use serde::Deserialize;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+
+/// A line longer than this is not a mail server's.
+const MAX_LINE: usize = 16 * 1024;
+
+/// How the connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protection {
+    /// Upgraded after the greeting (SMTP STARTTLS, IMAP STARTTLS, POP3 STLS); the server must
+    /// offer it.
+    StartTls,
+    /// TLS from the first byte (ports 465, 993, 995).
+    Implicit,
+    /// Plain text only (a server inside the shop's network).
+    None,
+}
+
+impl Protection {
+    /// `tls:` as written; without it, `implicit` on `implicit_port`, else `starttls`.
+    pub(super) fn validate(
+        c: &mut Checker,
+        path: &str,
+        text: Option<&str>,
+        port: u16,
+        implicit_port: u16,
+    ) -> Protection {
+        match text.map(str::trim) {
+            None if port == implicit_port => Protection::Implicit,
+            None | Some("starttls") => Protection::StartTls,
+            Some("implicit") => Protection::Implicit,
+            Some("none") => Protection::None,
+            Some(other) => {
+                c.error_hint(
+                    &format!("{path}.tls"),
+                    format!("unknown tls mode `{other}`"),
+                    format!("`starttls`, `implicit` (port {implicit_port}) or `none`"),
+                );
+                Protection::StartTls
+            }
+        }
+    }
+}
+
+/// `login: {user, password}` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginFile {
+    pub user: String,
+    /// A secret: `{secret: env:NAME}` or `{secret: file:PATH}`.
+    pub password: VarFile,
+}
+
+/// A validated login; the password is read at each run.
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub user: String,
+    pub password: Var,
+}
+
+impl Login {
+    pub(super) fn validate(c: &mut Checker, path: &str, login: &LoginFile) -> Login {
+        let password_path = format!("{path}.password");
+        if let VarFile::Text(_) = login.password {
+            c.error_hint(
+                &password_path,
+                "the password is a secret: written here it would be in the file for anyone who reads it",
+                "give it as a secret, e.g. `password: {secret: env:SHOP_MAIL_PASSWORD}`",
+            );
+        }
+        Login {
+            user: login.user.clone(),
+            password: var(c, &password_path, &login.password),
+        }
+    }
+
+    /// The password, or the monitor's error (never the value).
+    pub(super) fn password(&self) -> Result<String, Verdict> {
+        match &self.password {
+            Var::Text(text) => Ok(text.clone()),
+            Var::Secret(source) => crate::secret::read_secret(source)
+                .map_err(|e| Verdict::error(format!("the login password: {e}"))),
+        }
+    }
+}
+
+/// A connection's lines.
+pub(super) struct Lines<S> {
+    stream: BufReader<S>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Lines<S> {
+    pub fn new(stream: S) -> Self {
+        Lines {
+            stream: BufReader::new(stream),
+        }
+    }
+
+    /// The connection, for the TLS upgrade (the server sends nothing before it).
+    pub fn into_inner(self) -> S {
+        self.stream.into_inner()
+    }
+
+    /// One line without its end; `what` says what was awaited, for the timeout reason.
+    pub async fn read(&mut self, p: &mut Probing, what: &'static str) -> Result<String, Verdict> {
+        p.doing = what;
+        let mut line = String::new();
+        match (&mut self.stream)
+            .take(MAX_LINE as u64)
+            .read_line(&mut line)
+            .await
+        {
+            Ok(0) => Err(Verdict::failed(
+                "the server closed the connection without a reply",
+            )),
+            Ok(_) if !line.ends_with('\n') && line.len() >= MAX_LINE => Err(Verdict::failed(
+                "the server's line is over 16 KiB: not a mail server",
+            )),
+            Ok(_) => Ok(line.trim_end_matches(['\r', '\n']).to_string()),
+            Err(e) => Err(Verdict::failed(format!("reading the server's reply: {e}"))),
+        }
+    }
+
+    /// Writes `line` and its CRLF. `shown` is how a failure names it (never a password).
+    pub async fn send(&mut self, line: &str, shown: &str) -> Result<(), Verdict> {
+        let stream = self.stream.get_mut();
+        let sent = async {
+            stream.write_all(format!("{line}\r\n").as_bytes()).await?;
+            stream.flush().await
+        };
+        sent.await
+            .map_err(|e| Verdict::failed(format!("cannot send {shown}: {e}")))
+    }
+}
+
+/// What a server said, for a reason: at most 200 characters, quoted.
+pub(super) fn quoted(line: &str) -> String {
+    format!("{:?}", line.chars().take(200).collect::<String>())
+}
