@@ -367,10 +367,7 @@ fn list(names: &BTreeSet<String>) -> String {
 
 impl Kind for DelegationProbe {
     type File = DelegationProbeFile;
-
-    fn file_name(file: &DelegationProbeFile) -> &str {
-        &file.name
-    }
+    kind_basics!(DelegationProbeFile);
 
     fn validate(c: &mut Checker, path: &str, file: &DelegationProbeFile) -> DelegationProbe {
         let (every, timeout) = c.schedule(path, &file.every, &file.timeout);
@@ -388,22 +385,6 @@ impl Kind for DelegationProbe {
             every,
             timeout,
         }
-    }
-
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn every(&self) -> Duration {
-        self.every
-    }
-
-    fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
-    async fn check(&self, probing: &mut Probing) -> Verdict {
-        self.probe_once(probing).await
     }
 }
 

@@ -169,33 +169,10 @@ impl DnsProbe {
 
 impl Kind for DnsProbe {
     type File = DnsProbeFile;
-
-    fn file_name(file: &DnsProbeFile) -> &str {
-        &file.name
-    }
+    kind_basics!(DnsProbeFile, slow);
 
     fn validate(c: &mut Checker, path: &str, file: &DnsProbeFile) -> DnsProbe {
         validate(c, path, file)
-    }
-
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn every(&self) -> Duration {
-        self.every
-    }
-
-    fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
-    fn slow(&self) -> Option<Duration> {
-        self.slow
-    }
-
-    async fn check(&self, probing: &mut Probing) -> Verdict {
-        self.probe_once(probing).await
     }
 }
 

@@ -251,10 +251,7 @@ fn reversed(ip: IpAddr) -> String {
 
 impl Kind for DnsblProbe {
     type File = DnsblProbeFile;
-
-    fn file_name(file: &DnsblProbeFile) -> &str {
-        &file.name
-    }
+    kind_basics!(DnsblProbeFile);
 
     fn validate(c: &mut Checker, path: &str, file: &DnsblProbeFile) -> DnsblProbe {
         let mut ips = Vec::new();
@@ -303,22 +300,6 @@ impl Kind for DnsblProbe {
             every,
             timeout,
         }
-    }
-
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn every(&self) -> Duration {
-        self.every
-    }
-
-    fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
-    async fn check(&self, probing: &mut Probing) -> Verdict {
-        self.probe_once(probing).await
     }
 }
 

@@ -331,10 +331,7 @@ fn join(names: &BTreeSet<String>) -> String {
 
 impl Kind for DomainProbe {
     type File = DomainProbeFile;
-
-    fn file_name(file: &DomainProbeFile) -> &str {
-        &file.name
-    }
+    kind_basics!(DomainProbeFile);
 
     fn validate(c: &mut Checker, path: &str, d: &DomainProbeFile) -> DomainProbe {
         let domain = d.domain.trim().trim_end_matches('.').to_ascii_lowercase();
@@ -389,22 +386,6 @@ impl Kind for DomainProbe {
             every,
             timeout,
         }
-    }
-
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn every(&self) -> Duration {
-        self.every
-    }
-
-    fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
-    async fn check(&self, probing: &mut Probing) -> Verdict {
-        self.probe_once(probing).await
     }
 }
 

@@ -8,27 +8,19 @@
 //! selected (the reason quotes the server, never the password); `error` for the monitor's own
 //! faults (an unreadable password secret).
 
-use super::mail::{quoted, Lines, Login, LoginFile, Protection};
-use super::tls::split_target;
-use super::{net, Kind, Probing, Verdict};
+use super::mail::{quoted, Endpoint, Lines, Login, LoginFile, Protection};
+use super::{Kind, Probing, Verdict};
 use crate::yaml::check::Checker;
 use crate::yaml::scalars::{opt_scalar_text, scalar_text};
-use rustls::pki_types::ServerName;
 use serde::Deserialize;
-use std::path::PathBuf;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
-use url::Host;
 
 /// A validated `imap` probe.
 #[derive(Debug, Clone)]
 pub struct ImapProbe {
     pub name: String,
-    pub host: Host<String>,
-    pub port: u16,
-    pub tls: Protection,
-    pub server_name: String,
-    pub ca_file: Option<PathBuf>,
+    pub endpoint: Endpoint,
     pub login: Option<Login>,
     /// Selected after the login.
     pub mailbox: String,
@@ -43,43 +35,28 @@ impl ImapProbe {
             Ok(password) => password,
             Err(verdict) => return verdict,
         };
-        let addrs = match net::resolve(&self.host, self.port, p).await {
-            Ok(addrs) => addrs,
-            Err(verdict) => return verdict,
-        };
-        let tcp = match net::connect(&addrs, p).await {
+        let tcp = match self.endpoint.connect(p).await {
             Ok(tcp) => tcp,
             Err(verdict) => return verdict,
         };
-        let server_name = match ServerName::try_from(self.server_name.clone()) {
-            Ok(name) => name,
-            Err(e) => {
-                return Verdict::error(format!(
-                    "server_name `{}` cannot be used: {e}",
-                    self.server_name
-                ))
-            }
-        };
-        let result = match self.tls {
-            Protection::Implicit => {
-                match net::secure(tcp, &server_name, &self.name, self.ca_file.as_deref(), p).await {
-                    Ok(tls) => {
-                        let mut lines = Lines::new(tls);
-                        match greeting(&mut lines, p).await {
-                            Ok(_) => self.session(&mut lines, password.as_deref(), p).await,
-                            Err(verdict) => Err(verdict),
-                        }
+        let result = match self.endpoint.tls {
+            Protection::Implicit => match self.endpoint.secure(tcp, &self.name, p).await {
+                Ok(tls) => {
+                    let mut lines = Lines::new(tls);
+                    match greeting(&mut lines, p).await {
+                        Ok(_) => self.session(&mut lines, password.as_deref(), p).await,
+                        Err(verdict) => Err(verdict),
                     }
-                    Err(verdict) => Err(verdict),
                 }
-            }
+                Err(verdict) => Err(verdict),
+            },
             Protection::None | Protection::StartTls => {
                 let mut lines = Lines::new(tcp);
                 let greeted = match greeting(&mut lines, p).await {
                     Ok(greeted) => greeted,
                     Err(verdict) => return verdict,
                 };
-                if self.tls == Protection::None {
+                if self.endpoint.tls == Protection::None {
                     self.session(&mut lines, password.as_deref(), p).await
                 } else {
                     let capabilities = if greeted.contains("[CAPABILITY ") {
@@ -103,14 +80,10 @@ impl ImapProbe {
                     {
                         return verdict;
                     }
-                    match net::secure(
-                        lines.into_inner(),
-                        &server_name,
-                        &self.name,
-                        self.ca_file.as_deref(),
-                        p,
-                    )
-                    .await
+                    match self
+                        .endpoint
+                        .secure(lines.into_inner(), &self.name, p)
+                        .await
                     {
                         Ok(tls) => {
                             let mut lines = Lines::new(tls);
@@ -194,20 +167,18 @@ fn quote(text: &str) -> String {
 
 impl Kind for ImapProbe {
     type File = ImapProbeFile;
-
-    fn file_name(file: &ImapProbeFile) -> &str {
-        &file.name
-    }
+    kind_basics!(ImapProbeFile, slow);
 
     fn validate(c: &mut Checker, path: &str, f: &ImapProbeFile) -> ImapProbe {
-        let (host, port) = match split_target(&f.target) {
-            Ok(target) => target,
-            Err((message, hint)) => {
-                c.error_hint(&format!("{path}.target"), message, hint);
-                (Host::Domain("invalid.invalid".to_string()), 143)
-            }
-        };
-        let tls = Protection::validate(c, path, f.tls.as_deref(), port, 993);
+        let endpoint = Endpoint::validate(
+            c,
+            path,
+            &f.target,
+            f.tls.as_deref(),
+            &f.server_name,
+            &f.ca_file,
+            993,
+        );
         let login = f
             .login
             .as_ref()
@@ -222,14 +193,7 @@ impl Kind for ImapProbe {
         let (every, timeout) = c.schedule(path, &f.every, &f.timeout);
         ImapProbe {
             name: f.name.clone(),
-            server_name: f
-                .server_name
-                .clone()
-                .unwrap_or_else(|| net::default_server_name(&host)),
-            host,
-            port,
-            tls,
-            ca_file: c.ca_file(&format!("{path}.ca_file"), &f.ca_file),
+            endpoint,
             login,
             mailbox: f.mailbox.clone().unwrap_or_else(|| "INBOX".to_string()),
             every,
@@ -238,28 +202,8 @@ impl Kind for ImapProbe {
         }
     }
 
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn every(&self) -> Duration {
-        self.every
-    }
-
-    fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
-    fn slow(&self) -> Option<Duration> {
-        self.slow
-    }
-
     fn secrets(&self) -> Vec<&crate::secret::Var> {
         self.login.iter().map(|l| &l.password).collect()
-    }
-
-    async fn check(&self, probing: &mut Probing) -> Verdict {
-        self.probe_once(probing).await
     }
 }
 

@@ -1,11 +1,14 @@
 //! What the mail kinds (`smtp`, `imap`, `pop3`) share: how the connection is protected, the
 //! optional login (its password a secret), and reading the server's lines.
 
-use super::{Probing, Verdict};
+use super::tls::split_target;
+use super::{net, Probing, Verdict};
 use crate::secret::Var;
 use crate::yaml::check::Checker;
 use crate::yaml::secret::{var, VarFile};
+use rustls::pki_types::ServerName;
 use serde::Deserialize;
+use std::path::PathBuf;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
 /// A line longer than this is not a mail server's.
@@ -46,6 +49,78 @@ impl Protection {
                 Protection::StartTls
             }
         }
+    }
+}
+
+/// Where a mail server is and how it is reached: `target`, `tls`, `server_name`, `ca_file`.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub host: url::Host<String>,
+    pub port: u16,
+    pub tls: Protection,
+    /// Sent as SNI and checked against the certificate; default the host.
+    pub server_name: String,
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Endpoint {
+    /// Validates the four keys; `implicit_port` is the port where TLS comes first (465, 993,
+    /// 995).
+    pub(super) fn validate(
+        c: &mut Checker,
+        path: &str,
+        target: &str,
+        tls: Option<&str>,
+        server_name: &Option<String>,
+        ca_file: &Option<String>,
+        implicit_port: u16,
+    ) -> Endpoint {
+        let (host, port) = match split_target(target) {
+            Ok(target) => target,
+            Err((message, hint)) => {
+                c.error_hint(&format!("{path}.target"), message, hint);
+                (
+                    url::Host::Domain("invalid.invalid".to_string()),
+                    implicit_port,
+                )
+            }
+        };
+        Endpoint {
+            tls: Protection::validate(c, path, tls, port, implicit_port),
+            server_name: server_name
+                .clone()
+                .unwrap_or_else(|| net::default_server_name(&host)),
+            ca_file: c.ca_file(&format!("{path}.ca_file"), ca_file),
+            host,
+            port,
+        }
+    }
+
+    /// The name the certificate must be valid for, as rustls takes it.
+    pub(super) fn server_name(&self) -> Result<ServerName<'static>, Verdict> {
+        ServerName::try_from(self.server_name.clone()).map_err(|e| {
+            Verdict::error(format!(
+                "server_name `{}` cannot be used: {e}",
+                self.server_name
+            ))
+        })
+    }
+
+    /// Resolves and connects, timed as the phases.
+    pub(super) async fn connect(&self, p: &mut Probing) -> Result<tokio::net::TcpStream, Verdict> {
+        let addrs = net::resolve(&self.host, self.port, p).await?;
+        net::connect(&addrs, p).await
+    }
+
+    /// The TLS upgrade of `tcp`, the certificate checked (see [`net::secure`]).
+    pub(super) async fn secure(
+        &self,
+        tcp: tokio::net::TcpStream,
+        probe: &str,
+        p: &mut Probing,
+    ) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, Verdict> {
+        let name = self.server_name()?;
+        net::secure(tcp, &name, probe, self.ca_file.as_deref(), p).await
     }
 }
 

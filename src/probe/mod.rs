@@ -20,6 +20,39 @@
 //! Configuration (`probes:` with `- http: {...}` and `- tls: {...}` items) is parsed and
 //! validated in [`config`].
 
+/// The parts of a [`Kind`] impl that every kind writes alike, for a probe struct with `name`,
+/// `every` and `timeout` fields (and `slow` with `slow`) whose check is `probe_once`.
+macro_rules! kind_basics {
+    ($file:ty) => {
+        fn file_name(file: &$file) -> &str {
+            &file.name
+        }
+
+        fn name(&self) -> &str {
+            &self.name
+        }
+
+        fn every(&self) -> std::time::Duration {
+            self.every
+        }
+
+        fn timeout(&self) -> std::time::Duration {
+            self.timeout
+        }
+
+        async fn check(&self, probing: &mut super::Probing) -> super::Verdict {
+            self.probe_once(probing).await
+        }
+    };
+    ($file:ty, slow) => {
+        kind_basics!($file);
+
+        fn slow(&self) -> Option<std::time::Duration> {
+            self.slow
+        }
+    };
+}
+
 pub mod config;
 pub mod delegation;
 pub mod dns;

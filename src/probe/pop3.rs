@@ -6,27 +6,19 @@
 //! certificate does not verify, or the login or STAT is refused (the reason quotes the server,
 //! never the password); `error` for the monitor's own faults.
 
-use super::mail::{quoted, Lines, Login, LoginFile, Protection};
-use super::tls::split_target;
-use super::{net, Kind, Probing, Verdict};
+use super::mail::{quoted, Endpoint, Lines, Login, LoginFile, Protection};
+use super::{Kind, Probing, Verdict};
 use crate::yaml::check::Checker;
 use crate::yaml::scalars::{opt_scalar_text, scalar_text};
-use rustls::pki_types::ServerName;
 use serde::Deserialize;
-use std::path::PathBuf;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
-use url::Host;
 
 /// A validated `pop3` probe.
 #[derive(Debug, Clone)]
 pub struct Pop3Probe {
     pub name: String,
-    pub host: Host<String>,
-    pub port: u16,
-    pub tls: Protection,
-    pub server_name: String,
-    pub ca_file: Option<PathBuf>,
+    pub endpoint: Endpoint,
     pub login: Option<Login>,
     pub every: Duration,
     pub timeout: Duration,
@@ -39,34 +31,18 @@ impl Pop3Probe {
             Ok(password) => password,
             Err(verdict) => return verdict,
         };
-        let addrs = match net::resolve(&self.host, self.port, p).await {
-            Ok(addrs) => addrs,
-            Err(verdict) => return verdict,
-        };
-        let tcp = match net::connect(&addrs, p).await {
+        let tcp = match self.endpoint.connect(p).await {
             Ok(tcp) => tcp,
             Err(verdict) => return verdict,
         };
-        let server_name = match ServerName::try_from(self.server_name.clone()) {
-            Ok(name) => name,
-            Err(e) => {
-                return Verdict::error(format!(
-                    "server_name `{}` cannot be used: {e}",
-                    self.server_name
-                ))
-            }
-        };
-        let ca_file = self.ca_file.as_deref();
-        let result = match self.tls {
-            Protection::Implicit => {
-                match net::secure(tcp, &server_name, &self.name, ca_file, p).await {
-                    Ok(tls) => {
-                        self.session(&mut Lines::new(tls), password.as_deref(), true, p)
-                            .await
-                    }
-                    Err(verdict) => Err(verdict),
+        let result = match self.endpoint.tls {
+            Protection::Implicit => match self.endpoint.secure(tcp, &self.name, p).await {
+                Ok(tls) => {
+                    self.session(&mut Lines::new(tls), password.as_deref(), true, p)
+                        .await
                 }
-            }
+                Err(verdict) => Err(verdict),
+            },
             Protection::None => {
                 self.session(&mut Lines::new(tcp), password.as_deref(), true, p)
                     .await
@@ -79,7 +55,11 @@ impl Pop3Probe {
                 if let Err(verdict) = self.stls(&mut lines, p).await {
                     return verdict;
                 }
-                match net::secure(lines.into_inner(), &server_name, &self.name, ca_file, p).await {
+                match self
+                    .endpoint
+                    .secure(lines.into_inner(), &self.name, p)
+                    .await
+                {
                     Ok(tls) => {
                         self.after_tls(&mut Lines::new(tls), password.as_deref(), p)
                             .await
@@ -184,31 +164,22 @@ async fn command<S: AsyncRead + AsyncWrite + Unpin>(
 
 impl Kind for Pop3Probe {
     type File = Pop3ProbeFile;
-
-    fn file_name(file: &Pop3ProbeFile) -> &str {
-        &file.name
-    }
+    kind_basics!(Pop3ProbeFile, slow);
 
     fn validate(c: &mut Checker, path: &str, f: &Pop3ProbeFile) -> Pop3Probe {
-        let (host, port) = match split_target(&f.target) {
-            Ok(target) => target,
-            Err((message, hint)) => {
-                c.error_hint(&format!("{path}.target"), message, hint);
-                (Host::Domain("invalid.invalid".to_string()), 110)
-            }
-        };
-        let tls = Protection::validate(c, path, f.tls.as_deref(), port, 995);
+        let endpoint = Endpoint::validate(
+            c,
+            path,
+            &f.target,
+            f.tls.as_deref(),
+            &f.server_name,
+            &f.ca_file,
+            995,
+        );
         let (every, timeout) = c.schedule(path, &f.every, &f.timeout);
         Pop3Probe {
             name: f.name.clone(),
-            server_name: f
-                .server_name
-                .clone()
-                .unwrap_or_else(|| net::default_server_name(&host)),
-            host,
-            port,
-            tls,
-            ca_file: c.ca_file(&format!("{path}.ca_file"), &f.ca_file),
+            endpoint,
             login: f
                 .login
                 .as_ref()
@@ -219,28 +190,8 @@ impl Kind for Pop3Probe {
         }
     }
 
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn every(&self) -> Duration {
-        self.every
-    }
-
-    fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
-    fn slow(&self) -> Option<Duration> {
-        self.slow
-    }
-
     fn secrets(&self) -> Vec<&crate::secret::Var> {
         self.login.iter().map(|l| &l.password).collect()
-    }
-
-    async fn check(&self, probing: &mut Probing) -> Verdict {
-        self.probe_once(probing).await
     }
 }
 

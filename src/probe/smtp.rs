@@ -7,18 +7,13 @@
 //! `failed` when the server refuses, greets with anything but 220, does not offer or finish
 //! STARTTLS, or its certificate does not verify; the reason quotes the server's reply.
 
-use super::mail::Protection;
-use super::net;
-use super::tls::split_target;
+use super::mail::{Endpoint, Protection};
 use super::{Kind, Probing, Verdict};
 use crate::yaml::check::Checker;
 use crate::yaml::scalars::{opt_scalar_text, scalar_text};
-use rustls::pki_types::ServerName;
 use serde::Deserialize;
-use std::path::PathBuf;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
-use url::Host;
 
 /// A reply longer than this (all its lines) is not an SMTP server's.
 const MAX_REPLY: usize = 16 * 1024;
@@ -27,11 +22,7 @@ const MAX_REPLY: usize = 16 * 1024;
 #[derive(Debug, Clone)]
 pub struct SmtpProbe {
     pub name: String,
-    pub host: Host<String>,
-    pub port: u16,
-    pub tls: Protection,
-    pub server_name: String,
-    pub ca_file: Option<PathBuf>,
+    pub endpoint: Endpoint,
     /// The name shopwatch introduces itself with in EHLO.
     pub ehlo: String,
     pub every: Duration,
@@ -53,32 +44,16 @@ impl Reply {
 
 impl SmtpProbe {
     async fn probe_once(&self, p: &mut Probing) -> Verdict {
-        let addrs = match net::resolve(&self.host, self.port, p).await {
-            Ok(addrs) => addrs,
-            Err(verdict) => return verdict,
-        };
-        let tcp = match net::connect(&addrs, p).await {
+        let tcp = match self.endpoint.connect(p).await {
             Ok(tcp) => tcp,
             Err(verdict) => return verdict,
         };
-        let server_name = match ServerName::try_from(self.server_name.clone()) {
-            Ok(name) => name,
-            Err(e) => {
-                return Verdict::error(format!(
-                    "server_name `{}` cannot be used: {e}",
-                    self.server_name
-                ))
-            }
-        };
-        match self.tls {
+        match self.endpoint.tls {
             Protection::Implicit => {
-                let tls =
-                    match net::secure(tcp, &server_name, &self.name, self.ca_file.as_deref(), p)
-                        .await
-                    {
-                        Ok(tls) => tls,
-                        Err(verdict) => return verdict,
-                    };
+                let tls = match self.endpoint.secure(tcp, &self.name, p).await {
+                    Ok(tls) => tls,
+                    Err(verdict) => return verdict,
+                };
                 let mut session = BufReader::new(tls);
                 if let Err(verdict) = self.greeting_and_ehlo(&mut session, p).await {
                     return verdict;
@@ -91,7 +66,7 @@ impl SmtpProbe {
                     Ok(extensions) => extensions,
                     Err(verdict) => return verdict,
                 };
-                if self.tls == Protection::None {
+                if self.endpoint.tls == Protection::None {
                     return self.quit(&mut session).await;
                 }
                 if !extensions
@@ -111,14 +86,10 @@ impl SmtpProbe {
                     }
                     Err(verdict) => return verdict,
                 }
-                let tls = match net::secure(
-                    session.into_inner(),
-                    &server_name,
-                    &self.name,
-                    self.ca_file.as_deref(),
-                    p,
-                )
-                .await
+                let tls = match self
+                    .endpoint
+                    .secure(session.into_inner(), &self.name, p)
+                    .await
                 {
                     Ok(tls) => tls,
                     Err(verdict) => return verdict,
@@ -238,31 +209,22 @@ async fn reply<S: AsyncRead + Unpin>(session: &mut BufReader<S>) -> Result<Reply
 
 impl Kind for SmtpProbe {
     type File = SmtpProbeFile;
-
-    fn file_name(file: &SmtpProbeFile) -> &str {
-        &file.name
-    }
+    kind_basics!(SmtpProbeFile, slow);
 
     fn validate(c: &mut Checker, path: &str, s: &SmtpProbeFile) -> SmtpProbe {
-        let (host, port) = match split_target(&s.target) {
-            Ok(target) => target,
-            Err((message, hint)) => {
-                c.error_hint(&format!("{path}.target"), message, hint);
-                (Host::Domain("invalid.invalid".to_string()), 25)
-            }
-        };
-        let tls = Protection::validate(c, path, s.tls.as_deref(), port, 465);
+        let endpoint = Endpoint::validate(
+            c,
+            path,
+            &s.target,
+            s.tls.as_deref(),
+            &s.server_name,
+            &s.ca_file,
+            465,
+        );
         let (every, timeout) = c.schedule(path, &s.every, &s.timeout);
         SmtpProbe {
             name: s.name.clone(),
-            server_name: s
-                .server_name
-                .clone()
-                .unwrap_or_else(|| net::default_server_name(&host)),
-            host,
-            port,
-            tls,
-            ca_file: c.ca_file(&format!("{path}.ca_file"), &s.ca_file),
+            endpoint,
             ehlo: s
                 .ehlo
                 .clone()
@@ -271,26 +233,6 @@ impl Kind for SmtpProbe {
             timeout,
             slow: c.opt_duration(&format!("{path}.slow"), &s.slow),
         }
-    }
-
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn every(&self) -> Duration {
-        self.every
-    }
-
-    fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
-    fn slow(&self) -> Option<Duration> {
-        self.slow
-    }
-
-    async fn check(&self, probing: &mut Probing) -> Verdict {
-        self.probe_once(probing).await
     }
 }
 

@@ -124,10 +124,7 @@ fn quoted(text: &str) -> String {
 
 impl Kind for TcpProbe {
     type File = TcpProbeFile;
-
-    fn file_name(file: &TcpProbeFile) -> &str {
-        &file.name
-    }
+    kind_basics!(TcpProbeFile, slow);
 
     fn validate(c: &mut Checker, path: &str, t: &TcpProbeFile) -> TcpProbe {
         let (host, port) = match split_target(&t.target) {
@@ -183,26 +180,6 @@ impl Kind for TcpProbe {
             timeout,
             slow: c.opt_duration(&format!("{path}.slow"), &t.slow),
         }
-    }
-
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn every(&self) -> Duration {
-        self.every
-    }
-
-    fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
-    fn slow(&self) -> Option<Duration> {
-        self.slow
-    }
-
-    async fn check(&self, probing: &mut Probing) -> Verdict {
-        self.probe_once(probing).await
     }
 }
 
