@@ -39,6 +39,7 @@
 //!   diagnostics, the `Checker`, one-key items, shared scalar shapes, values that may be secrets,
 //!   and the keys of a struct read from the struct.
 //! - `secret`: secret values, reading them, and redacting them (every encoded form, one pass).
+//! - `logging`: the monitor's log on stderr: text (colour only on a terminal) or JSON lines.
 //! - `resources`: the monitor's own limits (file descriptors) and its own errors told apart
 //!   from the shop's; `capped`: reading the files users name with a size cap; `error_chain`: an
 //!   error and its causes on one line.
@@ -53,6 +54,7 @@ pub mod daemon;
 pub mod error_chain;
 pub mod journey;
 pub mod listener;
+pub mod logging;
 pub mod metrics;
 pub mod probe;
 pub mod progress;
