@@ -31,9 +31,9 @@ COPY --from=build /out/shopwatch /out/demo-shop /usr/local/bin/
 USER shopwatch:shopwatch
 WORKDIR /var/lib/shopwatch
 EXPOSE 9464
-# /healthz of the metrics listener, with bash's /dev/tcp (no curl in the image).
+# /-/healthy of the metrics listener (liveness: cheap, asks no WebDriver), with bash's /dev/tcp (no curl in the image).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9464 && printf 'GET /healthz HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '"]
+    CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9464 && printf 'GET /-/healthy HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '"]
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["shopwatch"]
 CMD ["run", "--config", "/etc/shopwatch/shopwatch.yaml"]

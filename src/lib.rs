@@ -18,7 +18,8 @@
 //!   the one place a finished run goes out to metrics, alerts and artifacts.
 //! - `rules`: `shopwatch rules`: Prometheus alerting rules for the metrics, per journey interval.
 //! - `config`: the monitor configuration (`shopwatch.yaml`), composed of the sections below.
-//! - `server`: `/metrics`, `/healthz`, `/artifacts/`; `listener`: its accept loop, bounded in
+//! - `server`: `/metrics`, `/healthz`, `/-/healthy`, `/-/ready`, `/-/reload`, `/artifacts/`;
+//!   `listener`: its accept loop, bounded in
 //!   connections and time.
 //! - `alert`: alerting's section (`config`), observations of runs (pure), the alert state
 //!   machine, the engine, the outbox and its delivery with retries, notifications, and `sink`:

@@ -484,6 +484,7 @@ async fn the_server_follows_no_link_out_of_the_artifacts_directory() {
         std::sync::Arc::new(shopwatch::metrics::Metrics::new(Default::default(), None)),
         Default::default(),
         dir.path().to_path_buf(),
+        tokio::sync::mpsc::channel(1).0,
         stop.clone(),
     ));
     let client = reqwest::Client::builder()

@@ -536,7 +536,7 @@ async fn sighup_with_a_bad_config_keeps_the_old_one_running_and_a_good_one_appli
     let health: serde_json::Value =
         serde_json::from_str(&get_text(&metrics_url.replace("/metrics", "/healthz")).await)
             .expect("healthz JSON");
-    assert_eq!(health["status"], "ok");
+    assert_eq!(health["status"], "degraded", "{health}");
     assert_eq!(health["last_reload_ok"], false, "{health}");
     assert_eq!(health["probes"], 1, "{health}");
     let before = runs_of(&text, "first");

@@ -166,3 +166,264 @@ fn an_unknown_log_format_is_a_usage_error() {
         "{stderr}"
     );
 }
+
+/// The status and body of a request to the monitor.
+async fn ask(method: reqwest::Method, url: &str) -> (u16, String) {
+    let response = reqwest::Client::new()
+        .request(method.clone(), url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let status = response.status().as_u16();
+    (status, response.text().await.expect("body"))
+}
+
+async fn healthz(base: &str) -> serde_json::Value {
+    let (status, body) = ask(reqwest::Method::GET, &format!("{base}/healthz")).await;
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("healthz JSON ({e}): {body}"))
+}
+
+/// `http://127.0.0.1:PORT` of a monitor, from the URL it announced.
+fn base_of(metrics_url: &str) -> String {
+    metrics_url.trim_end_matches("/metrics").to_string()
+}
+
+/// `POST /-/reload` as SIGHUP, but the caller hears the result: 500 with the located errors
+/// for a bad file (the old configuration keeps running, `/healthz` says why it is degraded),
+/// 200 for a good one (and `/healthz` is `ok` again). `/-/healthy` and `/-/ready` answer 200.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_over_http_answers_whether_it_applied_and_healthz_says_why_it_is_degraded() {
+    let shop = util::start_shop().await;
+    let work = tempfile::tempdir().unwrap();
+    let probe = |name: &str| {
+        format!(
+            "listen: 127.0.0.1:0\nprobes:\n  - http: {{name: {name}, url: '{}/', every: 10s}}\n",
+            shop.url()
+        )
+    };
+    let config = write(work.path(), "shopwatch.yaml", &probe("first"));
+    let mut monitor = Monitor::start(&config, tempfile::tempdir().unwrap());
+    let metrics_url = monitor.metrics_url();
+    let base = base_of(&metrics_url);
+
+    let (status, body) = ask(reqwest::Method::GET, &format!("{base}/-/healthy")).await;
+    assert_eq!((status, body.as_str()), (200, "shopwatch is Healthy.\n"));
+    let (status, body) = ask(reqwest::Method::GET, &format!("{base}/-/ready")).await;
+    assert_eq!((status, body.as_str()), (200, "shopwatch is Ready.\n"));
+    let health = healthz(&base).await;
+    assert_eq!(health["status"], "ok", "{health}");
+    assert_eq!(health["reasons"], serde_json::json!([]), "{health}");
+    // No journey opens a browser: WebDriver is not asked about.
+    assert_eq!(health["webdriver_reachable"], serde_json::Value::Null);
+
+    // Only POST and PUT reload: a GET (a crawler, a browser tab) does not.
+    let (status, _) = ask(reqwest::Method::GET, &format!("{base}/-/reload")).await;
+    assert_eq!(status, 405);
+
+    std::fs::write(&config, probe("second").replace("every:", "evry:")).unwrap();
+    let (status, body) = ask(reqwest::Method::POST, &format!("{base}/-/reload")).await;
+    assert_eq!(status, 500, "{body}");
+    assert!(
+        body.starts_with("reload rejected, the running configuration stays:\n"),
+        "{body}"
+    );
+    assert!(
+        body.contains("shopwatch.yaml:3:") && body.contains("unknown key `evry`"),
+        "located error: {body}"
+    );
+    let health = healthz(&base).await;
+    assert_eq!(health["status"], "degraded", "{health}");
+    assert_eq!(health["last_reload_ok"], false, "{health}");
+    assert_eq!(health["probes"], 1, "{health}");
+    let reasons = health["reasons"].as_array().expect("reasons");
+    assert_eq!(reasons.len(), 1, "{health}");
+    let reason = reasons[0].as_str().unwrap();
+    assert!(
+        reason.starts_with("the last reload was rejected, the previous configuration runs: ")
+            && reason.contains("shopwatch.yaml:3:"),
+        "{reason}"
+    );
+    let text = util::monitor::get_text(&metrics_url).await;
+    assert!(
+        text.contains("shopwatch_config_last_reload_successful 0"),
+        "{text}"
+    );
+    // Still ready: the previous configuration runs.
+    let (status, _) = ask(reqwest::Method::GET, &format!("{base}/-/ready")).await;
+    assert_eq!(status, 200);
+
+    std::fs::write(&config, probe("second")).unwrap();
+    let (status, body) = ask(reqwest::Method::PUT, &format!("{base}/-/reload")).await;
+    assert_eq!((status, body.as_str()), (200, "reloaded\n"));
+    let health = healthz(&base).await;
+    assert_eq!(health["status"], "ok", "{health}");
+    assert_eq!(health["last_reload_ok"], true, "{health}");
+    monitor
+        .wait_for_text(
+            &metrics_url,
+            r#"shopwatch_probe_runs_total{probe="second",kind="http",outcome="ok"}"#,
+            Duration::from_secs(30),
+        )
+        .await;
+    let text = util::monitor::get_text(&metrics_url).await;
+    assert!(
+        text.contains("shopwatch_config_last_reload_successful 1"),
+        "{text}"
+    );
+    monitor.stop();
+}
+
+/// While stopping (a run is still finishing), `/-/ready` says 503 so a load balancer or
+/// supervisor stops sending, a reload is refused with 503, and `/-/healthy` still answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_stopping_it_is_not_ready_and_refuses_reloads_but_is_healthy() {
+    // A server that takes the journey's request and never answers: the run stays going.
+    let hanging = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = hanging.local_addr().unwrap().port();
+    let work = tempfile::tempdir().unwrap();
+    let journey = write(
+        work.path(),
+        "hanging.yaml",
+        &format!(
+            "journey: hanging\nbase_url: http://127.0.0.1:{port}\nevery: 10s\ntimeout: 2m\ndefaults: {{timeout: 60s}}\nsteps:\n  - step: call\n    do:\n      - http: {{url: \"http://127.0.0.1:{port}/slow\"}}\n"
+        ),
+    );
+    let config = write(
+        work.path(),
+        "shopwatch.yaml",
+        &format!("listen: 127.0.0.1:0\njourneys: [{}]\n", journey.display()),
+    );
+    let mut monitor = Monitor::start(&config, tempfile::tempdir().unwrap());
+    let base = base_of(&monitor.metrics_url());
+    let accepted = tokio::task::spawn_blocking(move || hanging.accept().map(|(stream, _)| stream));
+    let _request = tokio::time::timeout(Duration::from_secs(30), accepted)
+        .await
+        .expect("the journey's request came within 30 s")
+        .unwrap()
+        .unwrap();
+
+    monitor.signal(libc::SIGTERM);
+    monitor.wait_for_log("stopping: no new runs", Duration::from_secs(10));
+    let (status, body) = ask(reqwest::Method::GET, &format!("{base}/-/ready")).await;
+    assert_eq!((status, body.as_str()), (503, "shopwatch is not ready.\n"));
+    let (status, body) = ask(reqwest::Method::POST, &format!("{base}/-/reload")).await;
+    assert_eq!((status, body.as_str()), (503, "shopwatch is stopping\n"));
+    let (status, _) = ask(reqwest::Method::GET, &format!("{base}/-/healthy")).await;
+    assert_eq!(status, 200);
+    // A second SIGTERM cancels the hanging run.
+    monitor.signal(libc::SIGTERM);
+    assert_eq!(
+        monitor.wait_exit(Duration::from_secs(30)),
+        0,
+        "{}",
+        monitor.log()
+    );
+}
+
+/// A geckodriver on `port` (a real remote WebDriver endpoint), killed when dropped.
+struct Geckodriver(std::process::Child);
+
+impl Geckodriver {
+    fn start(port: u16) -> Geckodriver {
+        util::require_browser("firefox");
+        let child = Command::new("geckodriver")
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start geckodriver");
+        Geckodriver(child)
+    }
+}
+
+impl Drop for Geckodriver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A journey that opens a browser, every hour (its one run is not what is looked at).
+fn browser_journey(dir: &std::path::Path) -> std::path::PathBuf {
+    write(
+        dir,
+        "browse.yaml",
+        "journey: browse\nbase_url: http://127.0.0.1:9\nevery: 1h\nbrowser: firefox\nsteps:\n  - step: home\n    do:\n      - open: /\n",
+    )
+}
+
+/// `/healthz` is `degraded` while the WebDriver endpoint the journeys need does not answer
+/// (every browser run would be an `error`), and `ok` once a driver listens there; the
+/// endpoint's password is not shown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_is_degraded_while_the_webdriver_endpoint_is_unreachable() {
+    let port = free_port();
+    let work = tempfile::tempdir().unwrap();
+    let journey = browser_journey(work.path());
+    let config = write(
+        work.path(),
+        "shopwatch.yaml",
+        &format!(
+            "listen: 127.0.0.1:0\nwebdriver: {{url: 'http://grid:s3cret-pw@127.0.0.1:{port}'}}\njourneys: [{}]\n",
+            journey.display()
+        ),
+    );
+    let mut monitor = Monitor::start(&config, tempfile::tempdir().unwrap());
+    let base = base_of(&monitor.metrics_url());
+    let health = healthz(&base).await;
+    assert_eq!(health["status"], "degraded", "{health}");
+    assert_eq!(health["webdriver_reachable"], false, "{health}");
+    let reason = health["reasons"][0].as_str().expect("a reason");
+    assert!(
+        reason.starts_with(&format!(
+            "the WebDriver endpoint http://grid@127.0.0.1:{port}/ is unreachable: "
+        )),
+        "{reason}"
+    );
+    assert!(!health.to_string().contains("s3cret-pw"), "{health}");
+
+    let _driver = Geckodriver::start(port);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let health = healthz(&base).await;
+        if health["status"] == "ok" {
+            assert_eq!(health["webdriver_reachable"], true, "{health}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still degraded with geckodriver on :{port}: {health}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let log = monitor.stop();
+    assert!(!log.contains("s3cret-pw"), "{log}");
+}
+
+/// Without `webdriver.url` shopwatch starts the driver itself: `/healthz` says so when the
+/// driver program is not on PATH.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_is_degraded_when_the_local_driver_is_not_on_path() {
+    let work = tempfile::tempdir().unwrap();
+    let journey = browser_journey(work.path());
+    let config = write(
+        work.path(),
+        "shopwatch.yaml",
+        &format!("listen: 127.0.0.1:0\njourneys: [{}]\n", journey.display()),
+    );
+    let empty = tempfile::tempdir().unwrap();
+    let path = empty.path().to_str().unwrap().to_string();
+    let mut monitor =
+        Monitor::start_with_env(&config, tempfile::tempdir().unwrap(), &[("PATH", &path)]);
+    let base = base_of(&monitor.metrics_url());
+    let health = healthz(&base).await;
+    assert_eq!(health["status"], "degraded", "{health}");
+    assert_eq!(health["webdriver_reachable"], false, "{health}");
+    assert_eq!(
+        health["reasons"][0],
+        "geckodriver not found on PATH (no `webdriver.url` is set, so shopwatch starts the driver itself)",
+        "{health}"
+    );
+    monitor.stop();
+}
