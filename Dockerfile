@@ -8,6 +8,10 @@
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY . .
+# The git commit for shopwatch_build_info (.git is not in the build context):
+#   docker build --build-arg SHOPWATCH_REVISION=$(git rev-parse --short=12 HEAD) .
+ARG SHOPWATCH_REVISION=unknown
+ENV SHOPWATCH_REVISION=${SHOPWATCH_REVISION}
 # The cache mounts keep the crates.io downloads and compiled dependencies between builds (BuildKit,
 # the default builder of Docker and Compose); the binaries are copied out of the cached target/.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \

@@ -19,8 +19,7 @@
 //! - `rules`: `shopwatch rules`: Prometheus alerting rules for the metrics, per journey interval.
 //! - `config`: the monitor configuration (`shopwatch.yaml`), composed of the sections below.
 //! - `server`: `/metrics`, `/healthz`, `/-/healthy`, `/-/ready`, `/-/reload`, `/artifacts/`;
-//!   `listener`: its accept loop, bounded in
-//!   connections and time.
+//!   `listener`: its accept loop, bounded in connections and time.
 //! - `alert`: alerting's section (`config`), observations of runs (pure), the alert state
 //!   machine, the engine, the outbox and its delivery with retries, notifications, and `sink`:
 //!   one file per sink kind.

@@ -427,3 +427,99 @@ async fn healthz_is_degraded_when_the_local_driver_is_not_on_path() {
     );
     monitor.stop();
 }
+
+/// The value of the sample `series` (name and labels, exactly) in `text`.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .map(|v| v.parse().expect("a number"))
+}
+
+/// The standard `process_*` metrics are the monitor's own process, as `/proc/<pid>` and the
+/// limit it was started under tell it; `shopwatch_build_info` names the commit it was built
+/// from.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn process_metrics_are_the_monitors_own_and_build_info_names_the_commit() {
+    let shop = util::start_shop().await;
+    let work = tempfile::tempdir().unwrap();
+    let config = write(
+        work.path(),
+        "shopwatch.yaml",
+        &format!(
+            "listen: 127.0.0.1:0\nlocation: ops-lab\nprobes:\n  - http: {{name: home, url: '{}/', every: 1h}}\n",
+            shop.url()
+        ),
+    );
+    let spawned = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let mut monitor = Monitor::start_with_fd_limit(&config, tempfile::tempdir().unwrap(), 300);
+    let metrics_url = monitor.metrics_url();
+    let text = util::monitor::get_text(&metrics_url).await;
+    let loc = r#"{location="ops-lab"}"#;
+    let value = |name: &str| {
+        sample(&text, &format!("{name}{loc}")).unwrap_or_else(|| panic!("no {name}:\n{text}"))
+    };
+    for (name, kind) in [
+        ("process_cpu_seconds_total", "counter"),
+        ("process_resident_memory_bytes", "gauge"),
+        ("process_open_fds", "gauge"),
+        ("process_max_fds", "gauge"),
+        ("process_start_time_seconds", "gauge"),
+    ] {
+        assert!(
+            text.contains(&format!("# TYPE {name} {kind}\n")),
+            "{name}:\n{text}"
+        );
+    }
+    assert_eq!(value("process_max_fds"), 300.0);
+    let start = value("process_start_time_seconds");
+    assert!(
+        (start - spawned).abs() < 5.0,
+        "started at {start}, spawned at {spawned}"
+    );
+    let pid = monitor.pid();
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count() as f64;
+    let open = value("process_open_fds");
+    assert!(
+        open >= 3.0 && (open - fds).abs() <= 8.0,
+        "{open} open, /proc says {fds}"
+    );
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let rss_kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS");
+    let rss = value("process_resident_memory_bytes");
+    assert!(
+        rss > 1e6 && (rss / (rss_kib * 1024.0) - 1.0).abs() < 0.5,
+        "{rss} bytes resident, /proc says {rss_kib} KiB"
+    );
+    let cpu = value("process_cpu_seconds_total");
+    assert!((0.0..60.0).contains(&cpu), "{cpu}");
+
+    let git = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("git runs");
+    assert!(git.status.success(), "the tests run in a git checkout");
+    let revision = String::from_utf8(git.stdout).unwrap().trim().to_string();
+    let build = text
+        .lines()
+        .find(|l| l.starts_with("shopwatch_build_info{"))
+        .unwrap_or_else(|| panic!("no build info:\n{text}"));
+    assert!(
+        build.starts_with(&format!(
+            "shopwatch_build_info{{version=\"{}\",revision=\"{revision}\",rustc=\"",
+            env!("CARGO_PKG_VERSION")
+        )) && build.contains(",target=\"")
+            && build.ends_with(",location=\"ops-lab\"} 1"),
+        "{build}"
+    );
+    monitor.stop();
+}

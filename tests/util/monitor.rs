@@ -124,6 +124,11 @@ impl Monitor {
         }
     }
 
+    /// Its process id (to compare with what `/proc/<pid>` says).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
