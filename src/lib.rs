@@ -27,7 +27,8 @@
 //!   rendered for Prometheus at scrape time.
 //! - `probe`: cheap checks without a browser, one file per kind (settings, validation, check).
 //! - `schedule`: fixed-rate due times with jitter, no overlap, the browser session limit;
-//!   `calendar`: cron expressions and the gaps between their runs.
+//!   `calendar`: cron expressions (crontab's day rule, a time zone) and the gaps between their
+//!   runs.
 //! - `report`: console, JSON and JUnit output of runs; `progress`: `check`'s live console
 //!   (what runs now and for how long: an updating line on a terminal, plain lines elsewhere).
 //! - `journey`: the journey file and its validation, the typed model, `${var}` templates, key

@@ -275,7 +275,7 @@ const INVALID: &[Case] = &[
          Some("use `tls: starttls` or an `smtps://` URL")),
     case("55-alerting-maintenance-bad-cron.yaml", "5:13", "\"0 25 * * *\"",
          "`0 25 * * *` is not a cron expression",
-         Some("in UTC: five fields")),
+         Some("(in UTC, or in `timezone`): five fields")),
     case("56-alerting-two-unnamed-webhooks.yaml", "6:7", "webhook:",
          "a second `webhook` sink needs a name",
          Some("give each a `name:` (the first is item 1)")),
@@ -351,6 +351,12 @@ const INVALID: &[Case] = &[
     case("78-alerting-template-syntax-error.yaml", "9:11", "{{ title }}",
          "`body` is not a working template: syntax error: unexpected end of input, expected end of block (line 2 of the template)",
          Some("templates are Jinja2")),
+    case("120-alerting-maintenance-bad-timezone.yaml", "6:17", "Europe/Paaris",
+         "`Europe/Paaris` is not an IANA time zone name; did you mean `Europe/Paris`?",
+         Some("write an IANA time zone name")),
+    case("121-alerting-maintenance-never-opens.yaml", "5:13", "\"0 2 30 2 *\"",
+         "`cron: 0 2 30 2 *` never opens the window: no date matches it",
+         Some("check the day and month fields")),
 ];
 
 /// What shopwatch printed, and how it exited.
