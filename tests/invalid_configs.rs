@@ -357,6 +357,9 @@ const INVALID: &[Case] = &[
     case("121-alerting-maintenance-never-opens.yaml", "5:13", "\"0 2 30 2 *\"",
          "`cron: 0 2 30 2 *` never opens the window: no date matches it",
          Some("check the day and month fields")),
+    case("122-env-variable-not-set.yaml", "4:19", "\"http://${env:SHOPWATCH_TEST_UNSET_GRID}:4444\"",
+         "environment variable `SHOPWATCH_TEST_UNSET_GRID` is not set (`${env:SHOPWATCH_TEST_UNSET_GRID}`)",
+         Some("`EnvironmentFile=`")),
 ];
 
 /// What shopwatch printed, and how it exited.

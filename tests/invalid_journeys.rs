@@ -290,6 +290,13 @@ const INVALID: &[Expectation] = &[
     ("102-timezone-misspelt.yaml", "4:1", "time_zone:",
      "unknown key `time_zone`",
      Some("did you mean `timezone`?")),
+    // `${env:NAME}`: located at the value that names the variable.
+    ("103-env-variable-not-set.yaml", "2:11", "\"https://${env:SHOPWATCH_TEST_UNSET_HOST}/\"",
+     "environment variable `SHOPWATCH_TEST_UNSET_HOST` is not set (`${env:SHOPWATCH_TEST_UNSET_HOST}`)",
+     Some("set it in the environment shopwatch runs in")),
+    ("104-env-bad-name.yaml", "6:15", "/${env:shop-path}",
+     "`${env:shop-path}` does not name an environment variable",
+     Some("letters, digits and `_`")),
     // A huge value is quoted clipped, not whole.
     ("51-long-value-clipped.yaml", "3:10", "xxxxxxxx",
      "`xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…[5002 characters] is not a duration",

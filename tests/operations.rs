@@ -523,3 +523,71 @@ async fn process_metrics_are_the_monitors_own_and_build_info_names_the_commit() 
     );
     monitor.stop();
 }
+
+/// `${env:NAME}` in the monitor's configuration and in a journey, read when the files load:
+/// `listen` and a request's URL from the environment; the token the URL takes from it is also
+/// read as a secret, so it is redacted where `${env:...}` put it too.
+#[test]
+fn env_values_in_config_and_journeys_are_expanded_and_secrets_stay_redacted() {
+    let closed = free_port();
+    let work = tempfile::tempdir().unwrap();
+    let journey = write(
+        work.path(),
+        "env.yaml",
+        "journey: from-env\nbase_url: \"http://127.0.0.1:${env:OPS_SHOP_PORT}\"\nevery: 10s\nvars:\n  token: {secret: env:OPS_TOKEN}\nsteps:\n  - step: call\n    do:\n      - http: {url: \"/orders/${env:OPS_TOKEN}?literal=$${env:OPS_TOKEN}\", headers: {X-Token: \"${token}\"}}\n",
+    );
+    let config = write(
+        work.path(),
+        "shopwatch.yaml",
+        &format!(
+            "listen: ${{env:OPS_LISTEN}}\njourneys: [{}]\nartifacts: {{dir: {}}}\n",
+            journey.display(),
+            work.path().join("artifacts").display()
+        ),
+    );
+    let port = closed.to_string();
+    let mut monitor = Monitor::start_with_env(
+        &config,
+        tempfile::tempdir().unwrap(),
+        &[
+            ("OPS_TOKEN", TOKEN),
+            ("OPS_LISTEN", "127.0.0.1:0"),
+            ("OPS_SHOP_PORT", &port),
+        ],
+    );
+    let line = monitor.wait_for_log("failed at step `call`", Duration::from_secs(90));
+    let log = monitor.stop();
+    assert!(
+        line.contains(&format!(
+            "http://127.0.0.1:{closed}/orders/[redacted]?literal=${{env:OPS_TOKEN}}"
+        )),
+        "{line}"
+    );
+    assert!(!log.contains(TOKEN), "{log}");
+}
+
+/// `shopwatch validate` says which variable is missing, where, and exits 2.
+#[test]
+fn a_missing_env_variable_is_a_located_error() {
+    let work = tempfile::tempdir().unwrap();
+    let config = write(
+        work.path(),
+        "shopwatch.yaml",
+        "listen: ${env:OPS_NOT_SET_LISTEN}\nprobes:\n  - http: {name: home, url: 'http://127.0.0.1:9/', every: 10s}\n",
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_shopwatch"))
+        .arg("validate")
+        .arg(&config)
+        .env_remove("OPS_NOT_SET_LISTEN")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{}:1:9: environment variable `OPS_NOT_SET_LISTEN` is not set",
+            config.display()
+        )),
+        "{stderr}"
+    );
+}
