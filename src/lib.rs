@@ -36,9 +36,9 @@
 //! - `webdriver`: browsers, WebDriver sessions, and the local driver processes shopwatch owns.
 //! - `artifacts`: the directory of failed steps' screenshots and pages: its section, which
 //!   directory it may be (markers), safe names, atomic writes, serving without links, retention.
-//! - `yaml`: the shared layer of every section: parse (serde-saphyr), `${env:NAME}` values, locate, located
-//!   diagnostics, the `Checker`, one-key items, shared scalar shapes, values that may be secrets,
-//!   and the keys of a struct read from the struct.
+//! - `yaml`: the shared layer of every section: parse (serde-saphyr), `${env:NAME}` values,
+//!   locate, located diagnostics, the `Checker`, one-key items, shared scalar shapes, values
+//!   that may be secrets, and the keys of a struct read from the struct.
 //! - `secret`: secret values, reading them, and redacting them (every encoded form, one pass).
 //! - `logging`: the monitor's log on stderr: text (colour only on a terminal) or JSON lines.
 //! - `resources`: the monitor's own limits (file descriptors) and its own errors told apart
