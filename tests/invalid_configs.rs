@@ -360,6 +360,12 @@ const INVALID: &[Case] = &[
     case("122-env-variable-not-set.yaml", "4:19", "\"http://${env:SHOPWATCH_TEST_UNSET_GRID}:4444\"",
          "environment variable `SHOPWATCH_TEST_UNSET_GRID` is not set (`${env:SHOPWATCH_TEST_UNSET_GRID}`)",
          Some("`EnvironmentFile=`")),
+    case("123-probe-pin-not-a-hash.yaml", "6:19", "\"sha256:AbCd\"",
+         "`sha256:AbCd` is not a SHA-256 public key pin",
+         Some("as curl's --pinnedpubkey takes it")),
+    case("124-probe-ca-file-and-insecure-skip-verify.yaml", "7:29", "true",
+         "give one of `ca_file`, `pin_sha256` and `insecure_skip_verify`, not `ca_file` and `insecure_skip_verify`",
+         Some("`pin_sha256` trusts one key")),
 ];
 
 /// What shopwatch printed, and how it exited.

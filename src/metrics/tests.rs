@@ -72,7 +72,7 @@ fn http_probe(name: &str) -> ProbeConfig {
         follow_redirects: true,
         slow: None,
         timeout: Duration::from_secs(10),
-        ca_file: None,
+        trust: crate::probe::Trust::Roots(None),
     }))
 }
 
@@ -84,7 +84,7 @@ fn tls_probe(name: &str) -> ProbeConfig {
         server_name: "shop.example".to_owned(),
         every: Duration::from_secs(3600),
         timeout: Duration::from_secs(10),
-        ca_file: None,
+        trust: crate::probe::Trust::Roots(None),
         warn_days: Some(14),
     }))
 }

@@ -23,6 +23,7 @@
 pub mod config;
 pub mod http;
 mod net;
+pub use net::{public_key_pin, Trust};
 pub mod tls;
 
 pub use self::config::{parse_probes, validate_probes};
