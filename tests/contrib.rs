@@ -44,7 +44,10 @@ fn systemd_analyze_accepts_the_unit_and_its_sandbox() {
     let dir = tempfile::tempdir().unwrap();
     let unit = dir.path().join("shopwatch.service");
     let text = unit_text();
-    assert!(text.contains("ExecStart=/usr/local/bin/shopwatch "), "{text}");
+    assert!(
+        text.contains("ExecStart=/usr/local/bin/shopwatch "),
+        "{text}"
+    );
     std::fs::write(
         &unit,
         text.replace(
@@ -63,7 +66,10 @@ fn systemd_analyze_accepts_the_unit_and_its_sandbox() {
     let out = String::from_utf8_lossy(&security.stdout);
     let score: f64 = out
         .lines()
-        .find_map(|l| l.split("Overall exposure level for shopwatch.service: ").nth(1))
+        .find_map(|l| {
+            l.split("Overall exposure level for shopwatch.service: ")
+                .nth(1)
+        })
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no exposure level in:\n{out}"));
@@ -81,7 +87,10 @@ fn the_unit_stops_reloads_and_restarts_as_shopwatch_expects() {
     let stop = humantime::parse_duration(&one_value(&text, "TimeoutStopSec")).unwrap();
     // 30 s for running journeys, 15 s to cancel them, 10 s to send queued alerts.
     let needed = shopwatch::daemon::SHUTDOWN_GRACE + std::time::Duration::from_secs(15 + 10);
-    assert!(stop > needed, "TimeoutStopSec {stop:?} leaves no time past {needed:?}");
+    assert!(
+        stop > needed,
+        "TimeoutStopSec {stop:?} leaves no time past {needed:?}"
+    );
     assert_eq!(one_value(&text, "ExecReload"), "/bin/kill -HUP $MAINPID");
     assert_eq!(
         one_value(&text, "RestartPreventExitStatus"),
@@ -100,5 +109,101 @@ fn the_unit_stops_reloads_and_restarts_as_shopwatch_expects() {
         );
     }
     let exec = one_value(&text, "ExecStart");
-    assert!(exec.ends_with(" run --config /etc/shopwatch/shopwatch.yaml"), "{exec}");
+    assert!(
+        exec.ends_with(" run --config /etc/shopwatch/shopwatch.yaml"),
+        "{exec}"
+    );
+}
+
+fn amtool(args: &[&str]) -> std::process::Output {
+    Command::new("amtool")
+        .args(args)
+        .output()
+        .expect("amtool runs: run `bash scripts/install-deps` (it installs the Debian package `prometheus-alertmanager`)")
+}
+
+/// `amtool check-config` accepts the example, with its time interval and every receiver.
+#[test]
+fn amtool_accepts_the_example_alertmanager_configuration() {
+    let file = repo_path("contrib/alertmanager.yml");
+    let checked = amtool(&["check-config", file.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&checked.stdout);
+    assert!(checked.status.success(), "{checked:?}");
+    assert!(
+        out.contains("SUCCESS")
+            && out.contains(" - 5 receivers")
+            && out.contains(" - 2 inhibit rules"),
+        "{out}"
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("- name: office-hours"), "{text}");
+}
+
+/// Where each kind of shopwatch alert goes, by `amtool config routes test` (which matches
+/// labels; the time intervals then decide which of the receivers sends at a given hour).
+#[test]
+fn the_example_routes_each_alert_by_severity() {
+    let file = repo_path("contrib/alertmanager.yml");
+    let config = format!("--config.file={}", file.display());
+    for (labels, receivers) in [
+        // Critical: email in office hours, SMS and push out of hours, escalation if not
+        // acknowledged.
+        (
+            &[
+                "alertname=JourneyStepFailed",
+                "severity=critical",
+                "journey=checkout",
+                "step=pay",
+            ][..],
+            "oncall-email,oncall-sms-and-push,escalation",
+        ),
+        (
+            &[
+                "alertname=CertificateInvalid",
+                "severity=critical",
+                "probe=shop-cert",
+            ][..],
+            "oncall-email,oncall-sms-and-push,escalation",
+        ),
+        (
+            &[
+                "alertname=JourneyStepSlow",
+                "severity=warning",
+                "journey=checkout",
+            ][..],
+            "shop-team-email",
+        ),
+        (
+            &[
+                "alertname=CertificateExpiring",
+                "severity=warning",
+                "probe=shop-cert",
+            ][..],
+            "shop-team-email",
+        ),
+        // The monitor's faults are a warning, but not the shop team's.
+        (
+            &[
+                "alertname=MonitorUnhealthy",
+                "severity=warning",
+                "journey=checkout",
+            ][..],
+            "monitor-owners",
+        ),
+        (
+            &["alertname=ShopwatchTest", "test=true"][..],
+            "monitor-owners",
+        ),
+    ] {
+        let mut args = vec!["config", "routes", "test", config.as_str()];
+        let verify = format!("--verify.receivers={receivers}");
+        args.push(&verify);
+        args.extend(labels);
+        let tested = amtool(&args);
+        let out = String::from_utf8_lossy(&tested.stdout);
+        assert!(
+            tested.status.success() && out.trim() == receivers,
+            "{labels:?} goes to {out:?}, not {receivers}: {tested:?}"
+        );
+    }
 }
