@@ -591,3 +591,32 @@ fn a_missing_env_variable_is_a_located_error() {
         "{stderr}"
     );
 }
+
+/// The release profile keeps panics unwinding: the daemon catches a panicking run
+/// (`catch_unwind`) and keeps monitoring, which `panic = "abort"` would turn into the end of
+/// the process (tests/hardening.rs shows the caught panic in a debug build).
+#[test]
+fn the_release_profile_does_not_abort_on_panic() {
+    let manifest = std::fs::read_to_string(util::repo_path("Cargo.toml")).unwrap();
+    let release = manifest
+        .split("[profile.release]")
+        .nth(1)
+        .expect("Cargo.toml has [profile.release]")
+        .split("\n[")
+        .next()
+        .unwrap();
+    let setting = |key: &str| {
+        release
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(key)?.trim().strip_prefix('='))
+            .map(|v| v.trim().trim_matches('"').to_string())
+    };
+    assert_eq!(setting("panic").as_deref(), Some("unwind"), "{release}");
+    assert_eq!(setting("strip").as_deref(), Some("symbols"), "{release}");
+    assert_eq!(setting("codegen-units").as_deref(), Some("1"), "{release}");
+    let daemon = std::fs::read_to_string(util::repo_path("src/daemon.rs")).unwrap();
+    assert!(
+        daemon.contains("catch_unwind"),
+        "the reason for unwind is gone: revisit"
+    );
+}
