@@ -8,6 +8,10 @@
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY . .
+# The git commit for shopwatch_build_info (.git is not in the build context):
+#   docker build --build-arg SHOPWATCH_REVISION=$(git rev-parse --short=12 HEAD) .
+ARG SHOPWATCH_REVISION=unknown
+ENV SHOPWATCH_REVISION=${SHOPWATCH_REVISION}
 # The cache mounts keep the crates.io downloads and compiled dependencies between builds (BuildKit,
 # the default builder of Docker and Compose); the binaries are copied out of the cached target/.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
@@ -31,9 +35,9 @@ COPY --from=build /out/shopwatch /out/demo-shop /usr/local/bin/
 USER shopwatch:shopwatch
 WORKDIR /var/lib/shopwatch
 EXPOSE 9464
-# /healthz of the metrics listener, with bash's /dev/tcp (no curl in the image).
+# /-/healthy of the metrics listener (liveness: cheap, asks no WebDriver), with bash's /dev/tcp (no curl in the image).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9464 && printf 'GET /healthz HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '"]
+    CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9464 && printf 'GET /-/healthy HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '"]
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["shopwatch"]
 CMD ["run", "--config", "/etc/shopwatch/shopwatch.yaml"]

@@ -37,6 +37,17 @@ pub mod exit {
     about = "Synthetic checkout monitor: runs YAML shop journeys in real browsers over WebDriver"
 )]
 pub struct Cli {
+    /// How log lines on stderr are written: `text` (colour codes only on a terminal without
+    /// `NO_COLOR`) or `json` (one object per line).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value_t,
+        env = "SHOPWATCH_LOG_FORMAT",
+        value_name = "FORMAT"
+    )]
+    pub log_format: crate::logging::LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -222,11 +222,13 @@ pub async fn run(
         drivers: Arc::default(),
     });
     let stop_serving = CancellationToken::new();
+    let (reload_over_http, mut http_reloads) = mpsc::channel(4);
     let server = tokio::spawn(server::serve(
         listener,
         metrics.clone(),
         health.clone(),
         loaded.config.artifacts.dir.clone(),
+        reload_over_http,
         stop_serving.clone(),
     ));
     tracing::info!(
@@ -248,39 +250,11 @@ pub async fn run(
         tokio::spawn(async move { alerting.run(stop).await })
     };
     loop {
-        tokio::select! {
+        // A reload from SIGHUP (no one to answer) or from `POST /-/reload` (the reply).
+        let reply = tokio::select! {
             _ = control.shutdown.cancelled() => break,
-            Some(()) = control.reload.recv() => {
-                // Off the async workers: reading and validating may take a while (many
-                // journeys, a slow disk), and runs, probes and scrapes must not wait for it.
-                let reading = file.clone();
-                let loaded = tokio::task::spawn_blocking(move || load(&reading))
-                    .await
-                    .unwrap_or_else(|panic| Err(DaemonError::Internal(panic.to_string())));
-                match loaded {
-                    Ok(mut loaded) => {
-                        logs.learn(&loaded.redactor);
-                        if loaded.config.listen != current.0 || loaded.config.location != current.1 {
-                            tracing::warn!("reload: `listen` and `location` changes take effect after a restart");
-                        }
-                        if loaded.config.artifacts.dir != artifacts_dir {
-                            tracing::warn!("reload: an `artifacts.dir` change takes effect after a restart");
-                            loaded.config.artifacts.dir = artifacts_dir.clone();
-                        }
-                        generation.cancel();
-                        current = (loaded.config.listen, loaded.config.location.clone());
-                        generation = start(&shared, loaded, &mut tasks, &health);
-                        metrics.set_reload_result(true);
-                        tracing::info!("reloaded {}", file.display());
-                    }
-                    Err(e) => {
-                        metrics.set_reload_result(false);
-                        metrics.record_monitor_error("config_reload");
-                        health.lock().unwrap_or_else(|e| e.into_inner()).last_reload_ok = false;
-                        tracing::error!("reload rejected, the running configuration stays:\n{e}");
-                    }
-                }
-            }
+            Some(()) = control.reload.recv() => None,
+            Some(reply) = http_reloads.recv() => Some(reply),
             // Reap finished tasks as they end, so the set does not grow over reloads.
             Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
                 if let Err(e) = joined {
@@ -289,9 +263,56 @@ pub async fn run(
                         metrics.record_monitor_error("panic");
                     }
                 }
+                continue;
             }
+        };
+        // Off the async workers: reading and validating may take a while (many journeys, a
+        // slow disk), and runs, probes and scrapes must not wait for it.
+        let reading = file.clone();
+        let loaded = tokio::task::spawn_blocking(move || load(&reading))
+            .await
+            .unwrap_or_else(|panic| Err(DaemonError::Internal(panic.to_string())));
+        let result = match loaded {
+            Ok(mut loaded) => {
+                logs.learn(&loaded.redactor);
+                if loaded.config.listen != current.0 || loaded.config.location != current.1 {
+                    tracing::warn!(
+                        "reload: `listen` and `location` changes take effect after a restart"
+                    );
+                }
+                if loaded.config.artifacts.dir != artifacts_dir {
+                    tracing::warn!(
+                        "reload: an `artifacts.dir` change takes effect after a restart"
+                    );
+                    loaded.config.artifacts.dir = artifacts_dir.clone();
+                }
+                generation.cancel();
+                current = (loaded.config.listen, loaded.config.location.clone());
+                generation = start(&shared, loaded, &mut tasks, &health);
+                metrics.set_reload_result(true);
+                tracing::info!("reloaded {}", file.display());
+                Ok(())
+            }
+            Err(e) => {
+                metrics.set_reload_result(false);
+                metrics.record_monitor_error("config_reload");
+                let errors = e.to_string();
+                {
+                    let mut health = health.lock().unwrap_or_else(|e| e.into_inner());
+                    health.last_reload_ok = false;
+                    health.last_reload_error = errors.lines().next().map(str::to_string);
+                }
+                tracing::error!("reload rejected, the running configuration stays:\n{errors}");
+                Err(errors)
+            }
+        };
+        if let Some(reply) = reply {
+            let _ = reply.send(result);
         }
     }
+    health.lock().unwrap_or_else(|e| e.into_inner()).ready = false;
+    // Reloads asked while stopping hear 503.
+    drop(http_reloads);
 
     tracing::info!(
         "stopping: no new runs; running journeys have {}s to finish",
@@ -340,6 +361,23 @@ fn claim_artifacts(config: &MonitorConfig) -> Result<(), DaemonError> {
         })
 }
 
+/// What the journeys that open a browser need from WebDriver, for `/healthz`.
+fn webdriver_need(
+    endpoint: &crate::webdriver::Endpoint,
+    journeys: &[Arc<Armed>],
+) -> Option<crate::webdriver::status::Need> {
+    let mut browsers = Vec::new();
+    for armed in journeys.iter().filter(|a| a.needs_browser) {
+        if !browsers.contains(&armed.journey.browser) {
+            browsers.push(armed.journey.browser);
+        }
+    }
+    (!browsers.is_empty()).then(|| crate::webdriver::status::Need {
+        endpoint: endpoint.clone(),
+        browsers,
+    })
+}
+
 async fn drain(tasks: &mut JoinSet<()>) {
     while tasks.join_next().await.is_some() {}
 }
@@ -378,6 +416,9 @@ fn start(
         health.journeys = journeys.len();
         health.probes = config.probes.len();
         health.last_reload_ok = true;
+        health.last_reload_error = None;
+        health.ready = true;
+        health.webdriver = webdriver_need(&config.webdriver, &journeys);
     }
 
     let runner = Arc::new(Runner::new(

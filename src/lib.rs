@@ -18,8 +18,8 @@
 //!   the one place a finished run goes out to metrics, alerts and artifacts.
 //! - `rules`: `shopwatch rules`: Prometheus alerting rules for the metrics, per journey interval.
 //! - `config`: the monitor configuration (`shopwatch.yaml`), composed of the sections below.
-//! - `server`: `/metrics`, `/healthz`, `/artifacts/`; `listener`: its accept loop, bounded in
-//!   connections and time.
+//! - `server`: `/metrics`, `/healthz`, `/-/healthy`, `/-/ready`, `/-/reload`, `/artifacts/`;
+//!   `listener`: its accept loop, bounded in connections and time.
 //! - `alert`: alerting's section (`config`), observations of runs (pure), the alert state
 //!   machine, the engine, the outbox and its delivery with retries, notifications, and `sink`:
 //!   one file per sink kind.
@@ -27,7 +27,8 @@
 //!   rendered for Prometheus at scrape time.
 //! - `probe`: cheap checks without a browser, one file per kind (settings, validation, check).
 //! - `schedule`: fixed-rate due times with jitter, no overlap, the browser session limit;
-//!   `calendar`: cron expressions and the gaps between their runs.
+//!   `calendar`: cron expressions (crontab's day rule, a time zone) and the gaps between their
+//!   runs.
 //! - `report`: console, JSON and JUnit output of runs; `progress`: `check`'s live console
 //!   (what runs now and for how long: an updating line on a terminal, plain lines elsewhere).
 //! - `journey`: the journey file and its validation, the typed model, `${var}` templates, key
@@ -35,10 +36,11 @@
 //! - `webdriver`: browsers, WebDriver sessions, and the local driver processes shopwatch owns.
 //! - `artifacts`: the directory of failed steps' screenshots and pages: its section, which
 //!   directory it may be (markers), safe names, atomic writes, serving without links, retention.
-//! - `yaml`: the shared layer of every section: parse (serde-saphyr), locate, located
-//!   diagnostics, the `Checker`, one-key items, shared scalar shapes, values that may be secrets,
-//!   and the keys of a struct read from the struct.
+//! - `yaml`: the shared layer of every section: parse (serde-saphyr), `${env:NAME}` values,
+//!   locate, located diagnostics, the `Checker`, one-key items, shared scalar shapes, values
+//!   that may be secrets, and the keys of a struct read from the struct.
 //! - `secret`: secret values, reading them, and redacting them (every encoded form, one pass).
+//! - `logging`: the monitor's log on stderr: text (colour only on a terminal) or JSON lines.
 //! - `resources`: the monitor's own limits (file descriptors) and its own errors told apart
 //!   from the shop's; `capped`: reading the files users name with a size cap; `error_chain`: an
 //!   error and its causes on one line.
@@ -53,6 +55,7 @@ pub mod daemon;
 pub mod error_chain;
 pub mod journey;
 pub mod listener;
+pub mod logging;
 pub mod metrics;
 pub mod probe;
 pub mod progress;

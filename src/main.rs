@@ -11,13 +11,7 @@ fn main() {
     };
     // Every log line goes through the redactor of the secrets read so far.
     let logs = shopwatch::journey::secrets::LogRedaction::default();
-    tracing_subscriber::fmt()
-        .with_writer(logs.clone())
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SHOPWATCH_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
-        )
-        .init();
+    shopwatch::logging::init(cli.log_format, default_filter, logs.clone());
     // The guard needs no async runtime (and no runtime threads): it only waits and reaps.
     if let cli::Command::Guard(args) = &cli.command {
         std::process::exit(shopwatch::webdriver::guard::serve(args));

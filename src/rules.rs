@@ -852,17 +852,17 @@ mod tests {
     #[test]
     fn cron_interval_is_the_longest_gap() {
         // Weekdays at 09:00: the weekend makes the longest gap 3 days.
-        let weekdays: cron::Schedule = "0 0 9 * * Mon-Fri".parse().unwrap();
+        let weekdays = crate::calendar::Cron::parse_utc("0 0 9 * * Mon-Fri").unwrap();
         assert_eq!(
             crate::calendar::longest_gap(&weekdays),
             Some(Duration::from_secs(3 * 86_400))
         );
-        let every_five: cron::Schedule = "0 */5 * * * *".parse().unwrap();
+        let every_five = crate::calendar::Cron::parse_utc("0 */5 * * * *").unwrap();
         assert_eq!(
             crate::calendar::longest_gap(&every_five),
             Some(Duration::from_secs(300))
         );
-        let past: cron::Schedule = "0 0 0 1 1 * 2001".parse().unwrap();
+        let past = crate::calendar::Cron::parse_utc("0 0 0 1 1 * 2001").unwrap();
         assert_eq!(crate::calendar::longest_gap(&past), None);
     }
 

@@ -43,9 +43,9 @@ pub enum Timing {
         interval: Duration,
         offset: Duration,
     },
-    /// Due at each occurrence of the expression (UTC), plus `offset`.
+    /// Due at each occurrence of the expression (in its time zone), plus `offset`.
     Cron {
-        schedule: Box<cron::Schedule>,
+        schedule: Box<crate::calendar::Cron>,
         offset: Duration,
     },
 }
@@ -582,7 +582,7 @@ mod tests {
 
     #[test]
     fn cron_jitter_is_a_tenth_of_the_gap_at_most() {
-        let every_minute: cron::Schedule = "0 * * * * *".parse().unwrap();
+        let every_minute = crate::calendar::Cron::parse_utc("0 * * * * *").unwrap();
         let timing = Timing::new(
             &Schedule::Cron(Box::new(every_minute)),
             "nightly",
@@ -596,7 +596,7 @@ mod tests {
 
     #[tokio::test]
     async fn cron_next_is_the_next_occurrence_plus_offset() {
-        let every_minute: cron::Schedule = "0 * * * * *".parse().unwrap();
+        let every_minute = crate::calendar::Cron::parse_utc("0 * * * * *").unwrap();
         let timing = Timing::Cron {
             schedule: Box::new(every_minute),
             offset: Duration::ZERO,

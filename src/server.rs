@@ -1,5 +1,7 @@
 //! The monitor's HTTP endpoints: `/metrics` (Prometheus text format), `/healthz`,
-//! `/artifacts/...`, and an index at `/`.
+//! `/artifacts/...`, an index at `/`, and Prometheus' lifecycle endpoints: `/-/healthy`
+//! (the process answers), `/-/ready` (a configuration runs and it is not stopping) and
+//! `POST /-/reload` (as SIGHUP, answering whether the new configuration applied).
 
 use crate::artifacts;
 use crate::listener::Limits;
@@ -7,20 +9,31 @@ use crate::metrics::{self, Metrics};
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+/// A reload asked over HTTP: the daemon answers on it whether the configuration applied (or
+/// the errors that rejected it).
+pub type ReloadReply = oneshot::Sender<Result<(), String>>;
+
 /// What `/healthz` reports besides "up".
-#[derive(Debug, Default, Clone, serde::Serialize)]
+#[derive(Debug, Default, Clone)]
 pub struct Health {
     pub config: String,
     pub journeys: usize,
     pub probes: usize,
     pub last_reload_ok: bool,
+    /// Why the last reload was rejected (its first line).
+    pub last_reload_error: Option<String>,
+    /// A configuration runs and the monitor is not stopping (`/-/ready`).
+    pub ready: bool,
+    /// The WebDriver the running journeys need; None when none opens a browser.
+    pub webdriver: Option<crate::webdriver::status::Need>,
     /// Panics caught in runs since the start (each made its run an `error`).
     pub panics: u64,
     pub last_panic: Option<String>,
@@ -31,27 +44,38 @@ struct AppState {
     metrics: Arc<Metrics>,
     health: Arc<std::sync::Mutex<Health>>,
     artifacts: Arc<PathBuf>,
+    reload: mpsc::Sender<ReloadReply>,
+    /// For the WebDriver endpoint's `/status`.
+    http: reqwest::Client,
 }
 
 /// Serves until `shutdown` is cancelled. Files under `artifacts` (failed steps' screenshots,
 /// pages and console logs, linked from alerts) are served under `/artifacts/`: regular files
-/// only, never through a link, no directory listings, nothing outside it.
+/// only, never through a link, no directory listings, nothing outside it. A `POST /-/reload`
+/// goes out on `reload`.
 pub async fn serve(
     listener: TcpListener,
     metrics: Arc<Metrics>,
     health: Arc<std::sync::Mutex<Health>>,
     artifacts: PathBuf,
+    reload: mpsc::Sender<ReloadReply>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let app = Router::new()
         .route("/", get(index))
         .route("/metrics", get(render_metrics))
         .route("/healthz", get(healthz))
+        .route("/-/healthy", get(healthy))
+        .route("/-/ready", get(ready))
+        // Prometheus takes PUT too.
+        .route("/-/reload", post(reload_config).put(reload_config))
         .route("/artifacts/{*path}", get(artifact))
         .with_state(AppState {
             metrics,
             health,
             artifacts: Arc::new(artifacts),
+            reload,
+            http: reqwest::Client::new(),
         });
     crate::listener::serve(listener, app, Limits::for_this_process(), shutdown).await;
     Ok(())
@@ -87,16 +111,43 @@ async fn artifact(State(state): State<AppState>, Path(path): Path<String>) -> Re
     }
 }
 
+impl AppState {
+    fn health(&self) -> Health {
+        self.health
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// `ok`, or `degraded` with every reason: a caught panic (a bug someone must look at), a
+/// rejected reload (the file on disk is not what runs), a WebDriver the journeys cannot
+/// reach (every browser run would be an `error`).
 async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
-    let health = state
-        .health
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
-    // A caught panic leaves the monitor running but is a bug someone must look at.
-    let status = if health.panics > 0 { "degraded" } else { "ok" };
+    let health = state.health();
+    let mut reasons = Vec::new();
+    if health.panics > 0 {
+        reasons.push(format!(
+            "{} panic(s) caught, the last in {}",
+            health.panics,
+            health.last_panic.as_deref().unwrap_or("?")
+        ));
+    }
+    if !health.last_reload_ok {
+        reasons.push(format!(
+            "the last reload was rejected, the previous configuration runs: {}",
+            health.last_reload_error.as_deref().unwrap_or("?")
+        ));
+    }
+    let webdriver_problem = match &health.webdriver {
+        Some(need) => crate::webdriver::status::problem(need, &state.http).await,
+        None => None,
+    };
+    reasons.extend(webdriver_problem.clone());
+    let status = if reasons.is_empty() { "ok" } else { "degraded" };
     Json(serde_json::json!({
         "status": status,
+        "reasons": reasons,
         "panics": health.panics,
         "last_panic": health.last_panic,
         "version": env!("CARGO_PKG_VERSION"),
@@ -104,7 +155,40 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
         "journeys": health.journeys,
         "probes": health.probes,
         "last_reload_ok": health.last_reload_ok,
+        "webdriver_reachable": health.webdriver.as_ref().map(|_| webdriver_problem.is_none()),
     }))
+}
+
+/// The process answers (a liveness probe): always 200.
+async fn healthy() -> &'static str {
+    "shopwatch is Healthy.\n"
+}
+
+/// 200 while a configuration runs, 503 before and while stopping (a readiness probe).
+async fn ready(State(state): State<AppState>) -> Response {
+    if state.health().ready {
+        "shopwatch is Ready.\n".into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "shopwatch is not ready.\n").into_response()
+    }
+}
+
+/// As SIGHUP; waits for the result: 200 when the new configuration applied, 500 with every
+/// error when it was rejected (the running one stays), 503 when the monitor is stopping.
+async fn reload_config(State(state): State<AppState>) -> Response {
+    let (reply, answer) = oneshot::channel();
+    if state.reload.send(reply).await.is_err() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shopwatch is stopping\n").into_response();
+    }
+    match answer.await {
+        Ok(Ok(())) => "reloaded\n".into_response(),
+        Ok(Err(errors)) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("reload rejected, the running configuration stays:\n{errors}\n"),
+        )
+            .into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "shopwatch is stopping\n").into_response(),
+    }
 }
 
 async fn index() -> impl IntoResponse {
@@ -114,7 +198,9 @@ async fn index() -> impl IntoResponse {
             "<!doctype html><title>shopwatch</title><h1>shopwatch ",
             env!("CARGO_PKG_VERSION"),
             "</h1><ul><li><a href=\"/metrics\">/metrics</a>: Prometheus metrics</li>",
-            "<li><a href=\"/healthz\">/healthz</a>: health</li></ul>"
+            "<li><a href=\"/healthz\">/healthz</a>: health</li>",
+            "<li><a href=\"/-/healthy\">/-/healthy</a>, <a href=\"/-/ready\">/-/ready</a>: ",
+            "liveness and readiness; <code>POST /-/reload</code>: reload the configuration</li></ul>"
         ),
     )
 }

@@ -66,25 +66,6 @@ fn files_under(dir: &Path) -> Vec<(PathBuf, u64)> {
     found
 }
 
-/// A log line without its terminal colour codes.
-fn without_colours(line: &str) -> String {
-    let mut plain = String::new();
-    let mut chars = line.chars();
-    while let Some(ch) = chars.next() {
-        if ch == '\u{1b}' {
-            // `ESC [ ... m`
-            for ch in chars.by_ref() {
-                if ch.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            plain.push(ch);
-        }
-    }
-    plain
-}
-
 /// The value of the sample `series` (name and labels exactly) in the metrics text.
 fn sample(metrics: &str, series: &str) -> Option<f64> {
     metrics
@@ -220,9 +201,7 @@ async fn retention_deletes_old_runs_of_shopwatch_and_nothing_beside_them() {
     // What the sweep counted: the new run only, not the 700 kB beside it.
     let new_bytes: u64 = files_under(new_run).iter().map(|(_, bytes)| bytes).sum();
     assert_eq!(counted, new_bytes as f64);
-    let deleted = without_colours(
-        &monitor.wait_for_log("artifacts retention: deleted run", Duration::from_secs(1)),
-    );
+    let deleted = monitor.wait_for_log("artifacts retention: deleted run", Duration::from_secs(1));
     assert!(
         deleted.contains(&old_run.display().to_string())
             && deleted.contains("reason=\"age\"")
@@ -505,6 +484,7 @@ async fn the_server_follows_no_link_out_of_the_artifacts_directory() {
         std::sync::Arc::new(shopwatch::metrics::Metrics::new(Default::default(), None)),
         Default::default(),
         dir.path().to_path_buf(),
+        tokio::sync::mpsc::channel(1).0,
         stop.clone(),
     ));
     let client = reqwest::Client::builder()

@@ -59,8 +59,7 @@ async fn a_driver_that_died_while_idle_is_replaced_for_the_next_run() {
     let mut monitor = Monitor::start(&config, tempfile::tempdir().unwrap());
     let ok_runs = |log: &str| {
         log.lines()
-            // Log lines carry colour codes around `journey=`: match the parts.
-            .filter(|l| l.contains("home") && l.contains(" ok in "))
+            .filter(|l| l.contains("journey=home") && l.contains(" ok in "))
             .count()
     };
     let deadline = Instant::now() + Duration::from_secs(90);

@@ -56,6 +56,12 @@ steps:
         serde_json::from_str(&get_text(&metrics.replace("/metrics", "/healthz")).await).unwrap();
     assert_eq!(health["status"], "degraded", "{health}");
     assert_eq!(health["panics"], 2, "{health}");
+    assert!(
+        health["reasons"][0]
+            .as_str()
+            .is_some_and(|r| r.starts_with("2 panic(s) caught, the last in journey panicky")),
+        "{health}"
+    );
     let last = health["last_panic"].as_str().unwrap_or_default();
     assert!(
         last.contains("journey panicky") && last.contains("deliberate panic"),

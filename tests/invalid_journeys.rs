@@ -280,6 +280,23 @@ const INVALID: &[Expectation] = &[
     ("94-shadow-path-empty-middle-part.yaml", "7:16", "\"express-checkout >>> >>> button.pay\"",
      "`express-checkout >>> >>> button.pay` has no selector between two `>>>`",
      Some("e.g. `express-checkout >>> button.pay`")),
+    // Time zones of cron schedules (IANA names).
+    ("100-timezone-unknown.yaml", "4:11", "Europe/Berln",
+     "`Europe/Berln` is not an IANA time zone name; did you mean `Europe/Berlin`?",
+     Some("write an IANA time zone name, e.g. `Europe/Berlin`")),
+    ("101-timezone-without-cron.yaml", "4:11", "Europe/Berlin",
+     "`timezone` is for `cron` times, and this journey has no `cron`",
+     Some("remove `timezone`")),
+    ("102-timezone-misspelt.yaml", "4:1", "time_zone:",
+     "unknown key `time_zone`",
+     Some("did you mean `timezone`?")),
+    // `${env:NAME}`: located at the value that names the variable.
+    ("103-env-variable-not-set.yaml", "2:11", "\"https://${env:SHOPWATCH_TEST_UNSET_HOST}/\"",
+     "environment variable `SHOPWATCH_TEST_UNSET_HOST` is not set (`${env:SHOPWATCH_TEST_UNSET_HOST}`)",
+     Some("set it in the environment shopwatch runs in")),
+    ("104-env-bad-name.yaml", "6:15", "/${env:shop-path}",
+     "`${env:shop-path}` does not name an environment variable",
+     Some("letters, digits and `_`")),
     // A huge value is quoted clipped, not whole.
     ("51-long-value-clipped.yaml", "3:10", "xxxxxxxx",
      "`xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…[5002 characters] is not a duration",
@@ -446,4 +463,34 @@ fn selectors_browsers_accept_are_valid_and_an_unknown_pseudo_class_is_a_warning(
         .filter(|l| l.starts_with(&format!("{file}:")))
         .count();
     assert_eq!(said, 1, "one warning, for `:hovr` only:\n{stderr}");
+}
+
+/// A schedule due only twice a year loads, with a warning at its `cron` naming the next time
+/// in its own time zone.
+#[test]
+fn a_schedule_almost_never_due_is_a_warning() {
+    let file = "tests/fixtures/rare-cron.yaml";
+    let output = validate(&[file]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "stderr:\n{stderr}");
+    let problems = check_diagnostic(
+        file,
+        &stderr,
+        (
+            "3:7",
+            "\"0 9 1 1,7 *\"",
+            "warning: `cron: 0 9 1 1,7 *` is due only 2 times in the next year (next: ",
+            Some("when both day-of-month and day-of-week are set, either one matching is enough"),
+        ),
+    );
+    assert!(
+        problems.is_empty(),
+        "{}\nstderr:\n{stderr}",
+        problems.join("\n")
+    );
+    // 09:00 in Berlin: CET in January, CEST in July.
+    assert!(
+        stderr.contains(" 09:00 CET)") || stderr.contains(" 09:00 CEST)"),
+        "{stderr}"
+    );
 }

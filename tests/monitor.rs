@@ -47,18 +47,20 @@ struct Prometheus {
 
 impl Prometheus {
     async fn start(target: &str) -> Prometheus {
+        Prometheus::start_with_config(&format!(
+            "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nscrape_configs:\n  - job_name: shopwatch\n    static_configs: [{{targets: ['{target}']}}]\n"
+        ))
+        .await
+    }
+
+    /// With `config` as its `prometheus.yml`.
+    async fn start_with_config(config: &str) -> Prometheus {
         let binary = ["/usr/bin/prometheus", "/usr/local/bin/prometheus"]
             .into_iter()
             .find(|p| Path::new(p).is_file())
             .expect("Prometheus is not installed: run `bash scripts/test` (it installs the Debian package `prometheus`)");
         let data = tempfile::tempdir().expect("temp dir");
-        let config = write(
-            data.path(),
-            "prometheus.yml",
-            &format!(
-                "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nscrape_configs:\n  - job_name: shopwatch\n    static_configs: [{{targets: ['{target}']}}]\n"
-            ),
-        );
+        let config = write(data.path(), "prometheus.yml", config);
         let port = free_port();
         let child = Command::new(binary)
             .arg(format!("--config.file={}", config.display()))
@@ -536,7 +538,7 @@ async fn sighup_with_a_bad_config_keeps_the_old_one_running_and_a_good_one_appli
     let health: serde_json::Value =
         serde_json::from_str(&get_text(&metrics_url.replace("/metrics", "/healthz")).await)
             .expect("healthz JSON");
-    assert_eq!(health["status"], "ok");
+    assert_eq!(health["status"], "degraded", "{health}");
     assert_eq!(health["last_reload_ok"], false, "{health}");
     assert_eq!(health["probes"], 1, "{health}");
     let before = runs_of(&text, "first");
@@ -658,5 +660,83 @@ async fn the_readme_minimal_configuration_works_as_written() {
         ),
         "{text}"
     );
+    monitor.stop();
+}
+
+/// The README's relabelling, exactly as written (but scraping every second, and the monitor's
+/// address as the target): each probe's series have the probe as `instance` and the monitor in
+/// `monitor_instance`; the journeys' and the monitor's own keep the monitor's address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_relabelling_makes_each_probe_its_own_target() {
+    let readme = std::fs::read_to_string(repo_path("README.md")).expect("README");
+    let block = readme
+        .split("<!-- probe-relabelling -->")
+        .nth(1)
+        .and_then(|rest| rest.split("```yaml\n").nth(1))
+        .and_then(|rest| rest.split("```").next())
+        .expect("the README has a ```yaml block after <!-- probe-relabelling -->");
+    assert!(
+        block.contains("targets: ['127.0.0.1:9464']") && block.contains("scrape_interval: 15s"),
+        "{block}"
+    );
+
+    let shop = start_shop().await;
+    let work = tempfile::Builder::new()
+        .prefix("shopwatch-monitor-")
+        .tempdir()
+        .unwrap();
+    let config = write(
+        work.path(),
+        "shopwatch.yaml",
+        &format!(
+            "listen: 127.0.0.1:0\nprobes:\n  - http: {{name: shop-home, url: '{0}/', every: 10s}}\n  - http: {{name: shop-help, url: '{0}/help', every: 10s}}\n",
+            shop.url()
+        ),
+    );
+    let mut monitor = Monitor::start(&config, work);
+    let metrics_url = monitor.metrics_url();
+    let address = metrics_url
+        .trim_start_matches("http://")
+        .trim_end_matches("/metrics")
+        .to_string();
+    let prometheus = Prometheus::start_with_config(
+        &block
+            .replace("127.0.0.1:9464", &address)
+            .replace("scrape_interval: 15s", "scrape_interval: 1s"),
+    )
+    .await;
+
+    let probes = prometheus
+        .wait_for(
+            r#"probe_success{job="shopwatch"}"#,
+            Duration::from_secs(60),
+            &monitor,
+            |result| result.len() == 2,
+        )
+        .await;
+    let mut instances: Vec<&str> = probes.iter().map(|(l, _)| label(l, "instance")).collect();
+    instances.sort();
+    assert_eq!(instances, ["shop-help", "shop-home"], "{probes:?}");
+    for (labels, value) in &probes {
+        assert_eq!(label(labels, "monitor_instance"), address, "{labels}");
+        assert_eq!(
+            label(labels, "probe"),
+            label(labels, "instance"),
+            "{labels}"
+        );
+        assert_eq!(*value, 1.0, "{labels}");
+    }
+    // A blackbox dashboard's query for one target.
+    let home = prometheus
+        .query(r#"probe_http_duration_seconds{job="shopwatch", instance="shop-home"}"#)
+        .await;
+    assert_eq!(home.len(), 5, "one series per phase: {home:?}");
+    // The monitor's own series keep its address, and have no monitor_instance.
+    let build = prometheus.query("shopwatch_build_info").await;
+    assert_eq!(build.len(), 1, "{build:?}");
+    assert_eq!(label(&build[0].0, "instance"), address);
+    assert_eq!(label(&build[0].0, "monitor_instance"), "");
+    let up = prometheus.query(r#"up{job="shopwatch"}"#).await;
+    assert_eq!(label(&up[0].0, "instance"), address, "{up:?}");
     monitor.stop();
 }

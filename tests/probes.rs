@@ -822,3 +822,144 @@ async fn tls_without_ca_file_uses_the_system_roots() {
         )
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Self-signed certificates: trusted by a pinned key, or not verified at all; expiry still
+// watched either way.
+
+/// The curl-style pin of the certificate in `pem`.
+fn pin_of(pem: &str) -> String {
+    use rustls::pki_types::pem::PemObject;
+    let der = rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes()).unwrap();
+    shopwatch::probe::public_key_pin(&der).unwrap()
+}
+
+/// A tls probe of `addr` with `trust` (`key: value` lines) instead of a `ca_file`.
+fn tls_probe_trusting(addr: SocketAddr, trust: &str, warn_days: u32) -> ProbeConfig {
+    only_probe(&format!(
+        "probes:\n  - tls:\n      name: shop-cert\n      target: {addr}\n      server_name: localhost\n      every: 1h\n      {trust}\n      warn_days: {warn_days}\n      timeout: 5s\n"
+    ))
+}
+
+#[tokio::test]
+async fn a_pinned_self_signed_certificate_is_ok_and_another_key_fails() {
+    let expiry = days_from_now(90);
+    let (cert, key) = leaf(days_from_now(-1), expiry, None);
+    let (_shop, addr) = tls_shop(&cert, &key).await;
+    let pin = pin_of(&cert);
+    assert!(pin.starts_with("sha256//") && pin.len() == 8 + 44, "{pin}");
+
+    let result = tls_probe_trusting(addr, &format!("pin_sha256: \"{pin}\""), 14)
+        .run()
+        .await;
+    assert_eq!(result.outcome, Outcome::Ok, "{result:#?}");
+    let tls = result.metrics.tls.as_ref().unwrap();
+    assert!(!tls.verified, "pinned, not verified against roots");
+    assert_eq!(tls.earliest_expiry, expiry.unix_timestamp());
+    assert_eq!(tls.last_chain_expiry, None);
+
+    // A list with the new key beside the old one (a key rotation) passes too.
+    let (other, _) = leaf(days_from_now(-1), expiry, None);
+    let both = format!("pin_sha256: [\"{}\", \"{pin}\"]", pin_of(&other));
+    assert_eq!(
+        tls_probe_trusting(addr, &both, 14).run().await.outcome,
+        Outcome::Ok
+    );
+
+    // Only another key pinned: failed, naming the key the server has.
+    let result = tls_probe_trusting(addr, &format!("pin_sha256: \"{}\"", pin_of(&other)), 14)
+        .run()
+        .await;
+    assert_eq!(result.outcome, Outcome::Failed, "{result:#?}");
+    assert_eq!(
+        result.reason.as_deref(),
+        Some(format!("no certificate the server presented has a pinned public key (pin_sha256); its leaf `CN=localhost` has `{pin}`").as_str())
+    );
+}
+
+#[tokio::test]
+async fn without_verification_expiry_is_still_watched() {
+    // Valid for 5 more days: degraded with warn_days 14.
+    let soon = days_from_now(5);
+    let (cert, key) = leaf(days_from_now(-1), soon, None);
+    let (_shop, addr) = tls_shop(&cert, &key).await;
+    let result = tls_probe_trusting(addr, "insecure_skip_verify: true", 14)
+        .run()
+        .await;
+    assert_eq!(result.outcome, Outcome::Degraded, "{result:#?}");
+    assert_reason(
+        &result,
+        &format!(
+            "certificate `CN=localhost` expires on {}",
+            shown(soon.unix_timestamp())
+        ),
+    );
+    let result = tls_probe_trusting(addr, &format!("pin_sha256: \"{}\"", pin_of(&cert)), 14)
+        .run()
+        .await;
+    assert_eq!(result.outcome, Outcome::Degraded, "{result:#?}");
+
+    // Expired yesterday: failed, pinned or not verified.
+    let gone = days_from_now(-1);
+    let (cert, key) = leaf(days_from_now(-30), gone, None);
+    let (_shop2, addr) = tls_shop(&cert, &key).await;
+    for trust in [
+        "insecure_skip_verify: true".to_string(),
+        format!("pin_sha256: \"{}\"", pin_of(&cert)),
+    ] {
+        let result = tls_probe_trusting(addr, &trust, 14).run().await;
+        assert_eq!(result.outcome, Outcome::Failed, "{trust}: {result:#?}");
+        assert_eq!(
+            result.reason.as_deref(),
+            Some(
+                format!(
+                    "certificate `CN=localhost` expired on {}",
+                    shown(gone.unix_timestamp())
+                )
+                .as_str()
+            )
+        );
+    }
+}
+
+/// An https probe of a self-signed shop: `insecure_skip_verify` and a pin both let the request
+/// through; the system's roots do not.
+#[tokio::test]
+async fn https_probe_of_a_self_signed_shop_with_a_pin_or_without_verification() {
+    let (cert, key) = leaf(days_from_now(-1), days_from_now(90), None);
+    let (_shop, addr) = tls_shop(&cert, &key).await;
+    let url = format!("https://localhost:{}/", addr.port());
+    let pin = format!("\"{}\"", pin_of(&cert));
+    for trust in [
+        ("insecure_skip_verify", "true"),
+        ("pin_sha256", pin.as_str()),
+    ] {
+        let result = http_probe(&url, &[trust, ("body_contains", "Demo Shop")])
+            .run()
+            .await;
+        assert_eq!(result.outcome, Outcome::Ok, "{trust:?}: {result:#?}");
+        assert_eq!(result.metrics.http_status, Some(200));
+        assert!(!result.metrics.tls.as_ref().unwrap().verified);
+    }
+    let result = http_probe(&url, &[]).run().await;
+    assert_eq!(result.outcome, Outcome::Failed, "{result:#?}");
+    assert_reason(&result, "TLS: certificate chain does not verify");
+}
+
+#[test]
+fn config_trust_settings_are_checked() {
+    let errors = config_errors(
+        "probes:\n  - tls: {name: a, target: 'localhost:443', every: 1h, ca_file: ca.pem, insecure_skip_verify: true}\n  - http: {name: b, url: 'https://localhost/', every: 1m, pin_sha256: 'sha256//nope'}\n",
+    );
+    assert!(
+        errors.contains("probes.yaml:2:") && errors.contains(
+            "give one of `ca_file`, `pin_sha256` and `insecure_skip_verify`, not `ca_file` and `insecure_skip_verify`"
+        ),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("probes.yaml:3:")
+            && errors.contains("`sha256//nope` is not a SHA-256 public key pin"),
+        "{errors}"
+    );
+}

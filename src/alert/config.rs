@@ -28,7 +28,7 @@ use crate::alert::sink::{SinkFile, FILTER_KEYS};
 use crate::alert::{
     AlertName, AlertingConfig, Filter, MaintenanceWindow, Policy, Severity, SinkConfig,
 };
-use crate::calendar::parse_cron;
+use crate::calendar::{parse_timezone, Cron, TIMEZONE_HINT};
 use crate::yaml::check::{Checker, Configured};
 use crate::yaml::diagnostic::did_you_mean;
 use crate::yaml::scalars::{http_url, opt_scalar_text, scalar_text};
@@ -82,6 +82,8 @@ pub struct PolicyFile {
 #[serde(deny_unknown_fields)]
 pub struct MaintenanceFile {
     pub cron: String,
+    /// The IANA time zone of `cron`'s times (default UTC).
+    pub timezone: Option<String>,
     #[serde(deserialize_with = "scalar_text")]
     pub duration: String,
     #[serde(default)]
@@ -290,17 +292,38 @@ impl Checker<'_> {
             known.probes,
         );
         let duration = self.duration(&format!("{path}.duration"), &raw.duration);
-        let cron = match parse_cron(&raw.cron) {
+        let timezone = match raw.timezone.as_deref().map(parse_timezone) {
+            None => Some(chrono_tz::Tz::UTC),
+            Some(Ok(timezone)) => Some(timezone),
+            Some(Err(e)) => {
+                self.error_hint(&format!("{path}.timezone"), e, TIMEZONE_HINT);
+                None
+            }
+        };
+        let cron = match Cron::parse(&raw.cron, timezone.unwrap_or(chrono_tz::Tz::UTC)) {
+            Ok(cron) if cron.upcoming().next().is_none() => {
+                self.error_hint(
+                    &format!("{path}.cron"),
+                    format!(
+                        "`cron: {}` never opens the window: no date matches it",
+                        raw.cron
+                    ),
+                    "check the day and month fields, e.g. `0 2 * * SUN` for Sundays at 02:00",
+                );
+                None
+            }
             Ok(cron) => Some(cron),
             Err(e) => {
                 self.error_hint(
                     &format!("{path}.cron"),
                     format!("`{}` is not a cron expression: {e}", raw.cron),
-                    "when the window starts, in UTC: five fields, e.g. `0 2 * * SUN` for Sundays at 02:00",
+                    "when the window starts (in UTC, or in `timezone`): five fields, e.g. `0 2 * * SUN` for Sundays at 02:00",
                 );
                 None
             }
         };
+        // A bad zone is reported; the window is left out like one with a bad `cron`.
+        timezone?;
         Some(MaintenanceWindow {
             cron: Box::new(cron?),
             duration: duration?,

@@ -182,7 +182,7 @@ impl Default for Policy {
 /// `duration`, for the journeys and probes listed (all when none are).
 #[derive(Debug, Clone)]
 pub struct MaintenanceWindow {
-    pub cron: Box<cron::Schedule>,
+    pub cron: Box<crate::calendar::Cron>,
     pub duration: Duration,
     pub journeys: Vec<String>,
     pub probes: Vec<String>,
@@ -249,7 +249,7 @@ mod tests {
     fn maintenance_windows_open_at_each_occurrence_for_their_duration() {
         let window = MaintenanceWindow {
             // Sundays 02:00 UTC, for two hours.
-            cron: Box::new("0 0 2 * * Sun".parse().unwrap()),
+            cron: Box::new(crate::calendar::Cron::parse_utc("0 0 2 * * Sun").unwrap()),
             duration: Duration::from_secs(2 * 3600),
             journeys: vec!["shop".into()],
             probes: vec![],

@@ -18,6 +18,8 @@ pub struct JourneyFile {
     pub base_url: String,
     pub every: Option<String>,
     pub cron: Option<String>,
+    /// The IANA time zone of `cron`'s times (default UTC).
+    pub timezone: Option<String>,
     pub timeout: Option<String>,
     pub retries: Option<u32>,
     pub browser: Option<String>,

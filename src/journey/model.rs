@@ -32,7 +32,7 @@ pub struct Journey {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Schedule {
     Every(Duration),
-    Cron(Box<cron::Schedule>),
+    Cron(Box<crate::calendar::Cron>),
 }
 
 pub use crate::secret::{SecretFrom, SecretSource, Var};

@@ -36,6 +36,13 @@ impl Template {
                     ));
                 };
                 let name = &body[..end];
+                if name.starts_with("env:") {
+                    // Left by the loader, which expands `${env:NAME}` and turns the escaped
+                    // `$${env:NAME}` into this: the text itself.
+                    text.push_str(&rest[at..at + 2 + end + 1]);
+                    rest = &body[end + 1..];
+                    continue;
+                }
                 if !is_name(name) {
                     return Err(format!(
                         "`${{{name}}}` is not a variable name: use letters, digits and `_`, e.g. `${{order_number}}`"
@@ -178,6 +185,15 @@ mod tests {
         );
         assert!(logins("/login?user=${user}:${pw}").is_empty());
         assert!(logins("https://${missing}:${pw}@shop.test/").is_empty());
+    }
+
+    /// What the loader leaves of an escaped `$${env:NAME}` is text, not a variable.
+    #[test]
+    fn an_env_placeholder_left_by_the_loader_is_text() {
+        let template = Template::parse("a ${env:HOME} ${x}").unwrap();
+        assert_eq!(template.vars().collect::<Vec<_>>(), ["x"]);
+        let values = HashMap::from([("x".to_string(), "1".to_string())]);
+        assert_eq!(template.render(&values).unwrap(), "a ${env:HOME} 1");
     }
 
     #[test]

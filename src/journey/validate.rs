@@ -6,7 +6,7 @@ use super::keys;
 use super::locate;
 use super::model::*;
 use super::template::{is_name, Template};
-use crate::calendar::{parse_cron, shortest_gap};
+use crate::calendar::{parse_timezone, shortest_gap, Cron};
 use crate::yaml::check::{regex_reason, Checker, MIN_INTERVAL};
 use crate::yaml::diagnostic::{did_you_mean, Diagnostic, Diagnostics};
 use crate::yaml::locate::LocationIndex;
@@ -350,6 +350,18 @@ pub fn validate(
         url::Url::parse("http://invalid.invalid/").expect("static URL parses")
     });
 
+    let timezone = raw.timezone.as_deref().and_then(|name| {
+        if raw.cron.is_none() {
+            c.error_hint(
+                "timezone",
+                "`timezone` is for `cron` times, and this journey has no `cron`",
+                "remove `timezone` (an `every` schedule counts from the start, in no time zone), or schedule with `cron:`",
+            );
+        }
+        parse_timezone(name)
+            .map_err(|e| c.error_hint("timezone", e, crate::calendar::TIMEZONE_HINT))
+            .ok()
+    });
     let schedule = match (&raw.every, &raw.cron) {
         (Some(_), Some(_)) => {
             c.error("cron", "give `every` or `cron`, not both");
@@ -366,11 +378,11 @@ pub fn validate(
             Some(d) => Schedule::Every(d),
             None => Schedule::Every(DEFAULT_EVERY),
         },
-        (None, Some(expr)) => match parse_cron(expr) {
+        (None, Some(expr)) => match Cron::parse(expr, timezone.unwrap_or(chrono_tz::Tz::UTC)) {
             Ok(schedule) => {
                 // A date that never comes (`0 9 30 2 *`), or six-field cron's seconds
                 // getting round the minimum.
-                if schedule.upcoming(chrono::Utc).next().is_none() {
+                if schedule.upcoming().next().is_none() {
                     c.error(
                         "cron",
                         format!("`cron: {expr}` never runs: no date matches it"),
@@ -380,6 +392,8 @@ pub fn validate(
                         "cron",
                         format!("`cron: {expr}` runs more often than the 10s minimum"),
                     );
+                } else {
+                    c.rare_schedule("cron", expr, &schedule);
                 }
                 Schedule::Cron(Box::new(schedule))
             }

@@ -24,11 +24,15 @@
 //!   recorded. An empty window exports no quantile samples (promtool accepts a summary with
 //!   only `_sum` and `_count`; a NaN would read as a value in queries).
 //!
+//! The `process_*` families are not state: `process.rs` reads `/proc/self` at each scrape,
+//! before the lock is taken.
+//!
 //! If a `location` is given, every series has a `location` label.
 //!
 //! [`render`]: Metrics::render
 
 pub mod config;
+pub mod process;
 mod render;
 mod series;
 #[cfg(test)]
@@ -100,8 +104,21 @@ pub const NOTIFICATIONS: &str = "shopwatch_notifications_total";
 pub const NOTIFICATION_QUEUE: &str = "shopwatch_notification_queue_length";
 /// Gauge `{alertname, severity}`: alerts firing now (maintenance windows included).
 pub const ALERTS_FIRING: &str = "shopwatch_alerts_firing";
-/// Gauge `{version}`: always 1.
+/// Gauge `{version, revision, rustc, target}`: always 1.
 pub const BUILD_INFO: &str = "shopwatch_build_info";
+
+/// Counter (Prometheus' standard name): the monitor's user and system CPU seconds.
+pub const PROCESS_CPU: &str = "process_cpu_seconds_total";
+/// Gauge (standard): the monitor's resident memory, bytes.
+pub const PROCESS_RESIDENT_MEMORY: &str = "process_resident_memory_bytes";
+/// Gauge (standard): the monitor's virtual memory, bytes.
+pub const PROCESS_VIRTUAL_MEMORY: &str = "process_virtual_memory_bytes";
+/// Gauge (standard): the monitor's open file descriptors.
+pub const PROCESS_OPEN_FDS: &str = "process_open_fds";
+/// Gauge (standard): its soft limit of open files; absent when unlimited.
+pub const PROCESS_MAX_FDS: &str = "process_max_fds";
+/// Gauge (standard): Unix time the monitor started.
+pub const PROCESS_START_TIME: &str = "process_start_time_seconds";
 
 /// Gauge `{probe}` (blackbox): 1 if the last run passed (`ok` or `degraded`).
 pub const PROBE_SUCCESS: &str = "probe_success";
@@ -761,7 +778,15 @@ impl Metrics {
         // long as building the encoder's families took, without the encoding after it).
         let last = self.last_render_len.load(Ordering::Relaxed);
         let mut out = String::with_capacity(last + last / 8);
-        render::write(&mut self.state(), self.location.as_deref(), now, &mut out);
+        // Read before the lock: a few small files of /proc.
+        let process = process::ProcessStats::read();
+        render::write(
+            &mut self.state(),
+            process.as_ref(),
+            self.location.as_deref(),
+            now,
+            &mut out,
+        );
         self.last_render_len.store(out.len(), Ordering::Relaxed);
         out
     }

@@ -11,6 +11,7 @@
 //! Each series' labels are escaped once into a scratch string and copied into each of its lines;
 //! bucket bounds and quantiles are formatted once per scrape.
 
+use super::process::ProcessStats;
 use super::series::{Buckets, QUANTILES};
 use super::*;
 use crate::probe::Phase;
@@ -22,7 +23,13 @@ const HISTOGRAM: &str = "histogram";
 const SUMMARY: &str = "summary";
 
 /// Writes every family with at least one series into `out`, in a fixed order.
-pub(super) fn write(state: &mut State, location: Option<&str>, now: Instant, out: &mut String) {
+pub(super) fn write(
+    state: &mut State,
+    process_stats: Option<&ProcessStats>,
+    location: Option<&str>,
+    now: Instant,
+    out: &mut String,
+) {
     let epoch = state.epoch(now);
     let mut text = Text {
         out,
@@ -41,6 +48,7 @@ pub(super) fn write(state: &mut State, location: Option<&str>, now: Instant, out
     journeys(&mut text, state, epoch);
     global(&mut text, state);
     probes(&mut text, state);
+    process(&mut text, process_stats);
 }
 
 /// The text being written.
@@ -523,9 +531,65 @@ fn global(t: &mut Text, state: &State) {
         },
     );
 
-    t.family(BUILD_INFO, "shopwatch's version; always 1.", GAUGE, |t| {
-        t.line(BUILD_INFO, &[("version", env!("CARGO_PKG_VERSION"))], 1.0)
-    });
+    t.family(
+        BUILD_INFO,
+        "shopwatch's version, git revision, compiler and target; always 1.",
+        GAUGE,
+        |t| t.line(BUILD_INFO, &BUILD_LABELS, 1.0),
+    );
+}
+
+/// The labels of [`BUILD_INFO`], fixed when shopwatch was built (`build.rs`).
+const BUILD_LABELS: [(&str, &str); 4] = [
+    ("version", env!("CARGO_PKG_VERSION")),
+    ("revision", env!("SHOPWATCH_REVISION")),
+    ("rustc", env!("SHOPWATCH_RUSTC_VERSION")),
+    ("target", env!("SHOPWATCH_TARGET")),
+];
+
+/// Prometheus' standard `process_*` families, when `/proc/self` could be read.
+fn process(t: &mut Text, stats: Option<&ProcessStats>) {
+    let Some(p) = stats else { return };
+    t.family(
+        PROCESS_CPU,
+        "Total user and system CPU time spent in seconds.",
+        COUNTER,
+        |t| t.line(PROCESS_CPU, &[], p.cpu_seconds),
+    );
+    t.family(
+        PROCESS_RESIDENT_MEMORY,
+        "Resident memory size in bytes.",
+        GAUGE,
+        |t| t.line(PROCESS_RESIDENT_MEMORY, &[], p.resident_memory_bytes),
+    );
+    t.family(
+        PROCESS_VIRTUAL_MEMORY,
+        "Virtual memory size in bytes.",
+        GAUGE,
+        |t| t.line(PROCESS_VIRTUAL_MEMORY, &[], p.virtual_memory_bytes),
+    );
+    t.family(
+        PROCESS_OPEN_FDS,
+        "Number of open file descriptors.",
+        GAUGE,
+        |t| t.line(PROCESS_OPEN_FDS, &[], p.open_fds),
+    );
+    t.family(
+        PROCESS_MAX_FDS,
+        "Maximum number of open file descriptors (the soft limit; absent when unlimited).",
+        GAUGE,
+        |t| {
+            if let Some(max) = p.max_fds {
+                t.line(PROCESS_MAX_FDS, &[], max);
+            }
+        },
+    );
+    t.family(
+        PROCESS_START_TIME,
+        "Start time of the process since unix epoch in seconds.",
+        GAUGE,
+        |t| t.line(PROCESS_START_TIME, &[], p.start_time_seconds),
+    );
 }
 
 /// `value` cut to at most `max` characters.

@@ -74,7 +74,7 @@ fn http_probe(name: &str) -> ProbeConfig {
         follow_redirects: true,
         slow: None,
         timeout: Duration::from_secs(10),
-        ca_file: None,
+        trust: crate::probe::Trust::Roots(None),
     }))
 }
 
@@ -86,7 +86,7 @@ fn tls_probe(name: &str) -> ProbeConfig {
         server_name: "shop.example".to_owned(),
         every: Duration::from_secs(3600),
         timeout: Duration::from_secs(10),
-        ca_file: None,
+        trust: crate::probe::Trust::Roots(None),
         warn_days: Some(14),
     }))
 }
@@ -336,6 +336,12 @@ fn promtool_accepts_the_output() {
         PROBE_RUNS,
         PROBE_TLS_CHAIN_VERIFIED,
         PROBE_CERT_EXPIRY,
+        PROCESS_CPU,
+        PROCESS_RESIDENT_MEMORY,
+        PROCESS_VIRTUAL_MEMORY,
+        PROCESS_OPEN_FDS,
+        PROCESS_MAX_FDS,
+        PROCESS_START_TIME,
     ] {
         assert!(
             text.contains(&format!("# HELP {name} ")),
@@ -917,7 +923,13 @@ fn global_gauges() {
     assert_eq!(
         sample(
             &text,
-            &format!("{BUILD_INFO}{{version=\"{}\"}}", env!("CARGO_PKG_VERSION"))
+            &format!(
+                "{BUILD_INFO}{{version=\"{}\",revision=\"{}\",rustc=\"{}\",target=\"{}\"}}",
+                env!("CARGO_PKG_VERSION"),
+                env!("SHOPWATCH_REVISION"),
+                env!("SHOPWATCH_RUSTC_VERSION"),
+                env!("SHOPWATCH_TARGET"),
+            )
         ),
         Some(1.0)
     );
@@ -948,4 +960,48 @@ fn metrics_are_send_and_sync() {
     assert_eq!(SkipReason::Overlap.as_str(), "overlap");
     assert_eq!(SkipReason::Shutdown.as_str(), "shutdown");
     assert_eq!(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
+}
+
+/// `/proc/self` as the kernel and libc tell it otherwise: the open files limit from
+/// getrlimit, descriptors from the fd directory, a start in the past.
+#[test]
+fn process_stats_are_this_process() {
+    let stats = super::process::ProcessStats::read().expect("/proc/self is readable");
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the struct it is given.
+    assert_eq!(
+        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
+        0
+    );
+    let expected = (limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur);
+    assert_eq!(stats.max_fds, expected);
+    // Other test threads open and close files meanwhile: near, not equal.
+    let fds = std::fs::read_dir("/proc/self/fd").unwrap().count() as u64;
+    assert!(
+        stats.open_fds > 2 && stats.open_fds.abs_diff(fds) < 64,
+        "{stats:?} vs {fds}"
+    );
+    assert!(stats.resident_memory_bytes > 1 << 20, "{stats:?}");
+    assert!(
+        stats.virtual_memory_bytes >= stats.resident_memory_bytes,
+        "{stats:?}"
+    );
+    let now = unix_now();
+    assert!(
+        stats.start_time_seconds <= now + 1.0 && stats.start_time_seconds > now - 3600.0,
+        "{stats:?} at {now}"
+    );
+    assert!(
+        stats.cpu_seconds >= 0.0 && stats.cpu_seconds < 3600.0,
+        "{stats:?}"
+    );
+    let text = Metrics::new(config(Duration::from_secs(600)), None).render();
+    assert!(
+        text.contains(&format!("\n{PROCESS_MAX_FDS} ")) == expected.is_some(),
+        "{text}"
+    );
+    assert!(text.contains(&format!("\n{PROCESS_START_TIME} ")), "{text}");
 }

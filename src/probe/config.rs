@@ -21,11 +21,13 @@
 //! [`validate_probes`] with the same [`LocationIndex`]; [`parse_probes`] does it all for a file
 //! that holds only `probes:`.
 
+use super::net::Trust;
 use super::{ProbeConfig, ProbeFile};
 use crate::yaml::check::Checker;
 use crate::yaml::check::MIN_INTERVAL;
 use crate::yaml::diagnostic::{Diagnostic, Diagnostics};
 use crate::yaml::locate::LocationIndex;
+use crate::yaml::scalars::OneOrMany;
 use crate::yaml::structure::StructureError;
 use crate::yaml::{parse_structure, with_earlier};
 use serde::Deserialize;
@@ -147,6 +149,58 @@ impl Checker<'_> {
         (every, timeout)
     }
 
+    /// What a probe trusts: `ca_file` (or the system's roots), `pin_sha256`, or
+    /// `insecure_skip_verify: true`; one of them at most.
+    pub(super) fn trust(
+        &mut self,
+        path: &str,
+        ca_file: &Option<String>,
+        pins: &Option<OneOrMany>,
+        insecure: Option<bool>,
+    ) -> Trust {
+        let insecure = insecure == Some(true);
+        let given: Vec<&str> = [
+            (ca_file.is_some(), "ca_file"),
+            (pins.is_some(), "pin_sha256"),
+            (insecure, "insecure_skip_verify"),
+        ]
+        .into_iter()
+        .filter_map(|(given, key)| given.then_some(key))
+        .collect();
+        if given.len() > 1 {
+            self.error_hint(
+                &format!("{path}.{}", given[1]),
+                format!("give one of `ca_file`, `pin_sha256` and `insecure_skip_verify`, not `{}` and `{}`", given[0], given[1]),
+                "`ca_file` verifies the chain against your CA, `pin_sha256` trusts one key (a self-signed certificate), `insecure_skip_verify: true` trusts any certificate",
+            );
+        }
+        if insecure {
+            return Trust::Insecure;
+        }
+        if let Some(OneOrMany(texts)) = pins {
+            let pins_path = format!("{path}.pin_sha256");
+            if texts.is_empty() {
+                self.error_hint(&pins_path, "`pin_sha256` lists no pin", PIN_HINT);
+            }
+            let pins = texts
+                .iter()
+                .filter_map(|text| match parse_pin(text) {
+                    Some(pin) => Some(pin),
+                    None => {
+                        self.error_hint(
+                            &pins_path,
+                            format!("`{text}` is not a SHA-256 public key pin"),
+                            PIN_HINT,
+                        );
+                        None
+                    }
+                })
+                .collect();
+            return Trust::Pinned(pins);
+        }
+        Trust::Roots(self.ca_file(&format!("{path}.ca_file"), ca_file))
+    }
+
     /// A `ca_file` path; a relative one is taken from the configuration file's directory.
     pub(super) fn ca_file(&mut self, path: &str, text: &Option<String>) -> Option<PathBuf> {
         let text = text.as_deref()?;
@@ -160,6 +214,25 @@ impl Checker<'_> {
             _ => given.to_path_buf(),
         })
     }
+}
+
+const PIN_HINT: &str = "write `sha256//` and the base64 SHA-256 of the certificate's public key, as curl's --pinnedpubkey takes it (a failing probe names its server's), e.g. from `openssl x509 -in cert.pem -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64`";
+
+/// `sha256//BASE64` (or the base64 or 64 hex digits alone) as the 32 bytes of the hash.
+fn parse_pin(text: &str) -> Option<[u8; 32]> {
+    use base64::Engine;
+    let text = text.trim();
+    let text = text.strip_prefix("sha256//").unwrap_or(text);
+    let bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        (0..32)
+            .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok())
+            .collect::<Option<Vec<u8>>>()?
+    } else {
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .ok()?
+    };
+    bytes.try_into().ok()
 }
 
 #[cfg(test)]
@@ -185,11 +258,28 @@ mod tests {
         assert_eq!(t.server_name, "127.0.0.1");
         assert_eq!(t.port, 8443);
         assert_eq!(
-            t.ca_file.as_deref(),
-            Some(Path::new("/etc/shopwatch/ca.pem"))
+            t.trust,
+            Trust::Roots(Some(PathBuf::from("/etc/shopwatch/ca.pem")))
         );
         assert_eq!(t.warn_days, None);
         assert_eq!(probes[1].name(), "cert");
         assert_eq!(probes[1].kind(), "tls");
+    }
+
+    #[test]
+    fn pins_are_read_in_each_form() {
+        let hash = [7u8; 32];
+        let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            parse_pin("sha256//BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc="),
+            Some(hash)
+        );
+        assert_eq!(
+            parse_pin("BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc="),
+            Some(hash)
+        );
+        assert_eq!(parse_pin(&hex), Some(hash));
+        assert_eq!(parse_pin("sha256//short"), None);
+        assert_eq!(parse_pin("md5//BwcHBwcHBwcHBwcHBwcHBw=="), None);
     }
 }

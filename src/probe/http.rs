@@ -20,12 +20,14 @@
 //! the way are sent back to the same host (a session cookie set before a redirect, as many shops
 //! do); configured `Authorization` and `Cookie` headers are not sent to another origin.
 
-use super::net::{self, Roots};
+use super::net;
 use super::Kind;
 use super::{Phase, Probing, Verdict};
 use crate::error_chain::error_chain;
 use crate::yaml::check::{regex_reason, Checker};
-use crate::yaml::scalars::{opt_scalar_text, parse_http_url, scalar_text, StatusList, UrlProblem};
+use crate::yaml::scalars::{
+    opt_scalar_text, parse_http_url, scalar_text, OneOrMany, StatusList, UrlProblem,
+};
 use ::http::header::{self, HeaderMap, HeaderValue};
 use ::http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Empty};
@@ -33,7 +35,6 @@ use hyper::body::{Bytes, Incoming};
 use hyper_util::rt::TokioIo;
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -62,8 +63,8 @@ pub struct HttpProbe {
     /// `degraded` when the whole run takes longer.
     pub slow: Option<Duration>,
     pub timeout: Duration,
-    /// PEM file of the roots trusted for https; `None`: the system's roots.
-    pub ca_file: Option<PathBuf>,
+    /// What https trusts: `ca_file`'s roots or the system's, `pin_sha256`, or nothing.
+    pub trust: net::Trust,
 }
 
 /// One response whose head arrived; the connection lives as long as this.
@@ -171,7 +172,7 @@ impl HttpProbe {
         url: &Url,
         method: &Method,
         jar: &CookieJar,
-        roots: &mut Option<Arc<Roots>>,
+        roots: &mut Option<Arc<net::Verifier>>,
         p: &mut Probing,
     ) -> Result<Sent, Verdict> {
         let https = url.scheme() == "https";
@@ -179,8 +180,7 @@ impl HttpProbe {
             (false, _) => None,
             (true, Some(loaded)) => Some(loaded.clone()),
             (true, None) => {
-                let loaded =
-                    net::roots(&self.name, self.ca_file.as_deref()).map_err(Verdict::error)?;
+                let loaded = Arc::new(self.trust.load(&self.name).map_err(Verdict::error)?);
                 *roots = Some(loaded.clone());
                 Some(loaded)
             }
@@ -413,6 +413,10 @@ pub struct HttpProbeFile {
     pub timeout: Option<String>,
     /// PEM roots for https; default the system's.
     pub ca_file: Option<String>,
+    /// Public key hashes (`sha256//BASE64`) trusted instead of roots.
+    pub pin_sha256: Option<OneOrMany>,
+    /// Trust any certificate (expiry still read).
+    pub insecure_skip_verify: Option<bool>,
 }
 
 fn validate(c: &mut Checker, path: &str, h: &HttpProbeFile) -> HttpProbe {
@@ -503,7 +507,7 @@ fn validate(c: &mut Checker, path: &str, h: &HttpProbeFile) -> HttpProbe {
         follow_redirects: h.follow_redirects.unwrap_or(true),
         slow,
         timeout,
-        ca_file: c.ca_file(&format!("{path}.ca_file"), &h.ca_file),
+        trust: c.trust(path, &h.ca_file, &h.pin_sha256, h.insecure_skip_verify),
     }
 }
 

@@ -66,6 +66,7 @@ mod net;
 pub mod pop3;
 pub mod smtp;
 pub mod tcp;
+pub use net::{public_key_pin, Trust};
 pub mod tls;
 
 pub use self::config::{parse_probes, validate_probes};

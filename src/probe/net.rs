@@ -4,8 +4,9 @@
 //! The handshake accepts any certificate (it still checks the server's handshake signature
 //! against the certificate it sent), so that a chain which does not verify can still be read
 //! and reported; [`inspect`] then verifies that chain with webpki, the verifier rustls itself
-//! uses, against the trusted roots and the server name. Nothing is sent over the connection
-//! before that verification passed.
+//! uses, against the trusted roots and the server name, or (a self-signed certificate) looks
+//! for a pinned public key among them, or verifies nothing ([`Trust`]); expiry is read in
+//! every case. Nothing is sent over the connection before that check passed.
 
 use super::{CertInfo, Phase, Probing, TlsInfo, Verdict};
 use crate::capped;
@@ -16,7 +17,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 use tokio::net::TcpStream;
@@ -107,10 +108,10 @@ pub(super) async fn secure(
     ca_file: Option<&Path>,
     p: &mut Probing,
 ) -> Result<TlsStream<TcpStream>, Verdict> {
-    let roots = roots(probe, ca_file).map_err(Verdict::error)?;
+    let verifier = Verifier::Roots(roots(probe, ca_file).map_err(Verdict::error)?);
     let tls = handshake(tcp, server_name, &[], p).await?;
     p.doing = "checking the certificates";
-    let inspection = inspect(&tls, server_name, &roots, now())?;
+    let inspection = inspect(&tls, server_name, &verifier, now())?;
     p.metrics.tls = Some(inspection.info);
     match inspection.problem {
         Some(problem) => Err(Verdict::failed(problem)),
@@ -275,13 +276,65 @@ pub(super) fn roots(probe: &str, ca_file: Option<&Path>) -> Result<Arc<Roots>, S
     }
 }
 
+/// What a probe trusts in a server's certificates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trust {
+    /// The chain verified against the roots of this PEM file (`ca_file`), or the system's, and
+    /// the leaf valid for the server name.
+    Roots(Option<PathBuf>),
+    /// A presented certificate whose public key (SubjectPublicKeyInfo) has one of these
+    /// SHA-256 hashes (`pin_sha256`): a self-signed or private certificate, known by its key.
+    Pinned(Vec<[u8; 32]>),
+    /// Nothing verified (`insecure_skip_verify`); expiry is still watched.
+    Insecure,
+}
+
+/// [`Trust`] made ready for one run: the roots read.
+pub(super) enum Verifier {
+    Roots(Arc<Roots>),
+    Pinned(Vec<[u8; 32]>),
+    Insecure,
+}
+
+impl Trust {
+    /// Reads what verifying needs (the roots); an `Err` is a monitor fault.
+    pub(super) fn load(&self, probe: &str) -> Result<Verifier, String> {
+        Ok(match self {
+            Trust::Roots(ca_file) => Verifier::Roots(roots(probe, ca_file.as_deref())?),
+            Trust::Pinned(pins) => Verifier::Pinned(pins.clone()),
+            Trust::Insecure => Verifier::Insecure,
+        })
+    }
+}
+
+/// `sha256//BASE64` of the SHA-256 of a certificate's SubjectPublicKeyInfo (curl's
+/// `--pinnedpubkey` form); None when it cannot be parsed.
+pub fn public_key_pin(der: &[u8]) -> Option<String> {
+    use base64::Engine;
+    let hash = public_key_sha256(der)?;
+    Some(format!(
+        "sha256//{}",
+        base64::engine::general_purpose::STANDARD.encode(hash)
+    ))
+}
+
+fn public_key_sha256(der: &[u8]) -> Option<[u8; 32]> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let digest = ::aws_lc_rs::digest::digest(
+        &::aws_lc_rs::digest::SHA256,
+        cert.tbs_certificate.subject_pki.raw,
+    );
+    digest.as_ref().try_into().ok()
+}
+
 /// The certificates of a completed handshake, read and verified.
 pub(super) struct Inspection {
     pub info: TlsInfo,
     /// Why the chain or the name does not verify; `None` when both do.
     pub problem: Option<String>,
-    /// The subject of the certificate that sets `info.last_chain_expiry`.
-    pub chain_expiry_subject: Option<String>,
+    /// The expiry `warn_days` watches and its certificate's subject: the verified chain's
+    /// first, or without verification the first of the presented certificates.
+    pub watched_expiry: Option<(i64, String)>,
 }
 
 /// Reads the presented chain of `tls` and verifies it against `roots` and `server_name` at
@@ -289,7 +342,7 @@ pub(super) struct Inspection {
 pub(super) fn inspect(
     tls: &TlsStream<TcpStream>,
     server_name: &ServerName<'_>,
-    roots: &Roots,
+    verifier: &Verifier,
     now: UnixTime,
 ) -> Result<Inspection, Verdict> {
     let (_, conn) = tls.get_ref();
@@ -299,16 +352,70 @@ pub(super) fn inspect(
         _ => "unknown".to_string(),
     };
     let presented: &[CertificateDer<'static>] = conn.peer_certificates().unwrap_or_default();
-    inspect_chain(presented, version, server_name, roots, now)
+    match verifier {
+        Verifier::Roots(roots) => inspect_chain(presented, version, server_name, roots, now),
+        Verifier::Pinned(pins) => inspect_unverified(presented, version, Some(pins), now),
+        Verifier::Insecure => inspect_unverified(presented, version, None, now),
+    }
 }
 
-fn inspect_chain(
+/// The presented certificates read without verifying the chain: the probe fails when none
+/// has a pinned key (with `pins`) or the leaf is expired or not valid yet.
+fn inspect_unverified(
     presented: &[CertificateDer<'_>],
     version: String,
-    server_name: &ServerName<'_>,
-    roots: &Roots,
+    pins: Option<&[[u8; 32]]>,
     now: UnixTime,
 ) -> Result<Inspection, Verdict> {
+    let certs = parse_presented(presented)?;
+    let Some(earliest_expiry) = certs.iter().map(|c| c.not_after).min() else {
+        return Err(Verdict::failed("the server presented no certificate"));
+    };
+    let now_secs = now.as_secs() as i64;
+    let leaf = &certs[0];
+    let mut problem = None;
+    if let Some(pins) = pins {
+        let pinned = presented
+            .iter()
+            .filter_map(|der| public_key_sha256(der))
+            .any(|hash| pins.contains(&hash));
+        if !pinned {
+            problem = Some(format!(
+                "no certificate the server presented has a pinned public key (pin_sha256); its leaf `{}` has `{}`",
+                leaf.subject,
+                public_key_pin(&presented[0]).unwrap_or_else(|| "?".to_string())
+            ));
+        }
+    }
+    if problem.is_none() && leaf.not_after < now_secs {
+        problem = Some(format!(
+            "certificate `{}` expired on {}",
+            leaf.subject,
+            show_time(leaf.not_after)
+        ));
+    } else if problem.is_none() && leaf.not_before > now_secs {
+        problem = Some(format!(
+            "certificate `{}` is not valid before {}",
+            leaf.subject,
+            show_time(leaf.not_before)
+        ));
+    }
+    let watched_expiry = certs.iter().map(|c| (c.not_after, c.subject.clone())).min();
+    Ok(Inspection {
+        info: TlsInfo {
+            version,
+            // Not verified against any roots, whatever else passed.
+            verified: false,
+            certs,
+            earliest_expiry,
+            last_chain_expiry: None,
+        },
+        problem,
+        watched_expiry,
+    })
+}
+
+fn parse_presented(presented: &[CertificateDer<'_>]) -> Result<Vec<CertInfo>, Verdict> {
     let mut certs = Vec::with_capacity(presented.len());
     for (i, der) in presented.iter().enumerate() {
         match cert_info(der) {
@@ -321,6 +428,17 @@ fn inspect_chain(
             }
         }
     }
+    Ok(certs)
+}
+
+fn inspect_chain(
+    presented: &[CertificateDer<'_>],
+    version: String,
+    server_name: &ServerName<'_>,
+    roots: &Roots,
+    now: UnixTime,
+) -> Result<Inspection, Verdict> {
+    let certs = parse_presented(presented)?;
     let Some(earliest_expiry) = certs.iter().map(|c| c.not_after).min() else {
         return Err(Verdict::failed("the server presented no certificate"));
     };
@@ -366,7 +484,7 @@ fn inspect_chain(
             problem = Some(name_problem(&e, server_name, &certs[0]));
         }
     }
-    let (last_chain_expiry, chain_expiry_subject) = chain_expiry.unzip();
+    let last_chain_expiry = chain_expiry.as_ref().map(|(at, _)| *at);
     Ok(Inspection {
         info: TlsInfo {
             version,
@@ -376,7 +494,7 @@ fn inspect_chain(
             last_chain_expiry,
         },
         problem,
-        chain_expiry_subject,
+        watched_expiry: chain_expiry,
     })
 }
 

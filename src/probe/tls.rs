@@ -4,17 +4,18 @@
 //! `failed` when the chain does not verify (unknown issuer, missing intermediate, self-signed),
 //! a certificate on it has expired or is not yet valid, or the leaf is not valid for the server
 //! name; `degraded` when the chain verifies but expires within `warn_days`; `error` only for the
-//! monitor's own faults (an unreadable `ca_file`, no system roots). Blackbox's tcp prober with
+//! monitor's own faults (an unreadable `ca_file`, no system roots). With `pin_sha256` or
+//! `insecure_skip_verify` the chain is not verified; the leaf's validity dates and `warn_days`
+//! still are. Blackbox's tcp prober with
 //! `tls: true` is the model; unlike it, an unverifiable chain is still read and exported, so
 //! `probe_ssl_earliest_cert_expiry` is there also when the probe fails.
 
 use super::Kind;
 use super::{net, Probing, Verdict};
 use crate::yaml::check::Checker;
-use crate::yaml::scalars::{opt_scalar_text, scalar_text};
+use crate::yaml::scalars::{opt_scalar_text, scalar_text, OneOrMany};
 use rustls::pki_types::ServerName;
 use serde::Deserialize;
-use std::path::PathBuf;
 use std::time::Duration;
 use url::Host;
 
@@ -31,16 +32,16 @@ pub struct TlsProbe {
     pub server_name: String,
     pub every: Duration,
     pub timeout: Duration,
-    /// PEM file of the trusted roots; `None`: the system's roots.
-    pub ca_file: Option<PathBuf>,
+    /// What it trusts: `ca_file`'s roots or the system's, `pin_sha256`, or nothing.
+    pub trust: net::Trust,
     /// `degraded` when the verified chain expires within this many days.
     pub warn_days: Option<u32>,
 }
 
 impl TlsProbe {
     async fn probe_once(&self, p: &mut Probing) -> Verdict {
-        let roots = match net::roots(&self.name, self.ca_file.as_deref()) {
-            Ok(roots) => roots,
+        let verifier = match self.trust.load(&self.name) {
+            Ok(verifier) => verifier,
             Err(e) => return Verdict::error(e),
         };
         let server_name = match ServerName::try_from(self.server_name.clone()) {
@@ -66,7 +67,7 @@ impl TlsProbe {
         };
         p.doing = "checking the certificates";
         let now = net::now();
-        let inspection = match net::inspect(&tls, &server_name, &roots, now) {
+        let inspection = match net::inspect(&tls, &server_name, &verifier, now) {
             Ok(inspection) => inspection,
             Err(verdict) => return verdict,
         };
@@ -74,11 +75,9 @@ impl TlsProbe {
         if let Some(problem) = inspection.problem {
             return Verdict::failed(problem);
         }
-        if let (Some(days), Some(expiry), Some(subject)) = (
-            self.warn_days,
-            inspection.info.last_chain_expiry,
-            &inspection.chain_expiry_subject,
-        ) {
+        if let (Some(days), Some((expiry, subject))) = (self.warn_days, &inspection.watched_expiry)
+        {
+            let expiry = *expiry;
             let left = expiry - now.as_secs() as i64;
             if left < i64::from(days) * 86_400 {
                 return Verdict::degraded(format!(
@@ -104,6 +103,10 @@ pub struct TlsProbeFile {
     pub every: String,
     /// PEM roots; default the system's.
     pub ca_file: Option<String>,
+    /// Public key hashes (`sha256//BASE64`) trusted instead of roots.
+    pub pin_sha256: Option<OneOrMany>,
+    /// Trust any certificate (expiry still watched).
+    pub insecure_skip_verify: Option<bool>,
     pub warn_days: Option<u32>,
     #[serde(default, deserialize_with = "opt_scalar_text")]
     pub timeout: Option<String>,
@@ -143,7 +146,7 @@ fn validate(c: &mut Checker, path: &str, t: &TlsProbeFile) -> TlsProbe {
         server_name,
         every,
         timeout,
-        ca_file: c.ca_file(&format!("{path}.ca_file"), &t.ca_file),
+        trust: c.trust(path, &t.ca_file, &t.pin_sha256, t.insecure_skip_verify),
         warn_days: t.warn_days,
     }
 }

@@ -1,5 +1,5 @@
 //! WebDriver: sessions and the local driver processes shopwatch owns (kept in a pool between
-//! sessions).
+//! sessions), and whether the endpoint is there (`status`).
 
 pub mod browser;
 pub mod driver;
@@ -7,6 +7,7 @@ pub mod guard;
 pub mod pool;
 pub mod reaper;
 pub mod session;
+pub mod status;
 pub mod viewport;
 pub mod wire;
 

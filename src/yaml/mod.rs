@@ -6,6 +6,7 @@
 
 pub mod check;
 pub mod diagnostic;
+pub mod env;
 pub mod fields;
 pub mod locate;
 pub mod one_key;
@@ -122,10 +123,18 @@ pub fn parse_structure<T: serde::de::DeserializeOwned>(
         strict_booleans: true,
         with_snippet: false,
     };
-    match serde_saphyr::from_str_with_options(source, options) {
+    // After the locations are taken from the text as written; before the values are read.
+    let expanded = match env::expand(file, source, |name| std::env::var(name).ok()) {
+        Ok(expanded) => expanded,
+        Err(more) => {
+            errors.extend(more);
+            return Err(Diagnostics(errors));
+        }
+    };
+    match serde_saphyr::from_str_with_options(&expanded, options) {
         Ok(raw) => Ok((raw, index, errors)),
         Err(e) => {
-            let error = StructureError::new(&e, source, &index);
+            let error = StructureError::new(&e, &expanded, &index);
             let repeated = matches!(error.problem, structure::Problem::DuplicateKey(_));
             if errors.is_empty() || !repeated {
                 errors.push(structure_error(file, &error));

@@ -41,7 +41,17 @@ impl Monitor {
     /// As [`Monitor::start`], with at most `files` open files (soft and hard limit, so the
     /// monitor cannot raise it), as a service under a tight `ulimit -n`.
     pub fn start_with_fd_limit(config: &Path, work: tempfile::TempDir, files: u64) -> Monitor {
-        Monitor::spawn_with(config, work, None, &[], Some(files))
+        Monitor::spawn_with(config, work, None, &[], Some(files), &[])
+    }
+
+    /// As [`Monitor::start_with_env`], with `args` before `run` (`--log-format json`).
+    pub fn start_with_args(
+        config: &Path,
+        work: tempfile::TempDir,
+        envs: &[(&str, &str)],
+        args: &[&str],
+    ) -> Monitor {
+        Monitor::spawn_with(config, work, None, envs, None, args)
     }
 
     fn spawn(
@@ -50,7 +60,7 @@ impl Monitor {
         dir: Option<&Path>,
         envs: &[(&str, &str)],
     ) -> Monitor {
-        Monitor::spawn_with(config, work, dir, envs, None)
+        Monitor::spawn_with(config, work, dir, envs, None, &[])
     }
 
     fn spawn_with(
@@ -59,11 +69,13 @@ impl Monitor {
         dir: Option<&Path>,
         envs: &[(&str, &str)],
         fd_limit: Option<u64>,
+        args: &[&str],
     ) -> Monitor {
         let tmp = work.path().join("tmp");
         std::fs::create_dir_all(&tmp).expect("tmp dir");
         let mut command = Command::new(env!("CARGO_BIN_EXE_shopwatch"));
         command
+            .args(args)
             .arg("run")
             .arg("--config")
             .arg(config)
@@ -110,6 +122,11 @@ impl Monitor {
             tmp,
             _work: work,
         }
+    }
+
+    /// Its process id (to compare with what `/proc/<pid>` says).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn log(&self) -> String {

@@ -404,7 +404,7 @@ async fn maintenance_holds_alerts_back_until_the_window_ends() {
     let cron = format!("0 {} {} * * *", opened.format("%M"), opened.format("%H"));
     let mut config = config(policy(1, 1), sinks(), Path::new(""));
     config.maintenance = vec![MaintenanceWindow {
-        cron: Box::new(cron.parse().unwrap()),
+        cron: Box::new(crate::calendar::Cron::parse_utc(&cron).unwrap()),
         duration: HOUR,
         journeys: vec![],
         probes: vec![],
@@ -424,7 +424,7 @@ async fn maintenance_holds_alerts_back_until_the_window_ends() {
     // Failing and recovering inside a window sends nothing at all.
     let mut config2 = self::config(policy(1, 1), sinks(), Path::new(""));
     config2.maintenance = vec![MaintenanceWindow {
-        cron: Box::new(cron.parse().unwrap()),
+        cron: Box::new(crate::calendar::Cron::parse_utc(&cron).unwrap()),
         duration: HOUR,
         journeys: vec!["shop".into()],
         probes: vec![],
