@@ -38,6 +38,8 @@ struct Smtp {
     addr: SocketAddr,
     _dir: tempfile::TempDir,
     ca: std::path::PathBuf,
+    /// The certificate's public key pin (`sha256//...`).
+    pin: String,
 }
 
 impl Drop for Smtp {
@@ -80,6 +82,7 @@ fn smtp(mode: &str) -> Smtp {
         "aiosmtpd did not start (python3-aiosmtpd installed?)"
     );
     Smtp {
+        pin: shopwatch::probe::public_key_pin(cert.der()).unwrap(),
         child,
         addr: SocketAddr::from(([127, 0, 0, 1], port)),
         ca: cert_file,
@@ -191,4 +194,26 @@ fn a_bad_tls_mode_is_located() {
         error,
         "probes.yaml:5:12: unknown tls mode `ssl`\n  hint: `starttls`, `implicit` (port 465) or `none`"
     );
+}
+
+#[tokio::test]
+async fn a_pinned_key_is_trusted_without_a_ca_and_another_pin_is_not() {
+    let server = smtp("starttls");
+    let yaml = |pin: &str| {
+        format!(
+            "probes:\n  - smtp:\n      name: m\n      target: '{}'\n      server_name: localhost\n      pin_sha256: '{pin}'\n      every: 1m\n      timeout: 5s\n",
+            server.addr
+        )
+    };
+    let pinned = parse_probes(Path::new("probes.yaml"), &yaml(&server.pin))
+        .unwrap()
+        .remove(0);
+    let result = pinned.run().await;
+    assert_eq!(result.outcome, Outcome::Ok, "{:?}", result.reason);
+    let other = "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    let wrong = parse_probes(Path::new("probes.yaml"), &yaml(other))
+        .unwrap()
+        .remove(0);
+    let result = wrong.run().await;
+    assert_eq!(result.outcome, Outcome::Failed);
 }

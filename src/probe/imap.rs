@@ -8,10 +8,10 @@
 //! selected (the reason quotes the server, never the password); `error` for the monitor's own
 //! faults (an unreadable password secret).
 
-use super::mail::{quoted, Endpoint, Lines, Login, LoginFile, Protection};
+use super::mail::{quoted, Endpoint, EndpointFile, Lines, Login, LoginFile, Protection};
 use super::{Kind, Probing, Verdict};
 use crate::yaml::check::Checker;
-use crate::yaml::scalars::{opt_scalar_text, scalar_text};
+use crate::yaml::scalars::{opt_scalar_text, scalar_text, OneOrMany};
 use serde::Deserialize;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -170,15 +170,15 @@ impl Kind for ImapProbe {
     kind_basics!(ImapProbeFile, slow);
 
     fn validate(c: &mut Checker, path: &str, f: &ImapProbeFile) -> ImapProbe {
-        let endpoint = Endpoint::validate(
-            c,
-            path,
-            &f.target,
-            f.tls.as_deref(),
-            &f.server_name,
-            &f.ca_file,
-            993,
-        );
+        let endpoint = EndpointFile {
+            target: &f.target,
+            tls: &f.tls,
+            server_name: &f.server_name,
+            ca_file: &f.ca_file,
+            pin_sha256: &f.pin_sha256,
+            insecure_skip_verify: f.insecure_skip_verify,
+        };
+        let endpoint = Endpoint::validate(c, path, &endpoint, 993);
         let login = f
             .login
             .as_ref()
@@ -218,6 +218,10 @@ pub struct ImapProbeFile {
     pub tls: Option<String>,
     pub server_name: Option<String>,
     pub ca_file: Option<String>,
+    /// Public key hashes (`sha256//BASE64`) trusted instead of roots.
+    pub pin_sha256: Option<OneOrMany>,
+    /// Trust any certificate (its expiry still exported).
+    pub insecure_skip_verify: Option<bool>,
     pub login: Option<LoginFile>,
     /// Default INBOX.
     pub mailbox: Option<String>,

@@ -5,10 +5,10 @@ use super::tls::split_target;
 use super::{net, Probing, Verdict};
 use crate::secret::Var;
 use crate::yaml::check::Checker;
+use crate::yaml::scalars::OneOrMany;
 use crate::yaml::secret::{var, VarFile};
 use rustls::pki_types::ServerName;
 use serde::Deserialize;
-use std::path::PathBuf;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
 /// A line longer than this is not a mail server's.
@@ -52,7 +52,8 @@ impl Protection {
     }
 }
 
-/// Where a mail server is and how it is reached: `target`, `tls`, `server_name`, `ca_file`.
+/// Where a mail server is and how it is reached: `target`, `tls`, `server_name`, and what its
+/// certificate is trusted by (`ca_file`, `pin_sha256` or `insecure_skip_verify`).
 #[derive(Debug, Clone)]
 pub struct Endpoint {
     pub host: url::Host<String>,
@@ -60,21 +61,26 @@ pub struct Endpoint {
     pub tls: Protection,
     /// Sent as SNI and checked against the certificate; default the host.
     pub server_name: String,
-    pub ca_file: Option<PathBuf>,
+    pub trust: net::Trust,
 }
 
 impl Endpoint {
-    /// Validates the four keys; `implicit_port` is the port where TLS comes first (465, 993,
-    /// 995).
+    /// Validates those keys; `implicit_port` is the port where TLS comes first (465, 993, 995).
     pub(super) fn validate(
         c: &mut Checker,
         path: &str,
-        target: &str,
-        tls: Option<&str>,
-        server_name: &Option<String>,
-        ca_file: &Option<String>,
+        file: &EndpointFile,
         implicit_port: u16,
     ) -> Endpoint {
+        let EndpointFile {
+            target,
+            tls,
+            server_name,
+            ca_file,
+            pin_sha256,
+            insecure_skip_verify,
+        } = file;
+        let tls = tls.as_deref();
         let (host, port) = match split_target(target) {
             Ok(target) => target,
             Err((message, hint)) => {
@@ -87,10 +93,10 @@ impl Endpoint {
         };
         Endpoint {
             tls: Protection::validate(c, path, tls, port, implicit_port),
-            server_name: server_name
+            server_name: (*server_name)
                 .clone()
                 .unwrap_or_else(|| net::default_server_name(&host)),
-            ca_file: c.ca_file(&format!("{path}.ca_file"), ca_file),
+            trust: c.trust(path, ca_file, pin_sha256, *insecure_skip_verify),
             host,
             port,
         }
@@ -120,8 +126,18 @@ impl Endpoint {
         p: &mut Probing,
     ) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, Verdict> {
         let name = self.server_name()?;
-        net::secure(tcp, &name, probe, self.ca_file.as_deref(), p).await
+        net::secure(tcp, &name, probe, &self.trust, p).await
     }
+}
+
+/// The keys of an [`Endpoint`] as written, borrowed from a kind's file.
+pub(super) struct EndpointFile<'a> {
+    pub target: &'a str,
+    pub tls: &'a Option<String>,
+    pub server_name: &'a Option<String>,
+    pub ca_file: &'a Option<String>,
+    pub pin_sha256: &'a Option<OneOrMany>,
+    pub insecure_skip_verify: Option<bool>,
 }
 
 /// `login: {user, password}` as written.

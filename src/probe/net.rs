@@ -98,17 +98,17 @@ pub(super) async fn handshake(
     result.map_err(|e| Verdict::failed(format!("TLS handshake failed: {e}")))
 }
 
-/// A TLS session the probe may trust: the handshake, then the presented chain inspected and
-/// recorded in the metrics before anything is sent over it; `failed` when it does not verify.
-/// `probe` names the probe in a `ca_file` error.
+/// A TLS session the probe may trust: the handshake, then the presented certificates checked
+/// as `trust` says and recorded in the metrics before anything is sent over it; `failed` when
+/// they do not verify. `probe` names the probe in a `ca_file` error.
 pub(super) async fn secure(
     tcp: TcpStream,
     server_name: &ServerName<'static>,
     probe: &str,
-    ca_file: Option<&Path>,
+    trust: &Trust,
     p: &mut Probing,
 ) -> Result<TlsStream<TcpStream>, Verdict> {
-    let verifier = Verifier::Roots(roots(probe, ca_file).map_err(Verdict::error)?);
+    let verifier = trust.load(probe).map_err(Verdict::error)?;
     let tls = handshake(tcp, server_name, &[], p).await?;
     p.doing = "checking the certificates";
     let inspection = inspect(&tls, server_name, &verifier, now())?;

@@ -6,10 +6,10 @@
 //! certificate does not verify, or the login or STAT is refused (the reason quotes the server,
 //! never the password); `error` for the monitor's own faults.
 
-use super::mail::{quoted, Endpoint, Lines, Login, LoginFile, Protection};
+use super::mail::{quoted, Endpoint, EndpointFile, Lines, Login, LoginFile, Protection};
 use super::{Kind, Probing, Verdict};
 use crate::yaml::check::Checker;
-use crate::yaml::scalars::{opt_scalar_text, scalar_text};
+use crate::yaml::scalars::{opt_scalar_text, scalar_text, OneOrMany};
 use serde::Deserialize;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -167,15 +167,15 @@ impl Kind for Pop3Probe {
     kind_basics!(Pop3ProbeFile, slow);
 
     fn validate(c: &mut Checker, path: &str, f: &Pop3ProbeFile) -> Pop3Probe {
-        let endpoint = Endpoint::validate(
-            c,
-            path,
-            &f.target,
-            f.tls.as_deref(),
-            &f.server_name,
-            &f.ca_file,
-            995,
-        );
+        let endpoint = EndpointFile {
+            target: &f.target,
+            tls: &f.tls,
+            server_name: &f.server_name,
+            ca_file: &f.ca_file,
+            pin_sha256: &f.pin_sha256,
+            insecure_skip_verify: f.insecure_skip_verify,
+        };
+        let endpoint = Endpoint::validate(c, path, &endpoint, 995);
         let (every, timeout) = c.schedule(path, &f.every, &f.timeout);
         Pop3Probe {
             name: f.name.clone(),
@@ -206,6 +206,10 @@ pub struct Pop3ProbeFile {
     pub tls: Option<String>,
     pub server_name: Option<String>,
     pub ca_file: Option<String>,
+    /// Public key hashes (`sha256//BASE64`) trusted instead of roots.
+    pub pin_sha256: Option<OneOrMany>,
+    /// Trust any certificate (its expiry still exported).
+    pub insecure_skip_verify: Option<bool>,
     pub login: Option<LoginFile>,
     #[serde(deserialize_with = "scalar_text")]
     pub every: String,

@@ -7,10 +7,10 @@
 //! `failed` when the server refuses, greets with anything but 220, does not offer or finish
 //! STARTTLS, or its certificate does not verify; the reason quotes the server's reply.
 
-use super::mail::{Endpoint, Protection};
+use super::mail::{Endpoint, EndpointFile, Protection};
 use super::{Kind, Probing, Verdict};
 use crate::yaml::check::Checker;
-use crate::yaml::scalars::{opt_scalar_text, scalar_text};
+use crate::yaml::scalars::{opt_scalar_text, scalar_text, OneOrMany};
 use serde::Deserialize;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
@@ -212,15 +212,15 @@ impl Kind for SmtpProbe {
     kind_basics!(SmtpProbeFile, slow);
 
     fn validate(c: &mut Checker, path: &str, s: &SmtpProbeFile) -> SmtpProbe {
-        let endpoint = Endpoint::validate(
-            c,
-            path,
-            &s.target,
-            s.tls.as_deref(),
-            &s.server_name,
-            &s.ca_file,
-            465,
-        );
+        let endpoint = EndpointFile {
+            target: &s.target,
+            tls: &s.tls,
+            server_name: &s.server_name,
+            ca_file: &s.ca_file,
+            pin_sha256: &s.pin_sha256,
+            insecure_skip_verify: s.insecure_skip_verify,
+        };
+        let endpoint = Endpoint::validate(c, path, &endpoint, 465);
         let (every, timeout) = c.schedule(path, &s.every, &s.timeout);
         SmtpProbe {
             name: s.name.clone(),
@@ -247,6 +247,10 @@ pub struct SmtpProbeFile {
     pub tls: Option<String>,
     pub server_name: Option<String>,
     pub ca_file: Option<String>,
+    /// Public key hashes (`sha256//BASE64`) trusted instead of roots.
+    pub pin_sha256: Option<OneOrMany>,
+    /// Trust any certificate (its expiry still exported).
+    pub insecure_skip_verify: Option<bool>,
     pub ehlo: Option<String>,
     #[serde(deserialize_with = "scalar_text")]
     pub every: String,

@@ -12,9 +12,8 @@ use super::net;
 use super::tls::split_target;
 use super::{Kind, Probing, Verdict};
 use crate::yaml::check::{regex_reason, Checker};
-use crate::yaml::scalars::{opt_scalar_text, scalar_text};
+use crate::yaml::scalars::{opt_scalar_text, scalar_text, OneOrMany};
 use serde::Deserialize;
-use std::path::PathBuf;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use url::Host;
@@ -31,7 +30,8 @@ pub struct TcpProbe {
     /// Shake hands with TLS after connecting, sending this as SNI and checking the certificate
     /// for it; `None`: plain TCP.
     pub tls_server_name: Option<String>,
-    pub ca_file: Option<PathBuf>,
+    /// With TLS: what the certificate is trusted by.
+    pub trust: net::Trust,
     /// Written after connecting (and the handshake), before reading.
     pub send: Option<String>,
     /// What the server says must match, within the timeout.
@@ -58,8 +58,7 @@ impl TcpProbe {
             Ok(name) => name,
             Err(e) => return Verdict::error(format!("server_name `{name}` cannot be used: {e}")),
         };
-        let tls = match net::secure(tcp, &server_name, &self.name, self.ca_file.as_deref(), p).await
-        {
+        let tls = match net::secure(tcp, &server_name, &self.name, &self.trust, p).await {
             Ok(tls) => tls,
             Err(verdict) => return verdict,
         };
@@ -173,7 +172,7 @@ impl Kind for TcpProbe {
             host,
             port,
             tls_server_name,
-            ca_file: c.ca_file(&format!("{path}.ca_file"), &t.ca_file),
+            trust: c.trust(path, &t.ca_file, &t.pin_sha256, t.insecure_skip_verify),
             send: t.send.clone(),
             expect,
             every,
@@ -196,6 +195,10 @@ pub struct TcpProbeFile {
     pub server_name: Option<String>,
     /// With `tls`: PEM roots; default the system's.
     pub ca_file: Option<String>,
+    /// With `tls`: public key hashes (`sha256//BASE64`) trusted instead of roots.
+    pub pin_sha256: Option<OneOrMany>,
+    /// With `tls`: trust any certificate (its expiry still exported).
+    pub insecure_skip_verify: Option<bool>,
     pub send: Option<String>,
     pub expect: Option<String>,
     #[serde(deserialize_with = "scalar_text")]
