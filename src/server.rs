@@ -1,5 +1,6 @@
 //! The monitor's HTTP endpoints: `/metrics` (Prometheus text format), `/healthz`,
-//! `/artifacts/...`, and an index at `/`.
+//! `/artifacts/...`, the history's `/api/v1/...` (its own router, behind `ui.auth`), and an
+//! index at `/`.
 
 use crate::artifacts;
 use crate::listener::Limits;
@@ -41,6 +42,7 @@ pub async fn serve(
     metrics: Arc<Metrics>,
     health: Arc<std::sync::Mutex<Health>>,
     artifacts: PathBuf,
+    api: Router,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let app = Router::new()
@@ -52,7 +54,8 @@ pub async fn serve(
             metrics,
             health,
             artifacts: Arc::new(artifacts),
-        });
+        })
+        .merge(api);
     crate::listener::serve(listener, app, Limits::for_this_process(), shutdown).await;
     Ok(())
 }
@@ -114,7 +117,8 @@ async fn index() -> impl IntoResponse {
             "<!doctype html><title>shopwatch</title><h1>shopwatch ",
             env!("CARGO_PKG_VERSION"),
             "</h1><ul><li><a href=\"/metrics\">/metrics</a>: Prometheus metrics</li>",
-            "<li><a href=\"/healthz\">/healthz</a>: health</li></ul>"
+            "<li><a href=\"/healthz\">/healthz</a>: health</li>",
+            "<li><a href=\"/api/v1/journeys\">/api/v1/</a>: run history (JSON)</li></ul>"
         ),
     )
 }

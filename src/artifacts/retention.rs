@@ -8,12 +8,14 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 /// What is on disk after a sweep.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Usage {
     pub files: u64,
     pub bytes: u64,
     /// Run directories deleted by this sweep.
     pub removed_runs: u64,
+    /// Which (the run history forgets their artifacts).
+    pub removed: Vec<PathBuf>,
 }
 
 struct Run {
@@ -59,6 +61,7 @@ pub fn sweep(config: &ArtifactsConfig, now: SystemTime) -> std::io::Result<Usage
         files: runs.iter().map(|r| r.files).sum(),
         bytes: runs.iter().map(|r| r.bytes).sum(),
         removed_runs: 0,
+        removed: Vec::new(),
     };
     for run in runs {
         let age = now.duration_since(run.modified).unwrap_or(Duration::ZERO);
@@ -89,6 +92,7 @@ pub fn sweep(config: &ArtifactsConfig, now: SystemTime) -> std::io::Result<Usage
         usage.files -= run.files;
         usage.bytes -= run.bytes;
         usage.removed_runs += 1;
+        usage.removed.push(run.dir);
     }
     Ok(usage)
 }
