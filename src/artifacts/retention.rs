@@ -159,7 +159,8 @@ mod tests {
             Usage {
                 files: 6,
                 bytes: 3018,
-                removed_runs: 0
+                removed_runs: 0,
+                removed: vec![],
             }
         );
 
@@ -173,13 +174,18 @@ mod tests {
         assert_eq!(usage.bytes, 2012);
 
         // Two hours later, everything is past max_age.
-        let usage = sweep(&config, now + Duration::from_secs(7200)).unwrap();
+        let mut usage = sweep(&config, now + Duration::from_secs(7200)).unwrap();
+        usage.removed.sort();
         assert_eq!(
             usage,
             Usage {
                 files: 0,
                 bytes: 0,
-                removed_runs: 2
+                removed_runs: 2,
+                removed: vec![
+                    root.path().join("checkout/run-2"),
+                    root.path().join("search/run-3"),
+                ],
             }
         );
         assert!(root.path().join("checkout").exists(), "journey dirs stay");
@@ -216,7 +222,8 @@ mod tests {
             Usage {
                 files: 0,
                 bytes: 0,
-                removed_runs: 1
+                removed_runs: 1,
+                removed: vec![root.path().join("checkout/run-1")],
             }
         );
         assert!(!root.path().join("checkout/run-1").exists());

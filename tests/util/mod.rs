@@ -5,6 +5,7 @@
 
 pub mod alerting;
 pub mod monitor;
+pub mod postgres;
 pub mod steps;
 
 use std::path::{Path, PathBuf};
