@@ -300,7 +300,10 @@ pub async fn run(
     // What a reload cannot change (not a copy of the whole configuration: with 1,000 probes
     // that is half a megabyte).
     let mut current = (loaded.config.listen, loaded.config.location.clone());
-    let history_at_start = (loaded.config.history.describe(), loaded.config.history.max_age);
+    let history_at_start = (
+        loaded.config.history.describe(),
+        loaded.config.history.max_age,
+    );
     // The directory taken at start is the one served; runs stay there.
     let artifacts_dir = loaded.config.artifacts.dir.clone();
     let mut generation = start(&shared, loaded, &mut tasks, &health);
@@ -385,7 +388,10 @@ pub async fn run(
     let _ = alerting.await;
     // What is queued is written before the end (bounded: a store that hangs is left).
     stop_history.cancel();
-    if tokio::time::timeout(FLUSH_GRACE, history_writer).await.is_err() {
+    if tokio::time::timeout(FLUSH_GRACE, history_writer)
+        .await
+        .is_err()
+    {
         tracing::warn!("history: the last records were not written in time");
     }
     stop_serving.cancel();
@@ -500,7 +506,11 @@ fn start(
                             metrics.set_artifacts(usage.files, usage.bytes);
                             if !usage.removed.is_empty() {
                                 shared2.history.writer.send(Record::ArtifactsGone(
-                                    usage.removed.iter().filter_map(|dir| relative(&shared2.artifacts_dir, dir)).collect(),
+                                    usage
+                                        .removed
+                                        .iter()
+                                        .filter_map(|dir| relative(&shared2.artifacts_dir, dir))
+                                        .collect(),
                                 ));
                             }
                         }
@@ -652,11 +662,13 @@ impl Shared {
                         .record_monitor_error(if panicked { "panic" } else { "probe" });
                 }
                 self.metrics.record_probe(probe, result);
-                self.history.writer.send(Record::Probe(ProbeRecord::from_result(
-                    probe.name(),
-                    &self.history.location,
-                    result,
-                )));
+                self.history
+                    .writer
+                    .send(Record::Probe(ProbeRecord::from_result(
+                        probe.name(),
+                        &self.history.location,
+                        result,
+                    )));
                 self.alerting.observe_probe(probe, result);
             }
         }

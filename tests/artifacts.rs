@@ -505,6 +505,7 @@ async fn the_server_follows_no_link_out_of_the_artifacts_directory() {
         std::sync::Arc::new(shopwatch::metrics::Metrics::new(Default::default(), None)),
         Default::default(),
         dir.path().to_path_buf(),
+        axum::Router::new(),
         stop.clone(),
     ));
     let client = reqwest::Client::builder()

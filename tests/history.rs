@@ -124,7 +124,9 @@ impl Store {
     }
 
     async fn db(&self) -> Db {
-        history::open(&self.config, self.password.clone()).await.unwrap()
+        history::open(&self.config, self.password.clone())
+            .await
+            .unwrap()
     }
 }
 
@@ -150,7 +152,9 @@ fn run(journey: &str, started_ms: i64, outcome: Outcome, browser: &str) -> RunRe
         StepRecord {
             reason_class: Some("http_status".into()),
             reason: Some("click `#pay`: the page answered HTTP 502".into()),
-            failed_requests: Some(r#"[{"method":"POST","url":"/api/pay","kind":"fetch","status":502}]"#.into()),
+            failed_requests: Some(
+                r#"[{"method":"POST","url":"/api/pay","kind":"fetch","status":502}]"#.into(),
+            ),
             console_errors: Some(r#"["payment failed"]"#.into()),
             artifacts: vec![format!("{journey}/r{started_ms}/attempt-1/pay.png")],
             ..step("pay", StepOutcome::Failed, 3000.0)
@@ -186,7 +190,10 @@ async fn suite(config: HistoryConfig, password: Option<&str>) {
     notifications_are_kept(&store).await;
     retention_takes_runs_aggregates_and_artifacts_together(&store).await;
     let metrics = store.metrics.render();
-    assert!(metrics.contains("shopwatch_history_write_errors_total{reason=\"queue_full\"} 0"), "{metrics}");
+    assert!(
+        metrics.contains("shopwatch_history_write_errors_total{reason=\"queue_full\"} 0"),
+        "{metrics}"
+    );
     store.stop().await;
 
     // Restart: everything is still there, and a probe's state is not written again.
@@ -194,36 +201,69 @@ async fn suite(config: HistoryConfig, password: Option<&str>) {
     let page = store
         .history
         .reader
-        .runs(&RunFilter { journey: Some("checkout".into()), limit: 50, ..Default::default() })
+        .runs(&RunFilter {
+            journey: Some("checkout".into()),
+            limit: 50,
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(page.runs.len(), 5, "the runs are kept over a restart");
     let before = store.written();
     store.send(Record::Probe(probe("shop-http", Outcome::Ok, 40.0)));
     store.wait_written(before + 1).await;
-    let probe = store.history.reader.probe("shop-http", 0, 50).await.unwrap();
-    assert_eq!(probe.changes.len(), 3, "the state after the restart is the stored one: no change");
+    let probe = store
+        .history
+        .reader
+        .probe("shop-http", 0, 50)
+        .await
+        .unwrap();
+    assert_eq!(
+        probe.changes.len(),
+        3,
+        "the state after the restart is the stored one: no change"
+    );
     store.stop().await;
 }
 
 async fn runs_pages_and_details(store: &Store) {
     let now = history::now_ms();
     let browsers = ["chromium", "firefox"];
-    let outcomes = [Outcome::Ok, Outcome::Ok, Outcome::Failed, Outcome::Flaky, Outcome::Failed];
+    let outcomes = [
+        Outcome::Ok,
+        Outcome::Ok,
+        Outcome::Failed,
+        Outcome::Flaky,
+        Outcome::Failed,
+    ];
     let mut ids = Vec::new();
     let before = store.written();
     for (i, outcome) in outcomes.iter().enumerate() {
-        let run = run("checkout", now - 60_000 * (10 - i as i64), *outcome, browsers[i % 2]);
+        let run = run(
+            "checkout",
+            now - 60_000 * (10 - i as i64),
+            *outcome,
+            browsers[i % 2],
+        );
         ids.push(run.id.clone());
         store.send(Record::Run(Box::new(run)));
     }
-    store.send(Record::Run(Box::new(run("search", now, Outcome::Ok, "chromium"))));
+    store.send(Record::Run(Box::new(run(
+        "search",
+        now,
+        Outcome::Ok,
+        "chromium",
+    ))));
     store.wait_written(before + 6).await;
     let reader = &store.history.reader;
 
     // Newest first, two per page, until the end.
     let mut seen = Vec::new();
-    let mut filter = RunFilter { journey: Some("checkout".into()), limit: 2, ..Default::default() };
+    let mut filter = RunFilter {
+        journey: Some("checkout".into()),
+        limit: 2,
+        ..Default::default()
+    };
     loop {
         let page = reader.runs(&filter).await.unwrap();
         seen.extend(page.runs.iter().map(|r| r.id.clone()));
@@ -233,34 +273,62 @@ async fn runs_pages_and_details(store: &Store) {
         }
     }
     let newest_first: Vec<String> = ids.iter().rev().cloned().collect();
-    assert_eq!(seen, newest_first, "pages follow each other without gaps or repeats");
+    assert_eq!(
+        seen, newest_first,
+        "pages follow each other without gaps or repeats"
+    );
 
     let firefox = reader
-        .runs(&RunFilter { journey: Some("checkout".into()), browser: Some("firefox".into()), limit: 50, ..Default::default() })
+        .runs(&RunFilter {
+            journey: Some("checkout".into()),
+            browser: Some("firefox".into()),
+            limit: 50,
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(firefox.runs.len(), 2);
     assert!(firefox.runs.iter().all(|r| r.browser == "firefox"));
     let failed = reader
-        .runs(&RunFilter { outcome: Some("failed".into()), location: Some("eu-west".into()), limit: 50, ..Default::default() })
+        .runs(&RunFilter {
+            outcome: Some("failed".into()),
+            location: Some("eu-west".into()),
+            limit: 50,
+            ..Default::default()
+        })
         .await
         .unwrap();
-    assert_eq!(failed.runs.iter().map(|r| r.id.clone()).collect::<Vec<_>>(), vec![ids[4].clone(), ids[2].clone()]);
+    assert_eq!(
+        failed.runs.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
+        vec![ids[4].clone(), ids[2].clone()]
+    );
     let elsewhere = reader
-        .runs(&RunFilter { location: Some("us-east".into()), limit: 50, ..Default::default() })
+        .runs(&RunFilter {
+            location: Some("us-east".into()),
+            limit: 50,
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert!(elsewhere.runs.is_empty());
 
     // The last failed run: its steps, what the page saw, and the last good run before it.
-    let detail = reader.run(&ids[4]).await.unwrap().expect("the run is there");
+    let detail = reader
+        .run(&ids[4])
+        .await
+        .unwrap()
+        .expect("the run is there");
     assert_eq!(detail.run.outcome, "failed");
     assert_eq!(detail.run.failed_step.as_deref(), Some("pay"));
     assert_eq!(detail.steps.len(), 2);
     assert_eq!(detail.steps[1].failed_requests[0]["status"], 502);
     assert_eq!(detail.steps[1].console_errors[0], "payment failed");
     assert_eq!(detail.steps[1].artifacts.len(), 1);
-    assert_eq!(detail.last_good.as_deref(), Some(ids[3].as_str()), "the flaky run passed");
+    assert_eq!(
+        detail.last_good.as_deref(),
+        Some(ids[3].as_str()),
+        "the flaky run passed"
+    );
     let first = reader.run(&ids[0]).await.unwrap().unwrap();
     assert_eq!(first.last_good, None, "nothing passed before the first run");
     assert!(reader.run("0000").await.unwrap().is_none());
@@ -281,7 +349,12 @@ async fn availability_leaves_errors_apart(store: &Store) {
         (now - 40 * DAY, Outcome::Failed),
     ];
     for (at, outcome) in runs {
-        store.send(Record::Run(Box::new(run("availability", at, outcome, "chromium"))));
+        store.send(Record::Run(Box::new(run(
+            "availability",
+            at,
+            outcome,
+            "chromium",
+        ))));
     }
     store.wait_written(before + runs.len() as u64).await;
     let journeys = store
@@ -292,7 +365,11 @@ async fn availability_leaves_errors_apart(store: &Store) {
         .unwrap();
     let a = journeys.iter().find(|j| j.name == "availability").unwrap();
     assert_eq!((a.day.passed, a.day.failed, a.day.error), (2, 1, 1));
-    assert_eq!(a.day.availability, Some(2.0 / 3.0), "the error run is left out");
+    assert_eq!(
+        a.day.availability,
+        Some(2.0 / 3.0),
+        "the error run is left out"
+    );
     assert_eq!((a.week.passed, a.week.failed), (3, 1));
     assert_eq!((a.month.passed, a.month.failed, a.month.error), (3, 2, 1));
     assert_eq!(a.last_run.as_ref().unwrap().outcome, "ok");
@@ -313,15 +390,33 @@ async fn step_percentiles_per_hour_and_day(store: &Store) {
     }
     store.wait_written(before + 100).await;
     let reader = &store.history.reader;
-    let hours = reader.step_percentiles("percentiles", hour - 1, Period::Hour).await.unwrap();
+    let hours = reader
+        .step_percentiles("percentiles", hour - 1, Period::Hour)
+        .await
+        .unwrap();
     let pay = hours.iter().find(|s| s.step == "pay").unwrap();
     assert_eq!((pay.start_ms, pay.count), (hour, 100));
     // The true p50 is 149.5 ms and p95 194 ms; buckets are 9% wide.
-    assert!((pay.p50_ms / 149.5 - 1.0).abs() < 0.06, "p50 {}", pay.p50_ms);
-    assert!((pay.p95_ms / 194.0 - 1.0).abs() < 0.06, "p95 {}", pay.p95_ms);
+    assert!(
+        (pay.p50_ms / 149.5 - 1.0).abs() < 0.06,
+        "p50 {}",
+        pay.p50_ms
+    );
+    assert!(
+        (pay.p95_ms / 194.0 - 1.0).abs() < 0.06,
+        "p95 {}",
+        pay.p95_ms
+    );
     let whole = hours.iter().find(|s| s.step.is_empty()).unwrap();
-    assert!((whole.p50_ms / 1495.0 - 1.0).abs() < 0.06, "run p50 {}", whole.p50_ms);
-    let days = reader.step_percentiles("percentiles", hour - 1, Period::Day).await.unwrap();
+    assert!(
+        (whole.p50_ms / 1495.0 - 1.0).abs() < 0.06,
+        "run p50 {}",
+        whole.p50_ms
+    );
+    let days = reader
+        .step_percentiles("percentiles", hour - 1, Period::Day)
+        .await
+        .unwrap();
     let pay_day = days.iter().find(|s| s.step == "pay").unwrap();
     assert_eq!(pay_day.count, 100);
     assert_eq!(pay_day.start_ms % DAY, 0);
@@ -340,27 +435,55 @@ fn probe(name: &str, outcome: Outcome, ms: f64) -> ProbeRecord {
 
 async fn probes_keep_changes_and_minutes(store: &Store) {
     let before = store.written();
-    let results = [Outcome::Ok, Outcome::Ok, Outcome::Failed, Outcome::Failed, Outcome::Ok];
+    let results = [
+        Outcome::Ok,
+        Outcome::Ok,
+        Outcome::Failed,
+        Outcome::Failed,
+        Outcome::Ok,
+    ];
     for (i, outcome) in results.iter().enumerate() {
-        store.send(Record::Probe(probe("shop-http", *outcome, 10.0 * (i + 1) as f64)));
+        store.send(Record::Probe(probe(
+            "shop-http",
+            *outcome,
+            10.0 * (i + 1) as f64,
+        )));
         // Each its own millisecond (changes are keyed by time).
         tokio::time::sleep(Duration::from_millis(3)).await;
     }
     store.wait_written(before + 5).await;
-    let history = store.history.reader.probe("shop-http", 0, 50).await.unwrap();
+    let history = store
+        .history
+        .reader
+        .probe("shop-http", 0, 50)
+        .await
+        .unwrap();
     let changes: Vec<&str> = history.changes.iter().map(|c| c.outcome.as_str()).collect();
-    assert_eq!(changes, ["ok", "failed", "ok"], "newest first, one row per change");
+    assert_eq!(
+        changes,
+        ["ok", "failed", "ok"],
+        "newest first, one row per change"
+    );
     assert_eq!(history.changes[1].reason.as_deref(), Some("HTTP 503"));
     let results: i64 = history.minutes.iter().map(|m| m.results).sum();
     let passed: i64 = history.minutes.iter().map(|m| m.passed).sum();
     assert_eq!((results, passed), (5, 3));
-    assert!(history.minutes.len() <= 2, "a row per minute, not per result");
-    assert_eq!(history.minutes.iter().map(|m| m.max_ms).fold(0.0, f64::max), 50.0);
+    assert!(
+        history.minutes.len() <= 2,
+        "a row per minute, not per result"
+    );
+    assert_eq!(
+        history.minutes.iter().map(|m| m.max_ms).fold(0.0, f64::max),
+        50.0
+    );
 }
 
 async fn notifications_are_kept(store: &Store) {
     let before = store.written();
-    for (result, error) in [("failed", Some("HTTP 500 from the webhook")), ("sent", None)] {
+    for (result, error) in [
+        ("failed", Some("HTTP 500 from the webhook")),
+        ("sent", None),
+    ] {
         store.send(Record::Notification(NotificationRecord {
             at_ms: history::now_ms(),
             alert: "JourneyStepFailed{journey=checkout,step=pay}".into(),
@@ -403,14 +526,29 @@ async fn retention_takes_runs_aggregates_and_artifacts_together(store: &Store) {
     assert_eq!(pruned.runs, 1);
     assert_eq!(pruned.artifact_dirs, 1);
     let reader = &store.history.reader;
-    assert!(reader.run(&old.id).await.unwrap().is_none(), "the old run went");
-    assert!(!store.artifacts.join(old.artifacts_dir.as_ref().unwrap()).exists(), "with its artifacts");
-    assert!(store.artifacts.join(recent.artifacts_dir.as_ref().unwrap()).exists());
+    assert!(
+        reader.run(&old.id).await.unwrap().is_none(),
+        "the old run went"
+    );
+    assert!(
+        !store
+            .artifacts
+            .join(old.artifacts_dir.as_ref().unwrap())
+            .exists(),
+        "with its artifacts"
+    );
+    assert!(store
+        .artifacts
+        .join(recent.artifacts_dir.as_ref().unwrap())
+        .exists());
     let month = reader.journeys(&[]).await.unwrap();
     let retention = month.iter().find(|j| j.name == "retention").unwrap();
     assert_eq!(retention.month.failed, 2);
     let left = db
-        .query("SELECT COUNT(*) FROM run_hours WHERE journey = 'retention'", vec![])
+        .query(
+            "SELECT COUNT(*) FROM run_hours WHERE journey = 'retention'",
+            vec![],
+        )
         .await
         .unwrap();
     assert_eq!(left[0][0].int(), 2, "the old run's hour went too");
@@ -432,7 +570,10 @@ async fn retention_takes_runs_aggregates_and_artifacts_together(store: &Store) {
 async fn sqlite_passes_the_store_suite() {
     let dir = tempfile::tempdir().unwrap();
     suite(sqlite(dir.path()), None).await;
-    assert!(dir.path().join("state/history.db").is_file(), "made with its directory");
+    assert!(
+        dir.path().join("state/history.db").is_file(),
+        "made with its directory"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -447,32 +588,57 @@ const V1_FIXTURE: &str = include_str!("fixtures/history/v1.sql");
 async fn migrates_from_version_1(mut config: HistoryConfig, password: Option<&str>) {
     // The fixture's runs are of a fixed day: retention must not take them as the years pass.
     config.max_age = Duration::from_secs(100 * 366 * 24 * 3600);
-    let mut db = Db::open(&config, password.map(str::to_string)).await.unwrap();
+    let mut db = Db::open(&config, password.map(str::to_string))
+        .await
+        .unwrap();
     db.script(V1_FIXTURE).await.unwrap();
     drop(db);
     let artifacts = tempfile::tempdir().unwrap();
     let store = Store::start(&config, password, artifacts.path()).await;
     assert_eq!(store.history.status.lock().unwrap().error, None);
     let mut db = store.db().await;
-    let version = db.query("SELECT MAX(version) FROM schema_version", vec![]).await.unwrap();
+    let version = db
+        .query("SELECT MAX(version) FROM schema_version", vec![])
+        .await
+        .unwrap();
     assert_eq!(version[0][0].int(), history::schema::CURRENT);
     let reader = &store.history.reader;
     let page = reader
-        .runs(&RunFilter { journey: Some("checkout".into()), limit: 10, ..Default::default() })
+        .runs(&RunFilter {
+            journey: Some("checkout".into()),
+            limit: 10,
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(page.runs.len(), 3, "the runs of version 1 are kept");
     let failed = page.runs.iter().find(|r| r.outcome == "failed").unwrap();
     let detail = reader.run(&failed.id).await.unwrap().unwrap();
     assert_eq!(detail.steps.len(), 2);
-    assert!(detail.steps[1].failed_requests.as_array().unwrap().is_empty());
-    assert_eq!(detail.last_good.as_deref(), Some("00000000000000000000000000000001"), "found by the new index");
+    assert!(detail.steps[1]
+        .failed_requests
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        detail.last_good.as_deref(),
+        Some("00000000000000000000000000000001"),
+        "found by the new index"
+    );
     // Step durations per hour were filled from the old steps.
-    let steps = reader.step_percentiles("checkout", 0, Period::Day).await.unwrap();
+    let steps = reader
+        .step_percentiles("checkout", 0, Period::Day)
+        .await
+        .unwrap();
     let home = steps.iter().find(|s| s.step == "home").unwrap();
     assert_eq!(home.count, 3);
     // And new runs go in beside them.
-    store.send(Record::Run(Box::new(run("checkout", history::now_ms(), Outcome::Ok, "chromium"))));
+    store.send(Record::Run(Box::new(run(
+        "checkout",
+        history::now_ms(),
+        Outcome::Ok,
+        "chromium",
+    ))));
     store.wait_written(1).await;
     store.stop().await;
 }
@@ -500,7 +666,12 @@ async fn a_newer_store_is_refused_not_written() {
         .await
         .unwrap();
     let err = history::open(&config, None).await.err().expect("refused");
-    assert!(err.message.contains("schema version 99, newer than this shopwatch knows"), "{}", err.message);
+    assert!(
+        err.message
+            .contains("schema version 99, newer than this shopwatch knows"),
+        "{}",
+        err.message
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -509,20 +680,56 @@ async fn a_corrupt_file_is_named_with_what_to_do_and_runs_go_on() {
     let config = sqlite(dir.path());
     std::fs::create_dir_all(&config.state_dir).unwrap();
     let file = config.state_dir.join("history.db");
-    std::fs::write(&file, "this is not a SQLite database, just text\n".repeat(200)).unwrap();
+    std::fs::write(
+        &file,
+        "this is not a SQLite database, just text\n".repeat(200),
+    )
+    .unwrap();
     let artifacts = tempfile::tempdir().unwrap();
     let store = Store::start(&config, None, artifacts.path()).await;
-    let error = store.history.status.lock().unwrap().error.clone().expect("an error");
-    assert!(error.contains(&file.display().to_string()), "names the file: {error}");
+    let error = store
+        .history
+        .status
+        .lock()
+        .unwrap()
+        .error
+        .clone()
+        .expect("an error");
+    assert!(
+        error.contains(&file.display().to_string()),
+        "names the file: {error}"
+    );
     assert!(error.contains("move it away"), "says what to do: {error}");
     // A run is counted as not written; the sender never waits.
-    store.send(Record::Run(Box::new(run("checkout", history::now_ms(), Outcome::Ok, "chromium"))));
-    let metrics = store.wait_metric("shopwatch_history_write_errors_total{reason=\"corrupt\"}").await;
-    assert!(metrics.contains("shopwatch_monitor_errors_total{kind=\"history\"}"), "{metrics}");
-    let answer = store.history.reader.runs(&RunFilter { limit: 10, ..Default::default() }).await;
-    assert!(answer.err().expect("no answer from a corrupt file").message.contains("move it away"));
+    store.send(Record::Run(Box::new(run(
+        "checkout",
+        history::now_ms(),
+        Outcome::Ok,
+        "chromium",
+    ))));
+    let metrics = store
+        .wait_metric("shopwatch_history_write_errors_total{reason=\"corrupt\"}")
+        .await;
+    assert!(
+        metrics.contains("shopwatch_monitor_errors_total{kind=\"history\"}"),
+        "{metrics}"
+    );
+    let answer = store
+        .history
+        .reader
+        .runs(&RunFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await;
+    assert!(answer
+        .expect_err("no answer from a corrupt file")
+        .message
+        .contains("move it away"));
     // The file is left as it was, for whoever looks at it.
-    assert!(std::fs::read_to_string(&file).unwrap().starts_with("this is not a SQLite"));
+    assert!(std::fs::read_to_string(&file)
+        .unwrap()
+        .starts_with("this is not a SQLite"));
     store.stop().await;
 }
 
@@ -552,13 +759,20 @@ impl Tmpfs {
             .arg(&self.0)
             .output()
             .unwrap();
-        assert!(out.status.success(), "remount {options}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "remount {options}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
 impl Drop for Tmpfs {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
     }
 }
 
@@ -569,31 +783,77 @@ async fn an_unwritable_store_is_counted_and_writing_resumes_when_it_is_writable(
     let mount = Tmpfs::mount(&config.state_dir, "4m");
     let artifacts = tempfile::tempdir().unwrap();
     let store = Store::start(&config, None, artifacts.path()).await;
-    store.send(Record::Run(Box::new(run("checkout", history::now_ms(), Outcome::Ok, "chromium"))));
+    store.send(Record::Run(Box::new(run(
+        "checkout",
+        history::now_ms(),
+        Outcome::Ok,
+        "chromium",
+    ))));
     store.wait_written(1).await;
     store.stop().await;
 
     // Root writes through file permissions; a read-only file system stops even root.
     mount.remount("ro");
     let store = Store::start(&config, None, artifacts.path()).await;
-    store.send(Record::Run(Box::new(run("checkout", history::now_ms(), Outcome::Failed, "chromium"))));
-    let metrics = store.wait_metric("shopwatch_history_write_errors_total{reason=\"readonly\"}").await;
-    assert!(metrics.contains("shopwatch_history_writes_total 0"), "{metrics}");
+    store.send(Record::Run(Box::new(run(
+        "checkout",
+        history::now_ms(),
+        Outcome::Failed,
+        "chromium",
+    ))));
+    let metrics = store
+        .wait_metric("shopwatch_history_write_errors_total{reason=\"readonly\"}")
+        .await;
+    assert!(
+        metrics.contains("shopwatch_history_writes_total 0"),
+        "{metrics}"
+    );
     let error = store.history.status.lock().unwrap().error.clone().unwrap();
-    assert!(error.contains("history.db") && error.contains("permissions"), "{error}");
+    assert!(
+        error.contains("history.db") && error.contains("permissions"),
+        "{error}"
+    );
 
     // Writable again: the writer opens it again (within 10 s) and goes on.
     mount.remount("rw");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while store.written() < 1 {
-        assert!(tokio::time::Instant::now() < deadline, "writing did not resume: {:?}", store.history.status.lock().unwrap());
-        store.send(Record::Run(Box::new(run("checkout", history::now_ms(), Outcome::Ok, "chromium"))));
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "writing did not resume: {:?}",
+            store.history.status.lock().unwrap()
+        );
+        store.send(Record::Run(Box::new(run(
+            "checkout",
+            history::now_ms(),
+            Outcome::Ok,
+            "chromium",
+        ))));
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    assert_eq!(store.history.status.lock().unwrap().error, None, "writing again");
-    let page = store.history.reader.runs(&RunFilter { limit: 10, ..Default::default() }).await.unwrap();
-    assert!(page.runs.len() >= 2, "the run from before is still there: {}", page.runs.len());
-    assert!(page.runs.iter().all(|r| r.outcome == "ok"), "the failed run sent while read-only is the one lost");
+    assert_eq!(
+        store.history.status.lock().unwrap().error,
+        None,
+        "writing again"
+    );
+    let page = store
+        .history
+        .reader
+        .runs(&RunFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        page.runs.len() >= 2,
+        "the run from before is still there: {}",
+        page.runs.len()
+    );
+    assert!(
+        page.runs.iter().all(|r| r.outcome == "ok"),
+        "the failed run sent while read-only is the one lost"
+    );
     store.stop().await;
 }
 
@@ -607,17 +867,38 @@ async fn a_full_disk_is_counted_and_said() {
     // Runs with long reasons until the disk is full.
     let long = "x".repeat(20_000);
     for i in 0..200 {
-        let mut r = run("checkout", history::now_ms() + i, Outcome::Failed, "chromium");
+        let mut r = run(
+            "checkout",
+            history::now_ms() + i,
+            Outcome::Failed,
+            "chromium",
+        );
         r.reason = Some(long.clone());
         store.send(Record::Run(Box::new(r)));
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    let metrics = store.wait_metric("shopwatch_history_write_errors_total{reason=\"full\"}").await;
-    assert!(metrics.contains("shopwatch_history_writes_total"), "{metrics}");
+    let metrics = store
+        .wait_metric("shopwatch_history_write_errors_total{reason=\"full\"}")
+        .await;
+    assert!(
+        metrics.contains("shopwatch_history_writes_total"),
+        "{metrics}"
+    );
     let error = store.history.status.lock().unwrap().error.clone().unwrap();
-    assert!(error.contains("full") && error.contains("free space"), "{error}");
+    assert!(
+        error.contains("full") && error.contains("free space"),
+        "{error}"
+    );
     // What was written before stays readable.
-    let page = store.history.reader.runs(&RunFilter { limit: 5, ..Default::default() }).await.unwrap();
+    let page = store
+        .history
+        .reader
+        .runs(&RunFilter {
+            limit: 5,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert!(!page.runs.is_empty());
     store.stop().await;
 }
@@ -638,11 +919,24 @@ async fn postgres_going_away_is_counted_and_writing_resumes_when_it_is_back() {
     })
     .await
     .unwrap();
-    store.send(Record::Run(Box::new(run("checkout", history::now_ms(), Outcome::Failed, "chromium"))));
-    store.wait_metric("shopwatch_history_write_errors_total{reason=\"unavailable\"}").await;
+    store.send(Record::Run(Box::new(run(
+        "checkout",
+        history::now_ms(),
+        Outcome::Failed,
+        "chromium",
+    ))));
+    store
+        .wait_metric("shopwatch_history_write_errors_total{reason=\"unavailable\"}")
+        .await;
     let error = store.history.status.lock().unwrap().error.clone().unwrap();
-    assert!(error.contains("PostgreSQL") && !error.contains(PASSWORD), "{error}");
-    assert!(store.history.reader.run(&first.id).await.is_err(), "reads fail too, with an error");
+    assert!(
+        error.contains("PostgreSQL") && !error.contains(PASSWORD),
+        "{error}"
+    );
+    assert!(
+        store.history.reader.run(&first.id).await.is_err(),
+        "reads fail too, with an error"
+    );
 
     let mut pg = pg;
     let pg = tokio::task::spawn_blocking(move || {
@@ -654,13 +948,25 @@ async fn postgres_going_away_is_counted_and_writing_resumes_when_it_is_back() {
     // The writer opens the store again at most every 10 s: keep sending until it does.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
     while store.written() < 2 {
-        assert!(tokio::time::Instant::now() < deadline, "writing did not resume: {:?}", store.history.status.lock().unwrap());
-        store.send(Record::Run(Box::new(run("checkout", history::now_ms(), Outcome::Ok, "chromium"))));
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "writing did not resume: {:?}",
+            store.history.status.lock().unwrap()
+        );
+        store.send(Record::Run(Box::new(run(
+            "checkout",
+            history::now_ms(),
+            Outcome::Ok,
+            "chromium",
+        ))));
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert_eq!(store.history.status.lock().unwrap().error, None);
     let detail = store.history.reader.run(&first.id).await.unwrap();
-    assert!(detail.is_some(), "the reader connects again; the first run is there");
+    assert!(
+        detail.is_some(),
+        "the reader connects again; the first run is there"
+    );
     store.stop().await;
     drop(pg);
 }

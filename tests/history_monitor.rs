@@ -31,7 +31,10 @@ fn journey(dir: &Path, shop_url: &str, failing: bool) -> PathBuf {
 }
 
 fn api_base(monitor: &mut Monitor) -> String {
-    monitor.metrics_url().trim_end_matches("/metrics").to_string()
+    monitor
+        .metrics_url()
+        .trim_end_matches("/metrics")
+        .to_string()
 }
 
 async fn get(url: &str, token: Option<&str>) -> (u16, String) {
@@ -40,7 +43,10 @@ async fn get(url: &str, token: Option<&str>) -> (u16, String) {
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
-    let response = request.send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let response = request
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
     let status = response.status().as_u16();
     (status, response.text().await.unwrap())
 }
@@ -65,7 +71,10 @@ async fn wait_for_runs(base: &str, n: usize, within: Duration) -> Vec<String> {
         if ids.len() >= n {
             return ids;
         }
-        assert!(Instant::now() < deadline, "{n} runs not listed within {within:?}: {page}");
+        assert!(
+            Instant::now() < deadline,
+            "{n} runs not listed within {within:?}: {page}"
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
@@ -93,7 +102,10 @@ async fn the_api_lists_runs_over_a_restart_behind_auth_and_without_secrets() {
     let mut monitor = Monitor::start_with_env(&config, tempfile::tempdir().unwrap(), &env);
     let base = api_base(&mut monitor);
     let earlier = wait_for_runs(&base, 2, Duration::from_secs(40)).await;
-    assert!(keep.path().join("state/history.db").is_file(), "the state directory is made on first start");
+    assert!(
+        keep.path().join("state/history.db").is_file(),
+        "the state directory is made on first start"
+    );
 
     // Closed without the token, or with a wrong one; the challenge says how to authenticate.
     let (status, _) = get(&format!("{base}/api/v1/runs"), None).await;
@@ -114,8 +126,15 @@ async fn the_api_lists_runs_over_a_restart_behind_auth_and_without_secrets() {
     assert!(run["reason"].as_str().unwrap().contains("404"), "{run}");
     let journeys = api(&base, "/api/v1/journeys").await;
     assert_eq!(journeys["journeys"][0]["name"], "shop-api");
-    assert!(journeys["journeys"][0]["day"]["failed"].as_i64().unwrap() >= 2, "{journeys}");
-    let bad = get(&format!("{base}/api/v1/runs?outcome=broken"), Some(API_TOKEN)).await;
+    assert!(
+        journeys["journeys"][0]["day"]["failed"].as_i64().unwrap() >= 2,
+        "{journeys}"
+    );
+    let bad = get(
+        &format!("{base}/api/v1/runs?outcome=broken"),
+        Some(API_TOKEN),
+    )
+    .await;
     assert_eq!(bad.0, 400, "{}", bad.1);
 
     // No answer holds a secret.
@@ -136,17 +155,30 @@ async fn the_api_lists_runs_over_a_restart_behind_auth_and_without_secrets() {
     assert_no_secret("the log", &monitor.log(), &[API_TOKEN, SHOP_TOKEN]);
 
     monitor.signal(libc::SIGTERM);
-    assert_eq!(monitor.wait_exit(Duration::from_secs(40)), 0, "{}", monitor.log());
+    assert_eq!(
+        monitor.wait_exit(Duration::from_secs(40)),
+        0,
+        "{}",
+        monitor.log()
+    );
 
     // Started again: the runs of before are listed at once.
     let mut monitor = Monitor::start_with_env(&config, tempfile::tempdir().unwrap(), &env);
     let base = api_base(&mut monitor);
     let after = wait_for_runs(&base, earlier.len(), Duration::from_secs(10)).await;
     for id in &earlier {
-        assert!(after.contains(id), "run {id} of before the restart is listed: {after:?}");
+        assert!(
+            after.contains(id),
+            "run {id} of before the restart is listed: {after:?}"
+        );
     }
     monitor.signal(libc::SIGTERM);
-    assert_eq!(monitor.wait_exit(Duration::from_secs(40)), 0, "{}", monitor.log());
+    assert_eq!(
+        monitor.wait_exit(Duration::from_secs(40)),
+        0,
+        "{}",
+        monitor.log()
+    );
 }
 
 fn metric(text: &str, line: &str) -> f64 {
@@ -164,7 +196,10 @@ async fn wait_metric(url: &str, line: &str, above: f64, within: Duration) -> Str
         if metric(&text, line) > above {
             return text;
         }
-        assert!(Instant::now() < deadline, "{line} not above {above} within {within:?}:\n{text}");
+        assert!(
+            Instant::now() < deadline,
+            "{line} not above {above} within {within:?}:\n{text}"
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
@@ -216,7 +251,10 @@ async fn with_postgres_gone_runs_and_alerts_go_on_and_writing_resumes() {
     let received = hook.wait_for(1, Duration::from_secs(40)).await;
     assert_eq!(received[0].json()["status"], "firing");
     let status = api(&base, "/api/v1/status").await;
-    assert!(status["error"].as_str().unwrap().contains("PostgreSQL"), "{status}");
+    assert!(
+        status["error"].as_str().unwrap().contains("PostgreSQL"),
+        "{status}"
+    );
     assert_no_secret("the status", &status.to_string(), &[PASSWORD]);
     let written = metric(&text, "shopwatch_history_writes_total");
 
@@ -228,11 +266,22 @@ async fn with_postgres_gone_runs_and_alerts_go_on_and_writing_resumes() {
     })
     .await
     .unwrap();
-    wait_metric(&metrics, "shopwatch_history_writes_total", written, Duration::from_secs(60)).await;
+    wait_metric(
+        &metrics,
+        "shopwatch_history_writes_total",
+        written,
+        Duration::from_secs(60),
+    )
+    .await;
     let after = wait_for_runs(&base, before.len() + 1, Duration::from_secs(40)).await;
     assert!(after.contains(&before[0]));
     assert_no_secret("the log", &monitor.log(), &[PASSWORD, SHOP_TOKEN]);
     monitor.signal(libc::SIGTERM);
-    assert_eq!(monitor.wait_exit(Duration::from_secs(40)), 0, "{}", monitor.log());
+    assert_eq!(
+        monitor.wait_exit(Duration::from_secs(40)),
+        0,
+        "{}",
+        monitor.log()
+    );
     drop(pg);
 }

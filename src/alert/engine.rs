@@ -139,7 +139,11 @@ struct Record {
 impl Alerting {
     /// Tells `hook` of every delivery attempt from now on.
     pub fn on_delivery(&self, hook: DeliveryHook) {
-        *self.inner.on_delivery.lock().unwrap_or_else(|e| e.into_inner()) = Some(hook);
+        *self
+            .inner
+            .on_delivery
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(hook);
     }
 
     /// Alerting with nothing configured yet; [`Alerting::configure`] gives it its setup.
@@ -511,8 +515,18 @@ impl Inner {
 
 impl Inner {
     /// Tells the delivery hook, if any.
-    fn delivered(&self, n: &Notification, sink: &str, result: NotificationResult, error: Option<String>) {
-        let hook = self.on_delivery.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    fn delivered(
+        &self,
+        n: &Notification,
+        sink: &str,
+        result: NotificationResult,
+        error: Option<String>,
+    ) {
+        let hook = self
+            .on_delivery
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         if let Some(hook) = hook {
             hook(Delivered {
                 at_ms: self.clock.now_ms(),
@@ -571,7 +585,12 @@ impl Outbox for Inner {
                 self.metrics
                     .record_notification(sink, NotificationResult::Rejected);
                 let error = e.shown(&setup.redactor);
-                self.delivered(&done.notification, sink, NotificationResult::Rejected, Some(error));
+                self.delivered(
+                    &done.notification,
+                    sink,
+                    NotificationResult::Rejected,
+                    Some(error),
+                );
             }
             Err(e) => {
                 let head = queue.front_mut().expect("front");

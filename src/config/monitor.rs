@@ -7,18 +7,18 @@
 //! directory, as Prometheus does, so the monitor runs the same from any working directory.
 
 use crate::alert::config::AlertingFile;
-use crate::history::config::HistoryFile;
-use crate::history::HistoryConfig;
-use crate::ui::config::{AuthConfig, UiFile};
 use crate::alert::AlertingConfig;
 use crate::artifacts::config::ArtifactsFile;
 pub use crate::artifacts::ArtifactsConfig;
+use crate::history::config::HistoryFile;
+use crate::history::HistoryConfig;
 use crate::journey::model::Journey;
 use crate::metrics::config::MetricsFile;
 use crate::metrics::MetricsConfig;
 use crate::probe::config::{probe_structure_diagnostic, validate_probes};
 use crate::probe::ProbeConfig;
 use crate::probe::ProbeFile;
+use crate::ui::config::{AuthConfig, UiFile};
 use crate::webdriver::Endpoint;
 use crate::yaml::check::{Checker, Configured};
 use crate::yaml::diagnostic::{Diagnostic, Diagnostics};
@@ -460,12 +460,8 @@ fn validate(
     let artifacts = crate::artifacts::config::check(&mut c, &dir, raw.artifacts.as_ref());
     let artifacts_at = crate::artifacts::config::artifacts_location(index);
     let metrics = crate::metrics::config::check(&mut c, raw.metrics.as_ref());
-    let history = crate::history::config::check(
-        &mut c,
-        &dir,
-        raw.state_dir.as_deref(),
-        raw.history.as_ref(),
-    );
+    let history =
+        crate::history::config::check(&mut c, &dir, raw.state_dir.as_deref(), raw.history.as_ref());
     let auth = crate::ui::config::check(&mut c, raw.ui.as_ref());
     let journey_names: Vec<String> = journeys.iter().map(|j| j.name.clone()).collect();
     let probe_names: Vec<String> = raw.probes.iter().map(|p| p.name().to_string()).collect();

@@ -72,7 +72,11 @@ fn answer(state: &ApiState, status: StatusCode, value: &impl serde::Serialize) -
 }
 
 fn bad_request(state: &ApiState, message: String) -> Response {
-    answer(state, StatusCode::BAD_REQUEST, &serde_json::json!({"error": message}))
+    answer(
+        state,
+        StatusCode::BAD_REQUEST,
+        &serde_json::json!({"error": message}),
+    )
 }
 
 fn result<T: serde::Serialize>(state: &ApiState, found: Result<T, super::db::DbError>) -> Response {
@@ -87,88 +91,127 @@ fn result<T: serde::Serialize>(state: &ApiState, found: Result<T, super::db::DbE
 }
 
 async fn not_found(State(state): State<ApiState>) -> Response {
-    answer(&state, StatusCode::NOT_FOUND, &serde_json::json!({"error": "no such API endpoint"}))
+    answer(
+        &state,
+        StatusCode::NOT_FOUND,
+        &serde_json::json!({"error": "no such API endpoint"}),
+    )
 }
 
 /// Refuses parameters the endpoint does not take (a typo would silently widen the answer).
-fn only(state: &ApiState, params: &HashMap<String, String>, known: &[&str]) -> Result<(), Response> {
+fn only(params: &HashMap<String, String>, known: &[&str]) -> Result<(), String> {
     match params.keys().find(|k| !known.contains(&k.as_str())) {
-        Some(key) => Err(bad_request(
-            state,
-            format!("unknown parameter `{key}`; this endpoint takes {}", known.join(", ")),
+        Some(key) => Err(format!(
+            "unknown parameter `{key}`; this endpoint takes {}",
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
         )),
         None => Ok(()),
     }
 }
 
 /// `since=7d` as Unix milliseconds (`default` without it).
-fn since(state: &ApiState, params: &HashMap<String, String>, default: &str) -> Result<i64, Response> {
+fn since(params: &HashMap<String, String>, default: &str) -> Result<i64, String> {
     let text = params.get("since").map_or(default, String::as_str);
     match humantime::parse_duration(text) {
         Ok(d) if d.as_secs() <= 400 * 24 * 3600 => Ok(super::now_ms() - d.as_millis() as i64),
-        _ => Err(bad_request(state, format!("`since={text}` is not a duration such as `24h` or `7d`"))),
+        _ => Err(format!(
+            "`since={text}` is not a duration such as `24h` or `7d`"
+        )),
     }
 }
 
-fn limit(state: &ApiState, params: &HashMap<String, String>) -> Result<usize, Response> {
+fn limit(params: &HashMap<String, String>) -> Result<usize, String> {
     match params.get("limit") {
         None => Ok(DEFAULT_LIMIT),
         Some(text) => match text.parse::<usize>() {
             Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-            _ => Err(bad_request(state, format!("`limit={text}`: give a number from 1 to {MAX_LIMIT}"))),
+            _ => Err(format!(
+                "`limit={text}`: give a number from 1 to {MAX_LIMIT}"
+            )),
         },
     }
 }
 
 async fn journeys(State(state): State<ApiState>, Query(params): Params) -> Response {
-    if let Err(r) = only(&state, &params, &[]) {
-        return r;
+    if let Err(message) = only(&params, &[]) {
+        return bad_request(&state, message);
     }
-    let configured = state.journeys.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let configured = state
+        .journeys
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
     let found = state.history.reader.journeys(&configured).await;
-    result(&state, found.map(|journeys| serde_json::json!({ "journeys": journeys })))
+    result(
+        &state,
+        found.map(|journeys| serde_json::json!({ "journeys": journeys })),
+    )
 }
 
-async fn runs(State(state): State<ApiState>, Query(params): Params) -> Response {
-    if let Err(r) = only(&state, &params, &["journey", "location", "browser", "outcome", "before", "limit"]) {
-        return r;
-    }
+fn run_filter(params: &HashMap<String, String>) -> Result<RunFilter, String> {
+    only(
+        params,
+        &[
+            "journey", "location", "browser", "outcome", "before", "limit",
+        ],
+    )?;
     const OUTCOMES: [&str; 5] = ["ok", "degraded", "flaky", "failed", "error"];
-    if let Some(outcome) = params.get("outcome").filter(|o| !OUTCOMES.contains(&o.as_str())) {
-        return bad_request(&state, format!("`outcome={outcome}`: give one of {}", OUTCOMES.join(", ")));
+    if let Some(outcome) = params
+        .get("outcome")
+        .filter(|o| !OUTCOMES.contains(&o.as_str()))
+    {
+        return Err(format!(
+            "`outcome={outcome}`: give one of {}",
+            OUTCOMES.join(", ")
+        ));
     }
     let before = match params.get("before") {
         None => None,
-        Some(text) => match Cursor::decode(text) {
-            Some(cursor) => Some(cursor),
-            None => return bad_request(&state, format!("`before={text}` is not a cursor: pass the `next` of the page before")),
-        },
+        Some(text) => Some(Cursor::decode(text).ok_or_else(|| {
+            format!("`before={text}` is not a cursor: pass the `next` of the page before")
+        })?),
     };
-    let limit = match limit(&state, &params) {
-        Ok(n) => n,
-        Err(r) => return r,
-    };
-    let filter = RunFilter {
+    Ok(RunFilter {
         journey: params.get("journey").cloned(),
         location: params.get("location").cloned(),
         browser: params.get("browser").cloned(),
         outcome: params.get("outcome").cloned(),
         before,
-        limit,
-    };
-    let found = state.history.reader.runs(&filter).await;
-    result(&state, found)
+        limit: limit(params)?,
+    })
+}
+
+async fn runs(State(state): State<ApiState>, Query(params): Params) -> Response {
+    match run_filter(&params) {
+        Ok(filter) => {
+            let found = state.history.reader.runs(&filter).await;
+            result(&state, found)
+        }
+        Err(message) => bad_request(&state, message),
+    }
 }
 
 async fn run(State(state): State<ApiState>, Path(id): Path<String>) -> Response {
     match state.history.reader.run(&id).await {
-        Ok(None) => answer(&state, StatusCode::NOT_FOUND, &serde_json::json!({"error": format!("no run `{id}`")})),
+        Ok(None) => answer(
+            &state,
+            StatusCode::NOT_FOUND,
+            &serde_json::json!({"error": format!("no run `{id}`")}),
+        ),
         Ok(Some(detail)) => {
             let mut value = serde_json::to_value(&detail).unwrap_or_default();
             // Where the UI (or a person) fetches each artifact.
             if let Some(steps) = value.get_mut("steps").and_then(|s| s.as_array_mut()) {
                 for (step, found) in steps.iter_mut().zip(&detail.steps) {
-                    let urls: Vec<String> = found.artifacts.iter().map(|a| format!("/artifacts/{a}")).collect();
+                    let urls: Vec<String> = found
+                        .artifacts
+                        .iter()
+                        .map(|a| format!("/artifacts/{a}"))
+                        .collect();
                     step["artifact_urls"] = serde_json::json!(urls);
                 }
             }
@@ -178,48 +221,76 @@ async fn run(State(state): State<ApiState>, Path(id): Path<String>) -> Response 
     }
 }
 
-async fn steps(State(state): State<ApiState>, Path(name): Path<String>, Query(params): Params) -> Response {
-    if let Err(r) = only(&state, &params, &["period", "since"]) {
-        return r;
-    }
-    let period = match params.get("period").map(String::as_str) {
-        None | Some("hour") => Period::Hour,
-        Some("day") => Period::Day,
-        Some(other) => return bad_request(&state, format!("`period={other}`: give `hour` or `day`")),
+async fn steps(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    Query(params): Params,
+) -> Response {
+    let checked = only(&params, &["period", "since"]).and_then(|()| {
+        let period = match params.get("period").map(String::as_str) {
+            None | Some("hour") => Period::Hour,
+            Some("day") => Period::Day,
+            Some(other) => return Err(format!("`period={other}`: give `hour` or `day`")),
+        };
+        Ok((period, since(&params, "24h")?))
+    });
+    let (period, since) = match checked {
+        Ok(checked) => checked,
+        Err(message) => return bad_request(&state, message),
     };
-    let since = match since(&state, &params, "24h") {
-        Ok(ms) => ms,
-        Err(r) => return r,
-    };
-    let found = state.history.reader.step_percentiles(&name, since, period).await;
-    result(&state, found.map(|steps| serde_json::json!({"journey": name, "steps": steps})))
+    let found = state
+        .history
+        .reader
+        .step_percentiles(&name, since, period)
+        .await;
+    result(
+        &state,
+        found.map(|steps| serde_json::json!({"journey": name, "steps": steps})),
+    )
 }
 
-async fn probe(State(state): State<ApiState>, Path(name): Path<String>, Query(params): Params) -> Response {
-    if let Err(r) = only(&state, &params, &["since", "limit"]) {
-        return r;
+/// `since` and `limit`, of an endpoint that takes only those.
+fn since_and_limit(
+    params: &HashMap<String, String>,
+    default: &str,
+) -> Result<(i64, usize), String> {
+    only(params, &["since", "limit"])?;
+    Ok((since(params, default)?, limit(params)?))
+}
+
+async fn probe(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    Query(params): Params,
+) -> Response {
+    match since_and_limit(&params, "1h") {
+        Ok((since, limit)) => {
+            let found = state.history.reader.probe(&name, since, limit).await;
+            result(&state, found)
+        }
+        Err(message) => bad_request(&state, message),
     }
-    let (since, limit) = match (since(&state, &params, "1h"), limit(&state, &params)) {
-        (Ok(s), Ok(l)) => (s, l),
-        (Err(r), _) | (_, Err(r)) => return r,
-    };
-    let found = state.history.reader.probe(&name, since, limit).await;
-    result(&state, found)
 }
 
 async fn notifications(State(state): State<ApiState>, Query(params): Params) -> Response {
-    if let Err(r) = only(&state, &params, &["since", "limit"]) {
-        return r;
+    match since_and_limit(&params, "7d") {
+        Ok((since, limit)) => {
+            let found = state.history.reader.notifications(since, limit).await;
+            result(
+                &state,
+                found.map(|n| serde_json::json!({"notifications": n})),
+            )
+        }
+        Err(message) => bad_request(&state, message),
     }
-    let (since, limit) = match (since(&state, &params, "7d"), limit(&state, &params)) {
-        (Ok(s), Ok(l)) => (s, l),
-        (Err(r), _) | (_, Err(r)) => return r,
-    };
-    let found = state.history.reader.notifications(since, limit).await;
-    result(&state, found.map(|n| serde_json::json!({"notifications": n})))
 }
 
 async fn status(State(state): State<ApiState>) -> Response {
-    let status = state.history.status.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let status = state
+        .history
+        .status
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
     answer(&state, StatusCode::OK, &status)
 }

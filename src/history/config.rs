@@ -37,7 +37,10 @@ pub enum Target {
     Sqlite(PathBuf),
     /// A `tokio_postgres` connection string without a password; the password comes from
     /// `password` when the store connects.
-    Postgres { url: String, password: Option<Var> },
+    Postgres {
+        url: String,
+        password: Option<Var>,
+    },
 }
 
 #[derive(Debug, Clone)]

@@ -174,9 +174,12 @@ impl Db {
                 let (conn, path, sql) = (conn.clone(), path.clone(), sql.to_string());
                 blocking(move || {
                     let conn = conn.lock().unwrap_or_else(|e| e.into_inner());
-                    conn.execute(&sql, rusqlite::params_from_iter(params.iter().map(SqlValue)))
-                        .map(|n| n as u64)
-                        .map_err(|e| sqlite_error(&path, &e))
+                    conn.execute(
+                        &sql,
+                        rusqlite::params_from_iter(params.iter().map(SqlValue)),
+                    )
+                    .map(|n| n as u64)
+                    .map_err(|e| sqlite_error(&path, &e))
                 })
                 .await
             }
@@ -319,7 +322,9 @@ impl Db {
     pub fn describe(&self) -> String {
         match self {
             Db::Sqlite { path, .. } => format!("the history file {}", path.display()),
-            Db::Postgres { url, .. } => format!("the PostgreSQL history {}", describe_postgres(url)),
+            Db::Postgres { url, .. } => {
+                format!("the PostgreSQL history {}", describe_postgres(url))
+            }
         }
     }
 
@@ -364,14 +369,12 @@ impl From<DbError> for PgFail {
 async fn blocking<T: Send + 'static>(
     job: impl FnOnce() -> Result<T, DbError> + Send + 'static,
 ) -> Result<T, DbError> {
-    tokio::task::spawn_blocking(job)
-        .await
-        .unwrap_or_else(|e| {
-            Err(DbError {
-                reason: "query",
-                message: format!("a history call panicked: {e}"),
-            })
+    tokio::task::spawn_blocking(job).await.unwrap_or_else(|e| {
+        Err(DbError {
+            reason: "query",
+            message: format!("a history call panicked: {e}"),
         })
+    })
 }
 
 fn open_sqlite(path: &Path) -> Result<Db, DbError> {

@@ -145,7 +145,10 @@ pub fn bucket_ms(k: i64) -> f64 {
 pub fn unique_id() -> String {
     use aws_lc_rs::rand::SecureRandom;
     let mut bytes = [0u8; 16];
-    if aws_lc_rs::rand::SystemRandom::new().fill(&mut bytes).is_err() {
+    if aws_lc_rs::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .is_err()
+    {
         // Never seen; the time and a counter still tell runs apart on one monitor.
         static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -270,7 +270,11 @@ impl Reader {
     }
 
     /// The journey's newest run, or its newest that passed.
-    pub async fn last_run(&self, journey: &str, passed: bool) -> Result<Option<RunSummary>, DbError> {
+    pub async fn last_run(
+        &self,
+        journey: &str,
+        passed: bool,
+    ) -> Result<Option<RunSummary>, DbError> {
         let sql = if passed {
             format!("SELECT {RUN_COLUMNS} FROM runs WHERE journey = ? AND passed_ms IS NOT NULL ORDER BY passed_ms DESC LIMIT 1")
         } else {
@@ -304,7 +308,12 @@ impl Reader {
         let limit = filter.limit.clamp(1, MAX_LIMIT);
         sql.push_str(" ORDER BY started_ms DESC, id DESC LIMIT ?");
         params.push((limit as i64).into());
-        let runs: Vec<RunSummary> = self.query(&sql, params).await?.iter().map(run_summary).collect();
+        let runs: Vec<RunSummary> = self
+            .query(&sql, params)
+            .await?
+            .iter()
+            .map(run_summary)
+            .collect();
         let next = (runs.len() == limit)
             .then(|| runs.last())
             .flatten()
@@ -321,7 +330,10 @@ impl Reader {
     /// One run with its steps, and the last good run before it.
     pub async fn run(&self, id: &str) -> Result<Option<RunDetail>, DbError> {
         let rows = self
-            .query(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?"), vec![id.into()])
+            .query(
+                &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?"),
+                vec![id.into()],
+            )
             .await?;
         let Some(run) = rows.first().map(run_summary) else {
             return Ok(None);
@@ -412,7 +424,12 @@ impl Reader {
     }
 
     /// A probe's state changes (newest first, at most `limit`) and its minutes since `since_ms`.
-    pub async fn probe(&self, probe: &str, since_ms: i64, limit: usize) -> Result<ProbeHistory, DbError> {
+    pub async fn probe(
+        &self,
+        probe: &str,
+        since_ms: i64,
+        limit: usize,
+    ) -> Result<ProbeHistory, DbError> {
         let changes = self
             .query(
                 "SELECT at_ms, outcome, reason FROM probe_changes WHERE probe = ? ORDER BY at_ms DESC LIMIT ?",
@@ -450,7 +467,11 @@ impl Reader {
     }
 
     /// Alert notifications, newest first.
-    pub async fn notifications(&self, since_ms: i64, limit: usize) -> Result<Vec<Notification>, DbError> {
+    pub async fn notifications(
+        &self,
+        since_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<Notification>, DbError> {
         Ok(self
             .query(
                 "SELECT at_ms, alert, event, sink, location, result, error FROM notifications WHERE at_ms >= ? ORDER BY at_ms DESC LIMIT ?",
@@ -502,7 +523,13 @@ mod tests {
     #[test]
     fn percentiles_from_buckets() {
         let buckets: BTreeMap<i64, i64> = [(80, 50), (88, 45), (96, 5)].into_iter().collect();
-        assert_eq!(percentile(&buckets, 100, 0.5), (bucket_ms(80) * 10.0).round() / 10.0);
-        assert_eq!(percentile(&buckets, 100, 0.95), (bucket_ms(88) * 10.0).round() / 10.0);
+        assert_eq!(
+            percentile(&buckets, 100, 0.5),
+            (bucket_ms(80) * 10.0).round() / 10.0
+        );
+        assert_eq!(
+            percentile(&buckets, 100, 0.95),
+            (bucket_ms(88) * 10.0).round() / 10.0
+        );
     }
 }

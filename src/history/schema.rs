@@ -8,7 +8,7 @@
 //! journey page read a few thousand rows whatever the store's size:
 //! - `run_hours`: runs per journey, location, hour and outcome, with their summed time;
 //! - `step_hours`: passed steps per journey, step, hour and duration bucket (a log scale,
-//!   [`super::buckets`]), from which p50/p95 per hour or day are read;
+//!   [`super::bucket`]), from which p50/p95 per hour or day are read;
 //! - `probe_minutes`: probe results per minute (count, passed, summed and longest time).
 
 use super::db::{Db, DbError, Value};

@@ -180,10 +180,7 @@ impl Writer {
     pub fn send(&self, record: Record) {
         if self.tx.try_send(record).is_err() {
             self.metrics.record_history_errors("queue_full", 1);
-            let mut last = self
-                .last_full_log
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
+            let mut last = self.last_full_log.lock().unwrap_or_else(|e| e.into_inner());
             if last.is_none_or(|at| at.elapsed() >= LOG_EVERY) {
                 *last = Some(Instant::now());
                 tracing::error!(

@@ -165,7 +165,10 @@ impl LogRedaction {
 
     /// `text` without any secret learnt so far (API answers go through this too).
     pub fn redact(&self, text: &str) -> String {
-        self.0.read().unwrap_or_else(|e| e.into_inner()).redact(text)
+        self.0
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .redact(text)
     }
 }
 

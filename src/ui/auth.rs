@@ -79,7 +79,10 @@ pub fn check_hash(text: &str) -> Result<(), String> {
             "`password_hash` is a `{}` hash; shopwatch checks argon2 hashes",
             hash.algorithm
         )),
-        Err(_) => Err("`password_hash` is not an argon2 hash in PHC form (`$argon2id$v=19$m=...`)".to_string()),
+        Err(_) => Err(
+            "`password_hash` is not an argon2 hash in PHC form (`$argon2id$v=19$m=...`)"
+                .to_string(),
+        ),
     }
 }
 
@@ -174,10 +177,11 @@ impl Access {
             let Some((user, hash)) = basic else {
                 return Err(refused);
             };
-            let digest: [u8; 32] = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, given.as_bytes())
-                .as_ref()
-                .try_into()
-                .expect("SHA-256 is 32 bytes");
+            let digest: [u8; 32] =
+                aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, given.as_bytes())
+                    .as_ref()
+                    .try_into()
+                    .expect("SHA-256 is 32 bytes");
             if self
                 .passed
                 .lock()
@@ -199,8 +203,11 @@ impl Access {
                 user.as_bytes(),
             )
             .is_ok();
-            let password_ok = PasswordHash::new(hash)
-                .is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok());
+            let password_ok = PasswordHash::new(hash).is_ok_and(|h| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &h)
+                    .is_ok()
+            });
             if user_ok && password_ok {
                 let mut passed = self.passed.lock().unwrap_or_else(|e| e.into_inner());
                 if passed.len() >= REMEMBERED {
@@ -226,7 +233,8 @@ mod tests {
     }
 
     fn basic(user: &str, password: &str) -> HeaderMap {
-        let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        let encoded =
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
         headers(&format!("Basic {encoded}"))
     }
 
@@ -255,8 +263,13 @@ mod tests {
             bearer: Some(Var::Text("0123456789abcdef0123".into())),
         };
         let (access, redactor) = Access::resolve(&config).unwrap();
-        assert_eq!(access.check(&headers("Bearer 0123456789abcdef0123")), Ok(()));
-        assert!(access.check(&headers("Bearer 0123456789abcdef012")).is_err());
+        assert_eq!(
+            access.check(&headers("Bearer 0123456789abcdef0123")),
+            Ok(())
+        );
+        assert!(access
+            .check(&headers("Bearer 0123456789abcdef012"))
+            .is_err());
         assert_eq!(redactor.redact("x 0123456789abcdef0123"), "x [redacted]");
     }
 

@@ -116,7 +116,11 @@ pub fn check(c: &mut Checker, raw: Option<&UiFile>) -> AuthConfig {
             let basic = methods.basic.as_ref().and_then(|b| {
                 let user = match b.user.as_deref().map(str::trim) {
                     Some("") => {
-                        c.error_hint("ui.auth.basic.user", "`user` is empty", "e.g. `user: admin`");
+                        c.error_hint(
+                            "ui.auth.basic.user",
+                            "`user` is empty",
+                            "e.g. `user: admin`",
+                        );
                         None
                     }
                     Some(user) if user.contains(':') => {
@@ -129,7 +133,11 @@ pub fn check(c: &mut Checker, raw: Option<&UiFile>) -> AuthConfig {
                     }
                     Some(user) => Some(user.to_string()),
                     None => {
-                        c.key_error_hint("ui.auth.basic", "basic auth needs `user`", "e.g. `user: admin`");
+                        c.key_error_hint(
+                            "ui.auth.basic",
+                            "basic auth needs `user`",
+                            "e.g. `user: admin`",
+                        );
                         None
                     }
                 };
@@ -144,7 +152,11 @@ pub fn check(c: &mut Checker, raw: Option<&UiFile>) -> AuthConfig {
                     }
                     Some(value) => Some(var(c, "ui.auth.basic.password_hash", value)),
                     None => {
-                        c.key_error_hint("ui.auth.basic", "basic auth needs `password_hash`", HASH_HINT);
+                        c.key_error_hint(
+                            "ui.auth.basic",
+                            "basic auth needs `password_hash`",
+                            HASH_HINT,
+                        );
                         None
                     }
                 };

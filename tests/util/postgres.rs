@@ -15,7 +15,10 @@ pub const PASSWORD: &str = "pg-Secret-7f3k-9QzX";
 /// Where Debian puts the server (the tests name it rather than hoping for PATH).
 fn bin(program: &str) -> PathBuf {
     for version in ["17", "16", "15", "14", "13"] {
-        let path = Path::new("/usr/lib/postgresql").join(version).join("bin").join(program);
+        let path = Path::new("/usr/lib/postgresql")
+            .join(version)
+            .join("bin")
+            .join(program);
         if path.is_file() {
             return path;
         }
@@ -39,7 +42,10 @@ fn as_server_user(command: &mut Command) -> &mut Command {
 
 impl Postgres {
     pub fn start() -> Postgres {
-        let dir = tempfile::Builder::new().prefix("shopwatch-pg-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("shopwatch-pg-")
+            .tempdir()
+            .unwrap();
         let data = dir.path().join("data");
         std::fs::create_dir(&data).unwrap();
         let pwfile = dir.path().join("pwfile");
@@ -84,7 +90,12 @@ impl Postgres {
         let log = std::fs::File::create(self.dir.path().join("server.log")).unwrap();
         let child = as_server_user(
             Command::new(bin("postgres"))
-                .args(["-D", data.to_str().unwrap(), "-k", self.dir.path().to_str().unwrap()])
+                .args([
+                    "-D",
+                    data.to_str().unwrap(),
+                    "-k",
+                    self.dir.path().to_str().unwrap(),
+                ])
                 .args(["-p", &self.port.to_string()])
                 .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
                 .stdin(Stdio::null())
