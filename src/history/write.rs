@@ -420,6 +420,14 @@ async fn write(db: &mut Db, state: &mut WriterState, records: Vec<Record>) -> Re
     Ok(())
 }
 
+/// Writes one run in a transaction of its own, as the writer does for a batch of one (the
+/// bench measures this).
+pub async fn write_run(db: &mut Db, run: &RunRecord) -> Result<(), DbError> {
+    let mut stmts = Vec::new();
+    run_stmts(run, &mut stmts);
+    db.batch(stmts).await
+}
+
 fn run_stmts(run: &RunRecord, stmts: &mut Vec<Stmt>) {
     let passed_ms = run.outcome.passed().then_some(run.started_ms);
     stmts.push(Stmt {
