@@ -970,3 +970,37 @@ async fn postgres_going_away_is_counted_and_writing_resumes_when_it_is_back() {
     store.stop().await;
     drop(pg);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_drops_and_counts_without_waiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let artifacts = tempfile::tempdir().unwrap();
+    let store = Store::start(&sqlite(dir.path()), None, artifacts.path()).await;
+    // Far more than the queue holds, at once: the sender never waits for the writer.
+    let sent = 5 * history::write::QUEUE as u64;
+    let started = std::time::Instant::now();
+    for i in 0..sent {
+        store.send(Record::Probe(ProbeRecord {
+            at_ms: 1_790_000_000_000 + i as i64,
+            ..probe("flood", Outcome::Ok, 1.0)
+        }));
+    }
+    let sending = started.elapsed();
+    let metrics = store
+        .wait_metric("shopwatch_history_write_errors_total{reason=\"queue_full\"}")
+        .await;
+    let dropped = metrics
+        .lines()
+        .find(|l| l.starts_with("shopwatch_history_write_errors_total{reason=\"queue_full\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap();
+    // Every record is written or counted as dropped: none is lost silently.
+    store.wait_written(sent - dropped).await;
+    assert_eq!(store.written() + dropped, sent, "{metrics}");
+    assert!(
+        sending < Duration::from_secs(5),
+        "sending {sent} records took {sending:?}"
+    );
+    store.stop().await;
+}

@@ -3,7 +3,7 @@
 
 use super::config::HistoryConfig;
 use super::db::{Db, DbError, Row, Value};
-use super::{bucket_ms, day_of, now_ms, DAY_MS, HOUR_MS};
+use super::{bucket_ms, now_ms, DAY_MS, HOUR_MS};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -390,20 +390,22 @@ impl Reader {
         since_ms: i64,
         period: Period,
     ) -> Result<Vec<StepPercentiles>, DbError> {
+        // Summed per period by the store: a month of hours is many rows, of days few.
+        let period_ms = match period {
+            Period::Hour => HOUR_MS,
+            Period::Day => DAY_MS,
+        };
         let rows = self
             .query(
-                "SELECT step, hour_ms, bucket, steps FROM step_hours WHERE journey = ? AND hour_ms >= ?",
-                vec![journey.into(), super::hour_of(since_ms).into()],
+                "SELECT step, hour_ms - (hour_ms % ?) AS period_start, bucket, CAST(SUM(steps) AS BIGINT) \
+                 FROM step_hours WHERE journey = ? AND hour_ms >= ? GROUP BY step, period_start, bucket",
+                vec![period_ms.into(), journey.into(), super::hour_of(since_ms).into()],
             )
             .await?;
         let mut counts: BTreeMap<(String, i64), BTreeMap<i64, i64>> = BTreeMap::new();
         for row in rows {
-            let start = match period {
-                Period::Hour => row[1].int(),
-                Period::Day => day_of(row[1].int()),
-            };
             *counts
-                .entry((row[0].text(), start))
+                .entry((row[0].text(), row[1].int()))
                 .or_default()
                 .entry(row[2].int())
                 .or_default() += row[3].int();

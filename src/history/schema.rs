@@ -61,7 +61,9 @@ CREATE TABLE run_hours (
 
 /// Version 2: what steps saw (failed requests, console errors, artifacts), step durations per
 /// hour, probe history, alert notifications; the last good run found by an index on
-/// `passed_ms` (its start, for runs that passed), filled for the runs already there.
+/// `passed_ms` (its start, for runs that passed), filled for the runs already there; the
+/// overview's windows read from an index of `run_hours` by hour (covering, so only the last
+/// 30 days' rows are read however long `max_age` keeps them).
 const V2: &str = "
 ALTER TABLE runs ADD COLUMN passed_ms BIGINT;
 UPDATE runs SET passed_ms = started_ms WHERE outcome IN ('ok', 'degraded', 'flaky');
@@ -69,6 +71,7 @@ ALTER TABLE steps ADD COLUMN failed_requests TEXT;
 ALTER TABLE steps ADD COLUMN console_errors TEXT;
 ALTER TABLE steps ADD COLUMN artifacts TEXT;
 CREATE INDEX runs_passed ON runs (journey, passed_ms);
+CREATE INDEX run_hours_by_hour ON run_hours (hour_ms, journey, outcome, runs);
 CREATE TABLE step_hours (
     journey TEXT NOT NULL,
     step TEXT NOT NULL,
@@ -125,8 +128,27 @@ pub const MIGRATIONS: &[Migration] = &[
 
 pub const CURRENT: i64 = 2;
 
-/// Brings the store to [`CURRENT`]; returns the version it was at (0: new).
+/// Brings the store to [`CURRENT`]; returns the version it was at (0: new). Monitors sharing a
+/// PostgreSQL history take turns (an advisory lock), so only one migrates.
 pub async fn migrate(db: &mut Db) -> Result<i64, DbError> {
+    if !db.is_postgres() {
+        return migrate_locked(db).await;
+    }
+    db.script(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+        .await?;
+    let result = migrate_locked(db).await;
+    let unlocked = db
+        .script(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
+        .await;
+    let version = result?;
+    unlocked?;
+    Ok(version)
+}
+
+/// The advisory lock of migrations ("shopwatch" in a few hex digits).
+const MIGRATION_LOCK: i64 = 0x5709_a7c4;
+
+async fn migrate_locked(db: &mut Db) -> Result<i64, DbError> {
     db.script("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_ms BIGINT NOT NULL)")
         .await?;
     let rows = db

@@ -178,7 +178,8 @@ pub struct Writer {
 
 impl Writer {
     pub fn send(&self, record: Record) {
-        if self.tx.try_send(record).is_err() {
+        // Closed: the monitor is stopping and the writer has written what it had.
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(record) {
             self.metrics.record_history_errors("queue_full", 1);
             let mut last = self.last_full_log.lock().unwrap_or_else(|e| e.into_inner());
             if last.is_none_or(|at| at.elapsed() >= LOG_EVERY) {
@@ -296,6 +297,8 @@ struct WriterState {
     /// The last outcome stored per (probe, location): a change is written when it differs.
     probes: HashMap<(String, String), String>,
     last_open_try: Option<Instant>,
+    /// Why the last try to open the store failed.
+    open_error: Option<DbError>,
     logged: HashMap<&'static str, Instant>,
 }
 
@@ -323,19 +326,23 @@ async fn ensure_open<'a>(
             .last_open_try
             .is_some_and(|at| at.elapsed() < REOPEN_EVERY)
         {
-            let status = task.status.lock().unwrap_or_else(|e| e.into_inner());
-            return Err(DbError {
+            // The reason it could not be opened, until it is tried again.
+            return Err(state.open_error.clone().unwrap_or_else(|| DbError {
                 reason: "unavailable",
-                message: status
-                    .error
-                    .clone()
-                    .unwrap_or_else(|| format!("{} is not open", task.config.describe())),
-            });
+                message: format!("{} is not open", task.config.describe()),
+            }));
         }
         state.last_open_try = Some(Instant::now());
-        let mut opened = Db::open(&task.config, task.password.clone()).await?;
-        super::schema::migrate(&mut opened).await?;
-        *db = Some(opened);
+        match super::open(&task.config, task.password.clone()).await {
+            Ok(opened) => {
+                state.open_error = None;
+                *db = Some(opened);
+            }
+            Err(e) => {
+                state.open_error = Some(e.clone());
+                return Err(e);
+            }
+        }
     }
     Ok(db.as_mut().expect("opened"))
 }
