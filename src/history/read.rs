@@ -390,18 +390,15 @@ impl Reader {
         since_ms: i64,
         period: Period,
     ) -> Result<Vec<StepPercentiles>, DbError> {
-        // Summed per period by the store: a month of hours is many rows, of days few.
-        let period_ms = match period {
-            Period::Hour => HOUR_MS,
-            Period::Day => DAY_MS,
+        let sql = match period {
+            Period::Hour => "SELECT step, hour_ms, bucket, steps FROM step_hours WHERE journey = ? AND hour_ms >= ?",
+            Period::Day => "SELECT step, day_ms, bucket, steps FROM step_days WHERE journey = ? AND day_ms >= ?",
         };
-        let rows = self
-            .query(
-                "SELECT step, hour_ms - (hour_ms % ?) AS period_start, bucket, CAST(SUM(steps) AS BIGINT) \
-                 FROM step_hours WHERE journey = ? AND hour_ms >= ? GROUP BY step, period_start, bucket",
-                vec![period_ms.into(), journey.into(), super::hour_of(since_ms).into()],
-            )
-            .await?;
+        let since = match period {
+            Period::Hour => super::hour_of(since_ms),
+            Period::Day => super::day_of(since_ms),
+        };
+        let rows = self.query(sql, vec![journey.into(), since.into()]).await?;
         let mut counts: BTreeMap<(String, i64), BTreeMap<i64, i64>> = BTreeMap::new();
         for row in rows {
             *counts

@@ -1,4 +1,5 @@
-//! `history.max_age`: runs older go with their steps, the aggregates of their hours, probe
+//! `history.max_age`: runs older go with their steps, the aggregates of their hours and days
+//! (a day partly kept stays whole), probe
 //! results and notifications of that time, and the artifacts directories the runs point to.
 //! The rows go first, then the directories: a directory that cannot be deleted is left to the
 //! artifacts' own retention, and nothing in the store points to a deleted file.
@@ -56,6 +57,10 @@ pub async fn prune(
         stmt("DELETE FROM runs WHERE started_ms < ?", cutoff),
         stmt("DELETE FROM run_hours WHERE hour_ms < ?", hour),
         stmt("DELETE FROM step_hours WHERE hour_ms < ?", hour),
+        stmt(
+            "DELETE FROM step_days WHERE day_ms < ?",
+            super::day_of(cutoff),
+        ),
         stmt("DELETE FROM probe_minutes WHERE minute_ms < ?", cutoff),
         stmt("DELETE FROM probe_changes WHERE at_ms < ?", cutoff),
         stmt("DELETE FROM notifications WHERE at_ms < ?", cutoff),

@@ -470,7 +470,7 @@ fn run_stmts(run: &RunRecord, stmts: &mut Vec<Stmt>) {
     });
     // The whole run's time, as a step without a name: the overview's percentiles.
     if run.outcome.passed() {
-        stmts.push(step_hour(
+        stmts.extend(step_hour(
             &run.journey,
             "",
             hour_of(run.started_ms),
@@ -498,7 +498,7 @@ fn run_stmts(run: &RunRecord, stmts: &mut Vec<Stmt>) {
             ],
         });
         if let (StepOutcome::Ok | StepOutcome::Slow, Some(ms)) = (step.outcome, step.duration_ms) {
-            stmts.push(step_hour(
+            stmts.extend(step_hour(
                 &run.journey,
                 &step.name,
                 hour_of(run.started_ms),
@@ -509,18 +509,28 @@ fn run_stmts(run: &RunRecord, stmts: &mut Vec<Stmt>) {
     }
 }
 
-fn step_hour(journey: &str, step: &str, hour_ms: i64, bucket: i64, steps: i64) -> Stmt {
-    Stmt {
-        sql: "INSERT INTO step_hours (journey, step, hour_ms, bucket, steps) VALUES (?, ?, ?, ?, ?) \
-              ON CONFLICT (journey, step, hour_ms, bucket) DO UPDATE SET steps = step_hours.steps + excluded.steps",
-        params: vec![
+fn step_hour(journey: &str, step: &str, hour_ms: i64, bucket: i64, steps: i64) -> [Stmt; 2] {
+    let params = |at: i64| {
+        vec![
             journey.into(),
             step.into(),
-            hour_ms.into(),
+            at.into(),
             bucket.into(),
             steps.into(),
-        ],
-    }
+        ]
+    };
+    [
+        Stmt {
+            sql: "INSERT INTO step_hours (journey, step, hour_ms, bucket, steps) VALUES (?, ?, ?, ?, ?) \
+                  ON CONFLICT (journey, step, hour_ms, bucket) DO UPDATE SET steps = step_hours.steps + excluded.steps",
+            params: params(hour_ms),
+        },
+        Stmt {
+            sql: "INSERT INTO step_days (journey, step, day_ms, bucket, steps) VALUES (?, ?, ?, ?, ?) \
+                  ON CONFLICT (journey, step, day_ms, bucket) DO UPDATE SET steps = step_days.steps + excluded.steps",
+            params: params(super::day_of(hour_ms)),
+        },
+    ]
 }
 
 /// Fills `step_hours` from the runs and steps of a store migrated from version 1, in one
@@ -552,7 +562,7 @@ pub(super) async fn backfill_step_hours(db: &mut Db) -> Result<(), DbError> {
     }
     let stmts = counts
         .into_iter()
-        .map(|((journey, step, hour, bucket), n)| step_hour(&journey, &step, hour, bucket, n))
+        .flat_map(|((journey, step, hour, bucket), n)| step_hour(&journey, &step, hour, bucket, n))
         .collect();
     db.batch(stmts).await
 }
