@@ -294,7 +294,16 @@ async fn artifacts_stay_inside_and_are_served_without_following_links() {
         .filter(|name| name != "shopwatch-alerts.json")
         .collect();
     beside.sort();
-    assert_eq!(beside, ["artifacts", "journey.yaml", "shopwatch.yaml"]);
+    // `shopwatch-state`: the run history's directory, beside the configuration by default.
+    assert_eq!(
+        beside,
+        [
+            "artifacts",
+            "journey.yaml",
+            "shopwatch-state",
+            "shopwatch.yaml"
+        ]
+    );
 
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))

@@ -112,9 +112,11 @@ async fn the_api_lists_runs_over_a_restart_behind_auth_and_without_secrets() {
     assert_eq!(status, 401);
     let (status, _) = get(&format!("{base}/api/v1/runs"), Some("not-the-token-at-all")).await;
     assert_eq!(status, 401);
-    // What is not the API stays open.
+    // What is not the API stays open, and what is not served a 404.
     let (status, _) = get(&format!("{base}/healthz"), None).await;
     assert_eq!(status, 200);
+    let (status, _) = get(&format!("{base}/no-such-page"), None).await;
+    assert_eq!(status, 404);
 
     // The run: its failing step, with the reason (the secret in the URL redacted).
     let run = api(&base, &format!("/api/v1/runs/{}", earlier[0])).await;

@@ -44,7 +44,8 @@ pub fn routes(state: ApiState) -> Router {
         .route("/api/v1/notifications", get(notifications))
         .route("/api/v1/status", get(status))
         .route("/api/v1/{*rest}", get(not_found))
-        .layer(middleware::from_fn_with_state(state.clone(), guard))
+        // Only to these routes: a path the monitor does not serve stays a 404 for anyone.
+        .route_layer(middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)
 }
 
