@@ -16,6 +16,7 @@ use crate::alert::sink::{Sink, SinkSecretError};
 use crate::alert::Alerting;
 use crate::artifacts;
 use crate::config::monitor::{load_monitor, MonitorConfig};
+use crate::history::{self, History, ProbeRecord, Record, RunRecord};
 use crate::journey::model::{Action, Journey};
 use crate::journey::outcome::{Outcome, RunReport, StepOutcome};
 use crate::journey::runner::panicked_run;
@@ -56,6 +57,8 @@ pub enum DaemonError {
     Secret(#[from] SecretError),
     #[error("{0}")]
     SinkSecret(#[from] SinkSecretError),
+    #[error("{0}")]
+    Access(String),
     #[error("internal error while loading the configuration: {0}")]
     Internal(String),
     #[error("cannot listen on {addr}: {source}")]
@@ -88,8 +91,12 @@ struct Loaded {
     config: MonitorConfig,
     journeys: Vec<Arc<Armed>>,
     sinks: Vec<Arc<Sink>>,
-    /// Every secret of the journeys and sinks.
+    /// Every secret of the journeys, sinks, history and `ui.auth`.
     redactor: Redactor,
+    /// Who may read the API (its secrets read).
+    access: crate::ui::auth::Access,
+    /// The PostgreSQL history's password, read from its secret.
+    history_password: Option<String>,
 }
 
 fn load(file: &Path) -> Result<Loaded, DaemonError> {
@@ -117,6 +124,22 @@ fn load(file: &Path) -> Result<Loaded, DaemonError> {
             all_secrets.add(&secret);
         }
     }
+    let (access, auth_secrets) =
+        crate::ui::auth::Access::resolve(&config.auth).map_err(DaemonError::Access)?;
+    all_secrets.extend(&auth_secrets);
+    let history_password = match &config.history.target {
+        history::config::Target::Postgres {
+            password: Some(crate::secret::Var::Secret(source)),
+            ..
+        } => {
+            let password = crate::secret::read_secret(source).map_err(|e| {
+                DaemonError::Access(format!("history.password: cannot read the secret: {e}"))
+            })?;
+            all_secrets.add(&password);
+            Some(password)
+        }
+        _ => None,
+    };
     for journey in &config.journeys {
         let (values, redactor) = secrets::resolve_vars(journey)?;
         all_secrets.extend(&redactor);
@@ -137,6 +160,8 @@ fn load(file: &Path) -> Result<Loaded, DaemonError> {
         journeys,
         sinks,
         redactor: all_secrets,
+        access,
+        history_password,
     })
 }
 
@@ -155,6 +180,12 @@ struct Shared {
     health: Arc<Mutex<Health>>,
     /// Local drivers kept between runs, across reloads too.
     drivers: Arc<DriverPool>,
+    /// Where finished runs, probe results and notifications are kept.
+    history: History,
+    /// The artifacts directory taken at start (history keeps paths relative to it).
+    artifacts_dir: PathBuf,
+    /// The journeys of the running configuration, for the API.
+    journey_names: Arc<Mutex<Vec<String>>>,
 }
 
 impl Shared {
@@ -189,7 +220,7 @@ pub async fn run(
     mut control: Control,
     logs: LogRedaction,
 ) -> Result<(), DaemonError> {
-    let loaded = load(&file)?;
+    let mut loaded = load(&file)?;
     claim_artifacts(&loaded.config)?;
     logs.learn(&loaded.redactor);
     let listen = loaded.config.listen;
@@ -205,6 +236,28 @@ pub async fn run(
         loaded.config.metrics.clone(),
         loaded.config.location.clone(),
     ));
+    let stop_history = CancellationToken::new();
+    let (history, history_writer) = History::start(
+        loaded.config.history.clone(),
+        loaded.history_password.clone(),
+        loaded.config.location.clone(),
+        metrics.clone(),
+        loaded.config.artifacts.dir.clone(),
+        stop_history.clone(),
+    )
+    .await;
+    let journey_names: Arc<Mutex<Vec<String>>> = Arc::default();
+    let api = history::api::routes(history::api::ApiState {
+        history: history.clone(),
+        access: Arc::new(std::mem::replace(
+            &mut loaded.access,
+            crate::ui::auth::Access::resolve(&Default::default())
+                .expect("an unset auth reads no secret")
+                .0,
+        )),
+        journeys: journey_names.clone(),
+        redaction: logs.clone(),
+    });
     let health = Arc::new(Mutex::new(Health {
         config: file.display().to_string(),
         last_reload_ok: true,
@@ -220,7 +273,25 @@ pub async fn run(
         listen,
         health: health.clone(),
         drivers: Arc::default(),
+        history,
+        artifacts_dir: loaded.config.artifacts.dir.clone(),
+        journey_names,
     });
+    {
+        let writer = shared.history.writer.clone();
+        let location = shared.history.location.clone();
+        shared.alerting.on_delivery(Arc::new(move |d| {
+            writer.send(Record::Notification(history::NotificationRecord {
+                at_ms: d.at_ms,
+                alert: d.alert,
+                event: d.event.to_string(),
+                sink: d.sink,
+                location: location.clone(),
+                result: d.result.as_str().to_string(),
+                error: d.error,
+            }));
+        }));
+    }
     let stop_serving = CancellationToken::new();
     let (reload_over_http, mut http_reloads) = mpsc::channel(4);
     let server = tokio::spawn(server::serve(
@@ -229,6 +300,7 @@ pub async fn run(
         health.clone(),
         loaded.config.artifacts.dir.clone(),
         reload_over_http,
+        api,
         stop_serving.clone(),
     ));
     tracing::info!(
@@ -241,6 +313,10 @@ pub async fn run(
     // What a reload cannot change (not a copy of the whole configuration: with 1,000 probes
     // that is half a megabyte).
     let mut current = (loaded.config.listen, loaded.config.location.clone());
+    let history_at_start = (
+        loaded.config.history.describe(),
+        loaded.config.history.max_age,
+    );
     // The directory taken at start is the one served; runs stay there.
     let artifacts_dir = loaded.config.artifacts.dir.clone();
     let mut generation = start(&shared, loaded, &mut tasks, &health);
@@ -278,6 +354,15 @@ pub async fn run(
                 if loaded.config.listen != current.0 || loaded.config.location != current.1 {
                     tracing::warn!(
                         "reload: `listen` and `location` changes take effect after a restart"
+                    );
+                }
+                if (
+                    loaded.config.history.describe(),
+                    loaded.config.history.max_age,
+                ) != history_at_start
+                {
+                    tracing::warn!(
+                        "reload: `history` and `state_dir` changes take effect after a restart"
                     );
                 }
                 if loaded.config.artifacts.dir != artifacts_dir {
@@ -339,6 +424,14 @@ pub async fn run(
     shared.alerting.flush(FLUSH_GRACE).await;
     stop_alerting.cancel();
     let _ = alerting.await;
+    // What is queued is written before the end (bounded: a store that hangs is left).
+    stop_history.cancel();
+    if tokio::time::timeout(FLUSH_GRACE, history_writer)
+        .await
+        .is_err()
+    {
+        tracing::warn!("history: the last records were not written in time");
+    }
     stop_serving.cancel();
     let _ = server.await;
     tracing::info!("stopped");
@@ -378,6 +471,17 @@ fn webdriver_need(
     })
 }
 
+/// `dir` under `root`, `/`-separated, as the history keeps artifact paths.
+fn relative(root: &Path, dir: &Path) -> Option<String> {
+    let rel = dir.strip_prefix(root).ok()?;
+    Some(
+        rel.components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/"),
+    )
+}
+
 async fn drain(tasks: &mut JoinSet<()>) {
     while tasks.join_next().await.is_some() {}
 }
@@ -394,12 +498,17 @@ fn start(
         journeys,
         sinks,
         redactor,
+        ..
     } = loaded;
     let stop = CancellationToken::new();
     let names: Vec<&str> = journeys.iter().map(|a| a.journey.name.as_str()).collect();
     let probe_names: Vec<&str> = config.probes.iter().map(ProbeConfig::name).collect();
     shared.metrics.set_config(config.metrics.clone());
     shared.metrics.set_configured(&names, &probe_names);
+    *shared
+        .journey_names
+        .lock()
+        .unwrap_or_else(|e| e.into_inner()) = names.iter().map(|n| n.to_string()).collect();
     shared.sessions.resize(config.max_sessions);
     shared.alerting.configure(Setup {
         monitor_url: monitor_url(&config, shared.listen),
@@ -444,13 +553,25 @@ fn start(
             |_| {},
             |_| {
                 let (artifacts, metrics) = (artifacts.clone(), shared2.metrics.clone());
+                let shared2 = shared2.clone();
                 async move {
                     let swept = tokio::task::spawn_blocking(move || {
                         artifacts::retention::sweep(&artifacts, SystemTime::now())
                     })
                     .await;
                     match swept {
-                        Ok(Ok(usage)) => metrics.set_artifacts(usage.files, usage.bytes),
+                        Ok(Ok(usage)) => {
+                            metrics.set_artifacts(usage.files, usage.bytes);
+                            if !usage.removed.is_empty() {
+                                shared2.history.writer.send(Record::ArtifactsGone(
+                                    usage
+                                        .removed
+                                        .iter()
+                                        .filter_map(|dir| relative(&shared2.artifacts_dir, dir))
+                                        .collect(),
+                                ));
+                            }
+                        }
                         Ok(Err(e)) => {
                             tracing::error!("artifacts retention: {e}");
                             metrics.record_monitor_error("artifacts");
@@ -570,11 +691,19 @@ impl Shared {
         match finished {
             Finished::Journey(report) => {
                 log_run(report);
-                self.metrics.record_run(report);
                 // Each logged where it failed; the run's outcome is the shop's, as it was.
+                // Counted before the run, so a scrape that sees the run sees them too.
                 for _ in 0..report.artifact_errors {
                     self.metrics.record_monitor_error("artifacts");
                 }
+                self.metrics.record_run(report);
+                self.history
+                    .writer
+                    .send(Record::Run(Box::new(RunRecord::from_report(
+                        report,
+                        &self.history.location,
+                        &self.artifacts_dir,
+                    ))));
                 // A run cut short by shutdown says nothing about the shop or the monitor's
                 // health.
                 if !self.hurry.is_cancelled() {
@@ -592,6 +721,13 @@ impl Shared {
                         .record_monitor_error(if panicked { "panic" } else { "probe" });
                 }
                 self.metrics.record_probe(probe, result);
+                self.history
+                    .writer
+                    .send(Record::Probe(ProbeRecord::from_result(
+                        probe.name(),
+                        &self.history.location,
+                        result,
+                    )));
                 self.alerting.observe_probe(probe, result);
             }
         }

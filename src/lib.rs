@@ -20,6 +20,11 @@
 //! - `config`: the monitor configuration (`shopwatch.yaml`), composed of the sections below.
 //! - `server`: `/metrics`, `/healthz`, `/-/healthy`, `/-/ready`, `/-/reload`, `/artifacts/`;
 //!   `listener`: its accept loop, bounded in connections and time.
+//! - `history`: the run history (SQLite or PostgreSQL): its section and `state_dir`, schema
+//!   and migrations, the writer behind a bounded queue, the read queries, retention, the JSON
+//!   API.
+//! - `ui`: the `ui:` section and who may read the API (basic auth with an argon2 hash, a
+//!   bearer token, or `auth: none`).
 //! - `alert`: alerting's section (`config`), observations of runs (pure), the alert state
 //!   machine, the engine, the outbox and its delivery with retries, notifications, and `sink`:
 //!   one file per sink kind.
@@ -53,6 +58,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod error_chain;
+pub mod history;
 pub mod journey;
 pub mod listener;
 pub mod logging;
@@ -65,5 +71,6 @@ pub mod rules;
 pub mod schedule;
 pub mod secret;
 pub mod server;
+pub mod ui;
 pub mod webdriver;
 pub mod yaml;

@@ -1,7 +1,8 @@
 //! The monitor's HTTP endpoints: `/metrics` (Prometheus text format), `/healthz`,
-//! `/artifacts/...`, an index at `/`, and Prometheus' lifecycle endpoints: `/-/healthy`
-//! (the process answers), `/-/ready` (a configuration runs and it is not stopping) and
-//! `POST /-/reload` (as SIGHUP, answering whether the new configuration applied).
+//! `/artifacts/...`, the history's `/api/v1/...` (its own router, behind `ui.auth`), an index at
+//! `/`, and Prometheus' lifecycle endpoints: `/-/healthy` (the process answers), `/-/ready` (a
+//! configuration runs and it is not stopping) and `POST /-/reload` (as SIGHUP, answering whether
+//! the new configuration applied).
 
 use crate::artifacts;
 use crate::listener::Limits;
@@ -59,6 +60,7 @@ pub async fn serve(
     health: Arc<std::sync::Mutex<Health>>,
     artifacts: PathBuf,
     reload: mpsc::Sender<ReloadReply>,
+    api: Router,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let app = Router::new()
@@ -76,7 +78,8 @@ pub async fn serve(
             artifacts: Arc::new(artifacts),
             reload,
             http: reqwest::Client::new(),
-        });
+        })
+        .merge(api);
     crate::listener::serve(listener, app, Limits::for_this_process(), shutdown).await;
     Ok(())
 }
@@ -200,7 +203,8 @@ async fn index() -> impl IntoResponse {
             "</h1><ul><li><a href=\"/metrics\">/metrics</a>: Prometheus metrics</li>",
             "<li><a href=\"/healthz\">/healthz</a>: health</li>",
             "<li><a href=\"/-/healthy\">/-/healthy</a>, <a href=\"/-/ready\">/-/ready</a>: ",
-            "liveness and readiness; <code>POST /-/reload</code>: reload the configuration</li></ul>"
+            "liveness and readiness; <code>POST /-/reload</code>: reload the configuration</li>",
+            "<li><a href=\"/api/v1/journeys\">/api/v1/</a>: run history (JSON)</li></ul>"
         ),
     )
 }

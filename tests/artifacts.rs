@@ -273,7 +273,16 @@ async fn artifacts_stay_inside_and_are_served_without_following_links() {
         .filter(|name| name != "shopwatch-alerts.json")
         .collect();
     beside.sort();
-    assert_eq!(beside, ["artifacts", "journey.yaml", "shopwatch.yaml"]);
+    // `shopwatch-state`: the run history's directory, beside the configuration by default.
+    assert_eq!(
+        beside,
+        [
+            "artifacts",
+            "journey.yaml",
+            "shopwatch-state",
+            "shopwatch.yaml"
+        ]
+    );
 
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
@@ -485,6 +494,7 @@ async fn the_server_follows_no_link_out_of_the_artifacts_directory() {
         Default::default(),
         dir.path().to_path_buf(),
         tokio::sync::mpsc::channel(1).0,
+        axum::Router::new(),
         stop.clone(),
     ));
     let client = reqwest::Client::builder()

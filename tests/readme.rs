@@ -44,7 +44,7 @@ fn every_configuration_key_is_in_the_readme() {
     // The keys, read from the structs that parse them: a key added to the code and not to the
     // README fails here.
     use shopwatch::yaml::fields::struct_fields;
-    let nested: [(&str, &[&str]); 4] = [
+    let nested: [(&str, &[&str]); 6] = [
         (
             "webdriver",
             struct_fields::<shopwatch::config::monitor::WebDriverFile>(),
@@ -61,6 +61,11 @@ fn every_configuration_key_is_in_the_readme() {
             "alerting",
             struct_fields::<shopwatch::alert::config::AlertingFile>(),
         ),
+        (
+            "history",
+            struct_fields::<shopwatch::history::config::HistoryFile>(),
+        ),
+        ("ui", struct_fields::<shopwatch::ui::config::UiFile>()),
     ];
     let mut keys: Vec<String> = Vec::new();
     for key in struct_fields::<shopwatch::config::monitor::MonitorFile>() {

@@ -71,7 +71,25 @@ pub(super) struct Inner {
     pub(super) queued: watch::Sender<u64>,
     /// Bumped when the setup (the sinks) changes: restarts the workers.
     setup_changed: watch::Sender<u64>,
+    /// Told of every delivery attempt's result (the run history keeps them).
+    on_delivery: Mutex<Option<DeliveryHook>>,
 }
+
+/// What became of one attempt to send a notification.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    pub at_ms: i64,
+    /// The alert's key.
+    pub alert: String,
+    pub event: &'static str,
+    pub sink: String,
+    pub result: NotificationResult,
+    /// Why it failed, redacted.
+    pub error: Option<String>,
+}
+
+/// Called with every [`Delivered`]; must not block.
+pub type DeliveryHook = Arc<dyn Fn(Delivered) + Send + Sync>;
 
 /// Wall-clock milliseconds from tokio's clock: paused time moves it too.
 struct Clock {
@@ -119,6 +137,15 @@ struct Record {
 }
 
 impl Alerting {
+    /// Tells `hook` of every delivery attempt from now on.
+    pub fn on_delivery(&self, hook: DeliveryHook) {
+        *self
+            .inner
+            .on_delivery
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(hook);
+    }
+
     /// Alerting with nothing configured yet; [`Alerting::configure`] gives it its setup.
     pub fn new(metrics: Arc<Metrics>) -> Alerting {
         metrics.set_alert_kinds(
@@ -139,6 +166,7 @@ impl Alerting {
                 metrics,
                 queued: watch::channel(0).0,
                 setup_changed: watch::channel(0).0,
+                on_delivery: Mutex::new(None),
             }),
         }
     }
@@ -485,6 +513,33 @@ impl Inner {
     }
 }
 
+impl Inner {
+    /// Tells the delivery hook, if any.
+    fn delivered(
+        &self,
+        n: &Notification,
+        sink: &str,
+        result: NotificationResult,
+        error: Option<String>,
+    ) {
+        let hook = self
+            .on_delivery
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(hook) = hook {
+            hook(Delivered {
+                at_ms: self.clock.now_ms(),
+                alert: n.key.clone(),
+                event: n.event.as_str(),
+                sink: sink.to_string(),
+                result,
+                error,
+            });
+        }
+    }
+}
+
 impl Outbox for Inner {
     /// The first pending notification of `sink`.
     fn head(&self, sink: &str) -> Option<Pending> {
@@ -516,6 +571,7 @@ impl Outbox for Inner {
                 );
                 self.metrics
                     .record_notification(sink, NotificationResult::Sent);
+                self.delivered(&done.notification, sink, NotificationResult::Sent, None);
             }
             Err(e) if e.permanent => {
                 let done = queue.pop_front().expect("front");
@@ -528,6 +584,13 @@ impl Outbox for Inner {
                 );
                 self.metrics
                     .record_notification(sink, NotificationResult::Rejected);
+                let error = e.shown(&setup.redactor);
+                self.delivered(
+                    &done.notification,
+                    sink,
+                    NotificationResult::Rejected,
+                    Some(error),
+                );
             }
             Err(e) => {
                 let head = queue.front_mut().expect("front");
@@ -545,6 +608,8 @@ impl Outbox for Inner {
                 );
                 self.metrics
                     .record_notification(sink, NotificationResult::Failed);
+                let (n, error) = (head.notification.clone(), e.shown(&setup.redactor));
+                self.delivered(&n, sink, NotificationResult::Failed, Some(error));
             }
         }
         let length = queue.len();

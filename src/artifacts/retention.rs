@@ -8,12 +8,14 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 /// What is on disk after a sweep.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Usage {
     pub files: u64,
     pub bytes: u64,
     /// Run directories deleted by this sweep.
     pub removed_runs: u64,
+    /// Which (the run history forgets their artifacts).
+    pub removed: Vec<PathBuf>,
 }
 
 struct Run {
@@ -59,6 +61,7 @@ pub fn sweep(config: &ArtifactsConfig, now: SystemTime) -> std::io::Result<Usage
         files: runs.iter().map(|r| r.files).sum(),
         bytes: runs.iter().map(|r| r.bytes).sum(),
         removed_runs: 0,
+        removed: Vec::new(),
     };
     for run in runs {
         let age = now.duration_since(run.modified).unwrap_or(Duration::ZERO);
@@ -89,6 +92,7 @@ pub fn sweep(config: &ArtifactsConfig, now: SystemTime) -> std::io::Result<Usage
         usage.files -= run.files;
         usage.bytes -= run.bytes;
         usage.removed_runs += 1;
+        usage.removed.push(run.dir);
     }
     Ok(usage)
 }
@@ -155,7 +159,8 @@ mod tests {
             Usage {
                 files: 6,
                 bytes: 3018,
-                removed_runs: 0
+                removed_runs: 0,
+                removed: vec![],
             }
         );
 
@@ -167,15 +172,24 @@ mod tests {
         let usage = sweep(&small, now).unwrap();
         assert_eq!(usage.removed_runs, 1);
         assert_eq!(usage.bytes, 2012);
+        // The runs were made within the same instant: which is oldest is the file system's.
+        let mut left: Vec<PathBuf> = ["checkout/run-1", "checkout/run-2", "search/run-3"]
+            .iter()
+            .map(|run| root.path().join(run))
+            .filter(|dir| !usage.removed.contains(dir))
+            .collect();
+        left.sort();
 
         // Two hours later, everything is past max_age.
-        let usage = sweep(&config, now + Duration::from_secs(7200)).unwrap();
+        let mut usage = sweep(&config, now + Duration::from_secs(7200)).unwrap();
+        usage.removed.sort();
         assert_eq!(
             usage,
             Usage {
                 files: 0,
                 bytes: 0,
-                removed_runs: 2
+                removed_runs: 2,
+                removed: left,
             }
         );
         assert!(root.path().join("checkout").exists(), "journey dirs stay");
@@ -212,7 +226,8 @@ mod tests {
             Usage {
                 files: 0,
                 bytes: 0,
-                removed_runs: 1
+                removed_runs: 1,
+                removed: vec![root.path().join("checkout/run-1")],
             }
         );
         assert!(!root.path().join("checkout/run-1").exists());

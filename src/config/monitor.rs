@@ -10,12 +10,15 @@ use crate::alert::config::AlertingFile;
 use crate::alert::AlertingConfig;
 use crate::artifacts::config::ArtifactsFile;
 pub use crate::artifacts::ArtifactsConfig;
+use crate::history::config::HistoryFile;
+use crate::history::HistoryConfig;
 use crate::journey::model::Journey;
 use crate::metrics::config::MetricsFile;
 use crate::metrics::MetricsConfig;
 use crate::probe::config::{probe_structure_diagnostic, validate_probes};
 use crate::probe::ProbeConfig;
 use crate::probe::ProbeFile;
+use crate::ui::config::{AuthConfig, UiFile};
 use crate::webdriver::Endpoint;
 use crate::yaml::check::{Checker, Configured};
 use crate::yaml::diagnostic::{Diagnostic, Diagnostics};
@@ -51,6 +54,10 @@ pub struct MonitorConfig {
     pub probes: Vec<ProbeConfig>,
     /// `None`: no alerts are sent (alert from Prometheus with `shopwatch rules` instead).
     pub alerting: Option<AlertingConfig>,
+    /// The run history (and `state_dir`, where its file is by default).
+    pub history: HistoryConfig,
+    /// Who may read the API.
+    pub auth: AuthConfig,
 }
 
 /// The file as written.
@@ -69,6 +76,9 @@ pub struct MonitorFile {
     #[serde(default)]
     pub probes: Vec<ProbeFile>,
     pub alerting: Option<AlertingFile>,
+    pub state_dir: Option<String>,
+    pub history: Option<HistoryFile>,
+    pub ui: Option<UiFile>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -263,6 +273,12 @@ fn structure_hint(error: &StructureError) -> Option<&'static str> {
         "artifacts.max_size" => crate::artifacts::config::SIZE_HINT,
         "metrics" => "`metrics` is a map with `window`, `step_buckets` and `journey_buckets`",
         "metrics.window" => "a duration, e.g. `window: 1h`",
+        "state_dir" => "a directory path, e.g. `state_dir: /var/lib/shopwatch`",
+        "history" => "`history` is a map with `url`, `password` and `max_age`, e.g. `history: {max_age: 90d}`",
+        "history.url" => crate::history::config::URL_HINT,
+        "history.max_age" => "a duration, e.g. `max_age: 90d`",
+        "ui" => "`ui` is a map with `auth`, e.g. `ui: {auth: none}`",
+        "ui.auth" => crate::ui::config::AUTH_HINT,
         "metrics.step_buckets" | "metrics.step_buckets[]" | "metrics.journey_buckets"
         | "metrics.journey_buckets[]" => crate::metrics::config::BUCKETS_HINT,
         _ => return None,
@@ -444,6 +460,9 @@ fn validate(
     let artifacts = crate::artifacts::config::check(&mut c, &dir, raw.artifacts.as_ref());
     let artifacts_at = crate::artifacts::config::artifacts_location(index);
     let metrics = crate::metrics::config::check(&mut c, raw.metrics.as_ref());
+    let history =
+        crate::history::config::check(&mut c, &dir, raw.state_dir.as_deref(), raw.history.as_ref());
+    let auth = crate::ui::config::check(&mut c, raw.ui.as_ref());
     let journey_names: Vec<String> = journeys.iter().map(|j| j.name.clone()).collect();
     let probe_names: Vec<String> = raw.probes.iter().map(|p| p.name().to_string()).collect();
     let alerting = raw.alerting.as_ref().map(|a| {
@@ -479,6 +498,8 @@ fn validate(
         metrics,
         probes,
         alerting,
+        history,
+        auth,
     })
 }
 

@@ -85,6 +85,21 @@ pub const SKIPPED_RUNS: &str = "shopwatch_skipped_runs_total";
 pub const SESSION_START: &str = "shopwatch_webdriver_session_start_seconds";
 /// Counter `{kind}`: failures of the monitor itself (`webdriver`, `session`, ...).
 pub const MONITOR_ERRORS: &str = "shopwatch_monitor_errors_total";
+/// Counter `{reason}`: history records (runs, probe results, notifications) not written:
+/// `queue_full` (the writer fell behind), `unavailable` (cannot open or reach the store),
+/// `corrupt`, `full` (disk or size limit), `readonly`, `query`. Exported once the history is on.
+pub const HISTORY_WRITE_ERRORS: &str = "shopwatch_history_write_errors_total";
+/// Counter: history records written.
+pub const HISTORY_WRITES: &str = "shopwatch_history_writes_total";
+/// The `reason`s of [`HISTORY_WRITE_ERRORS`], each exported from 0.
+pub const HISTORY_ERROR_REASONS: [&str; 6] = [
+    "queue_full",
+    "unavailable",
+    "corrupt",
+    "full",
+    "readonly",
+    "query",
+];
 /// Gauge: files in the artifacts directory.
 pub const ARTIFACTS_FILES: &str = "shopwatch_artifacts_files";
 /// Gauge: bytes in the artifacts directory.
@@ -374,6 +389,8 @@ struct State {
     journeys: BTreeMap<String, JourneyState>,
     probes: BTreeMap<String, ProbeState>,
     monitor_errors: BTreeMap<String, u64>,
+    /// Records written, and not written by reason; `None` until the history is on.
+    history: Option<(u64, BTreeMap<String, u64>)>,
     /// (files, bytes)
     artifacts: Option<(u64, u64)>,
     /// (active, waiting)
@@ -460,6 +477,7 @@ impl Metrics {
                 journeys: BTreeMap::new(),
                 probes: BTreeMap::new(),
                 monitor_errors,
+                history: None,
                 artifacts: None,
                 sessions: (0, 0),
                 // The configuration was loaded just before, as Prometheus has it at start.
@@ -660,6 +678,35 @@ impl Metrics {
     /// `browser_crashed`, `artifacts`, `config_reload`, `probe`.
     pub fn record_monitor_error(&self, kind: &str) {
         count_monitor_error(&mut self.state().monitor_errors, kind);
+    }
+
+    /// Exports the history's counters (from 0).
+    pub fn enable_history(&self) {
+        let mut state = self.state();
+        if state.history.is_none() {
+            let reasons = HISTORY_ERROR_REASONS
+                .iter()
+                .map(|r| (r.to_string(), 0))
+                .collect();
+            state.history = Some((0, reasons));
+        }
+    }
+
+    /// Counts history records written.
+    pub fn record_history_writes(&self, n: u64) {
+        if let Some((written, _)) = &mut self.state().history {
+            *written += n;
+        }
+    }
+
+    /// Counts `n` history records not written, by reason (see [`HISTORY_WRITE_ERRORS`]); each
+    /// batch lost is a monitor error `history` too.
+    pub fn record_history_errors(&self, reason: &str, n: u64) {
+        let mut state = self.state();
+        if let Some((_, errors)) = &mut state.history {
+            *errors.entry(reason.to_string()).or_default() += n;
+        }
+        count_monitor_error(&mut state.monitor_errors, "history");
     }
 
     /// Sets the size of the artifacts directory (absent until first set).

@@ -439,6 +439,25 @@ fn global(t: &mut Text, state: &State) {
         },
     );
 
+    if let Some((written, errors)) = &state.history {
+        t.family(
+            HISTORY_WRITES,
+            "History records (runs, probe results, notifications) written.",
+            COUNTER,
+            |t| t.line(HISTORY_WRITES, &[], *written),
+        );
+        t.family(
+            HISTORY_WRITE_ERRORS,
+            "History records not written, by reason; runs, metrics and alerts go on.",
+            COUNTER,
+            |t| {
+                for (reason, n) in errors {
+                    t.line(HISTORY_WRITE_ERRORS, &[("reason", reason)], *n);
+                }
+            },
+        );
+    }
+
     if let Some((files, bytes)) = state.artifacts {
         t.family(
             ARTIFACTS_FILES,

@@ -162,6 +162,14 @@ impl LogRedaction {
             .unwrap_or_else(|e| e.into_inner())
             .extend(redactor);
     }
+
+    /// `text` without any secret learnt so far (API answers go through this too).
+    pub fn redact(&self, text: &str) -> String {
+        self.0
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .redact(text)
+    }
 }
 
 impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogRedaction {
