@@ -28,7 +28,7 @@ pub struct DnsProbe {
     pub rcodes: Vec<ResponseCode>,
     /// Answer records of the asked type, at least; default 1 when only NOERROR passes.
     pub min_answers: u32,
-    /// Each must be among the answers (as [`dns_query::normalize`]d text).
+    /// Each must be among the answers (compared as zone-file text, without case and trailing dots).
     pub answers_contain: Vec<String>,
     /// The answers must be exactly these, in any order.
     pub answers_equal: Option<Vec<String>>,
@@ -192,7 +192,7 @@ pub struct DnsProbeFile {
     pub transport: Option<String>,
     /// Ask the server to recurse; default true (false for an authoritative server).
     pub recursion: Option<bool>,
-    /// Response codes that pass; default [NOERROR].
+    /// Response codes that pass; default `[NOERROR]`.
     pub rcodes: Option<Vec<String>>,
     pub min_answers: Option<u32>,
     #[serde(default)]
