@@ -613,7 +613,7 @@ fn bad_dnsbl_settings_are_located() {
 /// a failing one's reason is in the log.
 #[tokio::test]
 async fn the_monitor_runs_the_dns_kinds_and_serves_their_metrics() {
-    use util::monitor::{write, Monitor};
+    use util::monitor::{promtool_check_metrics, write, Monitor};
     let dns = healthy();
     let blacklist = blacklists("127.0.0.2");
     let work = tempfile::tempdir().unwrap();
@@ -665,34 +665,5 @@ async fn the_monitor_runs_the_dns_kinds_and_serves_their_metrics() {
     assert!(
         log.contains("127.0.0.2 is listed on dnsbl.test (127.0.0.2)"),
         "{log}"
-    );
-}
-
-/// `promtool check metrics` finds nothing wrong in `exposition`.
-fn promtool_check_metrics(exposition: &str) {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-    let mut promtool = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool is not installed: run scripts/install-deps (Debian package prometheus)");
-    promtool
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(exposition.as_bytes())
-        .unwrap();
-    let output = promtool.wait_with_output().unwrap();
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        output.status.success() && said.trim().is_empty(),
-        "promtool: {said}"
     );
 }

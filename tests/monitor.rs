@@ -7,7 +7,7 @@ mod util;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use util::monitor::{free_port, get_text, write, Monitor};
+use util::monitor::{free_port, get_text, promtool_check_metrics, write, Monitor};
 use util::{repo_path, require_browser, start_shop, Fault};
 
 /// The shipped demo journey, every 10 s instead of every minute, so a test sees runs soon.
@@ -368,34 +368,6 @@ probes:
         assert!(!log.contains(secret), "secret {secret} in the log:\n{log}");
         assert!(!exposition.contains(secret), "secret {secret} in /metrics");
     }
-}
-
-/// `promtool check metrics` reports nothing on `exposition`.
-fn promtool_check_metrics(exposition: &str) {
-    use std::io::Write;
-    let mut promtool = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool is not installed: run `bash scripts/test` (Debian package `prometheus`)");
-    promtool
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(exposition.as_bytes())
-        .unwrap();
-    let output = promtool.wait_with_output().unwrap();
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        output.status.success() && said.trim().is_empty(),
-        "promtool check metrics:\n{said}\non:\n{exposition}"
-    );
 }
 
 /// The demo shop with `fault`, and a monitor running `journey` (YAML with `{base_url}` for the

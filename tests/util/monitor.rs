@@ -283,3 +283,31 @@ pub async fn get_text(url: &str) -> String {
         .await
         .expect("body")
 }
+
+/// `promtool check metrics` reports nothing on `exposition`.
+pub fn promtool_check_metrics(exposition: &str) {
+    use std::io::Write;
+    let mut promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool is not installed: run `bash scripts/test` (Debian package `prometheus`)");
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(exposition.as_bytes())
+        .unwrap();
+    let output = promtool.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success() && said.trim().is_empty(),
+        "promtool check metrics:\n{said}\non:\n{exposition}"
+    );
+}
