@@ -7,16 +7,16 @@
 //! `failed` when the server refuses, greets with anything but 220, does not offer or finish
 //! STARTTLS, or its certificate does not verify; the reason quotes the server's reply.
 
-use super::mail::{Endpoint, EndpointFile, Protection};
+use super::mail::{quoted, Endpoint, EndpointFile, Lines, Protection};
 use super::{Kind, Probing, Verdict};
 use crate::yaml::check::Checker;
 use crate::yaml::scalars::{opt_scalar_text, scalar_text, OneOrMany};
 use serde::Deserialize;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncWrite};
 
-/// A reply longer than this (all its lines) is not an SMTP server's.
-const MAX_REPLY: usize = 16 * 1024;
+/// Lines in one reply at most: an EHLO lists a dozen extensions.
+const MAX_REPLY_LINES: usize = 100;
 
 /// A validated `smtp` probe.
 #[derive(Debug, Clone)]
@@ -54,20 +54,20 @@ impl SmtpProbe {
                     Ok(tls) => tls,
                     Err(verdict) => return verdict,
                 };
-                let mut session = BufReader::new(tls);
+                let mut session = Lines::new(tls);
                 if let Err(verdict) = self.greeting_and_ehlo(&mut session, p).await {
                     return verdict;
                 }
-                self.quit(&mut session).await
+                self.quit(&mut session, p).await
             }
             Protection::None | Protection::StartTls => {
-                let mut session = BufReader::new(tcp);
+                let mut session = Lines::new(tcp);
                 let extensions = match self.greeting_and_ehlo(&mut session, p).await {
                     Ok(extensions) => extensions,
                     Err(verdict) => return verdict,
                 };
                 if self.endpoint.tls == Protection::None {
-                    return self.quit(&mut session).await;
+                    return self.quit(&mut session, p).await;
                 }
                 if !extensions
                     .iter()
@@ -78,8 +78,7 @@ impl SmtpProbe {
                         extensions.join(", ")
                     ));
                 }
-                p.doing = "asking for STARTTLS";
-                match self.command(&mut session, "STARTTLS").await {
+                match self.command(&mut session, "STARTTLS", p).await {
                     Ok(reply) if reply.code == 220 => {}
                     Ok(reply) => {
                         return Verdict::failed(format!("STARTTLS refused: {}", reply.shown()))
@@ -94,10 +93,9 @@ impl SmtpProbe {
                     Ok(tls) => tls,
                     Err(verdict) => return verdict,
                 };
-                let mut session = BufReader::new(tls);
-                p.doing = "saying EHLO over TLS";
+                let mut session = Lines::new(tls);
                 match self
-                    .command(&mut session, &format!("EHLO {}", self.ehlo))
+                    .command(&mut session, &format!("EHLO {}", self.ehlo), p)
                     .await
                 {
                     Ok(reply) if reply.code == 250 => {}
@@ -106,7 +104,7 @@ impl SmtpProbe {
                     }
                     Err(verdict) => return verdict,
                 }
-                self.quit(&mut session).await
+                self.quit(&mut session, p).await
             }
         }
     }
@@ -114,20 +112,18 @@ impl SmtpProbe {
     /// The 220 greeting, then EHLO; the extensions the server lists.
     async fn greeting_and_ehlo<S: AsyncRead + AsyncWrite + Unpin>(
         &self,
-        session: &mut BufReader<S>,
+        session: &mut Lines<S>,
         p: &mut Probing,
     ) -> Result<Vec<String>, Verdict> {
-        p.doing = "waiting for the greeting";
-        let greeting = reply(session).await?;
+        let greeting = reply(session, p, "waiting for the greeting").await?;
         if greeting.code != 220 {
             return Err(Verdict::failed(format!(
                 "the server greets with {} instead of 220",
                 greeting.shown()
             )));
         }
-        p.doing = "saying EHLO";
         let ehlo = self
-            .command(session, &format!("EHLO {}", self.ehlo))
+            .command(session, &format!("EHLO {}", self.ehlo), p)
             .await?;
         if ehlo.code != 250 {
             return Err(Verdict::failed(format!("EHLO refused: {}", ehlo.shown())));
@@ -144,60 +140,44 @@ impl SmtpProbe {
 
     async fn command<S: AsyncRead + AsyncWrite + Unpin>(
         &self,
-        session: &mut BufReader<S>,
+        session: &mut Lines<S>,
         command: &str,
+        p: &mut Probing,
     ) -> Result<Reply, Verdict> {
-        let stream = session.get_mut();
-        let sent = async {
-            stream
-                .write_all(format!("{command}\r\n").as_bytes())
-                .await?;
-            stream.flush().await
-        };
-        if let Err(e) = sent.await {
-            return Err(Verdict::failed(format!("cannot send {command}: {e}")));
-        }
-        reply(session).await
+        session.send(command, command).await?;
+        reply(session, p, "waiting for the server's reply").await
     }
 
     /// QUIT, politely; the check has passed whatever the server answers to it.
-    async fn quit<S: AsyncRead + AsyncWrite + Unpin>(&self, session: &mut BufReader<S>) -> Verdict {
-        let _ = self.command(session, "QUIT").await;
+    async fn quit<S: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        session: &mut Lines<S>,
+        p: &mut Probing,
+    ) -> Verdict {
+        let _ = self.command(session, "QUIT", p).await;
         Verdict::ok()
     }
 }
 
 /// Reads one reply: lines `250-...` until the last, `250 ...` (RFC 5321 4.2.1).
-async fn reply<S: AsyncRead + Unpin>(session: &mut BufReader<S>) -> Result<Reply, Verdict> {
+async fn reply<S: AsyncRead + AsyncWrite + Unpin>(
+    session: &mut Lines<S>,
+    p: &mut Probing,
+    what: &'static str,
+) -> Result<Reply, Verdict> {
     let mut lines = Vec::new();
-    let mut read = 0;
     loop {
-        let mut line = String::new();
-        match session.read_line(&mut line).await {
-            Ok(0) => {
-                return Err(Verdict::failed(if lines.is_empty() {
-                    "the server closed the connection without a reply".to_string()
-                } else {
-                    format!(
-                        "the server closed the connection in a reply: {}",
-                        lines.join(" / ")
-                    )
-                }))
-            }
-            Ok(n) => read += n,
-            Err(e) => return Err(Verdict::failed(format!("reading the server's reply: {e}"))),
+        let line = session.read(p, what).await?;
+        if lines.len() >= MAX_REPLY_LINES {
+            return Err(Verdict::failed(format!(
+                "the server's reply is over {MAX_REPLY_LINES} lines: not SMTP"
+            )));
         }
-        if read > MAX_REPLY {
-            return Err(Verdict::failed(
-                "the server's reply is over 16 KiB: not SMTP",
-            ));
-        }
-        let line = line.trim_end_matches(['\r', '\n']);
         let code = line.get(..3).and_then(|c| c.parse::<u16>().ok());
         let (Some(code), separator) = (code, line.as_bytes().get(3).copied()) else {
             return Err(Verdict::failed(format!(
-                "the server does not speak SMTP: {:?}",
-                line.chars().take(100).collect::<String>()
+                "the server does not speak SMTP: {}",
+                quoted(&line)
             )));
         };
         lines.push(line.get(4..).unwrap_or("").to_string());
