@@ -55,8 +55,10 @@ impl DnsProbe {
         p.doing = "waiting for the DNS answer";
         p.metrics.dns = Some(DnsInfo::default());
         // Each server gets its share of the time; the system's second resolver is asked
-        // only when the first does not answer, as the system's resolver does.
-        let wait = self.timeout / servers.len().max(1) as u32;
+        // only when the first does not answer, as the system's resolver does. A little is kept
+        // back so that a server that never answers is named, not cut by the probe's timeout.
+        let share = self.timeout.saturating_sub(Duration::from_millis(100));
+        let wait = share / servers.len().max(1) as u32;
         let mut problems = Vec::new();
         let mut answered = None;
         for server in &servers {
