@@ -179,6 +179,9 @@ pub const PROBE_DNS_FAILING_SERVERS: &str = "shopwatch_probe_dns_failing_servers
 pub const PROBE_DNSBL_LISTED: &str = "shopwatch_probe_dnsbl_listed";
 /// Gauge `{probe}` (domain): when the registration expires, Unix time, as the registry says.
 pub const PROBE_DOMAIN_EXPIRY: &str = "shopwatch_probe_domain_expiry_timestamp_seconds";
+/// Gauge `{probe}` (smtp with `delivery`): seconds from the server accepting the delivery
+/// check's message to the message showing up in the mailbox, in the last run that found it.
+pub const PROBE_SMTP_DELIVERY: &str = "shopwatch_probe_smtp_delivery_seconds";
 /// Gauge `{probe, rcode}`: the response code of the last answer, always 1.
 pub const PROBE_DNS_RCODE: &str = "shopwatch_probe_dns_rcode_info";
 /// Counter `{probe, kind, outcome}`: finished probe runs by outcome.

@@ -841,6 +841,13 @@ fn probes(t: &mut Text, state: &State) {
                 .map(|e| e as f64)
         },
     );
+    per_probe(
+        t,
+        probes,
+        PROBE_SMTP_DELIVERY,
+        "Seconds from the server accepting the delivery check's message to it showing up in the mailbox, in the last run.",
+        |p| p.last.metrics.delivery.map(|d| d.as_secs_f64()),
+    );
     t.family(
         PROBE_DNSBL_LISTED,
         "1 if the address is listed on the blacklist zone in the last run, 0 if not.",

@@ -8,13 +8,16 @@
 //! selected (the reason quotes the server, never the password); `error` for the monitor's own
 //! faults (an unreadable password secret).
 
-use super::mail::{quoted, Endpoint, EndpointFile, Lines, Login, LoginFile, Protection};
+use super::mail::{quoted, Endpoint, EndpointFile, Io, Lines, Login, LoginFile, Protection};
 use super::{Kind, Probing, Verdict};
 use crate::yaml::check::Checker;
 use crate::yaml::scalars::{opt_scalar_text, scalar_text, OneOrMany};
 use serde::Deserialize;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
+
+/// Untagged lines before a command's reply at most: a SELECT sends a dozen.
+const MAX_UNTAGGED: usize = 1000;
 
 /// A validated `imap` probe.
 #[derive(Debug, Clone)]
@@ -31,90 +34,146 @@ pub struct ImapProbe {
 
 impl ImapProbe {
     async fn probe_once(&self, p: &mut Probing) -> Verdict {
-        let password = match self.login.as_ref().map(Login::password).transpose() {
-            Ok(password) => password,
-            Err(verdict) => return verdict,
-        };
-        let tcp = match self.endpoint.connect(p).await {
-            Ok(tcp) => tcp,
-            Err(verdict) => return verdict,
-        };
-        let result = match self.endpoint.tls {
-            Protection::Implicit => match self.endpoint.secure(tcp, &self.name, p).await {
-                Ok(tls) => {
-                    let mut lines = Lines::new(tls);
-                    match greeting(&mut lines, p).await {
-                        Ok(_) => self.session(&mut lines, password.as_deref(), p).await,
-                        Err(verdict) => Err(verdict),
-                    }
-                }
-                Err(verdict) => Err(verdict),
-            },
-            Protection::None | Protection::StartTls => {
-                let mut lines = Lines::new(tcp);
-                let greeted = match greeting(&mut lines, p).await {
-                    Ok(greeted) => greeted,
-                    Err(verdict) => return verdict,
-                };
-                if self.endpoint.tls == Protection::None {
-                    self.session(&mut lines, password.as_deref(), p).await
-                } else {
-                    let capabilities = if greeted.contains("[CAPABILITY ") {
-                        greeted
-                    } else {
-                        match command(&mut lines, "s1", "CAPABILITY", "CAPABILITY", p).await {
-                            Ok((_, untagged)) => untagged.join(" "),
-                            Err(verdict) => return verdict,
-                        }
-                    };
-                    if !capabilities
-                        .split_whitespace()
-                        .any(|c| c.eq_ignore_ascii_case("STARTTLS"))
-                    {
-                        return Verdict::failed(format!(
-                            "the server does not offer STARTTLS (it says: {})",
-                            quoted(&capabilities)
-                        ));
-                    }
-                    if let Err(verdict) = command(&mut lines, "s2", "STARTTLS", "STARTTLS", p).await
-                    {
-                        return verdict;
-                    }
-                    match self
-                        .endpoint
-                        .secure(lines.into_inner(), &self.name, p)
-                        .await
-                    {
-                        Ok(tls) => {
-                            let mut lines = Lines::new(tls);
-                            self.session(&mut lines, password.as_deref(), p).await
-                        }
-                        Err(verdict) => Err(verdict),
-                    }
-                }
-            }
-        };
-        match result {
+        match self.session(p).await {
             Ok(()) => Verdict::ok(),
             Err(verdict) => verdict,
         }
     }
 
-    /// LOGIN and SELECT when asked, then LOGOUT.
-    async fn session<S: AsyncRead + AsyncWrite + Unpin>(
-        &self,
-        lines: &mut Lines<S>,
-        password: Option<&str>,
+    /// Connects; LOGIN and SELECT when asked; LOGOUT.
+    async fn session(&self, p: &mut Probing) -> Result<(), Verdict> {
+        let password = self.login.as_ref().map(Login::password).transpose()?;
+        let mut session = Session::open(&self.endpoint, &self.name, p).await?;
+        if let (Some(login), Some(password)) = (&self.login, password) {
+            session.login(login, &password, p).await?;
+            session.select(&self.mailbox, p).await?;
+        }
+        session.logout(p).await;
+        Ok(())
+    }
+}
+
+/// An IMAP connection past its greeting, on TLS when its endpoint asks for it: what the imap
+/// probe checks, and the mailbox the smtp probe's delivery check reads.
+pub(super) struct Session {
+    lines: Lines<Box<dyn Io>>,
+    tags: u32,
+}
+
+impl Session {
+    /// Connects and reads the greeting; with `starttls` the server must offer it and the
+    /// upgrade must work. `probe` names the probe in a `ca_file` error.
+    pub(super) async fn open(
+        endpoint: &Endpoint,
+        probe: &str,
+        p: &mut Probing,
+    ) -> Result<Session, Verdict> {
+        let tcp = endpoint.connect(p).await?;
+        let lines: Lines<Box<dyn Io>> = match endpoint.tls {
+            Protection::Implicit => {
+                let tls = endpoint.secure(tcp, probe, p).await?;
+                let mut lines = Lines::new(Box::new(tls) as Box<dyn Io>);
+                greeting(&mut lines, p).await?;
+                lines
+            }
+            Protection::None => {
+                let mut lines = Lines::new(Box::new(tcp) as Box<dyn Io>);
+                greeting(&mut lines, p).await?;
+                lines
+            }
+            Protection::StartTls => {
+                let mut lines = Lines::new(tcp);
+                let greeted = greeting(&mut lines, p).await?;
+                let capabilities = if greeted.contains("[CAPABILITY ") {
+                    greeted
+                } else {
+                    command(&mut lines, "s1", "CAPABILITY", "CAPABILITY", p)
+                        .await?
+                        .1
+                        .join(" ")
+                };
+                if !capabilities
+                    .split_whitespace()
+                    .any(|c| c.eq_ignore_ascii_case("STARTTLS"))
+                {
+                    return Err(Verdict::failed(format!(
+                        "the server does not offer STARTTLS (it says: {})",
+                        quoted(&capabilities)
+                    )));
+                }
+                command(&mut lines, "s2", "STARTTLS", "STARTTLS", p).await?;
+                let tls = endpoint.secure(lines.into_inner(), probe, p).await?;
+                Lines::new(Box::new(tls) as Box<dyn Io>)
+            }
+        };
+        Ok(Session { lines, tags: 2 })
+    }
+
+    /// Sends `line` (named `shown` in reasons) with the next tag; the untagged replies.
+    async fn command(
+        &mut self,
+        line: &str,
+        shown: &str,
+        p: &mut Probing,
+    ) -> Result<Vec<String>, Verdict> {
+        self.tags += 1;
+        let tag = format!("s{}", self.tags);
+        Ok(command(&mut self.lines, &tag, line, shown, p).await?.1)
+    }
+
+    /// LOGIN with the password, never shown.
+    pub(super) async fn login(
+        &mut self,
+        login: &Login,
+        password: &str,
         p: &mut Probing,
     ) -> Result<(), Verdict> {
-        if let (Some(login), Some(password)) = (&self.login, password) {
-            let line = format!("LOGIN {} {}", quote(&login.user), quote(password));
-            command(lines, "s3", &line, &format!("LOGIN {}", login.user), p).await?;
-            let select = format!("SELECT {}", quote(&self.mailbox));
-            command(lines, "s4", &select, &select, p).await?;
+        let line = format!("LOGIN {} {}", quote(&login.user), quote(password));
+        let shown = format!("LOGIN {}", login.user);
+        self.command(&line, &shown, p).await.map(|_| ())
+    }
+
+    pub(super) async fn select(&mut self, mailbox: &str, p: &mut Probing) -> Result<(), Verdict> {
+        let select = format!("SELECT {}", quote(mailbox));
+        self.command(&select, &select, p).await.map(|_| ())
+    }
+
+    /// The UIDs of the selected mailbox's messages whose subject contains `text`; NOOP first,
+    /// so that messages delivered since the last look are seen.
+    pub(super) async fn search_subject(
+        &mut self,
+        text: &str,
+        p: &mut Probing,
+    ) -> Result<Vec<u32>, Verdict> {
+        self.command("NOOP", "NOOP", p).await?;
+        let search = format!("UID SEARCH SUBJECT {}", quote(text));
+        let untagged = self.command(&search, "UID SEARCH", p).await?;
+        Ok(untagged
+            .iter()
+            .filter_map(|line| line.strip_prefix("* SEARCH"))
+            .flat_map(|uids| uids.split_whitespace().filter_map(|u| u.parse().ok()))
+            .collect())
+    }
+
+    /// Flags the messages deleted and expunges them (only them where the server has UIDPLUS).
+    pub(super) async fn delete(&mut self, uids: &[u32], p: &mut Probing) -> Result<(), Verdict> {
+        let set = uids
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let store = format!("UID STORE {set} +FLAGS.SILENT (\\Deleted)");
+        self.command(&store, "UID STORE", p).await?;
+        let expunge = format!("UID EXPUNGE {set}");
+        if self.command(&expunge, "UID EXPUNGE", p).await.is_err() {
+            self.command("EXPUNGE", "EXPUNGE", p).await?;
         }
-        let _ = command(lines, "s5", "LOGOUT", "LOGOUT", p).await;
         Ok(())
+    }
+
+    /// LOGOUT, politely; whatever the server answers, the check is done.
+    pub(super) async fn logout(mut self, p: &mut Probing) {
+        let _ = self.command("LOGOUT", "LOGOUT", p).await;
     }
 }
 
@@ -153,6 +212,11 @@ async fn command<S: AsyncRead + AsyncWrite + Unpin>(
                 return Err(Verdict::failed(format!(
                     "{shown} refused: {}",
                     quoted(status)
+                )))
+            }
+            None if untagged.len() >= MAX_UNTAGGED => {
+                return Err(Verdict::failed(format!(
+                    "{shown}: over {MAX_UNTAGGED} lines without the tagged reply"
                 )))
             }
             None => untagged.push(reply),

@@ -182,6 +182,10 @@ impl Login {
     }
 }
 
+/// A mail connection, plain or TLS: a session goes on the same whichever it became.
+pub(super) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
 /// A connection's lines.
 pub(super) struct Lines<S> {
     stream: BufReader<S>,

@@ -292,6 +292,9 @@ pub struct ProbeMetrics {
     pub dnsbl: Vec<DnsblLookup>,
     /// What the registry said, for a domain probe.
     pub domain: Option<domain::DomainInfo>,
+    /// How long an smtp probe's delivery-check message took to show up in the mailbox. Feeds
+    /// `shopwatch_probe_smtp_delivery_seconds`.
+    pub delivery: Option<Duration>,
 }
 
 /// What one blacklist zone said about one address. Feeds

@@ -4,6 +4,7 @@
 #![allow(dead_code, unused_imports, unused_macros)]
 
 pub mod alerting;
+pub mod dovecot;
 pub mod monitor;
 pub mod nsd;
 pub mod postgres;
