@@ -596,3 +596,80 @@ alerting:
     assert_no_secret("alert test output", &stdout, &["wrong-password"]);
     assert_eq!(smtp.messages().len(), 1);
 }
+
+/// `depends_on`: the cart page's probe depends on the home page's. With the whole shop down,
+/// only the home page's alert is sent (naming the cart's as affected); the cart's runs are
+/// still counted, its alert fires folded and is never sent, and resolves with the shop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_whose_dependency_fails_is_folded_into_it() {
+    let shop = start_shop().await;
+    shop.set_faults(vec![down_fault()]);
+    let hook = WebhookReceiver::start().await;
+    let work = work_dir();
+    let url = shop.url();
+    let config = write(
+        work.path(),
+        "shopwatch.yaml",
+        &format!(
+            "listen: 127.0.0.1:0
+probes:
+  - http: {{name: shop-home, url: \"{url}/\", every: 10s, timeout: 5s}}
+  - http: {{name: shop-cart, url: \"{url}/cart\", every: 10s, timeout: 5s}}
+alerting:
+  failure_threshold: 1
+  recovery_threshold: 1
+  probes:
+    # A dependent alert fires a run later than its dependency: the dependency has been seen first.
+    shop-cart: {{depends_on: [shop-home], failure_threshold: 2}}
+  state_file: state/alerts.json
+  sinks:
+    - webhook: {{url: \"{}/hook\"}}
+",
+            hook.url
+        ),
+    );
+    let mut monitor = Monitor::start(&config, work);
+    let metrics_url = monitor.metrics_url();
+    monitor
+        .wait_for_text(
+            &metrics_url,
+            r#"shopwatch_alerts_folded{alertname="ProbeFailed",severity="critical"} 1"#,
+            Duration::from_secs(40),
+        )
+        .await;
+    let metrics = get_text(&metrics_url).await;
+    assert!(
+        metrics
+            .contains(r#"shopwatch_alerts_firing{alertname="ProbeFailed",severity="critical"} 2"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            r#"shopwatch_probe_runs_total{probe="shop-cart",kind="http",outcome="failed"} 2"#
+        ) || metrics.contains(
+            r#"shopwatch_probe_runs_total{probe="shop-cart",kind="http",outcome="failed"} 3"#
+        ),
+        "the dependent's runs are counted as ever:\n{metrics}"
+    );
+    let received = hook.received();
+    assert_eq!(
+        events(&received),
+        [("firing".into(), "ProbeFailed{probe=shop-home}".into())]
+    );
+    shop.clear_faults();
+    monitor.wait_for_log("alert resolved", Duration::from_secs(30));
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    assert_eq!(
+        events(&hook.received()),
+        [
+            ("firing".into(), "ProbeFailed{probe=shop-home}".into()),
+            ("resolved".into(), "ProbeFailed{probe=shop-home}".into())
+        ],
+        "the cart's alert was folded from its start to its end"
+    );
+    let log = monitor.stop();
+    assert!(
+        log.contains("folded into probe shop-home, which fails"),
+        "{log}"
+    );
+}

@@ -26,7 +26,7 @@
 use crate::alert::sink::check::{FiltersFile, SinkCheck};
 use crate::alert::sink::{SinkFile, FILTER_KEYS};
 use crate::alert::{
-    AlertName, AlertingConfig, Filter, MaintenanceWindow, Policy, Severity, SinkConfig,
+    AlertName, AlertingConfig, Filter, MaintenanceWindow, Policy, Severity, SinkConfig, Subject,
 };
 use crate::calendar::{parse_timezone, Cron, TIMEZONE_HINT};
 use crate::yaml::check::{Checker, Configured};
@@ -53,6 +53,8 @@ pub struct AlertingFile {
     pub repeat: Option<String>,
     pub warn_days: Option<u32>,
     pub critical_days: Option<u32>,
+    /// Journeys and probes every journey depends on (not the probes: they give their own).
+    pub depends_on: Option<Vec<String>>,
     pub state_file: Option<String>,
     pub external_url: Option<String>,
     #[serde(default)]
@@ -76,6 +78,8 @@ pub struct PolicyFile {
     pub repeat: Option<String>,
     pub warn_days: Option<u32>,
     pub critical_days: Option<u32>,
+    /// The journeys and probes this one depends on (replaces `alerting.depends_on`).
+    pub depends_on: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -106,6 +110,7 @@ impl Checker<'_> {
             repeat: raw.repeat.clone(),
             warn_days: raw.warn_days,
             critical_days: raw.critical_days,
+            depends_on: None,
         };
         let defaults = self.policy("alerting", &own, Policy::default());
         let mut journeys = HashMap::new();
@@ -120,6 +125,7 @@ impl Checker<'_> {
             self.known_name(&path, true, "probe", name, known.probes);
             probes.insert(name.clone(), self.policy(&path, policy, defaults));
         }
+        let depends_on = self.depends_on(raw, known);
         let maintenance = raw
             .maintenance
             .iter()
@@ -200,10 +206,138 @@ impl Checker<'_> {
             journeys,
             probes,
             maintenance,
+            depends_on,
             sinks,
             state_file,
             external_url,
         }
+    }
+
+    /// `depends_on` of every journey (its own, or `alerting.depends_on`) and probe, each name
+    /// found among the journeys and probes, then followed through; a cycle is an error.
+    fn depends_on(
+        &mut self,
+        raw: &AlertingFile,
+        known: &Configured,
+    ) -> HashMap<Subject, Vec<Subject>> {
+        let mut direct: Vec<(Subject, String, Vec<Subject>)> = Vec::new();
+        for journey in known.journeys {
+            let own = raw
+                .journeys
+                .get(journey)
+                .and_then(|p| p.depends_on.as_ref());
+            let (path, names) = match (own, &raw.depends_on) {
+                (Some(names), _) => (format!("alerting.journeys.{journey}.depends_on"), names),
+                (None, Some(names)) => ("alerting.depends_on".to_string(), names),
+                (None, None) => continue,
+            };
+            let subject = Subject::Journey(journey.clone());
+            // The shared list may name the journey itself: not a dependency of its own.
+            let shared = own.is_none();
+            let deps = self.dependency_names(&path, names, known, &subject, shared);
+            direct.push((subject, path, deps));
+        }
+        for (probe, policy) in &raw.probes {
+            let Some(names) = &policy.depends_on else {
+                continue;
+            };
+            let path = format!("alerting.probes.{probe}.depends_on");
+            let subject = Subject::Probe(probe.clone());
+            let deps = self.dependency_names(&path, names, known, &subject, false);
+            direct.push((subject, path, deps));
+        }
+        let of = |s: &Subject| -> &[Subject] {
+            direct
+                .iter()
+                .find(|(d, _, _)| d == s)
+                .map_or(&[], |(_, _, deps)| deps.as_slice())
+        };
+        let mut closed = HashMap::new();
+        for (subject, path, deps) in &direct {
+            // Breadth first, so the nearest dependency comes first.
+            let mut all: Vec<Subject> = Vec::new();
+            let mut queue: std::collections::VecDeque<(Subject, Vec<Subject>)> =
+                deps.iter().map(|d| (d.clone(), vec![d.clone()])).collect();
+            while let Some((next, chain)) = queue.pop_front() {
+                if next == *subject {
+                    // Once per cycle: at its first member in name order.
+                    if chain.iter().any(|member| member < subject) {
+                        break;
+                    }
+                    let chain: Vec<String> = chain.iter().map(Subject::to_string).collect();
+                    self.error_hint(
+                        path,
+                        format!(
+                            "{subject} depends on itself: {subject} → {}",
+                            chain.join(" → ")
+                        ),
+                        "a dependency is what must work first (DNS before the shop's home page): remove one link of the cycle",
+                    );
+                    break;
+                }
+                if all.contains(&next) {
+                    continue;
+                }
+                for further in of(&next) {
+                    let mut longer = chain.clone();
+                    longer.push(further.clone());
+                    queue.push_back((further.clone(), longer));
+                }
+                all.push(next);
+            }
+            closed.insert(subject.clone(), all);
+        }
+        closed
+    }
+
+    /// The names at `path` as journeys or probes; `subject` itself is an error unless the list
+    /// is `shared` (then it is left out).
+    fn dependency_names(
+        &mut self,
+        path: &str,
+        names: &[String],
+        known: &Configured,
+        subject: &Subject,
+        shared: bool,
+    ) -> Vec<Subject> {
+        let mut deps = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            let at = format!("{path}[{i}]");
+            let journey = known.journeys.contains(name);
+            let probe = known.probes.contains(name);
+            let dep = match (journey, probe) {
+                (true, true) => {
+                    self.error_hint(
+                        &at,
+                        format!("both a journey and a probe are named `{name}`"),
+                        "rename one of them: `depends_on` names either",
+                    );
+                    continue;
+                }
+                (true, false) => Subject::Journey(name.clone()),
+                (false, true) => Subject::Probe(name.clone()),
+                (false, false) => {
+                    let all: Vec<String> =
+                        known.journeys.iter().chain(known.probes).cloned().collect();
+                    self.known_name(&at, false, "journey or probe", name, &all);
+                    continue;
+                }
+            };
+            if dep == *subject {
+                if !shared {
+                    self.error_hint(
+                        &at,
+                        format!("{subject} cannot depend on itself"),
+                        "list what must work for it to work, e.g. its DNS or its shop's home page",
+                    );
+                }
+                continue;
+            }
+            if !deps.contains(&dep) {
+                deps.push(dep);
+            }
+        }
+        deps
     }
 
     /// `base` with what `raw` (at `path`) overrides.

@@ -134,6 +134,11 @@ struct Record {
     tracker: Tracker,
     /// The latest bad observation: what the notifications tell.
     last: Option<Detail>,
+    /// Held back because a dependency failed; stays so after the dependency works again until
+    /// a run of its own shows it still bad (the run that fired it may be the dependency's
+    /// doing).
+    #[serde(default)]
+    folded: bool,
 }
 
 impl Alerting {
@@ -357,6 +362,8 @@ impl Inner {
     /// Records the observations, queues what their changes call for, saves.
     fn apply(&self, state: &mut State, setup: &Setup, observations: Vec<Observation>, now: i64) {
         let mut changed = false;
+        let mut fired = Vec::new();
+        let mut observed_bad = Vec::new();
         for o in observations {
             let key = o.key();
             // A good run of an alert with no streak: nothing to remember, nothing to write.
@@ -371,19 +378,24 @@ impl Inner {
                 step: o.step.clone(),
                 tracker: Tracker::default(),
                 last: None,
+                folded: false,
             });
             if o.signal == Signal::Bad {
                 record.last = Some(o.detail);
+                observed_bad.push(key.clone());
             }
             let change = record
                 .tracker
                 .observe(o.signal, o.threshold, o.recovery, now);
             let resolved = match change {
                 Change::Fired => {
-                    tracing::warn!(alert = %key, "alert firing");
+                    fired.push(key.clone());
                     None
                 }
-                Change::Resolved(firing) => Some((record.clone(), firing)),
+                Change::Resolved(firing) => {
+                    record.folded = false;
+                    Some((record.clone(), firing))
+                }
                 Change::None => None,
             };
             if record.tracker.is_idle() {
@@ -392,6 +404,28 @@ impl Inner {
             if let Some((record, firing)) = resolved {
                 tracing::info!(alert = %key, "alert resolved");
                 self.queue_resolved(state, setup, &record, &firing, now, None);
+            }
+        }
+        if let Some(config) = &setup.config {
+            for key in observed_bad {
+                let unfold = state.alerts.get(&key).is_some_and(|r| {
+                    r.folded && failing_dependency(&state.alerts, config, r).is_none()
+                });
+                if let (true, Some(record)) = (unfold, state.alerts.get_mut(&key)) {
+                    record.folded = false;
+                }
+            }
+        }
+        for key in fired {
+            let folded_into = setup.config.as_ref().and_then(|config| {
+                failing_dependency(&state.alerts, config, state.alerts.get(&key)?)
+            });
+            match folded_into {
+                Some(dependency) => tracing::warn!(
+                    alert = %key,
+                    "alert firing, folded into {dependency}, which fails: sent only if it still fires once that works again"
+                ),
+                None => tracing::warn!(alert = %key, "alert firing"),
             }
         }
         let queued = self.evaluate(state, setup, now);
@@ -440,22 +474,38 @@ impl Inner {
             return false;
         };
         let wall = chrono::DateTime::from_timestamp_millis(now).unwrap_or_default();
+        let folded: BTreeSet<String> = state
+            .alerts
+            .iter()
+            .filter(|(_, r)| {
+                r.tracker.is_firing() && failing_dependency(&state.alerts, config, r).is_some()
+            })
+            .map(|(key, _)| key.clone())
+            .collect();
         let mut due = Vec::new();
         let mut firing_counts: BTreeMap<(String, String), usize> = BTreeMap::new();
+        let mut folded_counts: BTreeMap<(String, String), usize> = BTreeMap::new();
         for (key, record) in state.alerts.iter_mut() {
             let Some(firing) = record.tracker.firing.as_mut() else {
                 continue;
             };
-            *firing_counts
-                .entry((
-                    record.name.as_str().to_string(),
-                    record.severity.as_str().to_string(),
-                ))
-                .or_default() += 1;
-            let maintenance = config
-                .maintenance
-                .iter()
-                .any(|w| w.covers(&record.subject, wall));
+            let kind = (
+                record.name.as_str().to_string(),
+                record.severity.as_str().to_string(),
+            );
+            if folded.contains(key) {
+                record.folded = true;
+            }
+            if record.folded {
+                *folded_counts.entry(kind.clone()).or_default() += 1;
+            }
+            *firing_counts.entry(kind).or_default() += 1;
+            // Folded into a failing dependency, an alert waits as in a maintenance window.
+            let maintenance = record.folded
+                || config
+                    .maintenance
+                    .iter()
+                    .any(|w| w.covers(&record.subject, wall));
             let repeat = match &record.subject {
                 Subject::Journey(j) => config.journey_policy(j).repeat,
                 Subject::Probe(p) => config.probe_policy(p).repeat,
@@ -483,7 +533,7 @@ impl Inner {
                 due.push((key.clone(), sink.name.clone(), event));
             }
         }
-        self.metrics.set_alerts_firing(firing_counts);
+        self.metrics.set_alerts_firing(firing_counts, folded_counts);
         let queued = !due.is_empty();
         for (key, sink, event) in due {
             let record = state.alerts[&key].clone();
@@ -767,8 +817,65 @@ fn notification(
             _ => None,
         },
         monitor_url: setup.monitor_url.clone(),
+        affected: match &setup.config {
+            Some(config) if event != Event::Resolved && FOLDED.contains(&record.name) => {
+                affected(&state.alerts, config, &record.subject)
+            }
+            _ => Vec::new(),
+        },
         sent_at: time(now),
     }
+}
+
+/// The alerts that fold into a failing dependency: what a broken dependency causes. Not the
+/// monitor's own faults, nor an expiring certificate, which no dependency causes.
+const FOLDED: [AlertName; 4] = [
+    AlertName::JourneyStepFailed,
+    AlertName::JourneyStepSlow,
+    AlertName::ProbeFailed,
+    AlertName::CertificateInvalid,
+];
+
+/// Whether `subject` fails now: one of its failure alerts fires or its last run was bad.
+fn fails(alerts: &BTreeMap<String, Record>, subject: &Subject) -> bool {
+    alerts.values().any(|r| {
+        r.subject == *subject
+            && r.name != AlertName::JourneyStepSlow
+            && FOLDED.contains(&r.name)
+            && (r.tracker.is_firing() || r.tracker.bad_streak > 0)
+    })
+}
+
+/// The nearest dependency of `record`'s subject that fails now, if the alert folds.
+fn failing_dependency<'a>(
+    alerts: &BTreeMap<String, Record>,
+    config: &'a AlertingConfig,
+    record: &Record,
+) -> Option<&'a Subject> {
+    if !FOLDED.contains(&record.name) {
+        return None;
+    }
+    config
+        .dependencies(&record.subject)
+        .iter()
+        .find(|d| fails(alerts, d))
+}
+
+/// The keys of the failing alerts of the journeys and probes that depend on `subject`.
+fn affected(
+    alerts: &BTreeMap<String, Record>,
+    config: &AlertingConfig,
+    subject: &Subject,
+) -> Vec<String> {
+    alerts
+        .iter()
+        .filter(|(_, r)| {
+            FOLDED.contains(&r.name)
+                && (r.tracker.is_firing() || r.tracker.bad_streak > 0)
+                && config.dependencies(&r.subject).contains(subject)
+        })
+        .map(|(key, _)| key.clone())
+        .collect()
 }
 
 /// `{base}/artifacts/{path}`, each path segment percent-encoded.

@@ -131,6 +131,9 @@ pub struct AlertingConfig {
     /// Per-probe policies, by probe name.
     pub probes: HashMap<String, Policy>,
     pub maintenance: Vec<MaintenanceWindow>,
+    /// What each journey and probe depends on, followed through (a dependency's dependencies
+    /// too), nearest first: while one of them fails, the subject's alerts are folded into it.
+    pub depends_on: HashMap<Subject, Vec<Subject>>,
     pub sinks: Vec<SinkConfig>,
     /// Alert state and pending deliveries, kept across restarts.
     pub state_file: PathBuf,
@@ -145,6 +148,11 @@ impl AlertingConfig {
 
     pub fn probe_policy(&self, probe: &str) -> &Policy {
         self.probes.get(probe).unwrap_or(&self.defaults)
+    }
+
+    /// What `subject` depends on, directly or through others.
+    pub fn dependencies(&self, subject: &Subject) -> &[Subject] {
+        self.depends_on.get(subject).map_or(&[], Vec::as_slice)
     }
 }
 
@@ -217,6 +225,16 @@ impl MaintenanceWindow {
 pub enum Subject {
     Journey(String),
     Probe(String),
+}
+
+impl std::fmt::Display for Subject {
+    /// `journey demo-shop`, `probe shop-home`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Subject::Journey(name) => write!(f, "journey {name}"),
+            Subject::Probe(name) => write!(f, "probe {name}"),
+        }
+    }
 }
 
 /// Which alerts a sink gets; an empty list lets everything through.

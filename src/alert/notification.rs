@@ -105,6 +105,10 @@ pub struct Notification {
     pub screenshot_url: Option<String>,
     /// shopwatch's own address (`alerting.external_url`).
     pub monitor_url: Option<String>,
+    /// The keys of the alerts of journeys and probes that depend on this one's (`depends_on`)
+    /// and fail now: folded into this notification, not sent on their own while it fires.
+    #[serde(default)]
+    pub affected: Vec<String>,
     /// RFC 3339: when this notification was made.
     pub sent_at: String,
 }
@@ -138,6 +142,7 @@ impl Notification {
             steps: Vec::new(),
             screenshot_url: None,
             monitor_url,
+            affected: Vec::new(),
             sent_at: at,
         }
     }
@@ -275,6 +280,7 @@ pub(crate) mod tests {
                 "http://127.0.0.1:9464/artifacts/demo-shop/r1/attempt-1/checkout.png".into(),
             ),
             monitor_url: Some("http://127.0.0.1:9464".into()),
+            affected: vec![],
             sent_at: "2026-11-21T09:59:01.000Z".into(),
         }
     }

@@ -119,6 +119,8 @@ pub const NOTIFICATIONS: &str = "shopwatch_notifications_total";
 pub const NOTIFICATION_QUEUE: &str = "shopwatch_notification_queue_length";
 /// Gauge `{alertname, severity}`: alerts firing now (maintenance windows included).
 pub const ALERTS_FIRING: &str = "shopwatch_alerts_firing";
+/// Gauge `{alertname, severity}`: of those, the ones folded into a failing dependency.
+pub const ALERTS_FOLDED: &str = "shopwatch_alerts_folded";
 /// Gauge `{version, revision, rustc, target}`: always 1.
 pub const BUILD_INFO: &str = "shopwatch_build_info";
 
@@ -405,6 +407,7 @@ struct State {
     notification_queue: BTreeMap<String, usize>,
     /// By (alertname, severity).
     alerts_firing: BTreeMap<(String, String), usize>,
+    alerts_folded: BTreeMap<(String, String), usize>,
     /// Every (alertname, severity) the alerting can raise, each a series from the start.
     alert_kinds: Vec<(&'static str, &'static str)>,
 }
@@ -491,6 +494,7 @@ impl Metrics {
                 notifications: BTreeMap::new(),
                 notification_queue: BTreeMap::new(),
                 alerts_firing: BTreeMap::new(),
+                alerts_folded: BTreeMap::new(),
                 alert_kinds: Vec::new(),
             }),
             last_render_len: AtomicUsize::new(0),
@@ -812,8 +816,15 @@ impl Metrics {
     }
 
     /// Sets the alerts firing now, by (alertname, severity); all others are 0.
-    pub fn set_alerts_firing(&self, firing: BTreeMap<(String, String), usize>) {
-        self.state().alerts_firing = firing;
+    /// Alerts firing now, and of those the ones folded into a failing dependency.
+    pub fn set_alerts_firing(
+        &self,
+        firing: BTreeMap<(String, String), usize>,
+        folded: BTreeMap<(String, String), usize>,
+    ) {
+        let mut state = self.state();
+        state.alerts_firing = firing;
+        state.alerts_folded = folded;
     }
 
     /// The metrics in Prometheus text format 0.0.4 ([`CONTENT_TYPE`]).

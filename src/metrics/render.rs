@@ -530,25 +530,32 @@ fn global(t: &mut Text, state: &State) {
         );
     }
 
-    t.family(
-        ALERTS_FIRING,
-        "Alerts firing now, by name and severity (also during maintenance windows).",
-        GAUGE,
-        |t| {
+    for (family, help, counts) in [
+        (
+            ALERTS_FIRING,
+            "Alerts firing now, by name and severity (also during maintenance windows).",
+            &state.alerts_firing,
+        ),
+        (
+            ALERTS_FOLDED,
+            "Alerts firing now whose notifications are folded into a failing dependency (depends_on).",
+            &state.alerts_folded,
+        ),
+    ] {
+        t.family(family, help, GAUGE, |t| {
             for &(name, severity) in &state.alert_kinds {
-                let n = state
-                    .alerts_firing
+                let n = counts
                     .iter()
                     .find(|((a, s), _)| a == name && s == severity)
                     .map_or(0, |(_, n)| *n);
                 t.line(
-                    ALERTS_FIRING,
+                    family,
                     &[("alertname", name), ("severity", severity)],
                     n as f64,
                 );
             }
-        },
-    );
+        });
+    }
 
     t.family(
         BUILD_INFO,

@@ -53,6 +53,7 @@ fn config(policy: Policy, sinks: Vec<SinkConfig>, state_file: &Path) -> Alerting
         journeys: Default::default(),
         probes: Default::default(),
         maintenance: vec![],
+        depends_on: Default::default(),
         sinks,
         state_file: state_file.to_path_buf(),
         external_url: None,
@@ -572,8 +573,14 @@ fn probes() -> Vec<ProbeConfig> {
 }
 
 fn probe_fixture() -> Fixture {
+    probe_fixture_with(|_| {})
+}
+
+/// [`probe_fixture`] with the journey `shop` too, its configuration changed by `change`.
+fn probe_fixture_with(change: impl FnOnce(&mut AlertingConfig)) -> Fixture {
     let f = Fixture::new(config(policy(1, 1), sinks(), Path::new("")));
     let mut config = config(policy(1, 1), sinks(), &f.state_file);
+    change(&mut config);
     config.probes.insert(
         "cert".into(),
         Policy {
@@ -591,7 +598,7 @@ fn probe_fixture() -> Fixture {
     f.alerting.configure(Setup {
         config: Some(config),
         sinks,
-        journeys: vec![],
+        journeys: vec!["shop".into()],
         probes: vec!["cert".into(), "home".into()],
         ..Setup::default()
     });
@@ -706,4 +713,99 @@ fn an_endless_state_file_is_not_read_whole_nor_moved_aside() {
     );
     assert!(Path::new("/dev/zero").exists());
     assert!(!Path::new("/dev/zero.unreadable").exists());
+}
+
+fn home_result(outcome: Outcome) -> ProbeResult {
+    ProbeResult {
+        outcome,
+        duration: Duration::from_millis(20),
+        reason: (outcome == Outcome::Failed).then(|| "connection refused".to_string()),
+        metrics: Default::default(),
+    }
+}
+
+/// `shop` depends on the probe `home`, `cert` on `home` too.
+fn with_dependencies(config: &mut AlertingConfig) {
+    let home = Subject::Probe("home".into());
+    config
+        .depends_on
+        .insert(Subject::Journey("shop".into()), vec![home.clone()]);
+    config
+        .depends_on
+        .insert(Subject::Probe("cert".into()), vec![home]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_journey_failing_with_its_dependency_is_folded_into_it_and_never_sent_alone() {
+    let f = probe_fixture_with(with_dependencies);
+    let home = &probes()[1];
+    f.alerting
+        .observe_probe(home, &home_result(Outcome::Failed));
+    f.alerting.observe_run(&pay_failed());
+    // Both fire; only the dependency's alert is sent, naming what it takes down with it.
+    assert_eq!(f.alerting.firing(), [PAY_FAILED, "ProbeFailed{probe=home}"]);
+    assert_eq!(
+        f.pending("hook"),
+        [(Event::Firing, "ProbeFailed{probe=home}".to_string())]
+    );
+    let text = f.metrics.render();
+    assert!(text.contains(
+        "shopwatch_alerts_folded{alertname=\"JourneyStepFailed\",severity=\"critical\"} 1"
+    ));
+    assert!(text.contains(
+        "shopwatch_alerts_firing{alertname=\"JourneyStepFailed\",severity=\"critical\"} 1"
+    ));
+    // Its repeat lists the journey's alert as affected; the journey's is still not sent.
+    tokio::time::advance(4 * HOUR).await;
+    f.alerting.evaluate();
+    let pending = f.alerting.pending("hook");
+    assert_eq!(pending.len(), 2, "{pending:?}");
+    assert_eq!(pending[1].event, Event::Repeat);
+    assert_eq!(pending[1].affected, [PAY_FAILED]);
+    // Both recover: the journey's alert was never sent, so no resolve of it either.
+    f.alerting.observe_probe(home, &home_result(Outcome::Ok));
+    f.alerting.observe_run(&ok_run());
+    assert!(f.alerting.firing().is_empty());
+    assert_eq!(
+        f.pending("hook").last().unwrap(),
+        &(Event::Resolved, "ProbeFailed{probe=home}".to_string())
+    );
+    assert!(!f.pending("hook").iter().any(|(_, key)| key == PAY_FAILED));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_folded_alert_still_firing_when_its_dependency_works_again_is_sent_then() {
+    let f = probe_fixture_with(with_dependencies);
+    let (cert, home) = (&probes()[0], &probes()[1]);
+    // The dependency's last run failed (its alert need not fire yet for the fold).
+    f.alerting
+        .observe_probe(home, &home_result(Outcome::Failed));
+    f.alerting
+        .observe_probe(cert, &tls_result(Outcome::Failed, 90, false));
+    f.alerting.observe_run(&pay_failed());
+    let keys: Vec<String> = f.pending("hook").into_iter().map(|(_, k)| k).collect();
+    assert_eq!(keys, ["ProbeFailed{probe=home}"]);
+    // home works again: each folded alert waits for a run of its own, which may pass now.
+    f.alerting.observe_probe(home, &home_result(Outcome::Ok));
+    assert_eq!(f.pending("hook").len(), 2, "home's resolve only");
+    // The journey still fails on its next run: its alert goes out now, on its own.
+    f.alerting.observe_run(&pay_failed());
+    let events = f.pending("hook");
+    assert_eq!(events[2], (Event::Firing, PAY_FAILED.to_string()));
+    assert!(!events
+        .iter()
+        .any(|(_, k)| k == "CertificateInvalid{probe=cert}"));
+    f.alerting
+        .observe_probe(cert, &tls_result(Outcome::Failed, 90, false));
+    assert_eq!(
+        f.pending("hook")[3],
+        (Event::Firing, "CertificateInvalid{probe=cert}".to_string())
+    );
+    // The monitor's own faults are never folded.
+    f.alerting
+        .observe_probe(home, &home_result(Outcome::Failed));
+    f.alerting.observe_run(&error_run());
+    assert!(f
+        .pending("hook")
+        .contains(&(Event::Firing, UNHEALTHY.to_string())));
 }
