@@ -11,9 +11,15 @@
 //! `PROBE_BENCH_WARMUP_SECS` (1), `PROBE_BENCH_CONCURRENCY` (probes in flight, 16),
 //! `PROBE_BENCH_WORKERS` (tokio worker threads of the shopwatch probers, 2),
 //! `PROBE_BENCH_ROUNDS` (3), `PROBE_BENCH_VARIANTS` (comma list of `library`,
-//! `library+render`, `exporter`, `blackbox`; default all), `PROBE_BENCH_BLACKBOX` (the
+//! `library+render`, `exporter`, `blackbox`, `library-tcp`, `blackbox-tcp`, `library-dns`,
+//! `blackbox-dns`; default all), `PROBE_BENCH_BLACKBOX` (the
 //! exporter binary, default `/usr/bin/prometheus-blackbox-exporter`). The defaults take about
 //! 1.5 minutes.
+//!
+//! The tcp and dns variants put the tcp probe (connect, close) and the dns probe (an A query
+//! over UDP) next to the http one, against the same target and against the **dns** role (this
+//! binary re-executed with `SHOPWATCH_BENCH_ROLE=dns`: one A record for any query), with
+//! blackbox_exporter's `tcp_connect` and `dns` modules beside them.
 //!
 //! Processes (all on 127.0.0.1, all children die with the bench):
 //! - the **target**: this binary re-executed with `SHOPWATCH_BENCH_ROLE=target`, a one-thread
@@ -63,6 +69,7 @@ fn main() {
     let result = match std::env::var(ROLE_ENV).as_deref() {
         Ok("target") => run_target(),
         Ok("exporter") => run_exporter(),
+        Ok("dns") => run_dns(),
         Ok(other) => Err(anyhow!("unknown {ROLE_ENV} `{other}`")),
         Err(_) => bench(),
     };
@@ -147,14 +154,24 @@ enum Variant {
     LibraryRender,
     Exporter,
     Blackbox,
+    /// The tcp probe (connect and close) of the same target.
+    LibraryTcp,
+    BlackboxTcp,
+    /// The dns probe (an A query over UDP) of the DNS role.
+    LibraryDns,
+    BlackboxDns,
 }
 
 impl Variant {
-    const ALL: [Variant; 4] = [
+    const ALL: [Variant; 8] = [
         Variant::Library,
         Variant::LibraryRender,
         Variant::Exporter,
         Variant::Blackbox,
+        Variant::LibraryTcp,
+        Variant::BlackboxTcp,
+        Variant::LibraryDns,
+        Variant::BlackboxDns,
     ];
 
     fn label(self, blackbox_version: &str) -> String {
@@ -163,6 +180,12 @@ impl Variant {
             Variant::LibraryRender => "shopwatch (library + render text)".to_string(),
             Variant::Exporter => "shopwatch (exporter, GET /probe)".to_string(),
             Variant::Blackbox => format!("blackbox_exporter {blackbox_version} (GET /probe)"),
+            Variant::LibraryTcp => "shopwatch tcp (library, probe only)".to_string(),
+            Variant::BlackboxTcp => {
+                format!("blackbox_exporter {blackbox_version} tcp_connect (GET /probe)")
+            }
+            Variant::LibraryDns => "shopwatch dns (library, probe only)".to_string(),
+            Variant::BlackboxDns => format!("blackbox_exporter {blackbox_version} dns (GET /probe)"),
         }
     }
 }
@@ -214,12 +237,15 @@ fn bench() -> Result<()> {
 
     let (target, target_port) = start_role(&exe, "target", &[], dir.path())?;
     let target_url = format!("http://127.0.0.1:{target_port}/");
+    let target_addr = format!("127.0.0.1:{target_port}");
+    let (dns, dns_port) = start_role(&exe, "dns", &[], dir.path())?;
+    let dns_addr = format!("127.0.0.1:{dns_port}");
 
     // blackbox_exporter, on a free port.
     let config = dir.path().join("blackbox.yml");
     std::fs::write(
         &config,
-        "modules:\n  http_2xx:\n    prober: http\n    timeout: 5s\n    http:\n      preferred_ip_protocol: ip4\n      valid_status_codes: [200]\n",
+        "modules:\n  http_2xx:\n    prober: http\n    timeout: 5s\n    http:\n      preferred_ip_protocol: ip4\n      valid_status_codes: [200]\n  tcp_connect:\n    prober: tcp\n    timeout: 5s\n    tcp:\n      preferred_ip_protocol: ip4\n  dns_a:\n    prober: dns\n    timeout: 5s\n    dns:\n      preferred_ip_protocol: ip4\n      transport_protocol: udp\n      query_name: shop.example\n      query_type: A\n      valid_rcodes: [NOERROR]\n",
     )?;
     let bb_port = free_port()?;
     let bb_log = dir.path().join("blackbox.log");
@@ -238,6 +264,14 @@ fn bench() -> Result<()> {
         "http://127.0.0.1:{bb_port}/probe?module=http_2xx&target={}",
         encode_query(&target_url)
     );
+    let bb_tcp_url = format!(
+        "http://127.0.0.1:{bb_port}/probe?module=tcp_connect&target={}",
+        encode_query(&target_addr)
+    );
+    let bb_dns_url = format!(
+        "http://127.0.0.1:{bb_port}/probe?module=dns_a&target={}",
+        encode_query(&dns_addr)
+    );
 
     let workers = s.workers.to_string();
     let (exporter, exporter_port) = start_role(
@@ -252,18 +286,29 @@ fn bench() -> Result<()> {
     );
 
     let probe = http_probe(&target_url)?;
+    let tcp = config_probe(&format!(
+        "  - tcp: {{name: bench, target: '{target_addr}', every: 15s, timeout: 5s}}\n"
+    ))?;
+    let dns_probe = config_probe(&format!(
+        "  - dns: {{name: bench, server: '{dns_addr}', query: shop.example, type: A, every: 15s, timeout: 5s}}\n"
+    ))?;
 
     // Everything answers, and succeeds, before anything is measured.
     let check_rt = runtime(1)?;
     let blackbox_text = check_rt.block_on(wait_for_probe(&bb_url, &blackbox))?;
+    check_rt.block_on(wait_for_probe(&bb_tcp_url, &blackbox))?;
+    check_rt.block_on(wait_for_probe(&bb_dns_url, &blackbox))?;
     let exporter_text = check_rt.block_on(wait_for_probe(&exporter_url, &exporter))?;
     let first = check_rt.block_on(probe.run());
-    if !first.success() {
-        bail!(
-            "the shopwatch probe of {target_url} did not succeed: {:?} {}",
-            first.outcome,
-            first.reason.unwrap_or_default()
-        );
+    for (what, probe) in [("http", &probe), ("tcp", &tcp), ("dns", &dns_probe)] {
+        let result = check_rt.block_on(probe.run());
+        if !result.success() {
+            bail!(
+                "the shopwatch {what} probe did not succeed: {:?} {}",
+                result.outcome,
+                result.reason.unwrap_or_default()
+            );
+        }
     }
     drop(check_rt);
 
@@ -300,6 +345,14 @@ fn bench() -> Result<()> {
                     measure_exporter(&s, &exporter_url, exporter.pid(), target.pid())?
                 }
                 Variant::Blackbox => measure_exporter(&s, &bb_url, blackbox.pid(), target.pid())?,
+                Variant::LibraryTcp => measure_library(&s, &tcp, false, target.pid())?,
+                Variant::BlackboxTcp => {
+                    measure_exporter(&s, &bb_tcp_url, blackbox.pid(), target.pid())?
+                }
+                Variant::LibraryDns => measure_library(&s, &dns_probe, false, dns.pid())?,
+                Variant::BlackboxDns => {
+                    measure_exporter(&s, &bb_dns_url, blackbox.pid(), dns.pid())?
+                }
             };
             println!(
                 "  round {round} {:<40} {:>8.0} probes/CPU-s {:>8.0}/s wall  {:>6.1} µs CPU/probe  (ok {}, failed {}, target {:.1} µs/probe, driver {:.1} µs/probe)",
@@ -363,7 +416,7 @@ fn bench() -> Result<()> {
             if cpu >= bb_cpu { "target met" } else { "TARGET MISSED (slower than blackbox_exporter)" }
         );
     }
-    drop((exporter, blackbox, target));
+    drop((exporter, blackbox, target, dns));
     Ok(())
 }
 
@@ -373,6 +426,10 @@ fn variant_key(v: Variant) -> &'static str {
         Variant::LibraryRender => "library+render",
         Variant::Exporter => "exporter",
         Variant::Blackbox => "blackbox",
+        Variant::LibraryTcp => "library-tcp",
+        Variant::BlackboxTcp => "blackbox-tcp",
+        Variant::LibraryDns => "library-dns",
+        Variant::BlackboxDns => "blackbox-dns",
     }
 }
 
@@ -388,9 +445,14 @@ fn median(values: impl Iterator<Item = f64>) -> f64 {
 
 /// The shopwatch probe of `url`, as a configuration file would give it.
 fn http_probe(url: &str) -> Result<ProbeConfig> {
-    let yaml = format!(
-        "probes:\n  - http:\n      name: bench\n      url: {url}\n      every: 15s\n      timeout: 5s\n      expect_status: 200\n"
-    );
+    config_probe(&format!(
+        "  - http:\n      name: bench\n      url: {url}\n      every: 15s\n      timeout: 5s\n      expect_status: 200\n"
+    ))
+}
+
+/// The probe of one `probes:` item as written.
+fn config_probe(item: &str) -> Result<ProbeConfig> {
+    let yaml = format!("probes:\n{item}");
     let mut probes = parse_probes(Path::new("bench-probes.yaml"), &yaml)
         .map_err(|e| anyhow!("bench probe does not parse: {e}"))?;
     Ok(probes.remove(0))
@@ -727,6 +789,41 @@ fn announce_port(port: u16) -> Result<()> {
     writeln!(out, "{port}")?;
     out.flush()?;
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Role: dns
+
+/// A one-thread DNS server on UDP answering every query with one A record, 127.0.0.1.
+fn run_dns() -> Result<()> {
+    use hickory_proto::op::{Message, MessageType};
+    use hickory_proto::rr::{rdata::A, RData, Record};
+    exit_with_parent();
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    announce_port(socket.local_addr()?.port())?;
+    let mut buf = [0u8; 512];
+    loop {
+        let (n, from) = socket.recv_from(&mut buf)?;
+        let Ok(query) = Message::from_vec(&buf[..n]) else {
+            continue;
+        };
+        let mut answer = Message::new();
+        answer.set_id(query.id());
+        answer.set_message_type(MessageType::Response);
+        answer.set_authoritative(true);
+        answer.set_recursion_desired(query.recursion_desired());
+        for q in query.queries() {
+            answer.add_query(q.clone());
+            answer.add_answer(Record::from_rdata(
+                q.name().clone(),
+                60,
+                RData::A(A::new(127, 0, 0, 1)),
+            ));
+        }
+        if let Ok(bytes) = answer.to_vec() {
+            let _ = socket.send_to(&bytes, from);
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

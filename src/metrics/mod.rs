@@ -184,6 +184,15 @@ pub const PROBE_DOMAIN_EXPIRY: &str = "shopwatch_probe_domain_expiry_timestamp_s
 /// Gauge `{probe}` (smtp with `delivery`): seconds from the server accepting the delivery
 /// check's message to the message showing up in the mailbox, in the last run that found it.
 pub const PROBE_SMTP_DELIVERY: &str = "shopwatch_probe_smtp_delivery_seconds";
+/// Gauge `{probe}` (feed): items (or sitemap URLs) in the last run's document.
+pub const PROBE_FEED_ITEMS: &str = "shopwatch_probe_feed_items";
+/// Gauge `{probe}` (feed): of those, the ones missing a required field or with a malformed one.
+pub const PROBE_FEED_INVALID: &str = "shopwatch_probe_feed_invalid_items";
+/// Gauge `{probe}` (feed): the date freshness was judged by (newest lastmod, feed date or
+/// Last-Modified), Unix time.
+pub const PROBE_FEED_LAST_MODIFIED: &str = "shopwatch_probe_feed_last_modified_timestamp_seconds";
+/// Gauge `{probe}` (feed): sampled links that did not answer 200.
+pub const PROBE_FEED_SAMPLE_FAILURES: &str = "shopwatch_probe_feed_sample_failures";
 /// Gauge `{probe, rcode}`: the response code of the last answer, always 1.
 pub const PROBE_DNS_RCODE: &str = "shopwatch_probe_dns_rcode_info";
 /// Counter `{probe, kind, outcome}`: finished probe runs by outcome.

@@ -855,6 +855,35 @@ fn probes(t: &mut Text, state: &State) {
         "Seconds from the server accepting the delivery check's message to it showing up in the mailbox, in the last run.",
         |p| p.last.metrics.delivery.map(|d| d.as_secs_f64()),
     );
+    let feed = |p: &ProbeState| p.last.metrics.feed.clone();
+    per_probe(
+        t,
+        probes,
+        PROBE_FEED_ITEMS,
+        "Items (or sitemap URLs) in the feed in the last run.",
+        |p| feed(p).map(|f| f.items as f64),
+    );
+    per_probe(
+        t,
+        probes,
+        PROBE_FEED_INVALID,
+        "Feed items missing a required field or with a malformed one, in the last run.",
+        |p| feed(p).map(|f| f.invalid as f64),
+    );
+    per_probe(
+        t,
+        probes,
+        PROBE_FEED_LAST_MODIFIED,
+        "When the feed last changed (newest lastmod, its own date or Last-Modified), Unix time.",
+        |p| feed(p).and_then(|f| f.last_modified).map(|t| t as f64),
+    );
+    per_probe(
+        t,
+        probes,
+        PROBE_FEED_SAMPLE_FAILURES,
+        "Sampled links of the feed that did not answer 200 in the last run.",
+        |p| feed(p).map(|f| f.sample_failures as f64),
+    );
     t.family(
         PROBE_DNSBL_LISTED,
         "1 if the address is listed on the blacklist zone in the last run, 0 if not.",

@@ -9,7 +9,7 @@
 //! `error` when the check cannot happen: no RDAP service for the TLD (no guess is made), the
 //! bootstrap or the registry unreachable or answering what is not RDAP.
 
-use super::{Kind, Probing, Verdict};
+use super::{fetch, Kind, Probing, Verdict};
 use crate::yaml::check::Checker;
 use crate::yaml::scalars::{http_url, opt_scalar_text, scalar_text};
 use serde::Deserialize;
@@ -112,26 +112,8 @@ type Fetched = (Instant, Arc<Bootstrap>);
 static BOOTSTRAPS: LazyLock<Mutex<HashMap<String, Fetched>>> = LazyLock::new(Mutex::default);
 
 impl DomainProbe {
-    fn client(&self) -> Result<reqwest::Client, String> {
-        let mut builder = reqwest::Client::builder()
-            .user_agent(concat!("shopwatch/", env!("CARGO_PKG_VERSION")))
-            .timeout(self.timeout);
-        if let Some(file) = &self.ca_file {
-            let pem = std::fs::read(file)
-                .map_err(|e| format!("cannot read ca_file {}: {e}", file.display()))?;
-            for cert in reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| format!("ca_file {}: {e}", file.display()))?
-            {
-                builder = builder.add_root_certificate(cert);
-            }
-        }
-        builder
-            .build()
-            .map_err(|e| format!("cannot make an HTTP client: {e}"))
-    }
-
     async fn probe_once(&self, p: &mut Probing) -> Verdict {
-        let client = match self.client() {
+        let client = match fetch::client(self.timeout, self.ca_file.as_deref()) {
             Ok(client) => client,
             Err(e) => return Verdict::error(e),
         };
@@ -183,7 +165,7 @@ impl DomainProbe {
                 "the registry's RDAP server answered {status} at {url}"
             ));
         }
-        let body = match read_capped(response).await {
+        let body = match fetch::read_capped(response, MAX_BODY).await {
             Ok(body) => body,
             Err(e) => return Verdict::error(format!("reading {url}: {e}")),
         };
@@ -292,7 +274,7 @@ impl DomainProbe {
             if !response.status().is_success() {
                 return Err(format!("it answered {}", response.status()));
             }
-            let body = read_capped(response).await?;
+            let body = fetch::read_capped(response, MAX_BODY).await?;
             serde_json::from_slice::<Bootstrap>(&body)
                 .map_err(|e| format!("it is not an RDAP bootstrap file: {e}"))
         }
@@ -312,17 +294,6 @@ impl DomainProbe {
             },
         }
     }
-}
-
-async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
-        body.extend_from_slice(&chunk);
-        if body.len() > MAX_BODY {
-            return Err(format!("the answer is over {} MiB", MAX_BODY >> 20));
-        }
-    }
-    Ok(body)
 }
 
 fn join(names: &BTreeSet<String>) -> String {

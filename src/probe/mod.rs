@@ -59,6 +59,8 @@ pub mod dns;
 mod dns_query;
 pub mod dnsbl;
 pub mod domain;
+mod fetch;
+pub mod feed;
 pub mod http;
 pub mod imap;
 mod mail;
@@ -194,6 +196,7 @@ probes! {
     Domain(domain::DomainProbe) = "domain",
     Imap(imap::ImapProbe) = "imap",
     Pop3(pop3::Pop3Probe) = "pop3",
+    Feed(feed::FeedProbe) = "feed",
 }
 
 impl ProbeConfig {
@@ -295,6 +298,8 @@ pub struct ProbeMetrics {
     /// How long an smtp probe's delivery-check message took to show up in the mailbox. Feeds
     /// `shopwatch_probe_smtp_delivery_seconds`.
     pub delivery: Option<Duration>,
+    /// What a feed probe found.
+    pub feed: Option<feed::FeedInfo>,
 }
 
 /// What one blacklist zone said about one address. Feeds

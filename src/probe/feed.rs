@@ -1,0 +1,706 @@
+//! The `feed` probe: the documents a shop's traffic depends on besides its pages. An XML
+//! sitemap (a sitemap index too, and gzip), a Google Shopping feed (RSS 2.0 with the `g:`
+//! namespace, or Atom) or a CSV/TSV product feed is fetched and parsed, and then checked:
+//! - at least `min_items` items, and not down more than `max_drop` since the last good run;
+//! - every item has the fields its format requires, well-formed (a sitemap's absolute `loc`; a
+//!   Shopping item's id, title, link, price with its currency, availability from Google's set,
+//!   image_link); the bad items are named;
+//! - fresh: the newest `lastmod`, the feed's own date, or else HTTP `Last-Modified`, within
+//!   `max_age`;
+//! - `sample` of its links (a different few each run) answer 200.
+//!
+//! `failed` for each of those (all are reported together), for a document that does not parse
+//! or a fetch that fails; `error` only for the monitor's own faults (an unreadable `ca_file`).
+
+use super::{fetch, Kind, Probing, Verdict};
+use crate::yaml::check::Checker;
+use crate::yaml::scalars::{http_url, opt_scalar_text, scalar_text};
+use quick_xml::events::Event;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::{LazyLock, Mutex};
+use std::time::Duration;
+use url::Url;
+
+/// Largest document read, after decompression: Google takes feeds up to 4 GB, but a probe
+/// that reads more than this many bytes every few minutes is the wrong tool.
+const MAX_DOCUMENT: usize = 64 * 1024 * 1024;
+/// Child sitemaps of an index read at most.
+const MAX_CHILD_SITEMAPS: usize = 50;
+/// Bad items named in a reason at most.
+const NAMED_ITEMS: usize = 5;
+/// Google Shopping's availability values (and the older spellings with a space).
+const AVAILABILITY: [&str; 8] = [
+    "in_stock",
+    "out_of_stock",
+    "preorder",
+    "backorder",
+    "in stock",
+    "out of stock",
+    "available for order",
+    "limited_availability",
+];
+
+/// What the document is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Decided from the document: `<urlset>`/`<sitemapindex>`, `<rss>`, `<feed>`, else CSV.
+    Auto,
+    Sitemap,
+    /// RSS 2.0 or Atom with Google's `g:` fields.
+    Shopping,
+    /// Comma- or tab-separated, a header line first.
+    Csv,
+}
+
+/// A validated `feed` probe.
+#[derive(Debug, Clone)]
+pub struct FeedProbe {
+    pub name: String,
+    pub url: Url,
+    pub format: Format,
+    pub min_items: u64,
+    /// The largest drop in items since the last good run, as a fraction (0.2 for `20%`).
+    pub max_drop: Option<f64>,
+    pub max_age: Option<Duration>,
+    /// Links checked per run.
+    pub sample: usize,
+    /// Fields every Shopping or CSV item must have; default Google's required ones.
+    pub required: Vec<String>,
+    pub ca_file: Option<PathBuf>,
+    pub every: Duration,
+    pub timeout: Duration,
+}
+
+/// One item of a feed or URL of a sitemap: its fields by (local) name, and where it is.
+#[derive(Debug, Default)]
+struct Item {
+    /// 1-based: the item's place in the document (for a CSV, its line).
+    at: usize,
+    fields: HashMap<String, String>,
+}
+
+impl Item {
+    fn get(&self, field: &str) -> Option<&str> {
+        self.fields
+            .get(field)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// How a reason names it: `item 3 (id mug-42)`.
+    fn shown(&self, kind: &str) -> String {
+        match self.get("id").or_else(|| self.get("loc")) {
+            Some(id) => format!("{kind} {} ({id})", self.at),
+            None => format!("{kind} {}", self.at),
+        }
+    }
+}
+
+/// What a document held.
+#[derive(Debug, Default)]
+struct Document {
+    format: Option<Format>,
+    items: Vec<Item>,
+    /// The feed's own date (RSS lastBuildDate/pubDate, Atom updated), newest `lastmod` of a
+    /// sitemap; Unix seconds.
+    newest: Option<i64>,
+    /// A sitemap index's child sitemaps.
+    children: Vec<String>,
+}
+
+/// What the feed probe found, for the metrics.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FeedInfo {
+    /// Items (or URLs). Feeds `shopwatch_probe_feed_items`.
+    pub items: u64,
+    /// Items missing a required field or with a malformed one. Feeds
+    /// `shopwatch_probe_feed_invalid_items`.
+    pub invalid: u64,
+    /// The date freshness was judged by, Unix seconds. Feeds
+    /// `shopwatch_probe_feed_last_modified_timestamp_seconds`.
+    pub last_modified: Option<i64>,
+    /// Sampled links that did not answer 200. Feeds `shopwatch_probe_feed_sample_failures`.
+    pub sample_failures: u64,
+}
+
+/// The item count of each probe's last good run, by probe name: what `max_drop` compares with.
+static LAST_GOOD: LazyLock<Mutex<HashMap<String, u64>>> = LazyLock::new(Mutex::default);
+
+impl FeedProbe {
+    async fn probe_once(&self, p: &mut Probing) -> Verdict {
+        let client = match fetch::client(self.timeout, self.ca_file.as_deref()) {
+            Ok(client) => client,
+            Err(e) => return Verdict::error(e),
+        };
+        p.doing = "fetching the feed";
+        let (body, last_modified) = match get(&client, &self.url).await {
+            Ok(fetched) => fetched,
+            Err(e) => return Verdict::failed(e),
+        };
+        p.doing = "parsing the feed";
+        let mut document = match parse(&body, self.format) {
+            Ok(document) => document,
+            Err(e) => return Verdict::failed(format!("{}: {e}", self.url)),
+        };
+        for (i, child) in std::mem::take(&mut document.children).iter().enumerate() {
+            if i == MAX_CHILD_SITEMAPS {
+                return Verdict::failed(format!(
+                    "the sitemap index lists over {MAX_CHILD_SITEMAPS} sitemaps: give the probe one of them"
+                ));
+            }
+            p.doing = "fetching a sitemap of the index";
+            let Ok(url) = self.url.join(child) else {
+                return Verdict::failed(format!("the sitemap index lists `{child}`: not a URL"));
+            };
+            let parsed = match get(&client, &url).await {
+                Ok((body, _)) => parse(&body, Format::Sitemap),
+                Err(e) => return Verdict::failed(format!("the sitemap index's {e}")),
+            };
+            match parsed {
+                Ok(sitemap) => {
+                    let offset = document.items.len();
+                    document
+                        .items
+                        .extend(sitemap.items.into_iter().map(|mut item| {
+                            item.at += offset;
+                            item
+                        }));
+                    document.newest = document.newest.max(sitemap.newest);
+                }
+                Err(e) => return Verdict::failed(format!("{url} (in the sitemap index): {e}")),
+            }
+        }
+        let format = document.format.unwrap_or(Format::Csv);
+        let mut problems = Vec::new();
+        let count = document.items.len() as u64;
+        if count < self.min_items {
+            problems.push(format!(
+                "{count} items, fewer than min_items {}",
+                self.min_items
+            ));
+        }
+        let last_good = LAST_GOOD
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&self.name)
+            .copied();
+        if let (Some(max_drop), Some(before)) = (self.max_drop, last_good) {
+            if before > 0 && (count as f64) < before as f64 * (1.0 - max_drop) {
+                let dropped = 100.0 * (1.0 - count as f64 / before as f64);
+                problems.push(format!(
+                    "{count} items, {dropped:.0}% fewer than the {before} of the last good run (max_drop {:.0}%)",
+                    max_drop * 100.0
+                ));
+            }
+        }
+        let bad: Vec<String> = document
+            .items
+            .iter()
+            .filter_map(|item| {
+                let faults = self.item_faults(format, item);
+                (!faults.is_empty()).then(|| {
+                    format!(
+                        "{}: {}",
+                        item.shown(if format == Format::Csv { "line" } else { "item" }),
+                        faults.join(", ")
+                    )
+                })
+            })
+            .collect();
+        if !bad.is_empty() {
+            let named: Vec<&str> = bad.iter().take(NAMED_ITEMS).map(String::as_str).collect();
+            problems.push(format!(
+                "{} of {count} items are invalid: {}{}",
+                bad.len(),
+                named.join("; "),
+                if bad.len() > NAMED_ITEMS { "; ..." } else { "" }
+            ));
+        }
+        let dated = document.newest.or(last_modified);
+        if let Some(max_age) = self.max_age {
+            match dated {
+                None => problems.push(
+                    "no date to judge freshness by (no lastmod, no feed date, no Last-Modified header)"
+                        .to_string(),
+                ),
+                Some(at) => {
+                    let age = chrono::Utc::now().timestamp() - at;
+                    if age > max_age.as_secs() as i64 {
+                        problems.push(format!(
+                            "last changed {} ago ({}), over max_age {}",
+                            humantime::format_duration(Duration::from_secs(age as u64 / 60 * 60)),
+                            super::net::show_time(at),
+                            humantime::format_duration(max_age)
+                        ));
+                    }
+                }
+            }
+        }
+        p.doing = "fetching the sampled links";
+        let sample_failures = self.check_sample(&client, format, &document, &mut problems).await;
+        p.metrics.feed = Some(FeedInfo {
+            items: count,
+            invalid: bad.len() as u64,
+            last_modified: dated,
+            sample_failures,
+        });
+        if problems.is_empty() {
+            LAST_GOOD
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(self.name.clone(), count);
+            Verdict::ok()
+        } else {
+            Verdict::failed(problems.join("; "))
+        }
+    }
+
+    /// What is wrong with one item, by its format.
+    fn item_faults(&self, format: Format, item: &Item) -> Vec<String> {
+        if format == Format::Sitemap {
+            return match item.get("loc").map(Url::parse) {
+                Some(Ok(url)) if matches!(url.scheme(), "http" | "https") => Vec::new(),
+                Some(_) => vec![format!("loc `{}` is not an absolute http(s) URL", item.get("loc").unwrap_or(""))],
+                None => vec!["no loc".to_string()],
+            };
+        }
+        let mut faults = Vec::new();
+        for field in &self.required {
+            let Some(value) = item.get(field) else {
+                faults.push(format!("no {field}"));
+                continue;
+            };
+            match field.as_str() {
+                "price" | "sale_price" if !is_price(value) => faults.push(format!(
+                    "{field} `{value}` is not an amount with a currency (`12.50 EUR`)"
+                )),
+                "availability" if !AVAILABILITY.contains(&value.to_ascii_lowercase().as_str()) => {
+                    faults.push(format!(
+                        "availability `{value}` is not one of in_stock, out_of_stock, preorder, backorder"
+                    ))
+                }
+                "link" | "image_link" if Url::parse(value).is_err() => {
+                    faults.push(format!("{field} `{value}` is not an absolute URL"))
+                }
+                _ => {}
+            }
+        }
+        faults
+    }
+
+    /// GETs `sample` links (a different few each run); the failures.
+    async fn check_sample(
+        &self,
+        client: &reqwest::Client,
+        format: Format,
+        document: &Document,
+        problems: &mut Vec<String>,
+    ) -> u64 {
+        let field = if format == Format::Sitemap { "loc" } else { "link" };
+        let links: Vec<&str> = document.items.iter().filter_map(|i| i.get(field)).collect();
+        if links.is_empty() || self.sample == 0 {
+            return 0;
+        }
+        // A rotating start: over the runs every link is sampled, without a random generator.
+        let start = (chrono::Utc::now().timestamp() as usize / 60) % links.len();
+        let mut failures = Vec::new();
+        for link in links.iter().cycle().skip(start).take(self.sample.min(links.len())) {
+            let answer = match Url::parse(link) {
+                Ok(url) => client.get(url).send().await,
+                Err(_) => continue,
+            };
+            match answer {
+                Ok(response) if response.status() == reqwest::StatusCode::OK => {}
+                Ok(response) => failures.push(format!("{link} answered {}", response.status())),
+                Err(e) => failures.push(format!(
+                    "{link}: {}",
+                    crate::error_chain::error_chain(&e.without_url())
+                )),
+            }
+        }
+        if !failures.is_empty() {
+            problems.push(format!(
+                "{} of {} sampled links failed: {}",
+                failures.len(),
+                self.sample.min(links.len()),
+                failures.join("; ")
+            ));
+        }
+        failures.len() as u64
+    }
+}
+
+/// `12.50 EUR`, `12 USD`, `1,299.00 SEK`: an amount and an ISO 4217 code.
+fn is_price(text: &str) -> bool {
+    let mut parts = text.split_whitespace();
+    let (Some(amount), Some(currency), None) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    amount.replace(',', "").parse::<f64>().is_ok_and(|a| a >= 0.0)
+        && currency.len() == 3
+        && currency.chars().all(|c| c.is_ascii_uppercase())
+}
+
+/// The body (gunzipped when it is gzip) and its `Last-Modified`, Unix seconds.
+async fn get(client: &reqwest::Client, url: &Url) -> Result<(Vec<u8>, Option<i64>), String> {
+    let response = client.get(url.clone()).send().await.map_err(|e| {
+        format!(
+            "{url} cannot be fetched: {}",
+            crate::error_chain::error_chain(&e.without_url())
+        )
+    })?;
+    if !response.status().is_success() {
+        return Err(format!("{url} answered {}", response.status()));
+    }
+    let last_modified = response
+        .headers()
+        .get(reqwest::header::LAST_MODIFIED)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok())
+        .map(|t| t.timestamp());
+    let body = fetch::read_capped(response, MAX_DOCUMENT)
+        .await
+        .map_err(|e| format!("reading {url}: {e}"))?;
+    if body.starts_with(&[0x1f, 0x8b]) {
+        let mut unzipped = Vec::new();
+        flate2::read::GzDecoder::new(body.as_slice())
+            .take(MAX_DOCUMENT as u64 + 1)
+            .read_to_end(&mut unzipped)
+            .map_err(|e| format!("{url} is gzip that does not decompress: {e}"))?;
+        if unzipped.len() > MAX_DOCUMENT {
+            return Err(format!("{url} decompresses to over {} MiB", MAX_DOCUMENT >> 20));
+        }
+        return Ok((unzipped, last_modified));
+    }
+    Ok((body, last_modified))
+}
+
+/// Parses the document as `format` (or as what it looks like, with `Auto`).
+fn parse(body: &[u8], format: Format) -> Result<Document, String> {
+    let text = std::str::from_utf8(body).map_err(|e| format!("not UTF-8: {e}"))?;
+    let text = text.trim_start_matches('\u{feff}');
+    let looks_xml = text.trim_start().starts_with('<');
+    match format {
+        Format::Csv => parse_csv(text),
+        Format::Auto if !looks_xml => parse_csv(text),
+        _ => parse_xml(text, format),
+    }
+}
+
+/// A sitemap, sitemap index, RSS or Atom document: items are `<url>`, `<item>` or `<entry>`,
+/// their fields the child elements by local name (`g:price` is `price`; Atom's
+/// `<link href=...>` is `link`).
+fn parse_xml(text: &str, wanted: Format) -> Result<Document, String> {
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut document = Document::default();
+    let mut depth = 0usize;
+    let mut root: Option<String> = None;
+    let mut item: Option<(usize, Item)> = None;
+    let mut field: Option<String> = None;
+    let mut value = String::new();
+    // Where in the document it went wrong, for the reason.
+    let at = |reader: &quick_xml::Reader<&[u8]>| reader.buffer_position();
+    loop {
+        let event = reader
+            .read_event()
+            .map_err(|e| format!("not well-formed XML at byte {}: {e}", at(&reader)))?;
+        match event {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let empty = matches!(event, Event::Empty(_));
+                let name = String::from_utf8_lossy(e.local_name().as_ref()).to_ascii_lowercase();
+                if root.is_none() {
+                    let format = match name.as_str() {
+                        "urlset" | "sitemapindex" => Format::Sitemap,
+                        "rss" | "feed" => Format::Shopping,
+                        other => {
+                            return Err(format!(
+                                "the document is `<{other}>`, not a sitemap (`<urlset>`), an RSS (`<rss>`) or Atom (`<feed>`) feed"
+                            ))
+                        }
+                    };
+                    if wanted != Format::Auto && wanted != format {
+                        return Err(format!("the document is `<{name}>`, not the format the probe is told"));
+                    }
+                    document.format = Some(format);
+                    root = Some(name.clone());
+                }
+                let is_item = matches!(name.as_str(), "url" | "item" | "entry" | "sitemap");
+                match &mut item {
+                    None if is_item && !empty => {
+                        item = Some((
+                            depth,
+                            Item {
+                                at: document.items.len() + document.children.len() + 1,
+                                fields: HashMap::from([("_kind".to_string(), name.clone())]),
+                            },
+                        ))
+                    }
+                    Some((item_depth, it)) if depth == *item_depth + 1 => {
+                        if name == "link" {
+                            if let Some(href) = e
+                                .try_get_attribute("href")
+                                .ok()
+                                .flatten()
+                                .and_then(|a| a.unescape_value().ok())
+                            {
+                                it.fields.insert("link".into(), href.to_string());
+                            }
+                        }
+                        if !empty {
+                            field = Some(name.clone());
+                            value.clear();
+                        }
+                    }
+                    _ => {}
+                }
+                if !empty {
+                    depth += 1;
+                    if item.is_none() && matches!(name.as_str(), "lastbuilddate" | "pubdate" | "updated") {
+                        field = Some(name);
+                        value.clear();
+                    }
+                }
+            }
+            Event::Text(t) => {
+                if field.is_some() {
+                    let text = t
+                        .decode()
+                        .map_err(|e| format!("bad text at byte {}: {e}", at(&reader)))?;
+                    value.push_str(&text);
+                }
+            }
+            Event::GeneralRef(r) => {
+                if field.is_some() {
+                    let name = r
+                        .decode()
+                        .map_err(|e| format!("bad text at byte {}: {e}", at(&reader)))?;
+                    let resolved = match r.resolve_char_ref() {
+                        Ok(Some(c)) => Some(c.to_string()),
+                        _ => quick_xml::escape::resolve_predefined_entity(&name).map(str::to_string),
+                    };
+                    match resolved {
+                        Some(text) => value.push_str(&text),
+                        None => {
+                            return Err(format!(
+                                "unknown entity `&{name};` at byte {}",
+                                at(&reader)
+                            ))
+                        }
+                    }
+                }
+            }
+            Event::CData(t) => {
+                if field.is_some() {
+                    value.push_str(&String::from_utf8_lossy(&t));
+                }
+            }
+            Event::End(_) => {
+                depth = depth.saturating_sub(1);
+                match (&mut item, field.take()) {
+                    (Some((item_depth, _)), None) if depth == *item_depth => {
+                        let (_, done) = item.take().expect("an item");
+                        finish_item(&mut document, done);
+                    }
+                    (Some((_, it)), Some(name)) => {
+                        it.fields.entry(name).or_insert_with(|| value.trim().to_string());
+                    }
+                    (None, Some(_)) => {
+                        let date = parse_date(value.trim());
+                        document.newest = document.newest.max(date);
+                    }
+                    _ => {}
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if depth != 0 || item.is_some() {
+        return Err(format!(
+            "not well-formed XML: it ends inside an element (at byte {}): truncated?",
+            text.len()
+        ));
+    }
+    if root.is_none() {
+        return Err("the document is empty".to_string());
+    }
+    Ok(document)
+}
+
+/// An item ends: a sitemap index's `<sitemap>` is a child to fetch; a `lastmod` counts for
+/// freshness.
+fn finish_item(document: &mut Document, item: Item) {
+    if let Some(date) = item.get("lastmod").or_else(|| item.get("updated")) {
+        document.newest = document.newest.max(parse_date(date));
+    }
+    if item.fields.get("_kind").is_some_and(|k| k == "sitemap") {
+        if let Some(loc) = item.get("loc") {
+            document.children.push(loc.to_string());
+        }
+        return;
+    }
+    document.items.push(item);
+}
+
+/// W3C datetime (`2026-11-30`, `2026-11-30T10:00:00+01:00`) or RFC 2822 (RSS), Unix seconds.
+fn parse_date(text: &str) -> Option<i64> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Some(t.timestamp());
+    }
+    if let Ok(t) = chrono::DateTime::parse_from_rfc2822(text) {
+        return Some(t.timestamp());
+    }
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc().timestamp())
+}
+
+/// A CSV (or, when the header has tabs, TSV) feed; column names lowercased.
+fn parse_csv(text: &str) -> Result<Document, String> {
+    let header = text.lines().next().unwrap_or("");
+    let delimiter = if header.contains('\t') { b'\t' } else { b',' };
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(false)
+        .from_reader(text.as_bytes());
+    let columns: Vec<String> = reader
+        .headers()
+        .map_err(|e| format!("the CSV header does not parse: {e}"))?
+        .iter()
+        .map(|c| c.trim().to_ascii_lowercase())
+        .collect();
+    if columns.len() < 2 {
+        return Err("not a product feed: neither XML nor a CSV/TSV with a header line".to_string());
+    }
+    let mut document = Document {
+        format: Some(Format::Csv),
+        ..Document::default()
+    };
+    for record in reader.records() {
+        let record = record.map_err(|e| format!("the CSV does not parse: {e}"))?;
+        let line = record.position().map_or(0, |p| p.line() as usize);
+        document.items.push(Item {
+            at: line,
+            fields: columns
+                .iter()
+                .cloned()
+                .zip(record.iter().map(str::to_string))
+                .collect(),
+        });
+    }
+    Ok(document)
+}
+
+impl Kind for FeedProbe {
+    type File = FeedProbeFile;
+    kind_basics!(FeedProbeFile);
+
+    fn validate(c: &mut Checker, path: &str, f: &FeedProbeFile) -> FeedProbe {
+        let url = match http_url("url", &f.url) {
+            Ok(url) => url,
+            Err(message) => {
+                c.error(&format!("{path}.url"), message);
+                Url::parse("http://invalid.invalid/").expect("a valid URL")
+            }
+        };
+        let format = match f.format.as_deref().map(str::trim) {
+            None | Some("auto") => Format::Auto,
+            Some("sitemap") => Format::Sitemap,
+            Some("google_shopping") => Format::Shopping,
+            Some("csv") => Format::Csv,
+            Some(other) => {
+                c.error_hint(
+                    &format!("{path}.format"),
+                    format!("unknown feed format `{other}`"),
+                    "`auto` (the default), `sitemap`, `google_shopping` or `csv`",
+                );
+                Format::Auto
+            }
+        };
+        let max_drop = f.max_drop.as_deref().and_then(|text| {
+            let number = text.trim().strip_suffix('%').map(str::trim);
+            match number.and_then(|n| n.parse::<f64>().ok()) {
+                Some(n) if (0.0..100.0).contains(&n) => Some(n / 100.0),
+                _ => {
+                    c.error_hint(
+                        &format!("{path}.max_drop"),
+                        format!("`max_drop: {text}` is not a percentage under 100"),
+                        "how far the item count may fall since the last good run, e.g. `20%`",
+                    );
+                    None
+                }
+            }
+        });
+        let (every, timeout) = c.schedule(path, &f.every, &f.timeout);
+        FeedProbe {
+            name: f.name.clone(),
+            url,
+            format,
+            min_items: f.min_items.unwrap_or(1),
+            max_drop,
+            max_age: c.opt_duration(&format!("{path}.max_age"), &f.max_age),
+            sample: f.sample.unwrap_or(0),
+            required: f.required.clone().unwrap_or_else(|| {
+                ["id", "title", "link", "price", "availability", "image_link"]
+                    .map(String::from)
+                    .to_vec()
+            }),
+            ca_file: c.ca_file(&format!("{path}.ca_file"), &f.ca_file),
+            every,
+            timeout,
+        }
+    }
+}
+
+/// `- feed:` as written; values stay text until [`super::validate_probes`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedProbeFile {
+    pub name: String,
+    pub url: String,
+    /// `auto`, `sitemap`, `google_shopping` or `csv`.
+    pub format: Option<String>,
+    pub min_items: Option<u64>,
+    /// `20%`.
+    #[serde(default, deserialize_with = "opt_scalar_text")]
+    pub max_drop: Option<String>,
+    #[serde(default, deserialize_with = "opt_scalar_text")]
+    pub max_age: Option<String>,
+    pub sample: Option<usize>,
+    /// The fields each Shopping or CSV item must have.
+    pub required: Option<Vec<String>>,
+    pub ca_file: Option<String>,
+    #[serde(deserialize_with = "scalar_text")]
+    pub every: String,
+    #[serde(default, deserialize_with = "opt_scalar_text")]
+    pub timeout: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prices_need_an_amount_and_a_currency() {
+        assert!(is_price("12.50 EUR"));
+        assert!(is_price("1,299.00 SEK"));
+        assert!(!is_price("12.50"));
+        assert!(!is_price("EUR 12.50"));
+        assert!(!is_price("12.50 eur"));
+    }
+
+    #[test]
+    fn atom_links_and_namespaced_fields_are_read() {
+        let atom = r#"<feed xmlns="http://www.w3.org/2005/Atom" xmlns:g="http://base.google.com/ns/1.0"><updated>2026-11-30T10:00:00Z</updated><entry><g:id>a</g:id><title>A</title><link href="https://shop.example/a"/><g:price>1.00 EUR</g:price></entry></feed>"#;
+        let document = parse(atom.as_bytes(), Format::Auto).unwrap();
+        assert_eq!(document.format, Some(Format::Shopping));
+        let item = &document.items[0];
+        assert_eq!(item.get("link"), Some("https://shop.example/a"));
+        assert_eq!(item.get("price"), Some("1.00 EUR"));
+        assert_eq!(document.newest, parse_date("2026-11-30T10:00:00Z"));
+    }
+}
