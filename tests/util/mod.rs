@@ -7,6 +7,7 @@ pub mod alerting;
 pub mod monitor;
 pub mod nsd;
 pub mod postgres;
+pub mod prometheus;
 pub mod steps;
 
 use std::path::{Path, PathBuf};
