@@ -47,9 +47,9 @@ fn targets(dashboard: &Value) -> Vec<Target> {
     let mut found = Vec::new();
     for panel in panels(dashboard) {
         for target in panel["targets"].as_array().into_iter().flatten() {
-            let expr = target["expr"].as_str().unwrap_or_else(|| {
-                panic!("a target of panel {} has no expr", panel["title"])
-            });
+            let expr = target["expr"]
+                .as_str()
+                .unwrap_or_else(|| panic!("a target of panel {} has no expr", panel["title"]));
             found.push(Target {
                 panel: panel["title"].as_str().unwrap_or("").to_string(),
                 expr: expr.to_string(),
@@ -68,7 +68,9 @@ struct Variable {
 }
 
 fn variables(dashboard: &Value) -> Vec<Variable> {
-    let list = dashboard["templating"]["list"].as_array().expect("variables");
+    let list = dashboard["templating"]["list"]
+        .as_array()
+        .expect("variables");
     list.iter()
         .filter(|v| v["type"] == "query")
         .map(|v| {
@@ -87,7 +89,9 @@ fn variables(dashboard: &Value) -> Vec<Variable> {
                 .strip_prefix("label_values(")
                 .and_then(|q| q.strip_suffix(')'))
                 .unwrap_or_else(|| panic!("not label_values(...): {query}"));
-            let (selector, label) = inner.rsplit_once(',').expect("label_values(selector, label)");
+            let (selector, label) = inner
+                .rsplit_once(',')
+                .expect("label_values(selector, label)");
             Variable {
                 name: v["name"].as_str().expect("name").to_string(),
                 selector: selector.trim().to_string(),
@@ -346,8 +350,7 @@ alerting:
     let runs = r#"shopwatch_journey_runs_total{journey="demo-checkout"}"#;
     let outcome = |outcome: &'static str| {
         move |r: &[util::prometheus::Sample]| {
-            r.iter()
-                .any(|(l, v)| l["outcome"] == outcome && *v >= 1.0)
+            r.iter().any(|(l, v)| l["outcome"] == outcome && *v >= 1.0)
         }
     };
 

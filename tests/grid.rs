@@ -44,9 +44,7 @@ fn on_path(program: &str) -> PathBuf {
                 .map(|dir| dir.join(program))
                 .find(|p| p.is_file())
         })
-        .unwrap_or_else(|| {
-            panic!("{program} is not on PATH: run `bash scripts/install-deps`")
-        })
+        .unwrap_or_else(|| panic!("{program} is not on PATH: run `bash scripts/install-deps`"))
 }
 
 /// One Selenium server process (hub or node) in its own process group, with its own TMPDIR
@@ -58,7 +56,13 @@ struct Server {
 }
 
 impl Server {
-    fn start(dir: &Path, name: &str, java_props: &[String], args: &[String], env: &[(&str, &str)]) -> Server {
+    fn start(
+        dir: &Path,
+        name: &str,
+        java_props: &[String],
+        args: &[String],
+        env: &[(&str, &str)],
+    ) -> Server {
         let tmp = dir.join(format!("{name}-tmp"));
         std::fs::create_dir_all(&tmp).unwrap();
         let log = dir.join(format!("{name}.log"));
@@ -130,7 +134,16 @@ impl Grid {
             dir.path(),
             "hub",
             &[],
-            &strings(&["-role", "hub", "-host", "127.0.0.1", "-port", &port.to_string(), "-newSessionWaitTimeout", "5000"]),
+            &strings(&[
+                "-role",
+                "hub",
+                "-host",
+                "127.0.0.1",
+                "-port",
+                &port.to_string(),
+                "-newSessionWaitTimeout",
+                "5000",
+            ]),
             &[],
         );
         let node = |browser: &str, property: String, env: &[(&str, &str)]| {
@@ -139,29 +152,47 @@ impl Grid {
                 browser,
                 &[property],
                 &strings(&[
-                    "-role", "node", "-host", "127.0.0.1",
-                    "-port", &free_port().to_string(),
-                    "-hub", &format!("{url}/grid/register"),
-                    "-browser", &format!("browserName={browser},maxInstances=1"),
-                    "-maxSession", "1",
-                    "-registerCycle", "1000",
+                    "-role",
+                    "node",
+                    "-host",
+                    "127.0.0.1",
+                    "-port",
+                    &free_port().to_string(),
+                    "-hub",
+                    &format!("{url}/grid/register"),
+                    "-browser",
+                    &format!("browserName={browser},maxInstances=1"),
+                    "-maxSession",
+                    "1",
+                    "-registerCycle",
+                    "1000",
                     // The hub notices a dead node within seconds, not after a minute.
-                    "-nodePolling", "1000", "-downPollingLimit", "1",
-                    "-unregisterIfStillDownAfter", "3000",
+                    "-nodePolling",
+                    "1000",
+                    "-downPollingLimit",
+                    "1",
+                    "-unregisterIfStillDownAfter",
+                    "3000",
                 ]),
                 env,
             )
         };
         let firefox = node(
             "firefox",
-            format!("-Dwebdriver.gecko.driver={}", on_path("geckodriver").display()),
+            format!(
+                "-Dwebdriver.gecko.driver={}",
+                on_path("geckodriver").display()
+            ),
             // Selenium 3 does not pass `moz:firefoxOptions` args on to geckodriver: the node
             // runs Firefox headless by its environment, as a Grid node without a display must.
             &[("MOZ_HEADLESS", "1")],
         );
         let chrome = node(
             "chrome",
-            format!("-Dwebdriver.chrome.driver={}", on_path("chromedriver").display()),
+            format!(
+                "-Dwebdriver.chrome.driver={}",
+                on_path("chromedriver").display()
+            ),
             &[],
         );
         let grid = Grid {
@@ -296,7 +327,11 @@ async fn journeys_run_through_a_grid_in_parallel_and_a_dead_node_is_a_monitor_er
     let mut both_open = false;
     loop {
         let exposition = get_text(&metrics).await;
-        both_open |= value(&exposition, "shopwatch_browser_sessions", &[("state", "active")]) == 2.0;
+        both_open |= value(
+            &exposition,
+            "shopwatch_browser_sessions",
+            &[("state", "active")],
+        ) == 2.0;
         let passed = |journey: &str| runs(&exposition, journey, "ok") >= 1.0;
         if both_open && passed("grid-firefox") && passed("grid-chrome") {
             break;
@@ -316,7 +351,11 @@ async fn journeys_run_through_a_grid_in_parallel_and_a_dead_node_is_a_monitor_er
     let started = grid.chrome.sessions_started();
     let deadline = Instant::now() + Duration::from_secs(30);
     while grid.chrome.sessions_started() == started {
-        assert!(Instant::now() < deadline, "no new Chromium session:\n{}", grid.logs());
+        assert!(
+            Instant::now() < deadline,
+            "no new Chromium session:\n{}",
+            grid.logs()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // The run is now in its first step, or waiting 4 s for the product page.
@@ -361,6 +400,15 @@ async fn journeys_run_through_a_grid_in_parallel_and_a_dead_node_is_a_monitor_er
         .filter(|l| l.contains("grid-chrome") && l.contains(" error"))
         .collect();
     assert!(!errors.is_empty(), "{log}");
+    // The killed run was under way: a command of its live session could not reach the node
+    // (not only a session the hub could not create).
+    assert!(
+        errors
+            .iter()
+            .any(|l| l.contains("cannot forward the request")),
+        "{errors:#?}"
+    );
+    eprintln!("grid-chrome after the kill:\n{}", errors.join("\n"));
     // The refusal names the hub's reason in one line, without Selenium's Java stack trace.
     assert!(!log.contains("\tat org.openqa"), "{log}");
     assert!(!log.contains("failed at step"), "{log}");

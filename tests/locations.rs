@@ -51,6 +51,15 @@ fn readme_prometheus_config(targets: [&str; 2]) -> String {
 
 /// A monitor at `location` running the journey against `shop`; its scrape target.
 fn monitor_at(location: &str, shop: &RunningShop) -> (Monitor, String, std::path::PathBuf) {
+    monitor_with(location, shop, "")
+}
+
+/// As [`monitor_at`], with `extra` configuration appended.
+fn monitor_with(
+    location: &str,
+    shop: &RunningShop,
+    extra: &str,
+) -> (Monitor, String, std::path::PathBuf) {
     let work = tempfile::Builder::new()
         .prefix("shopwatch-location-")
         .tempdir()
@@ -60,7 +69,7 @@ fn monitor_at(location: &str, shop: &RunningShop) -> (Monitor, String, std::path
         work.path(),
         "shopwatch.yaml",
         &format!(
-            "listen: 127.0.0.1:0\nlocation: {location}\njourneys:\n  - file: {}\n    base_url: {}\n",
+            "listen: 127.0.0.1:0\nlocation: {location}\njourneys:\n  - file: {}\n    base_url: {}\n{extra}",
             journey.display(),
             shop.url()
         ),
@@ -82,6 +91,19 @@ async fn firing(prometheus: &Prometheus, name: &str) -> Vec<serde_json::Value> {
         .into_iter()
         .filter(|a| a["labels"]["alertname"] == name && a["state"] == "firing")
         .collect()
+}
+
+/// `shopwatch rules --locations 2 --config <config>`, as the README makes them.
+fn rules_for(config: &std::path::Path) -> String {
+    let rules = std::process::Command::new(env!("CARGO_BIN_EXE_shopwatch"))
+        .args(["rules", "--locations", "2", "--config"])
+        .arg(config)
+        .output()
+        .expect("shopwatch rules");
+    assert!(rules.status.success(), "{rules:?}");
+    let rules = String::from_utf8(rules.stdout).unwrap();
+    assert!(rules.contains("ShopwatchFailingInManyLocations"), "{rules}");
+    rules
 }
 
 async fn wait_until<F, Fut>(what: &str, within: Duration, logs: &[&Monitor], mut done: F)
@@ -114,14 +136,7 @@ async fn failing_in_many_locations_fires_when_both_fail_not_when_one_does() {
     let monitors = [&monitor_a, &monitor_b];
 
     // The rules, as the README says to make them.
-    let rules = std::process::Command::new(env!("CARGO_BIN_EXE_shopwatch"))
-        .args(["rules", "--locations", "2", "--config"])
-        .arg(&config_a)
-        .output()
-        .expect("shopwatch rules");
-    assert!(rules.status.success(), "{rules:?}");
-    let rules = String::from_utf8(rules.stdout).unwrap();
-    assert!(rules.contains("ShopwatchFailingInManyLocations"), "{rules}");
+    let rules = rules_for(&config_a);
     let prometheus = Prometheus::start_with_files(
         &readme_prometheus_config([&target_a, &target_b]),
         &[("shopwatch-rules.yml", &rules)],
@@ -211,7 +226,10 @@ async fn failing_in_many_locations_fires_when_both_fail_not_when_one_does() {
     let alert = &firing(&prometheus, "ShopwatchFailingInManyLocations").await[0];
     assert_eq!(alert["labels"]["journey"], "shop-home", "{alert}");
     assert_eq!(alert["labels"]["severity"], "critical", "{alert}");
-    assert_eq!(alert["value"].as_str().map(|v| v.parse::<f64>().ok()), Some(Some(2.0)));
+    assert_eq!(
+        alert["value"].as_str().map(|v| v.parse::<f64>().ok()),
+        Some(Some(2.0))
+    );
     let summary = alert["annotations"]["summary"].as_str().unwrap_or("");
     assert!(summary.contains("2 of 2 locations"), "{alert}");
 
@@ -229,6 +247,61 @@ async fn failing_in_many_locations_fires_when_both_fail_not_when_one_does() {
     )
     .await;
     assert!(passed("a", 1.0)().await);
+    monitor_a.stop();
+    monitor_b.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_monitors_failing_everywhere_is_not_the_shop_failing_in_many_locations() {
+    // Both monitors' WebDriver endpoint is down (a shared Selenium Grid gone): every run is
+    // the monitors' `error`, no run passes, and no browser opens.
+    let shop = start_shop().await;
+    let dead = util::monitor::free_port();
+    let webdriver = format!("webdriver:\n  url: http://127.0.0.1:{dead}\n");
+    let (monitor_a, target_a, config_a) = monitor_with("a", &shop, &webdriver);
+    let (monitor_b, target_b, _) = monitor_with("b", &shop, &webdriver);
+    let monitors = [&monitor_a, &monitor_b];
+    let prometheus = Prometheus::start_with_files(
+        &readme_prometheus_config([&target_a, &target_b]),
+        &[("shopwatch-rules.yml", &rules_for(&config_a))],
+    )
+    .await;
+    let errors = r#"shopwatch_journey_runs_total{job="shopwatch", journey="shop-home", outcome="error"} >= 2"#;
+    wait_until(
+        "two error runs in each location",
+        Duration::from_secs(90),
+        &monitors,
+        || async { prometheus.query(errors).await.len() == 2 },
+    )
+    .await;
+    let not_passed = prometheus
+        .query(r#"shopwatch_journey_last_run_passed{job="shopwatch", journey="shop-home"} == 0"#)
+        .await;
+    assert_eq!(not_passed.len(), 2, "{not_passed:?}");
+    // The monitors' alert fires; the shop's stay quiet.
+    wait_until(
+        "ShopwatchMonitorErrors",
+        Duration::from_secs(30),
+        &monitors,
+        || async {
+            let alerts = firing(&prometheus, "ShopwatchMonitorErrors").await;
+            ["a", "b"]
+                .iter()
+                .all(|l| alerts.iter().any(|a| a["labels"]["location"] == *l))
+        },
+    )
+    .await;
+    for shop_alert in [
+        "ShopwatchFailingInManyLocations",
+        "ShopwatchJourneyStepFailing",
+    ] {
+        let seen = prometheus
+            .query(&format!(
+                r#"count_over_time(ALERTS{{alertname="{shop_alert}"}}[10m])"#
+            ))
+            .await;
+        assert!(seen.is_empty(), "{shop_alert} for monitor errors: {seen:?}");
+    }
     monitor_a.stop();
     monitor_b.stop();
 }

@@ -81,7 +81,11 @@ impl Prometheus {
     }
 
     /// GET `path` with `params`; the `data` of a `success` answer, else the error it gave.
-    pub async fn api(&self, path: &str, params: &[(&str, &str)]) -> Result<serde_json::Value, String> {
+    pub async fn api(
+        &self,
+        path: &str,
+        params: &[(&str, &str)],
+    ) -> Result<serde_json::Value, String> {
         let mut url = url::Url::parse(&format!("{}{path}", self.url)).expect("URL");
         url.query_pairs_mut().extend_pairs(params);
         let response: serde_json::Value = reqwest::get(url)
@@ -124,7 +128,12 @@ impl Prometheus {
         let data = self
             .api(
                 "/api/v1/query_range",
-                &[("query", query), ("start", &start), ("end", &end), ("step", &step)],
+                &[
+                    ("query", query),
+                    ("start", &start),
+                    ("end", &end),
+                    ("step", &step),
+                ],
             )
             .await?;
         Ok(data["result"]
@@ -145,7 +154,10 @@ impl Prometheus {
     /// `label_values(selector, label)` asks).
     pub async fn label_values(&self, label: &str, selector: &str) -> Result<Vec<String>, String> {
         let data = self
-            .api(&format!("/api/v1/label/{label}/values"), &[("match[]", selector)])
+            .api(
+                &format!("/api/v1/label/{label}/values"),
+                &[("match[]", selector)],
+            )
             .await?;
         Ok(data
             .as_array()
@@ -187,7 +199,11 @@ impl Prometheus {
 
 /// `[time, "value"]` as a number (NaN for what does not parse).
 fn value(point: &serde_json::Value) -> f64 {
-    point[1].as_str().unwrap_or("NaN").parse().unwrap_or(f64::NAN)
+    point[1]
+        .as_str()
+        .unwrap_or("NaN")
+        .parse()
+        .unwrap_or(f64::NAN)
 }
 
 impl Drop for Prometheus {
