@@ -220,7 +220,7 @@ impl Grid {
 
     async fn wait_for_slots(&self, total: u64, within: Duration) {
         let deadline = Instant::now() + within;
-        while !self.slots().await.is_some_and(|(t, _)| t == total) {
+        while self.slots().await.is_none_or(|(t, _)| t != total) {
             assert!(
                 Instant::now() < deadline,
                 "the Grid has not {total} slots within {within:?}: {:?}\nhub:\n{}\nfirefox node:\n{}\nchrome node:\n{}",
