@@ -41,6 +41,27 @@ struct Target {
     panel: String,
     expr: String,
     instant: bool,
+    /// The panel's minimum interval (`interval`, e.g. `1m` for bars that count per interval),
+    /// seconds.
+    min_interval: f64,
+}
+
+/// A Grafana interval as seconds: `30s`, `1m`, `2h`.
+fn seconds(text: &str) -> f64 {
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let number: f64 = number
+        .parse()
+        .unwrap_or_else(|_| panic!("interval {text:?}"));
+    number
+        * match unit {
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => panic!("interval {text:?}: unit s, m or h"),
+        }
 }
 
 fn targets(dashboard: &Value) -> Vec<Target> {
@@ -54,6 +75,7 @@ fn targets(dashboard: &Value) -> Vec<Target> {
                 panel: panel["title"].as_str().unwrap_or("").to_string(),
                 expr: expr.to_string(),
                 instant: target["instant"] == json!(true) && target["range"] != json!(true),
+                min_interval: panel["interval"].as_str().map(seconds).unwrap_or(0.0),
             });
         }
     }
@@ -115,6 +137,15 @@ const SCRAPE_INTERVAL: f64 = 15.0;
 impl TimeRange {
     fn rate_interval(&self) -> f64 {
         (self.interval + SCRAPE_INTERVAL).max(4.0 * SCRAPE_INTERVAL)
+    }
+
+    /// The range as `target`'s panel sees it: its `interval` is at least the panel's minimum.
+    fn for_target(&self, target: &Target) -> TimeRange {
+        TimeRange {
+            start: self.start,
+            end: self.end,
+            interval: self.interval.max(target.min_interval),
+        }
     }
 }
 
@@ -244,6 +275,23 @@ fn dashboard_is_importable_and_names_only_documented_metrics() {
             "panel {} has no query",
             panel["title"]
         );
+        // A bar counts what happened in its own interval: windows of `$__rate_interval`
+        // overlap from one bar to the next and would count each run several times.
+        if panel["fieldConfig"]["defaults"]["custom"]["drawStyle"] == "bars" {
+            assert!(
+                panel["interval"].is_string(),
+                "bars without a minimum interval: {}",
+                panel["title"]
+            );
+            for target in panel["targets"].as_array().unwrap() {
+                let expr = target["expr"].as_str().unwrap();
+                assert!(
+                    expr.contains("[$__interval]") && !expr.contains("$__rate_interval"),
+                    "bars of {}: {expr}",
+                    panel["title"]
+                );
+            }
+        }
     }
     // Every metric named is one shopwatch exports (README "Metrics reference"): a typo or a
     // renamed metric is an empty panel.
@@ -432,6 +480,7 @@ alerting:
     let mut empty = Vec::new();
     let mut used = vec![false; choices.len()];
     for target in &targets {
+        let range = range.for_target(target);
         let expr = substitute(&target.expr, &range, &all);
         if !has_data(&prometheus, target, &expr, &range).await {
             empty.push(format!("{} (all values): {expr}", target.panel));
