@@ -262,7 +262,7 @@ fn readme_grid_config(hub: &str) -> String {
     block.replace(written, &format!("{hub}/wd/hub"))
 }
 
-/// `journey` of the README's block as a file in `dir`: browse to a product page, in `browser`.
+/// A journey file in `dir` named `name`: browse to a product page of `shop`, in `browser`.
 fn journey(dir: &Path, name: &str, browser: &str, shop: &str) -> PathBuf {
     write(
         dir,

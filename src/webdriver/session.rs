@@ -360,6 +360,34 @@ fn merge(base: &mut Value, extra: &Value) {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn a_refused_session_names_the_endpoint_without_its_password() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        // Nothing listens there: the hub is down.
+        let endpoint = Endpoint::Remote(format!("http://grid:s3cret-pw@127.0.0.1:{port}/wd/hub"));
+        let drivers = Arc::new(DriverPool::default());
+        let options = SessionOptions {
+            browser: Browser::Firefox,
+            endpoint: &endpoint,
+            extra_capabilities: &Map::new(),
+            page_load_timeout: Duration::from_secs(5),
+            viewport: super::super::Viewport::default(),
+            drivers: &drivers,
+        };
+        let error = match Session::start(&options).await {
+            Ok(_) => panic!("a session from a closed port"),
+            Err(e) => format!("{e} {e:?}"),
+        };
+        assert!(!error.contains("s3cret-pw"), "{error}");
+        assert!(
+            error.contains(&format!("grid@127.0.0.1:{port}/wd/hub/")),
+            "{error}"
+        );
+    }
+
     #[test]
     fn a_grid_refusal_is_its_message_without_the_stack_trace() {
         use fantoccini::error::NewSessionError;
