@@ -344,6 +344,12 @@ async fn journeys_run_through_a_grid_in_parallel_and_a_dead_node_is_a_monitor_er
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // `/healthz` asks the hub's W3C status endpoint, under `/wd/hub`.
+    let health: serde_json::Value =
+        serde_json::from_str(&get_text(&metrics.replace("/metrics", "/healthz")).await)
+            .expect("/healthz JSON");
+    assert_eq!(health["webdriver_reachable"], true, "{health}");
+    assert_eq!(health["status"], "ok", "{health}");
     assert!(grid.firefox.sessions_started() >= 1, "{}", grid.logs());
     assert!(grid.chrome.sessions_started() >= 1, "{}", grid.logs());
 
