@@ -16,6 +16,9 @@
 //!   - ShopwatchJourneyStepFailing looks back `max(15m, 2 × I)` for failed steps, so a failing
 //!     journey stays firing between its runs (it only resolves on a passing run);
 //!   - ShopwatchJourneyStepSlow looks at the runs of the last `max(30m, 3 × I)`.
+//! - ShopwatchFailingInManyLocations counts the locations where ShopwatchJourneyStepFailing's
+//!   condition holds, not those whose last run did not pass: an `error` run (the monitors'
+//!   shared Selenium Grid down) does not pass either, and is no shop failure.
 //! - A step's failure counter is born at 1 on its first failure (only counters seen before
 //!   exist at 0), which `increase()` cannot see: the failing-step and monitor-error rules also
 //!   take series younger than their window (`x unless x offset W`).
