@@ -16,6 +16,9 @@
 //!   - ShopwatchJourneyStepFailing looks back `max(15m, 2 × I)` for failed steps, so a failing
 //!     journey stays firing between its runs (it only resolves on a passing run);
 //!   - ShopwatchJourneyStepSlow looks at the runs of the last `max(30m, 3 × I)`.
+//! - ShopwatchFailingInManyLocations counts the locations where ShopwatchJourneyStepFailing's
+//!   condition holds, not those whose last run did not pass: an `error` run (the monitors'
+//!   shared Selenium Grid down) does not pass either, and is no shop failure.
 //! - A step's failure counter is born at 1 on its first failure (only counters seen before
 //!   exist at 0), which `increase()` cannot see: the failing-step and monitor-error rules also
 //!   take series younger than their window (`x unless x offset W`).
@@ -339,7 +342,7 @@ pub fn rule_file(settings: &Settings) -> RuleFile {
                 rules: vec![
                     step_failing(settings, &cohorts),
                     step_slow(settings, &cohorts),
-                    failing_in_many_locations(settings),
+                    failing_in_many_locations(settings, &cohorts),
                 ],
             },
             RuleGroup {
@@ -441,19 +444,25 @@ fn selector(metric: &str, matchers: &[String]) -> String {
     format!("{metric}{{{}}}", matchers.join(", "))
 }
 
+/// The journeys (per job, instance, location) whose last run failed with a step the shop
+/// failed (not a monitor fault) within the cohort's failure window: the condition of
+/// ShopwatchJourneyStepFailing, and what ShopwatchFailingInManyLocations counts.
+fn shop_failing_expr(settings: &Settings, cohort: &Cohort) -> String {
+    let faults: Vec<&str> = MONITOR_FAULT_REASONS.iter().map(|r| r.as_str()).collect();
+    let window = prom_duration(cohort.failure_window());
+    let mut matchers = vec![job_matcher(settings)];
+    matchers.extend(cohort.journeys.matchers());
+    let last_run = selector(metrics::JOURNEY_LAST_RUN_PASSED, &matchers);
+    matchers.push(format!("reason!~{}", promql_string(&faults.join("|"))));
+    let failures = selector(metrics::STEP_FAILURES, &matchers);
+    format!(
+        "(\n  increase({failures}[{window}]) > 0\n  or\n  (\n    {failures}\n    unless\n    {failures} offset {window}\n  ) > 0\n)\nand on (job, instance, location, journey)\n({last_run} == 0)"
+    )
+}
+
 fn step_failing(settings: &Settings, cohorts: &[Cohort]) -> AlertRule {
     let faults: Vec<&str> = MONITOR_FAULT_REASONS.iter().map(|r| r.as_str()).collect();
-    let expr = per_cohort_expr(cohorts, |cohort| {
-        let window = prom_duration(cohort.failure_window());
-        let mut matchers = vec![job_matcher(settings)];
-        matchers.extend(cohort.journeys.matchers());
-        let last_run = selector(metrics::JOURNEY_LAST_RUN_PASSED, &matchers);
-        matchers.push(format!("reason!~{}", promql_string(&faults.join("|"))));
-        let failures = selector(metrics::STEP_FAILURES, &matchers);
-        format!(
-            "(\n  increase({failures}[{window}]) > 0\n  or\n  (\n    {failures}\n    unless\n    {failures} offset {window}\n  ) > 0\n)\nand on (job, instance, location, journey)\n({last_run} == 0)"
-        )
-    });
+    let expr = per_cohort_expr(cohorts, |cohort| shop_failing_expr(settings, cohort));
     let window = per_cohort_text(cohorts, |c| prom_duration(c.failure_window()));
     let basis = per_cohort_text(cohorts, |c| c.basis.clone());
     rule(
@@ -497,12 +506,17 @@ fn step_slow(settings: &Settings, cohorts: &[Cohort]) -> AlertRule {
     )
 }
 
-fn failing_in_many_locations(settings: &Settings) -> AlertRule {
-    let last_run = selector(metrics::JOURNEY_LAST_RUN_PASSED, &[job_matcher(settings)]);
+/// Counts the locations where the shop failed the journey's last run. A monitor fault (every
+/// location's runs through one Selenium Grid that is down) is no shop failure: those runs
+/// are not `passed` either, but they page nobody as the shop's.
+fn failing_in_many_locations(settings: &Settings, cohorts: &[Cohort]) -> AlertRule {
     let n = settings.locations;
-    let expr = format!(
-        "count by (job, journey) (\n  count by (job, journey, location) ({last_run} == 0)\n) >= {n}"
-    );
+    let expr = per_cohort_expr(cohorts, |cohort| {
+        format!(
+            "count by (job, journey) (\n  count by (job, journey, location) (\n{}\n  )\n) >= {n}",
+            indent(&indent(&shop_failing_expr(settings, cohort)))
+        )
+    });
     let total = format!(
         "{{{{ with printf \"count(count by (location) ({}{{job=%q, journey=%q}}))\" $labels.job $labels.journey | query }}}} of {{{{ . | first | value }}}}{{{{ end }}}}",
         metrics::JOURNEY_LAST_RUN_PASSED
@@ -516,7 +530,7 @@ fn failing_in_many_locations(settings: &Settings) -> AlertRule {
             "Journey {{{{ $labels.journey }}}} fails in {{{{ $value }}}}{total} locations"
         ),
         format!(
-            "The last run of journey {{{{ $labels.journey }}}} failed in {{{{ $value }}}}{total} locations (distinct `location` labels; this alert fires from {n}): the shop is broken, not one monitor's network."
+            "The last run of journey {{{{ $labels.journey }}}} failed in {{{{ $value }}}}{total} locations (distinct `location` labels; this alert fires from {n}), with a step the shop failed (monitor faults are left to ShopwatchMonitorErrors): the shop is broken, not one monitor's network."
         ),
     )
 }

@@ -393,6 +393,31 @@ fn prometheus_scrapes_shopwatch_every_15s() {
 }
 
 #[test]
+fn grafana_provisions_the_shopwatch_dashboard() {
+    let compose = compose();
+    let mounts = mounts(service(&compose, "grafana"));
+    let provider = host_path(
+        &mounts,
+        Path::new("/etc/grafana/provisioning/dashboards/shopwatch.yml"),
+    )
+    .expect("no dashboard provider mounted into Grafana's provisioning/dashboards");
+    assert_eq!(provider, root().join("docker/grafana/dashboards.yml"));
+    let providers = yaml("docker/grafana/dashboards.yml");
+    let path = providers["providers"][0]["options"]["path"]
+        .as_str()
+        .expect("the provider's options.path");
+    // The provider's folder in the container is the repository's dashboards folder.
+    let host = host_path(&mounts, Path::new(path)).expect("the provider's path is not mounted");
+    assert_eq!(host, root().join("docker/grafana/dashboards"));
+    assert!(
+        host.join("shopwatch.json").is_file(),
+        "no shopwatch.json in {}",
+        host.display()
+    );
+    assert_eq!(providers["providers"][0]["type"].as_str(), Some("file"));
+}
+
+#[test]
 fn image_prepares_the_volume_directories_for_its_non_root_user() {
     let dockerfile = read("Dockerfile");
     assert!(

@@ -5,9 +5,9 @@
 mod util;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use util::monitor::{free_port, get_text, promtool_check_metrics, write, Monitor};
+use util::monitor::{get_text, promtool_check_metrics, write, Monitor};
+use util::prometheus::Prometheus;
 use util::{repo_path, require_browser, start_shop, Fault};
 
 /// The shipped demo journey, every 10 s instead of every minute, so a test sees runs soon.
@@ -36,116 +36,6 @@ fn localhost_certificate() -> (String, String, String) {
     let key = KeyPair::generate().unwrap();
     let cert = leaf.signed_by(&key, &ca).unwrap();
     (ca.pem(), cert.pem(), key.serialize_pem())
-}
-
-/// A real Prometheus on 127.0.0.1 with a temp data dir, scraping `target` every second.
-struct Prometheus {
-    child: Child,
-    url: String,
-    _data: tempfile::TempDir,
-}
-
-impl Prometheus {
-    async fn start(target: &str) -> Prometheus {
-        Prometheus::start_with_config(&format!(
-            "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nscrape_configs:\n  - job_name: shopwatch\n    static_configs: [{{targets: ['{target}']}}]\n"
-        ))
-        .await
-    }
-
-    /// With `config` as its `prometheus.yml`.
-    async fn start_with_config(config: &str) -> Prometheus {
-        let binary = ["/usr/bin/prometheus", "/usr/local/bin/prometheus"]
-            .into_iter()
-            .find(|p| Path::new(p).is_file())
-            .expect("Prometheus is not installed: run `bash scripts/test` (it installs the Debian package `prometheus`)");
-        let data = tempfile::tempdir().expect("temp dir");
-        let config = write(data.path(), "prometheus.yml", config);
-        let port = free_port();
-        let child = Command::new(binary)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                data.path().join("tsdb").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(data.path().join("prometheus.log")).expect("log"))
-            .spawn()
-            .expect("start prometheus");
-        let prometheus = Prometheus {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            _data: data,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(response) = reqwest::get(format!("{}/-/ready", prometheus.url)).await {
-                if response.status().is_success() {
-                    break;
-                }
-            }
-            assert!(Instant::now() < deadline, "Prometheus not ready in 30 s");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        prometheus
-    }
-
-    /// The instant vector of `query`, as (labels, value) pairs.
-    async fn query(&self, query: &str) -> Vec<(serde_json::Value, f64)> {
-        let mut url = url::Url::parse(&format!("{}/api/v1/query", self.url)).expect("URL");
-        url.query_pairs_mut().append_pair("query", query);
-        let response: serde_json::Value = reqwest::get(url)
-            .await
-            .expect("query Prometheus")
-            .json()
-            .await
-            .expect("JSON");
-        assert_eq!(response["status"], "success", "{query}: {response}");
-        response["data"]["result"]
-            .as_array()
-            .expect("vector")
-            .iter()
-            .map(|sample| {
-                let value = sample["value"][1]
-                    .as_str()
-                    .unwrap_or("NaN")
-                    .parse()
-                    .unwrap_or(f64::NAN);
-                (sample["metric"].clone(), value)
-            })
-            .collect()
-    }
-
-    /// Polls `query` until `done` holds for its result; the result.
-    async fn wait_for(
-        &self,
-        query: &str,
-        within: Duration,
-        monitor: &Monitor,
-        done: impl Fn(&[(serde_json::Value, f64)]) -> bool,
-    ) -> Vec<(serde_json::Value, f64)> {
-        let deadline = Instant::now() + within;
-        loop {
-            let result = self.query(query).await;
-            if done(&result) {
-                return result;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "Prometheus: `{query}` never got there in {within:?}; last: {result:?}\nshopwatch log:\n{}",
-                monitor.log()
-            );
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 const DEMO_STEPS: [&str; 6] = [

@@ -82,6 +82,15 @@ impl Session {
             (None, Endpoint::Remote(url)) => url.clone(),
             (None, Endpoint::Local) => unreachable!("a local endpoint always has a driver"),
         };
+        // Commands are joined onto the URL: a Grid's `http://hub:4444/wd/hub` without its last
+        // `/` would lose `hub` (`/wd/session`, answered by the hub's help page).
+        let url = if url.ends_with('/') {
+            url
+        } else {
+            format!("{url}/")
+        };
+        // What errors show: a Grid's basic-auth password stays out of logs and reports.
+        let shown = super::status::without_password(&url);
         let profile_dir = driver.as_mut().and_then(LocalDriver::next_profile_dir);
         let capabilities = capabilities(
             options.browser,
@@ -106,15 +115,15 @@ impl Session {
                     driver.stop().await;
                 }
                 return Err(SessionError::NotCreated {
-                    url,
-                    message: e.to_string(),
+                    url: shown,
+                    message: refusal(&e),
                 });
             }
             Err(_) => {
                 if let Some(driver) = driver {
                     driver.stop().await;
                 }
-                return Err(SessionError::Timeout { url });
+                return Err(SessionError::Timeout { url: shown });
             }
         };
         let wanted = options.viewport;
@@ -229,6 +238,33 @@ impl Session {
     }
 }
 
+/// Why a session was not created, in one line: a Selenium Grid answers a refusal with its
+/// message followed by build info and a Java stack trace (in a JSON Wire shape fantoccini
+/// calls non-conformant); only the message says anything.
+fn refusal(error: &fantoccini::error::NewSessionError) -> String {
+    use fantoccini::error::NewSessionError;
+    let first_line = |text: &str| text.lines().next().unwrap_or("").trim().to_string();
+    match error {
+        NewSessionError::SessionNotCreated(wd) => first_line(&wd.message),
+        NewSessionError::NotW3C(answer) => {
+            let message = answer["message"]
+                .as_str()
+                .or_else(|| answer["value"]["message"].as_str());
+            match message {
+                Some(message) => first_line(message),
+                None => {
+                    let text = first_line(&error.to_string());
+                    match text.char_indices().nth(300) {
+                        Some((cut, _)) => format!("{}…", &text[..cut]),
+                        None => text,
+                    }
+                }
+            }
+        }
+        other => first_line(&other.to_string()),
+    }
+}
+
 /// The first of `names` found on PATH, as a full path.
 fn find_on_path(names: &[&str]) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
@@ -323,6 +359,51 @@ fn merge(base: &mut Value, extra: &Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_refused_session_names_the_endpoint_without_its_password() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        // Nothing listens there: the hub is down.
+        let endpoint = Endpoint::Remote(format!("http://grid:s3cret-pw@127.0.0.1:{port}/wd/hub"));
+        let drivers = Arc::new(DriverPool::default());
+        let options = SessionOptions {
+            browser: Browser::Firefox,
+            endpoint: &endpoint,
+            extra_capabilities: &Map::new(),
+            page_load_timeout: Duration::from_secs(5),
+            viewport: super::super::Viewport::default(),
+            drivers: &drivers,
+        };
+        let error = match Session::start(&options).await {
+            Ok(_) => panic!("a session from a closed port"),
+            Err(e) => format!("{e} {e:?}"),
+        };
+        assert!(!error.contains("s3cret-pw"), "{error}");
+        assert!(
+            error.contains(&format!("grid@127.0.0.1:{port}/wd/hub/")),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_grid_refusal_is_its_message_without_the_stack_trace() {
+        use fantoccini::error::NewSessionError;
+        let answer = json!({
+            "data": null,
+            "error": "unknown error",
+            "message": "Error forwarding the new session cannot find : Capabilities {browserName: chrome}\nBuild info: version: '3.141.59'",
+            "stacktrace": "org.openqa.grid.common.exception.GridException: Error forwarding\n\tat org.openqa..."
+        });
+        assert_eq!(
+            refusal(&NewSessionError::NotW3C(answer)),
+            "Error forwarding the new session cannot find : Capabilities {browserName: chrome}"
+        );
+        let long = NewSessionError::NotW3C(json!("x".repeat(1000)));
+        assert!(refusal(&long).chars().count() <= 301);
+    }
 
     #[test]
     fn journey_capabilities_merge_over_defaults() {

@@ -55,7 +55,7 @@ pub async fn problem(need: &Need, http: &reqwest::Client) -> Option<String> {
 
 /// `url` as it may be shown: a Grid behind basic auth (`http://user:password@hub:4444`) keeps
 /// its user, not its password.
-fn without_password(url: &str) -> String {
+pub(crate) fn without_password(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut parsed) if parsed.password().is_some() => {
             let _ = parsed.set_password(None);

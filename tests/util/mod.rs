@@ -8,6 +8,7 @@ pub mod dovecot;
 pub mod monitor;
 pub mod nsd;
 pub mod postgres;
+pub mod prometheus;
 pub mod steps;
 
 use std::path::{Path, PathBuf};
