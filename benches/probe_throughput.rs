@@ -185,7 +185,9 @@ impl Variant {
                 format!("blackbox_exporter {blackbox_version} tcp_connect (GET /probe)")
             }
             Variant::LibraryDns => "shopwatch dns (library, probe only)".to_string(),
-            Variant::BlackboxDns => format!("blackbox_exporter {blackbox_version} dns (GET /probe)"),
+            Variant::BlackboxDns => {
+                format!("blackbox_exporter {blackbox_version} dns (GET /probe)")
+            }
         }
     }
 }
@@ -796,7 +798,7 @@ fn announce_port(port: u16) -> Result<()> {
 
 /// A one-thread DNS server on UDP answering every query with one A record, 127.0.0.1.
 fn run_dns() -> Result<()> {
-    use hickory_proto::op::{Message, MessageType};
+    use hickory_proto::op::Message;
     use hickory_proto::rr::{rdata::A, RData, Record};
     exit_with_parent();
     let socket = std::net::UdpSocket::bind("127.0.0.1:0")?;
@@ -807,12 +809,10 @@ fn run_dns() -> Result<()> {
         let Ok(query) = Message::from_vec(&buf[..n]) else {
             continue;
         };
-        let mut answer = Message::new();
-        answer.set_id(query.id());
-        answer.set_message_type(MessageType::Response);
-        answer.set_authoritative(true);
-        answer.set_recursion_desired(query.recursion_desired());
-        for q in query.queries() {
+        let mut answer = Message::response(query.metadata.id, query.metadata.op_code);
+        answer.metadata.authoritative = true;
+        answer.metadata.recursion_desired = query.metadata.recursion_desired;
+        for q in &query.queries {
             answer.add_query(q.clone());
             answer.add_answer(Record::from_rdata(
                 q.name().clone(),

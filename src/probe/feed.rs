@@ -204,7 +204,11 @@ impl FeedProbe {
                 (!faults.is_empty()).then(|| {
                     format!(
                         "{}: {}",
-                        item.shown(if format == Format::Csv { "line" } else { "item" }),
+                        item.shown(if format == Format::Csv {
+                            "line"
+                        } else {
+                            "item"
+                        }),
                         faults.join(", ")
                     )
                 })
@@ -240,7 +244,9 @@ impl FeedProbe {
             }
         }
         p.doing = "fetching the sampled links";
-        let sample_failures = self.check_sample(&client, format, &document, &mut problems).await;
+        let sample_failures = self
+            .check_sample(&client, format, &document, &mut problems)
+            .await;
         p.metrics.feed = Some(FeedInfo {
             items: count,
             invalid: bad.len() as u64,
@@ -263,7 +269,10 @@ impl FeedProbe {
         if format == Format::Sitemap {
             return match item.get("loc").map(Url::parse) {
                 Some(Ok(url)) if matches!(url.scheme(), "http" | "https") => Vec::new(),
-                Some(_) => vec![format!("loc `{}` is not an absolute http(s) URL", item.get("loc").unwrap_or(""))],
+                Some(_) => vec![format!(
+                    "loc `{}` is not an absolute http(s) URL",
+                    item.get("loc").unwrap_or("")
+                )],
                 None => vec!["no loc".to_string()],
             };
         }
@@ -299,7 +308,11 @@ impl FeedProbe {
         document: &Document,
         problems: &mut Vec<String>,
     ) -> u64 {
-        let field = if format == Format::Sitemap { "loc" } else { "link" };
+        let field = if format == Format::Sitemap {
+            "loc"
+        } else {
+            "link"
+        };
         let links: Vec<&str> = document.items.iter().filter_map(|i| i.get(field)).collect();
         if links.is_empty() || self.sample == 0 {
             return 0;
@@ -307,7 +320,12 @@ impl FeedProbe {
         // A rotating start: over the runs every link is sampled, without a random generator.
         let start = (chrono::Utc::now().timestamp() as usize / 60) % links.len();
         let mut failures = Vec::new();
-        for link in links.iter().cycle().skip(start).take(self.sample.min(links.len())) {
+        for link in links
+            .iter()
+            .cycle()
+            .skip(start)
+            .take(self.sample.min(links.len()))
+        {
             let answer = match Url::parse(link) {
                 Ok(url) => client.get(url).send().await,
                 Err(_) => continue,
@@ -339,7 +357,10 @@ fn is_price(text: &str) -> bool {
     let (Some(amount), Some(currency), None) = (parts.next(), parts.next(), parts.next()) else {
         return false;
     };
-    amount.replace(',', "").parse::<f64>().is_ok_and(|a| a >= 0.0)
+    amount
+        .replace(',', "")
+        .parse::<f64>()
+        .is_ok_and(|a| a >= 0.0)
         && currency.len() == 3
         && currency.chars().all(|c| c.is_ascii_uppercase())
 }
@@ -371,7 +392,10 @@ async fn get(client: &reqwest::Client, url: &Url) -> Result<(Vec<u8>, Option<i64
             .read_to_end(&mut unzipped)
             .map_err(|e| format!("{url} is gzip that does not decompress: {e}"))?;
         if unzipped.len() > MAX_DOCUMENT {
-            return Err(format!("{url} decompresses to over {} MiB", MAX_DOCUMENT >> 20));
+            return Err(format!(
+                "{url} decompresses to over {} MiB",
+                MAX_DOCUMENT >> 20
+            ));
         }
         return Ok((unzipped, last_modified));
     }
@@ -422,7 +446,9 @@ fn parse_xml(text: &str, wanted: Format) -> Result<Document, String> {
                         }
                     };
                     if wanted != Format::Auto && wanted != format {
-                        return Err(format!("the document is `<{name}>`, not the format the probe is told"));
+                        return Err(format!(
+                            "the document is `<{name}>`, not the format the probe is told"
+                        ));
                     }
                     document.format = Some(format);
                     root = Some(name.clone());
@@ -458,44 +484,37 @@ fn parse_xml(text: &str, wanted: Format) -> Result<Document, String> {
                 }
                 if !empty {
                     depth += 1;
-                    if item.is_none() && matches!(name.as_str(), "lastbuilddate" | "pubdate" | "updated") {
+                    if item.is_none()
+                        && matches!(name.as_str(), "lastbuilddate" | "pubdate" | "updated")
+                    {
                         field = Some(name);
                         value.clear();
                     }
                 }
             }
-            Event::Text(t) => {
-                if field.is_some() {
-                    let text = t
-                        .decode()
-                        .map_err(|e| format!("bad text at byte {}: {e}", at(&reader)))?;
-                    value.push_str(&text);
-                }
+            Event::Text(t) if field.is_some() => {
+                let text = t
+                    .decode()
+                    .map_err(|e| format!("bad text at byte {}: {e}", at(&reader)))?;
+                value.push_str(&text);
             }
-            Event::GeneralRef(r) => {
-                if field.is_some() {
-                    let name = r
-                        .decode()
-                        .map_err(|e| format!("bad text at byte {}: {e}", at(&reader)))?;
-                    let resolved = match r.resolve_char_ref() {
-                        Ok(Some(c)) => Some(c.to_string()),
-                        _ => quick_xml::escape::resolve_predefined_entity(&name).map(str::to_string),
-                    };
-                    match resolved {
-                        Some(text) => value.push_str(&text),
-                        None => {
-                            return Err(format!(
-                                "unknown entity `&{name};` at byte {}",
-                                at(&reader)
-                            ))
-                        }
+            Event::GeneralRef(r) if field.is_some() => {
+                let name = r
+                    .decode()
+                    .map_err(|e| format!("bad text at byte {}: {e}", at(&reader)))?;
+                let resolved = match r.resolve_char_ref() {
+                    Ok(Some(c)) => Some(c.to_string()),
+                    _ => quick_xml::escape::resolve_predefined_entity(&name).map(str::to_string),
+                };
+                match resolved {
+                    Some(text) => value.push_str(&text),
+                    None => {
+                        return Err(format!("unknown entity `&{name};` at byte {}", at(&reader)))
                     }
                 }
             }
-            Event::CData(t) => {
-                if field.is_some() {
-                    value.push_str(&String::from_utf8_lossy(&t));
-                }
+            Event::CData(t) if field.is_some() => {
+                value.push_str(&String::from_utf8_lossy(&t));
             }
             Event::End(_) => {
                 depth = depth.saturating_sub(1);
@@ -505,7 +524,9 @@ fn parse_xml(text: &str, wanted: Format) -> Result<Document, String> {
                         finish_item(&mut document, done);
                     }
                     (Some((_, it)), Some(name)) => {
-                        it.fields.entry(name).or_insert_with(|| value.trim().to_string());
+                        it.fields
+                            .entry(name)
+                            .or_insert_with(|| value.trim().to_string());
                     }
                     (None, Some(_)) => {
                         let date = parse_date(value.trim());
