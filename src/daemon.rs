@@ -257,7 +257,8 @@ pub async fn run(
         )),
         journeys: journey_names.clone(),
         redaction: logs.clone(),
-    });
+    })
+    .merge(crate::probe::heartbeat::routes());
     let health = Arc::new(Mutex::new(Health {
         config: file.display().to_string(),
         last_reload_ok: true,
@@ -505,6 +506,7 @@ fn start(
     let probe_names: Vec<&str> = config.probes.iter().map(ProbeConfig::name).collect();
     shared.metrics.set_config(config.metrics.clone());
     shared.metrics.set_configured(&names, &probe_names);
+    crate::probe::heartbeat::configure(&config.probes, &config.history.state_dir);
     *shared
         .journey_names
         .lock()

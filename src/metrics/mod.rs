@@ -193,6 +193,12 @@ pub const PROBE_FEED_INVALID: &str = "shopwatch_probe_feed_invalid_items";
 pub const PROBE_FEED_LAST_MODIFIED: &str = "shopwatch_probe_feed_last_modified_timestamp_seconds";
 /// Gauge `{probe}` (feed): sampled links that did not answer 200.
 pub const PROBE_FEED_SAMPLE_FAILURES: &str = "shopwatch_probe_feed_sample_failures";
+/// Gauge `{probe}` (heartbeat): the last successful ping, Unix time.
+pub const HEARTBEAT_LAST_PING: &str = "shopwatch_heartbeat_last_ping_timestamp_seconds";
+/// Gauge `{probe}` (heartbeat): the count the last ping that had one gave.
+pub const HEARTBEAT_COUNT: &str = "shopwatch_heartbeat_count";
+/// Gauge `{probe}` (heartbeat): pings refused (wrong or missing token) since the start.
+pub const HEARTBEAT_REJECTED: &str = "shopwatch_heartbeat_rejected_pings";
 /// Gauge `{probe, rcode}`: the response code of the last answer, always 1.
 pub const PROBE_DNS_RCODE: &str = "shopwatch_probe_dns_rcode_info";
 /// Counter `{probe, kind, outcome}`: finished probe runs by outcome.

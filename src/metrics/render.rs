@@ -884,6 +884,28 @@ fn probes(t: &mut Text, state: &State) {
         "Sampled links of the feed that did not answer 200 in the last run.",
         |p| feed(p).map(|f| f.sample_failures as f64),
     );
+    let heartbeat = |p: &ProbeState| p.last.metrics.heartbeat.clone();
+    per_probe(
+        t,
+        probes,
+        HEARTBEAT_LAST_PING,
+        "The heartbeat's last successful ping, Unix time.",
+        |p| heartbeat(p).and_then(|h| h.last_ok).map(|t| t as f64),
+    );
+    per_probe(
+        t,
+        probes,
+        HEARTBEAT_COUNT,
+        "The count the heartbeat's last ping with one gave (?count=N).",
+        |p| heartbeat(p).and_then(|h| h.count),
+    );
+    per_probe(
+        t,
+        probes,
+        HEARTBEAT_REJECTED,
+        "Pings of the heartbeat refused since the start (wrong or missing token).",
+        |p| heartbeat(p).map(|h| h.rejected as f64),
+    );
     t.family(
         PROBE_DNSBL_LISTED,
         "1 if the address is listed on the blacklist zone in the last run, 0 if not.",

@@ -61,6 +61,7 @@ pub mod dnsbl;
 pub mod domain;
 pub mod feed;
 mod fetch;
+pub mod heartbeat;
 pub mod http;
 pub mod imap;
 mod mail;
@@ -197,6 +198,7 @@ probes! {
     Imap(imap::ImapProbe) = "imap",
     Pop3(pop3::Pop3Probe) = "pop3",
     Feed(feed::FeedProbe) = "feed",
+    Heartbeat(heartbeat::HeartbeatProbe) = "heartbeat",
 }
 
 impl ProbeConfig {
@@ -300,6 +302,8 @@ pub struct ProbeMetrics {
     pub delivery: Option<Duration>,
     /// What a feed probe found.
     pub feed: Option<feed::FeedInfo>,
+    /// What a heartbeat's pings said.
+    pub heartbeat: Option<heartbeat::HeartbeatInfo>,
 }
 
 /// What one blacklist zone said about one address. Feeds
