@@ -299,26 +299,7 @@ impl HeartbeatProbe {
 
 impl Kind for HeartbeatProbe {
     type File = HeartbeatProbeFile;
-
-    fn file_name(file: &HeartbeatProbeFile) -> &str {
-        &file.name
-    }
-
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn every(&self) -> Duration {
-        self.every
-    }
-
-    fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
-    async fn check(&self, probing: &mut Probing) -> Verdict {
-        self.probe_once(probing).await
-    }
+    kind_basics!(HeartbeatProbeFile);
 
     fn validate(c: &mut Checker, path: &str, f: &HeartbeatProbeFile) -> HeartbeatProbe {
         let period = c

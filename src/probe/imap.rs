@@ -8,11 +8,10 @@
 //! selected (the reason quotes the server, never the password); `error` for the monitor's own
 //! faults (an unreadable password secret).
 
-use super::mail::{quoted, Endpoint, EndpointFile, Io, Lines, Login, LoginFile, Protection};
+use super::mail::{quoted, Endpoint, Io, Lines, Login, LoginFile, Protection};
 use super::{Kind, Probing, Verdict};
 use crate::yaml::check::Checker;
-use crate::yaml::scalars::{opt_scalar_text, scalar_text, OneOrMany};
-use serde::Deserialize;
+use crate::yaml::scalars::{opt_scalar_text, scalar_text};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -234,15 +233,7 @@ impl Kind for ImapProbe {
     kind_basics!(ImapProbeFile, slow);
 
     fn validate(c: &mut Checker, path: &str, f: &ImapProbeFile) -> ImapProbe {
-        let endpoint = EndpointFile {
-            target: &f.target,
-            tls: &f.tls,
-            server_name: &f.server_name,
-            ca_file: &f.ca_file,
-            pin_sha256: &f.pin_sha256,
-            insecure_skip_verify: f.insecure_skip_verify,
-        };
-        let endpoint = Endpoint::validate(c, path, &endpoint, 993);
+        let endpoint = Endpoint::validate(c, path, &f.endpoint(), 993);
         let login = f
             .login
             .as_ref()
@@ -271,28 +262,18 @@ impl Kind for ImapProbe {
     }
 }
 
-/// `- imap:` as written; values stay text until [`super::validate_probes`].
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ImapProbeFile {
-    pub name: String,
-    /// `host:port`.
-    pub target: String,
-    /// `starttls`, `implicit` or `none`; default `implicit` on port 993, else `starttls`.
-    pub tls: Option<String>,
-    pub server_name: Option<String>,
-    pub ca_file: Option<String>,
-    /// Public key hashes (`sha256//BASE64`) trusted instead of roots.
-    pub pin_sha256: Option<OneOrMany>,
-    /// Trust any certificate (its expiry still exported).
-    pub insecure_skip_verify: Option<bool>,
-    pub login: Option<LoginFile>,
-    /// Default INBOX.
-    pub mailbox: Option<String>,
-    #[serde(deserialize_with = "scalar_text")]
-    pub every: String,
-    #[serde(default, deserialize_with = "opt_scalar_text")]
-    pub timeout: Option<String>,
-    #[serde(default, deserialize_with = "opt_scalar_text")]
-    pub slow: Option<String>,
+mail_file! {
+    /// `- imap:` as written; values stay text until [`super::validate_probes`].
+    pub struct ImapProbeFile {
+        pub name: String,
+        pub login: Option<LoginFile>,
+        /// Default INBOX.
+        pub mailbox: Option<String>,
+        #[serde(deserialize_with = "scalar_text")]
+        pub every: String,
+        #[serde(default, deserialize_with = "opt_scalar_text")]
+        pub timeout: Option<String>,
+        #[serde(default, deserialize_with = "opt_scalar_text")]
+        pub slow: Option<String>,
+    }
 }

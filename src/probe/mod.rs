@@ -53,6 +53,44 @@ macro_rules! kind_basics {
     };
 }
 
+/// A mail kind's settings as written (`smtp`, `imap`, `pop3`, the delivery check's mailbox):
+/// the connection's keys every one takes, then its own; `endpoint()` hands the first to
+/// `mail::Endpoint::validate`.
+macro_rules! mail_file {
+    ($(#[$meta:meta])* pub struct $name:ident { $($(#[$fmeta:meta])* pub $field:ident : $ty:ty),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            /// `host:port`.
+            pub target: String,
+            /// `starttls`, `implicit` or `none`; default `implicit` on the kind's TLS port
+            /// (465, 993, 995), else `starttls`.
+            pub tls: Option<String>,
+            pub server_name: Option<String>,
+            pub ca_file: Option<String>,
+            /// Public key hashes (`sha256//BASE64`) trusted instead of roots.
+            pub pin_sha256: Option<crate::yaml::scalars::OneOrMany>,
+            /// Trust any certificate (its expiry still exported).
+            pub insecure_skip_verify: Option<bool>,
+            $($(#[$fmeta])* pub $field: $ty,)*
+        }
+
+        impl $name {
+            pub(super) fn endpoint(&self) -> super::mail::EndpointFile<'_> {
+                super::mail::EndpointFile {
+                    target: &self.target,
+                    tls: &self.tls,
+                    server_name: &self.server_name,
+                    ca_file: &self.ca_file,
+                    pin_sha256: &self.pin_sha256,
+                    insecure_skip_verify: self.insecure_skip_verify,
+                }
+            }
+        }
+    };
+}
+
 pub mod config;
 pub mod delegation;
 pub mod dns;

@@ -6,11 +6,10 @@
 //! certificate does not verify, or the login or STAT is refused (the reason quotes the server,
 //! never the password); `error` for the monitor's own faults.
 
-use super::mail::{quoted, Endpoint, EndpointFile, Lines, Login, LoginFile, Protection};
+use super::mail::{quoted, Endpoint, Lines, Login, LoginFile, Protection};
 use super::{Kind, Probing, Verdict};
 use crate::yaml::check::Checker;
-use crate::yaml::scalars::{opt_scalar_text, scalar_text, OneOrMany};
-use serde::Deserialize;
+use crate::yaml::scalars::{opt_scalar_text, scalar_text};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -167,15 +166,7 @@ impl Kind for Pop3Probe {
     kind_basics!(Pop3ProbeFile, slow);
 
     fn validate(c: &mut Checker, path: &str, f: &Pop3ProbeFile) -> Pop3Probe {
-        let endpoint = EndpointFile {
-            target: &f.target,
-            tls: &f.tls,
-            server_name: &f.server_name,
-            ca_file: &f.ca_file,
-            pin_sha256: &f.pin_sha256,
-            insecure_skip_verify: f.insecure_skip_verify,
-        };
-        let endpoint = Endpoint::validate(c, path, &endpoint, 995);
+        let endpoint = Endpoint::validate(c, path, &f.endpoint(), 995);
         let (every, timeout) = c.schedule(path, &f.every, &f.timeout);
         Pop3Probe {
             name: f.name.clone(),
@@ -195,26 +186,16 @@ impl Kind for Pop3Probe {
     }
 }
 
-/// `- pop3:` as written; values stay text until [`super::validate_probes`].
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Pop3ProbeFile {
-    pub name: String,
-    /// `host:port`.
-    pub target: String,
-    /// `starttls` (STLS), `implicit` or `none`; default `implicit` on port 995, else `starttls`.
-    pub tls: Option<String>,
-    pub server_name: Option<String>,
-    pub ca_file: Option<String>,
-    /// Public key hashes (`sha256//BASE64`) trusted instead of roots.
-    pub pin_sha256: Option<OneOrMany>,
-    /// Trust any certificate (its expiry still exported).
-    pub insecure_skip_verify: Option<bool>,
-    pub login: Option<LoginFile>,
-    #[serde(deserialize_with = "scalar_text")]
-    pub every: String,
-    #[serde(default, deserialize_with = "opt_scalar_text")]
-    pub timeout: Option<String>,
-    #[serde(default, deserialize_with = "opt_scalar_text")]
-    pub slow: Option<String>,
+mail_file! {
+    /// `- pop3:` as written; values stay text until [`super::validate_probes`].
+    pub struct Pop3ProbeFile {
+        pub name: String,
+        pub login: Option<LoginFile>,
+        #[serde(deserialize_with = "scalar_text")]
+        pub every: String,
+        #[serde(default, deserialize_with = "opt_scalar_text")]
+        pub timeout: Option<String>,
+        #[serde(default, deserialize_with = "opt_scalar_text")]
+        pub slow: Option<String>,
+    }
 }

@@ -8,10 +8,10 @@
 //! STARTTLS, or its certificate does not verify; the reason quotes the server's reply.
 
 use super::imap;
-use super::mail::{quoted, Endpoint, EndpointFile, Io, Lines, Login, LoginFile, Protection};
+use super::mail::{quoted, Endpoint, Io, Lines, Login, LoginFile, Protection};
 use super::{Kind, Probing, Verdict};
 use crate::yaml::check::Checker;
-use crate::yaml::scalars::{opt_scalar_text, scalar_text, OneOrMany};
+use crate::yaml::scalars::{opt_scalar_text, scalar_text};
 use serde::Deserialize;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -431,15 +431,7 @@ impl Kind for SmtpProbe {
     kind_basics!(SmtpProbeFile, slow);
 
     fn validate(c: &mut Checker, path: &str, s: &SmtpProbeFile) -> SmtpProbe {
-        let endpoint = EndpointFile {
-            target: &s.target,
-            tls: &s.tls,
-            server_name: &s.server_name,
-            ca_file: &s.ca_file,
-            pin_sha256: &s.pin_sha256,
-            insecure_skip_verify: s.insecure_skip_verify,
-        };
-        let endpoint = Endpoint::validate(c, path, &endpoint, 465);
+        let endpoint = Endpoint::validate(c, path, &s.endpoint(), 465);
         let (every, timeout) = c.schedule(path, &s.every, &s.timeout);
         let auth_path = format!("{path}.auth");
         let auth = s.auth.as_ref().map(|a| Login::validate(c, &auth_path, a));
@@ -506,20 +498,12 @@ impl Delivery {
         }
         let imap = &d.imap;
         let imap_path = format!("{path}.imap");
-        let endpoint = EndpointFile {
-            target: &imap.target,
-            tls: &imap.tls,
-            server_name: &imap.server_name,
-            ca_file: &imap.ca_file,
-            pin_sha256: &imap.pin_sha256,
-            insecure_skip_verify: imap.insecure_skip_verify,
-        };
         Delivery {
             from,
             to,
             within,
             mailbox: DeliveryMailbox {
-                endpoint: Endpoint::validate(c, &imap_path, &endpoint, 993),
+                endpoint: Endpoint::validate(c, &imap_path, &imap.endpoint(), 993),
                 login: Login::validate(c, &format!("{imap_path}.login"), &imap.login),
                 mailbox: imap.mailbox.clone().unwrap_or_else(|| "INBOX".to_string()),
             },
@@ -527,31 +511,21 @@ impl Delivery {
     }
 }
 
-/// `- smtp:` as written; values stay text until [`super::validate_probes`].
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SmtpProbeFile {
-    pub name: String,
-    /// `host:port`.
-    pub target: String,
-    /// `starttls`, `implicit` or `none`; default `implicit` on port 465, else `starttls`.
-    pub tls: Option<String>,
-    pub server_name: Option<String>,
-    pub ca_file: Option<String>,
-    /// Public key hashes (`sha256//BASE64`) trusted instead of roots.
-    pub pin_sha256: Option<OneOrMany>,
-    /// Trust any certificate (its expiry still exported).
-    pub insecure_skip_verify: Option<bool>,
-    pub ehlo: Option<String>,
-    /// `{user, password: {secret: ...}}`: AUTH after EHLO.
-    pub auth: Option<LoginFile>,
-    pub delivery: Option<Box<DeliveryFile>>,
-    #[serde(deserialize_with = "scalar_text")]
-    pub every: String,
-    #[serde(default, deserialize_with = "opt_scalar_text")]
-    pub timeout: Option<String>,
-    #[serde(default, deserialize_with = "opt_scalar_text")]
-    pub slow: Option<String>,
+mail_file! {
+    /// `- smtp:` as written; values stay text until [`super::validate_probes`].
+    pub struct SmtpProbeFile {
+        pub name: String,
+        pub ehlo: Option<String>,
+        /// `{user, password: {secret: ...}}`: AUTH after EHLO.
+        pub auth: Option<LoginFile>,
+        pub delivery: Option<Box<DeliveryFile>>,
+        #[serde(deserialize_with = "scalar_text")]
+        pub every: String,
+        #[serde(default, deserialize_with = "opt_scalar_text")]
+        pub timeout: Option<String>,
+        #[serde(default, deserialize_with = "opt_scalar_text")]
+        pub slow: Option<String>,
+    }
 }
 
 /// `delivery:` as written.
@@ -567,17 +541,11 @@ pub struct DeliveryFile {
     pub imap: DeliveryMailboxFile,
 }
 
-/// `delivery.imap:` as written: the imap probe's connection keys, a login and the mailbox.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DeliveryMailboxFile {
-    pub target: String,
-    pub tls: Option<String>,
-    pub server_name: Option<String>,
-    pub ca_file: Option<String>,
-    pub pin_sha256: Option<OneOrMany>,
-    pub insecure_skip_verify: Option<bool>,
-    pub login: LoginFile,
-    /// Default INBOX.
-    pub mailbox: Option<String>,
+mail_file! {
+    /// `delivery.imap:` as written: the imap probe's connection keys, a login and the mailbox.
+    pub struct DeliveryMailboxFile {
+        pub login: LoginFile,
+        /// Default INBOX.
+        pub mailbox: Option<String>,
+    }
 }
