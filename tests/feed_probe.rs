@@ -189,3 +189,44 @@ async fn what_is_not_a_feed_or_not_there_fails_saying_so() {
         format!("{}/feeds/none.xml answered 404 Not Found", shop.url())
     );
 }
+
+/// In `shopwatch run`: the feed's series are exported and pass promtool, and a fault shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_monitor_exports_the_feed_series() {
+    use std::time::Duration;
+    use util::monitor::{promtool_check_metrics, write, Monitor};
+    let shop = start_shop().await;
+    let work = tempfile::tempdir().unwrap();
+    let config = write(
+        work.path(),
+        "shopwatch.yaml",
+        &format!(
+            "listen: 127.0.0.1:0\nprobes:\n  - feed: {{name: shopping, url: '{}/feeds/google-shopping.xml', sample: 2, max_age: 1d, every: 10s}}\n",
+            shop.url()
+        ),
+    );
+    let mut monitor = Monitor::start(&config, work);
+    let metrics = monitor.metrics_url();
+    let text = monitor
+        .wait_for_text(
+            &metrics,
+            &format!("shopwatch_probe_feed_items{{probe=\"shopping\"}} {PRODUCTS}"),
+            Duration::from_secs(20),
+        )
+        .await;
+    assert!(text.contains("shopwatch_probe_feed_invalid_items{probe=\"shopping\"} 0"));
+    assert!(text.contains("shopwatch_probe_feed_sample_failures{probe=\"shopping\"} 0"));
+    assert!(
+        text.contains("shopwatch_probe_feed_last_modified_timestamp_seconds{probe=\"shopping\"} ")
+    );
+    promtool_check_metrics(&text);
+    shop.set_faults(vec![Fault::Feed(XmlFault::Invalid)]);
+    monitor
+        .wait_for_text(
+            &metrics,
+            "shopwatch_probe_feed_invalid_items{probe=\"shopping\"} 1",
+            Duration::from_secs(20),
+        )
+        .await;
+    monitor.stop();
+}
