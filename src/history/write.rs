@@ -394,6 +394,16 @@ async fn write(db: &mut Db, state: &mut WriterState, records: Vec<Record>) -> Re
                         probe.duration_ms.into(),
                     ],
                 });
+                stmts.push(Stmt {
+                    sql: "INSERT INTO probe_days (probe, location, day_ms, results, passed) VALUES (?, ?, ?, 1, ?) \
+                          ON CONFLICT (probe, day_ms, location) DO UPDATE SET results = probe_days.results + 1, passed = probe_days.passed + excluded.passed",
+                    params: vec![
+                        probe.probe.as_str().into(),
+                        probe.location.as_str().into(),
+                        super::day_of(probe.at_ms).into(),
+                        passed.into(),
+                    ],
+                });
             }
             Record::Notification(n) => stmts.push(Stmt {
                 sql: "INSERT INTO notifications (at_ms, alert, event, sink, location, result, error) VALUES (?, ?, ?, ?, ?, ?, ?)",
