@@ -80,11 +80,20 @@ pub struct Line<'a> {
 }
 
 /// Lines on shared axes, `width` x `height` pixels; the y axis starts at 0 and its top is
-/// labelled. With `labels`, a legend and the x range (`from` .. `to`) are written under it.
-pub fn lines(lines: &[Line], width: f64, height: f64, labels: Option<(&str, &str)>) -> String {
+/// labelled; the x axis spans `x_range` (the period shown, so a gap reads as one), else the
+/// points'. With `labels`, a legend and the x range (`from` .. `to`) are written under it.
+pub fn lines(
+    lines: &[Line],
+    width: f64,
+    height: f64,
+    x_range: Option<(f64, f64)>,
+    labels: Option<(&str, &str)>,
+) -> String {
     let all = || lines.iter().flat_map(|l| l.points.iter());
-    let (min_x, max_x) = all().fold((f64::MAX, f64::MIN), |(lo, hi), (x, _)| {
-        (lo.min(*x), hi.max(*x))
+    let (min_x, max_x) = x_range.unwrap_or_else(|| {
+        all().fold((f64::MAX, f64::MIN), |(lo, hi), (x, _)| {
+            (lo.min(*x), hi.max(*x))
+        })
     });
     let max_y = all().fold(0.0f64, |hi, (_, y)| hi.max(*y)).max(1.0);
     let (pad_top, pad_bottom) = if labels.is_some() {
@@ -113,7 +122,7 @@ pub fn lines(lines: &[Line], width: f64, height: f64, labels: Option<(&str, &str
             .points
             .iter()
             .map(|(x, y)| {
-                let px = if lines.iter().all(|l| l.points.len() <= 1) {
+                let px = if x_range.is_none() && lines.iter().all(|l| l.points.len() <= 1) {
                     width / 2.0
                 } else {
                     (x - min_x) / span * (width - 4.0) + 2.0

@@ -135,20 +135,22 @@ fn run_json(run: &RunSummary) -> Value {
     })
 }
 
-/// p50 and p95 over time as a chart.
-fn percentile_chart(points: &[StepPercentiles], width: f64, height: f64, labelled: bool) -> String {
+/// p50 and p95 over time as a chart, from `since` (Unix milliseconds) until now.
+fn percentile_chart(
+    points: &[StepPercentiles],
+    since: i64,
+    width: f64,
+    height: f64,
+    labelled: bool,
+) -> String {
     let series = |f: fn(&StepPercentiles) -> f64| {
         points
             .iter()
             .map(|p| (p.start_ms as f64, f(p)))
             .collect::<Vec<_>>()
     };
-    let labels = labelled.then(|| {
-        (
-            points.first().map(|p| charts::time(p.start_ms)).unwrap_or_default(),
-            points.last().map(|p| charts::time(p.start_ms)).unwrap_or_default(),
-        )
-    });
+    let now = now_ms();
+    let labels = labelled.then(|| (charts::time(since), charts::time(now)));
     charts::lines(
         &[
             Line {
@@ -164,6 +166,7 @@ fn percentile_chart(points: &[StepPercentiles], width: f64, height: f64, labelle
         ],
         width,
         height,
+        Some((since as f64, now as f64)),
         labels.as_ref().map(|(a, b)| (a.as_str(), b.as_str())),
     )
 }
@@ -199,7 +202,7 @@ async fn overview(State(state): State<UiState>, Query(params): Params) -> Respon
                 "class": charts::outcome_class(state_name),
                 "last_run": j.last_run.as_ref().map(run_json),
                 "windows": windows(&j.day, &j.week, &j.month),
-                "spark": sparks.get(&j.name).map(|points| percentile_chart(points, 160.0, 28.0, false)),
+                "spark": sparks.get(&j.name).map(|points| percentile_chart(points, crate::history::hour_of(now_ms() - DAY_MS), 160.0, 28.0, false)),
             })
         })
         .collect();
@@ -299,6 +302,11 @@ async fn journey(
             format!("No journey `{name}` is configured or has runs."),
         );
     }
+    // Points are at the start of their hour or day.
+    let chart_since = match period {
+        crate::history::read::Period::Hour => crate::history::hour_of(since),
+        crate::history::read::Period::Day => crate::history::day_of(since),
+    };
     let steps = match reader.step_percentiles(&name, since, period).await {
         Ok(s) => s,
         Err(e) => return store_error(&state, e),
@@ -386,7 +394,7 @@ async fn journey(
             let last = points.last();
             json!({
                 "step": if n.is_empty() { "whole run" } else { n },
-                "svg": percentile_chart(points, 460.0, 130.0, true),
+                "svg": percentile_chart(points, chart_since, 460.0, 130.0, true),
                 "p50_ms": last.map(|p| p.p50_ms),
                 "p95_ms": last.map(|p| p.p95_ms),
                 "count": points.iter().map(|p| p.count).sum::<i64>(),
@@ -601,9 +609,8 @@ async fn probe(
             .map(|(t, m)| (*t as f64, f(m)))
             .collect::<Vec<_>>()
     };
+    let (from, to) = (now_ms() - DAY_MS, now_ms());
     let chart = (!minutes.is_empty()).then(|| {
-        let first = minutes.keys().next().copied().unwrap_or(0);
-        let last = minutes.keys().next_back().copied().unwrap_or(0);
         charts::lines(
             &[
                 Line {
@@ -619,7 +626,8 @@ async fn probe(
             ],
             620.0,
             150.0,
-            Some((&charts::time(first), &charts::time(last))),
+            Some((from as f64, to as f64)),
+            Some((&charts::time(from), &charts::time(to))),
         )
     });
     let last = state.metrics.probe_last(&name);
