@@ -395,10 +395,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 rt.block_on(async {
                     let now = history::now_ms();
-                    let notes = reader
-                        .notifications(now - 90 * DAY, 500)
-                        .await
-                        .unwrap();
+                    let notes = reader.notifications(now - 90 * DAY, 500).await.unwrap();
                     let mut found = Vec::new();
                     for name in names.iter().take(10) {
                         let last = reader.last_run(name, false).await.unwrap();

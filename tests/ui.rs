@@ -161,7 +161,10 @@ async fn image_width(client: &Client, css: &str) -> u64 {
 
 fn assert_no_secret(what: &str, text: &str, secrets: &[&str]) {
     for secret in secrets {
-        assert!(!text.contains(secret), "{what} holds a secret ({secret}):\n{text}");
+        assert!(
+            !text.contains(secret),
+            "{what} holds a secret ({secret}):\n{text}"
+        );
     }
 }
 
@@ -231,13 +234,21 @@ status_pages:
     })
     .await;
     // The alert went out and is kept.
-    wait_api(&base, "/api/v1/notifications", Duration::from_secs(30), |n| {
-        n["notifications"]
-            .as_array()?
-            .iter()
-            .any(|n| n["event"] == "firing" && n["alert"].as_str().is_some_and(|a| a.contains("ui-shop")))
-            .then_some(())
-    })
+    wait_api(
+        &base,
+        "/api/v1/notifications",
+        Duration::from_secs(30),
+        |n| {
+            n["notifications"]
+                .as_array()?
+                .iter()
+                .any(|n| {
+                    n["event"] == "firing"
+                        && n["alert"].as_str().is_some_and(|a| a.contains("ui-shop"))
+                })
+                .then_some(())
+        },
+    )
     .await;
 
     // Access: the UI is behind `ui.auth`, the status page and badges are not.
@@ -263,10 +274,16 @@ status_pages:
     )
     .await;
     assert_eq!(status, 200, "{badge}");
-    assert!(badge.contains("ui-shop 7d") && badge.contains('%'), "{badge}");
+    assert!(
+        badge.contains("ui-shop 7d") && badge.contains('%'),
+        "{badge}"
+    );
     for hidden in ["shop-home", "hidden-backend", "no-such-journey"] {
         let (status, _, _) = get(&format!("{base}/badge/{hidden}.svg"), None).await;
-        assert_eq!(status, 404, "{hidden} has no badge: it is no journey on a status page");
+        assert_eq!(
+            status, 404,
+            "{hidden} has no badge: it is no journey on a status page"
+        );
     }
     let (status, _, _) = get(&format!("{base}/badge/ui-shop.svg?period=7d"), None).await;
     assert_eq!(status, 400);
@@ -345,11 +362,18 @@ async fn walk(client: &Client, base: &str, failed_id: &str) -> Result<(), String
     };
     assert_eq!(availability.len(), 3, "24 h, 7 d and 30 d");
     for a in &availability {
-        let share: f64 = a.trim_end_matches('%').parse().map_err(|_| format!("`{a}`"))?;
+        let share: f64 = a
+            .trim_end_matches('%')
+            .parse()
+            .map_err(|_| format!("`{a}`"))?;
         assert!(share > 0.0 && share < 100.0, "passed and failed runs: {a}");
     }
     assert_eq!(text(client, &format!("{row} td.errors")).await, "0");
-    assert_eq!(count(client, &format!("{row} svg.chart polyline")).await, 2, "p50 and p95");
+    assert_eq!(
+        count(client, &format!("{row} svg.chart polyline")).await,
+        2,
+        "p50 and p95"
+    );
     assert_eq!(
         text(client, "tr.probe[data-name='shop-home'] .state").await,
         "ok"
@@ -375,16 +399,27 @@ async fn walk(client: &Client, base: &str, failed_id: &str) -> Result<(), String
         .for_element(Locator::Css("#strip"))
         .await
         .map_err(|e| format!("the journey page: {e}"))?;
-    assert!(count(client, "#strip rect.ok").await >= 2, "passed runs in the strip");
-    assert!(count(client, "#strip rect.bad").await >= 1, "the failed run in the strip");
+    assert!(
+        count(client, "#strip rect.ok").await >= 2,
+        "passed runs in the strip"
+    );
+    assert!(
+        count(client, "#strip rect.bad").await >= 1,
+        "the failed run in the strip"
+    );
     let failures = text(client, "#failures").await;
     assert!(failures.contains("login"), "failures by step: {failures}");
     let week_failed: i64 = text(client, "#week-failed").await.parse().unwrap();
     assert!(week_failed >= 1);
-    assert!(count(client, ".step-chart").await >= 2, "the whole run and its steps");
+    assert!(
+        count(client, ".step-chart").await >= 2,
+        "the whole run and its steps"
+    );
     save_screenshot(client, "journey").await;
     client
-        .find(Locator::Css("select[name='browser'] option[value='chrome']"))
+        .find(Locator::Css(
+            "select[name='browser'] option[value='chrome']",
+        ))
         .await
         .map_err(|e| format!("the browser filter offers chrome: {e}"))?
         .click()
@@ -398,7 +433,13 @@ async fn walk(client: &Client, base: &str, failed_id: &str) -> Result<(), String
         .await
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !client.current_url().await.unwrap().as_str().contains("browser=chrome") {
+    while !client
+        .current_url()
+        .await
+        .unwrap()
+        .as_str()
+        .contains("browser=chrome")
+    {
         assert!(Instant::now() < deadline, "the filter form did not submit");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -412,14 +453,28 @@ async fn walk(client: &Client, base: &str, failed_id: &str) -> Result<(), String
     assert_eq!(text(client, "#outcome").await, "failed");
     assert_eq!(text(client, "#failed-step").await, "login");
     let reason = text(client, "#reason").await;
-    assert!(reason.contains("#login-button"), "the reason names the selector: {reason}");
-    assert_eq!(count(client, "#waterfall svg rect").await, 2, "a bar per step");
+    assert!(
+        reason.contains("#login-button"),
+        "the reason names the selector: {reason}"
+    );
+    assert_eq!(
+        count(client, "#waterfall svg rect").await,
+        2,
+        "a bar per step"
+    );
     assert!(
         image_width(client, "#failed-screenshot").await > 0,
         "the failing step's screenshot loads"
     );
-    assert!(count(client, "#failed-html").await == 1, "the page's HTML is linked");
-    assert_eq!(count(client, "#last-good-link").await, 1, "the last good run is named");
+    assert!(
+        count(client, "#failed-html").await == 1,
+        "the page's HTML is linked"
+    );
+    assert_eq!(
+        count(client, "#last-good-link").await,
+        1,
+        "the last good run is named"
+    );
     assert!(
         image_width(client, "#good-screenshot").await > 0,
         "the last good run's screenshot of the same step loads"
@@ -470,7 +525,13 @@ async fn walk(client: &Client, base: &str, failed_id: &str) -> Result<(), String
     let incidents = text(client, "#page-shop").await;
     assert!(incidents.contains("ui-shop: down"), "{incidents}");
     let page = client.source().await.unwrap();
-    for hidden in ["hidden-backend", "#login-button", "login", "/artifacts/", "<img"] {
+    for hidden in [
+        "hidden-backend",
+        "#login-button",
+        "login",
+        "/artifacts/",
+        "<img",
+    ] {
         assert!(
             !page.contains(hidden),
             "the status page shows `{hidden}`:\n{page}"
@@ -524,12 +585,11 @@ status_pages:
     assert_eq!(health["status"], "degraded", "{health}");
     assert_eq!(health["history_ok"], false, "{health}");
     assert!(
-        health["reasons"]
-            .as_array()
+        health["reasons"].as_array().unwrap().iter().any(|r| r
+            .as_str()
             .unwrap()
-            .iter()
-            .any(|r| r.as_str().unwrap().contains("history store is failing")
-                && r.as_str().unwrap().contains(&unused.to_string())),
+            .contains("history store is failing")
+            && r.as_str().unwrap().contains(&unused.to_string())),
         "{health}"
     );
     monitor.stop();

@@ -631,7 +631,10 @@ impl Reader {
             entry[0].passed += row[2].int();
             entry[0].failed += row[1].int() - row[2].int();
         }
-        let (week, month) = (super::day_of(now - 7 * DAY_MS), super::day_of(now - 30 * DAY_MS));
+        let (week, month) = (
+            super::day_of(now - 7 * DAY_MS),
+            super::day_of(now - 30 * DAY_MS),
+        );
         let days = self
             .query(
                 "SELECT probe, \

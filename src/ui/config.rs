@@ -288,13 +288,21 @@ pub fn check_status_pages(
         if page.journeys.is_empty() && page.probes.is_empty() {
             c.key_error_hint(
                 &at,
-                format!("status page `{}` lists no journeys and no probes", page.name),
+                format!(
+                    "status page `{}` lists no journeys and no probes",
+                    page.name
+                ),
                 "name what it shows, e.g. `journeys: [checkout]` or `probes: [shop-home]`",
             );
             ok = false;
         }
         let errors = c.errors.len();
-        c.known_names(&format!("{at}.journeys"), "journey", &page.journeys, journeys);
+        c.known_names(
+            &format!("{at}.journeys"),
+            "journey",
+            &page.journeys,
+            journeys,
+        );
         c.known_names(&format!("{at}.probes"), "probe", &page.probes, probes);
         ok &= c.errors.len() == errors;
         if ok {

@@ -429,7 +429,11 @@ async fn journey(
 fn step_files(step: &StepDetail) -> Value {
     let url = |a: &String| format!("/artifacts/{a}");
     let screenshot = step.artifacts.iter().find(|a| a.ends_with(".png")).map(url);
-    let html = step.artifacts.iter().find(|a| a.ends_with(".html")).map(url);
+    let html = step
+        .artifacts
+        .iter()
+        .find(|a| a.ends_with(".html"))
+        .map(url);
     let others: Vec<Value> = step
         .artifacts
         .iter()
@@ -642,7 +646,10 @@ async fn probe(
     let mut expiries = Vec::new();
     if let Some(last) = &last {
         if let Some(tls) = &last.metrics.tls {
-            expiries.push(expiry("certificate (earliest presented)", tls.earliest_expiry));
+            expiries.push(expiry(
+                "certificate (earliest presented)",
+                tls.earliest_expiry,
+            ));
             if let Some(chain) = tls.last_chain_expiry {
                 expiries.push(expiry("verified chain", chain));
             }

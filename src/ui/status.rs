@@ -49,7 +49,10 @@ impl Cache {
                 map.clear();
             }
         }
-        map.insert(key, (Instant::now(), status, content_type, body.to_string()));
+        map.insert(
+            key,
+            (Instant::now(), status, content_type, body.to_string()),
+        );
     }
 }
 
@@ -64,7 +67,10 @@ fn answer(status: StatusCode, content_type: &'static str, body: String) -> Respo
             // Badges are shown by README renderers that cache hard: say how fresh they are.
             (header::CACHE_CONTROL, "max-age=60"),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-            (header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'",
+            ),
         ],
         body,
     )
@@ -94,7 +100,10 @@ async fn all_pages(State(state): State<UiState>, Query(params): Params) -> Respo
     if pages.is_empty() || !params.is_empty() {
         return not_found(&state);
     }
-    cached(&state, "/status".to_string(), || render(&state, pages, true)).await
+    cached(&state, "/status".to_string(), || {
+        render(&state, pages, true)
+    })
+    .await
 }
 
 async fn one_page(
@@ -226,8 +235,11 @@ fn incidents(page: &StatusPage, notifications: &[Notification]) -> Vec<Value> {
         let step = labels.get("step").map(|s| s.to_string());
         match n.event.as_str() {
             "firing" => {
-                open.entry(n.alert.as_str())
-                    .or_insert((n.at_ms, format!("{subject}: {what}"), step));
+                open.entry(n.alert.as_str()).or_insert((
+                    n.at_ms,
+                    format!("{subject}: {what}"),
+                    step,
+                ));
             }
             "resolved" => {
                 if let Some((from, text, step)) = open.remove(n.alert.as_str()) {
@@ -300,7 +312,11 @@ async fn render(
                 .await
                 .map(|b| String::from_utf8_lossy(&b).into_owned())
                 .unwrap_or_default();
-            (StatusCode::SERVICE_UNAVAILABLE, "text/html; charset=utf-8", body)
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "text/html; charset=utf-8",
+                body,
+            )
         }
     }
 }
@@ -390,11 +406,17 @@ async fn badge(
             .any(|p| p.journeys.iter().any(|j| j == name))
     });
     let Some(name) = listed.map(str::to_string) else {
-        return answer(StatusCode::NOT_FOUND, "text/plain; charset=utf-8", "no such badge\n".into());
+        return answer(
+            StatusCode::NOT_FOUND,
+            "text/plain; charset=utf-8",
+            "no such badge\n".into(),
+        );
     };
     let bad = |text: String| answer(StatusCode::BAD_REQUEST, "text/plain; charset=utf-8", text);
     if let Some(key) = params.keys().find(|k| *k != "type" && *k != "period") {
-        return bad(format!("unknown parameter `{key}`: a badge takes `type` and `period`\n"));
+        return bad(format!(
+            "unknown parameter `{key}`: a badge takes `type` and `period`\n"
+        ));
     }
     let kind = params.get("type").map_or("status", String::as_str);
     let days = match (kind, params.get("period").map(String::as_str)) {
@@ -406,13 +428,9 @@ async fn badge(
             return bad(format!("`period={other}`: give `7d`, `30d` or `90d`\n"))
         }
         ("status", Some(_)) => return bad("a status badge takes no `period`\n".into()),
-        (other, _) => {
-            return bad(format!("`type={other}`: give `status` or `availability`\n"))
-        }
+        (other, _) => return bad(format!("`type={other}`: give `status` or `availability`\n")),
     };
-    let key = format!(
-        "/badge/{name}?{kind}&{days}"
-    );
+    let key = format!("/badge/{name}?{kind}&{days}");
     cached(&state, key, || async {
         let reader = &state.history.reader;
         let drawn = if days == 0 {
@@ -434,7 +452,8 @@ async fn badge(
                     let (passed, failed) = found.iter().fold((0, 0), |(p, f), d| {
                         (p + d.availability.passed, f + d.availability.failed)
                     });
-                    let share = (passed + failed > 0).then(|| passed as f64 / (passed + failed) as f64);
+                    let share =
+                        (passed + failed > 0).then(|| passed as f64 / (passed + failed) as f64);
                     let colour = match share {
                         None => "#9f9f9f",
                         Some(x) if x >= 0.999 => "#4c1",
