@@ -1,8 +1,9 @@
 //! The monitor's HTTP endpoints: `/metrics` (Prometheus text format), `/healthz`,
-//! `/artifacts/...`, the history's `/api/v1/...` (its own router, behind `ui.auth`), an index at
-//! `/`, and Prometheus' lifecycle endpoints: `/-/healthy` (the process answers), `/-/ready` (a
-//! configuration runs and it is not stopping) and `POST /-/reload` (as SIGHUP, answering whether
-//! the new configuration applied).
+//! `/artifacts/...`, the history's `/api/v1/...` and the UI's `/ui/...` (their own routers,
+//! behind `ui.auth`), the public `/status` pages and `/badge/...`, an index at `/`, and
+//! Prometheus' lifecycle endpoints: `/-/healthy` (the process answers), `/-/ready` (a
+//! configuration runs and it is not stopping) and `POST /-/reload` (as SIGHUP, answering
+//! whether the new configuration applied).
 
 use crate::artifacts;
 use crate::listener::Limits;

@@ -291,14 +291,12 @@ status_pages:
     assert_eq!(status, 404);
 
     // Every page's HTML, for the secrets.
-    let probe_page = format!("/ui/probes/shop-home");
-    let run_page = format!("/ui/runs/{failed_id}");
     let mut pages = vec![
         "/ui/".to_string(),
         "/ui/journeys/ui-shop".to_string(),
         "/ui/journeys/ui-shop?period=day&browser=chrome".to_string(),
-        run_page.clone(),
-        probe_page.clone(),
+        format!("/ui/runs/{failed_id}"),
+        "/ui/probes/shop-home".to_string(),
         "/ui/alerts".to_string(),
         "/status".to_string(),
         "/status/shop".to_string(),

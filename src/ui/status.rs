@@ -30,9 +30,12 @@ pub const CACHE_FOR: Duration = Duration::from_secs(15);
 /// Answers kept at most (a page per name and a few badge variants each).
 const CACHE_ENTRIES: usize = 256;
 
-/// Rendered answers by path and query: when made, status, content type, body.
+/// A rendered answer: when made, status, content type, body.
+type Kept = (Instant, StatusCode, &'static str, String);
+
+/// Rendered answers by path and query.
 #[derive(Default)]
-pub struct Cache(Mutex<HashMap<String, (Instant, StatusCode, &'static str, String)>>);
+pub struct Cache(Mutex<HashMap<String, Kept>>);
 
 impl Cache {
     fn get(&self, key: &str) -> Option<Response> {
