@@ -172,7 +172,22 @@ fn assert_no_secret(what: &str, text: &str, secrets: &[&str]) {
 async fn every_page_shows_real_runs_in_chromium_and_the_status_page_only_what_it_lists() {
     util::require_browser("chrome");
     let _slot = util::browser_slot().await;
-    let shop = start_shop().await;
+    let mut shop = start_shop().await;
+    // A certificate rcgen makes valid until 4096-01-01, for the probe page's expiry.
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let tls_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let tls_addr = shop
+        .start_tls(
+            tls_listener,
+            cert.pem().as_bytes(),
+            key.serialize_pem().as_bytes(),
+        )
+        .await
+        .expect("TLS listener");
     let hook = WebhookReceiver::start().await;
     let keep = tempfile::tempdir().unwrap();
     let journey = journey(keep.path(), &shop.url());
@@ -188,6 +203,7 @@ journeys: [{journey}]
 probes:
   - http: {{name: shop-home, url: \"{shop}/\", every: 10s, timeout: 5s}}
   - http: {{name: hidden-backend, url: \"{shop}/cart\", every: 10s, timeout: 5s}}
+  - tls: {{name: shop-cert, target: \"{tls_addr}\", server_name: localhost, insecure_skip_verify: true, every: 10s}}
 alerting:
   failure_threshold: 1
   state_file: state/alerts.json
@@ -313,6 +329,18 @@ status_pages:
         assert_eq!(status, 200, "{page}: {body}");
         assert_no_secret(page, &body, &[SHOP_PASSWORD, UI_PASSWORD, &hash]);
     }
+
+    // The certificate's expiry, read by the tls probe.
+    let (status, _, cert_page) = get(
+        &format!("{base}/ui/probes/shop-cert"),
+        Some(&basic(UI_USER, UI_PASSWORD)),
+    )
+    .await;
+    assert_eq!(status, 200, "{cert_page}");
+    assert!(
+        cert_page.contains("certificate (earliest presented)") && cert_page.contains("4096-01-01"),
+        "{cert_page}"
+    );
 
     // A person's walk through the pages, in Chromium.
     let drivers = Arc::new(shopwatch::webdriver::DriverPool::default());
