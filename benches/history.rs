@@ -353,7 +353,7 @@ fn bench(c: &mut Criterion) {
                 rt.block_on(async {
                     let now = history::now_ms();
                     let journeys = reader.journeys(&names).await.unwrap();
-                    let sparks = reader.run_sparklines(now - DAY).await.unwrap();
+                    let sparks = reader.run_sparklines(&names, now - DAY).await.unwrap();
                     let probes = reader.probes(&[]).await.unwrap();
                     (journeys, sparks, probes)
                 })

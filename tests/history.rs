@@ -550,7 +550,10 @@ async fn the_ui_reads_days_breakdowns_and_probe_windows(store: &Store) {
     assert!(failed.last_ms > now - DAY, "its newest run, minutes ago");
 
     // The overview's sparklines: the whole run's p50/p95 per hour.
-    let sparks = reader.run_sparklines(now - DAY).await.unwrap();
+    let sparks = reader
+        .run_sparklines(&["percentiles".into(), "never-ran".into()], now - DAY)
+        .await
+        .unwrap();
     let hours = sparks
         .get("percentiles")
         .expect("a sparkline of `percentiles`");

@@ -181,7 +181,8 @@ async fn overview(State(state): State<UiState>, Query(params): Params) -> Respon
         Ok(j) => j,
         Err(e) => return store_error(&state, e),
     };
-    let sparks = match reader.run_sparklines(now_ms() - DAY_MS).await {
+    let names: Vec<String> = journeys.iter().map(|j| j.name.clone()).collect();
+    let sparks = match reader.run_sparklines(&names, now_ms() - DAY_MS).await {
         Ok(s) => s,
         Err(e) => return store_error(&state, e),
     };

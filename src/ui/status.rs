@@ -296,32 +296,28 @@ async fn render(
                 "summary_class": if down == 0 { "ok" } else { "bad" },
                 "now_ms": now_ms(),
             });
-            let response = state.page(StatusCode::OK, "status.html", context);
-            let status = response.status();
-            let body = axum::body::to_bytes(response.into_body(), 4 << 20)
-                .await
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_default();
-            (status, "text/html; charset=utf-8", body)
+            text_of(state.page(StatusCode::OK, "status.html", context)).await
         }
         Err(e) => {
             tracing::warn!("status page: the history cannot be read: {e}");
-            let response = state.page(
+            text_of(state.page(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "message.html",
                 json!({"title": "Status unavailable", "text": "The status cannot be read right now; try again in a minute.", "ui": false}),
-            );
-            let body = axum::body::to_bytes(response.into_body(), 4 << 20)
-                .await
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_default();
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "text/html; charset=utf-8",
-                body,
-            )
+            ))
+            .await
         }
     }
+}
+
+/// A rendered page's status and text, to keep.
+async fn text_of(response: Response) -> (StatusCode, &'static str, String) {
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), 4 << 20)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    (status, "text/html; charset=utf-8", body)
 }
 
 async fn sections(
