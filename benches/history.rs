@@ -346,6 +346,67 @@ fn bench(c: &mut Criterion) {
             b.iter(|| rt.block_on(reader.run(&id)).unwrap())
         },
     );
+    group.bench_function(
+        "UI overview page: the overview, every journey's sparkline (24 h), every probe",
+        |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let now = history::now_ms();
+                    let journeys = reader.journeys(&names).await.unwrap();
+                    let sparks = reader.run_sparklines(&names, now - DAY).await.unwrap();
+                    let probes = reader.probes(&[]).await.unwrap();
+                    (journeys, sparks, probes)
+                })
+            })
+        },
+    );
+    group.bench_function(
+        "UI journey page: 7 d breakdown, 120 runs, p50/p95 per step per hour (24 h), newest run",
+        |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let journey = "journey-042";
+                    let now = history::now_ms();
+                    let breakdown = reader
+                        .journey_breakdown(journey, now - 7 * DAY)
+                        .await
+                        .unwrap();
+                    let runs = reader
+                        .runs(&RunFilter {
+                            journey: Some(journey.into()),
+                            limit: 120,
+                            ..Default::default()
+                        })
+                        .await
+                        .unwrap();
+                    let hours = reader
+                        .step_percentiles(journey, now - DAY, Period::Hour)
+                        .await
+                        .unwrap();
+                    let newest = reader.run(&runs.runs[0].id).await.unwrap();
+                    (breakdown, runs, hours, newest)
+                })
+            })
+        },
+    );
+    group.bench_function(
+        "status page: 10 journeys' last run and 90 days, the notifications",
+        |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let now = history::now_ms();
+                    let notes = reader.notifications(now - 90 * DAY, 500).await.unwrap();
+                    let mut found = Vec::new();
+                    for name in names.iter().take(10) {
+                        let last = reader.last_run(name, false).await.unwrap();
+                        let days = reader.journey_days(name, now - 89 * DAY).await.unwrap();
+                        found.push((last, days));
+                    }
+                    (notes, found)
+                })
+            })
+        },
+    );
     group.finish();
 }
 

@@ -186,6 +186,8 @@ struct Shared {
     artifacts_dir: PathBuf,
     /// The journeys of the running configuration, for the API.
     journey_names: Arc<Mutex<Vec<String>>>,
+    /// What the UI and status pages show (replaced on reload).
+    ui_configured: Arc<Mutex<crate::ui::Configured>>,
 }
 
 impl Shared {
@@ -247,21 +249,31 @@ pub async fn run(
     )
     .await;
     let journey_names: Arc<Mutex<Vec<String>>> = Arc::default();
+    let ui_configured: Arc<Mutex<crate::ui::Configured>> = Arc::default();
+    let access = Arc::new(std::mem::replace(
+        &mut loaded.access,
+        crate::ui::auth::Access::resolve(&Default::default())
+            .expect("an unset auth reads no secret")
+            .0,
+    ));
     let api = history::api::routes(history::api::ApiState {
         history: history.clone(),
-        access: Arc::new(std::mem::replace(
-            &mut loaded.access,
-            crate::ui::auth::Access::resolve(&Default::default())
-                .expect("an unset auth reads no secret")
-                .0,
-        )),
+        access: access.clone(),
         journeys: journey_names.clone(),
         redaction: logs.clone(),
     })
+    .merge(crate::ui::routes(crate::ui::UiState::new(
+        history.clone(),
+        access,
+        ui_configured.clone(),
+        logs.clone(),
+        metrics.clone(),
+    )))
     .merge(crate::probe::heartbeat::routes());
     let health = Arc::new(Mutex::new(Health {
         config: file.display().to_string(),
         last_reload_ok: true,
+        history: Some(history.status.clone()),
         ..Health::default()
     }));
     let shared = Arc::new(Shared {
@@ -277,6 +289,7 @@ pub async fn run(
         history,
         artifacts_dir: loaded.config.artifacts.dir.clone(),
         journey_names,
+        ui_configured,
     });
     {
         let writer = shared.history.writer.clone();
@@ -511,6 +524,18 @@ fn start(
         .journey_names
         .lock()
         .unwrap_or_else(|e| e.into_inner()) = names.iter().map(|n| n.to_string()).collect();
+    *shared
+        .ui_configured
+        .lock()
+        .unwrap_or_else(|e| e.into_inner()) = crate::ui::Configured {
+        journeys: names.iter().map(|n| n.to_string()).collect(),
+        probes: config
+            .probes
+            .iter()
+            .map(|p| (p.name().to_string(), p.kind().to_string()))
+            .collect(),
+        status_pages: config.status_pages.clone(),
+    };
     shared.sessions.resize(config.max_sessions);
     shared.alerting.configure(Setup {
         monitor_url: monitor_url(&config, shared.listen),

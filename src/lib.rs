@@ -23,8 +23,9 @@
 //! - `history`: the run history (SQLite or PostgreSQL): its section and `state_dir`, schema
 //!   and migrations, the writer behind a bounded queue, the read queries, retention, the JSON
 //!   API.
-//! - `ui`: the `ui:` section and who may read the API (basic auth with an argon2 hash, a
-//!   bearer token, or `auth: none`).
+//! - `ui`: the pages for people: the `ui:` section and who may read the API and UI (basic
+//!   auth with an argon2 hash, a bearer token, or `auth: none`), the HTML UI under `/ui/`, the
+//!   public status pages (`status_pages:`) and badges, and the SVG charts they draw.
 //! - `alert`: alerting's section (`config`), observations of runs (pure), the alert state
 //!   machine, the engine, the outbox and its delivery with retries, notifications, and `sink`:
 //!   one file per sink kind.

@@ -1,8 +1,9 @@
 //! The monitor's HTTP endpoints: `/metrics` (Prometheus text format), `/healthz`,
-//! `/artifacts/...`, the history's `/api/v1/...` (its own router, behind `ui.auth`), an index at
-//! `/`, and Prometheus' lifecycle endpoints: `/-/healthy` (the process answers), `/-/ready` (a
-//! configuration runs and it is not stopping) and `POST /-/reload` (as SIGHUP, answering whether
-//! the new configuration applied).
+//! `/artifacts/...`, the history's `/api/v1/...` and the UI's `/ui/...` (their own routers,
+//! behind `ui.auth`), the public `/status` pages and `/badge/...`, an index at `/`, and
+//! Prometheus' lifecycle endpoints: `/-/healthy` (the process answers), `/-/ready` (a
+//! configuration runs and it is not stopping) and `POST /-/reload` (as SIGHUP, answering
+//! whether the new configuration applied).
 
 use crate::artifacts;
 use crate::listener::Limits;
@@ -38,6 +39,8 @@ pub struct Health {
     /// Panics caught in runs since the start (each made its run an `error`).
     pub panics: u64,
     pub last_panic: Option<String>,
+    /// The history store's state: its last write error, until a write succeeds.
+    pub history: Option<Arc<std::sync::Mutex<crate::history::Status>>>,
 }
 
 #[derive(Clone)]
@@ -125,7 +128,7 @@ impl AppState {
 
 /// `ok`, or `degraded` with every reason: a caught panic (a bug someone must look at), a
 /// rejected reload (the file on disk is not what runs), a WebDriver the journeys cannot
-/// reach (every browser run would be an `error`).
+/// reach (every browser run would be an `error`), a history store that fails its writes.
 async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     let health = state.health();
     let mut reasons = Vec::new();
@@ -147,6 +150,18 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
         None => None,
     };
     reasons.extend(webdriver_problem.clone());
+    let history_error = health.history.as_ref().and_then(|status| {
+        status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .error
+            .clone()
+    });
+    if let Some(error) = &history_error {
+        reasons.push(format!(
+            "the history store is failing, runs are not kept: {error}"
+        ));
+    }
     let status = if reasons.is_empty() { "ok" } else { "degraded" };
     Json(serde_json::json!({
         "status": status,
@@ -159,6 +174,7 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
         "probes": health.probes,
         "last_reload_ok": health.last_reload_ok,
         "webdriver_reachable": health.webdriver.as_ref().map(|_| webdriver_problem.is_none()),
+        "history_ok": health.history.as_ref().map(|_| history_error.is_none()),
     }))
 }
 
@@ -204,6 +220,8 @@ async fn index() -> impl IntoResponse {
             "<li><a href=\"/healthz\">/healthz</a>: health</li>",
             "<li><a href=\"/-/healthy\">/-/healthy</a>, <a href=\"/-/ready\">/-/ready</a>: ",
             "liveness and readiness; <code>POST /-/reload</code>: reload the configuration</li>",
+            "<li><a href=\"/ui/\">/ui/</a>: the run history's pages</li>",
+            "<li><a href=\"/status\">/status</a>: the public status pages</li>",
             "<li><a href=\"/api/v1/journeys\">/api/v1/</a>: run history (JSON)</li></ul>"
         ),
     )

@@ -188,6 +188,7 @@ async fn suite(config: HistoryConfig, password: Option<&str>) {
     step_percentiles_per_hour_and_day(&store).await;
     probes_keep_changes_and_minutes(&store).await;
     notifications_are_kept(&store).await;
+    the_ui_reads_days_breakdowns_and_probe_windows(&store).await;
     retention_takes_runs_aggregates_and_artifacts_together(&store).await;
     let metrics = store.metrics.render();
     assert!(
@@ -476,6 +477,90 @@ async fn probes_keep_changes_and_minutes(store: &Store) {
         history.minutes.iter().map(|m| m.max_ms).fold(0.0, f64::max),
         50.0
     );
+}
+
+/// The UI's and status page's reads, over what the parts before wrote.
+async fn the_ui_reads_days_breakdowns_and_probe_windows(store: &Store) {
+    let reader = &store.history.reader;
+    let now = history::now_ms();
+    let probes = reader
+        .probes(&["shop-http".into(), "never-probed".into()])
+        .await
+        .unwrap();
+    let http = probes.iter().find(|p| p.name == "shop-http").unwrap();
+    assert_eq!(http.last_change.as_ref().unwrap().outcome, "ok");
+    for window in [&http.day, &http.week, &http.month] {
+        assert_eq!((window.passed, window.failed), (3, 2), "{http:?}");
+        assert_eq!(window.availability, Some(0.6));
+    }
+    let never = probes.iter().find(|p| p.name == "never-probed").unwrap();
+    assert!(never.last_change.is_none() && never.month.availability.is_none());
+    let days = reader
+        .probe_days("shop-http", now - 89 * DAY)
+        .await
+        .unwrap();
+    assert_eq!(days.len(), 1, "{days:?}");
+    assert_eq!(days[0].day_ms, history::day_of(now));
+    assert_eq!(
+        (days[0].availability.passed, days[0].availability.failed),
+        (3, 2)
+    );
+
+    // Days of a journey: each run in its day, errors apart.
+    let days = reader
+        .journey_days("availability", now - 89 * DAY)
+        .await
+        .unwrap();
+    let sum = |f: fn(&history::read::Availability) -> i64| {
+        days.iter().map(|d| f(&d.availability)).sum::<i64>()
+    };
+    assert_eq!(
+        (sum(|a| a.passed), sum(|a| a.failed), sum(|a| a.error)),
+        (3, 3, 1)
+    );
+    let forty = days
+        .iter()
+        .find(|d| d.day_ms == history::day_of(now - 40 * DAY))
+        .expect("the day 40 days ago");
+    assert_eq!(forty.availability.availability, Some(0.0));
+    assert!(
+        days.windows(2).all(|w| w[0].day_ms < w[1].day_ms),
+        "oldest first"
+    );
+
+    // The journey page's breakdown: by outcome, failing step and reason, over 7 days.
+    let breakdown = reader
+        .journey_breakdown("availability", now - 7 * DAY)
+        .await
+        .unwrap();
+    assert_eq!(breakdown.iter().map(|b| b.runs).sum::<i64>(), 5);
+    let failed = breakdown.iter().find(|b| b.outcome == "failed").unwrap();
+    assert_eq!(
+        (
+            failed.failed_step.as_deref(),
+            failed.reason_class.as_deref(),
+            failed.runs
+        ),
+        (Some("pay"), Some("http_status"), 1)
+    );
+    assert_eq!(
+        (failed.location.as_str(), failed.browser.as_str()),
+        ("eu-west", "chromium")
+    );
+    assert!(failed.last_ms > now - DAY, "its newest run, minutes ago");
+
+    // The overview's sparklines: the whole run's p50/p95 per hour.
+    let sparks = reader
+        .run_sparklines(&["percentiles".into(), "never-ran".into()], now - DAY)
+        .await
+        .unwrap();
+    let hours = sparks
+        .get("percentiles")
+        .expect("a sparkline of `percentiles`");
+    assert_eq!(hours.iter().map(|h| h.count).sum::<i64>(), 100);
+    assert!(hours
+        .iter()
+        .all(|h| h.step.is_empty() && h.p95_ms >= h.p50_ms));
 }
 
 async fn notifications_are_kept(store: &Store) {

@@ -132,7 +132,7 @@ fn every_configuration_key_is_in_the_readme() {
 "##;
     std::fs::write(
         &config,
-        format!("listen: 127.0.0.1:9464\nlocation: here\nwebdriver: {{url: 'http://127.0.0.1:4444', max_sessions: 2}}\njourneys: ['journeys/*.yaml']\nartifacts: {{dir: a, max_age: 1d, max_size: 10MB}}\nmetrics: {{window: 30m, step_buckets: [1, 2], journey_buckets: [5, 10]}}\nprobes:\n  - http: {{name: home, url: 'http://127.0.0.1:8088/', every: 15s}}\n{alerting}"),
+        format!("listen: 127.0.0.1:9464\nlocation: here\nwebdriver: {{url: 'http://127.0.0.1:4444', max_sessions: 2}}\njourneys: ['journeys/*.yaml']\nartifacts: {{dir: a, max_age: 1d, max_size: 10MB}}\nmetrics: {{window: 30m, step_buckets: [1, 2], journey_buckets: [5, 10]}}\nprobes:\n  - http: {{name: home, url: 'http://127.0.0.1:8088/', every: 15s}}\nstatus_pages:\n  - {{name: shop, title: Shop status, journeys: [demo-checkout], probes: [home], show_reasons: false}}\n{alerting}"),
     )
     .unwrap();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_shopwatch"))

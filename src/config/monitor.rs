@@ -18,7 +18,7 @@ use crate::metrics::MetricsConfig;
 use crate::probe::config::{probe_structure_diagnostic, validate_probes};
 use crate::probe::ProbeConfig;
 use crate::probe::ProbeFile;
-use crate::ui::config::{AuthConfig, UiFile};
+use crate::ui::config::{AuthConfig, StatusPage, StatusPageFile, UiFile};
 use crate::webdriver::Endpoint;
 use crate::yaml::check::{Checker, Configured};
 use crate::yaml::diagnostic::{Diagnostic, Diagnostics};
@@ -58,6 +58,8 @@ pub struct MonitorConfig {
     pub history: HistoryConfig,
     /// Who may read the API.
     pub auth: AuthConfig,
+    /// The public status pages (`/status`), and so the journeys that have badges.
+    pub status_pages: Vec<StatusPage>,
 }
 
 /// The file as written.
@@ -79,6 +81,8 @@ pub struct MonitorFile {
     pub state_dir: Option<String>,
     pub history: Option<HistoryFile>,
     pub ui: Option<UiFile>,
+    #[serde(default)]
+    pub status_pages: Vec<StatusPageFile>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -279,6 +283,12 @@ fn structure_hint(error: &StructureError) -> Option<&'static str> {
         "history.max_age" => "a duration, e.g. `max_age: 90d`",
         "ui" => "`ui` is a map with `auth`, e.g. `ui: {auth: none}`",
         "ui.auth" => crate::ui::config::AUTH_HINT,
+        "status_pages" | "status_pages[]" => crate::ui::config::STATUS_PAGES_HINT,
+        "status_pages[].name" => "the page's address, e.g. `name: shop-nl` for `/status/shop-nl`",
+        "status_pages[].title" => "the heading people see, e.g. `title: Shop status`",
+        "status_pages[].journeys" | "status_pages[].journeys[]" => "a list of journey names, e.g. `journeys: [checkout]`",
+        "status_pages[].probes" | "status_pages[].probes[]" => "a list of probe names, e.g. `probes: [shop-home]`",
+        "status_pages[].show_reasons" => "`true` to say on the page which step failed and why, `false` (the default) to say only that it did",
         "metrics.step_buckets" | "metrics.step_buckets[]" | "metrics.journey_buckets"
         | "metrics.journey_buckets[]" => crate::metrics::config::BUCKETS_HINT,
         _ => return None,
@@ -475,6 +485,12 @@ fn validate(
             },
         )
     });
+    let status_pages = crate::ui::config::check_status_pages(
+        &mut c,
+        &raw.status_pages,
+        &journey_names,
+        &probe_names,
+    );
     let probes = match validate_probes(file, &raw.probes, index, "probes") {
         Ok(probes) => probes,
         Err(errors) => {
@@ -500,6 +516,7 @@ fn validate(
         alerting,
         history,
         auth,
+        status_pages,
     })
 }
 

@@ -491,6 +491,254 @@ impl Reader {
     }
 }
 
+/// A journey's runs over a window, by where, in what, how they ended and why (the journey
+/// page's filter choices and its failures by step and reason, from one read).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Breakdown {
+    pub location: String,
+    pub browser: String,
+    pub outcome: String,
+    pub failed_step: Option<String>,
+    pub reason_class: Option<String>,
+    pub runs: i64,
+    /// The newest of them (Unix milliseconds).
+    pub last_ms: i64,
+}
+
+/// A probe's current state and its results over 24 h, 7 d, 30 d (its `error` results, the
+/// monitor's fault, are counted as not passed: the store keeps passed and all).
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeSummary {
+    pub name: String,
+    /// The newest state change, over every location.
+    pub last_change: Option<ProbeChange>,
+    pub day: Availability,
+    pub week: Availability,
+    pub month: Availability,
+}
+
+/// One day (UTC) of a journey or probe.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Day {
+    pub day_ms: i64,
+    #[serde(flatten)]
+    pub availability: Availability,
+}
+
+impl Availability {
+    fn count(&mut self, outcome: &str, n: i64) {
+        match outcome {
+            "ok" | "degraded" | "flaky" => self.passed += n,
+            "failed" => self.failed += n,
+            _ => self.error += n,
+        }
+    }
+
+    fn settle(&mut self) {
+        let counted = self.passed + self.failed;
+        self.availability = (counted > 0).then(|| self.passed as f64 / counted as f64);
+    }
+}
+
+impl Reader {
+    /// The whole run's p50 and p95 per hour since `since_ms`, of each of `journeys` (the
+    /// overview's sparklines), oldest first. One range of the key per journey: through the
+    /// index by hour it would read every step's rows of every journey (0.4 s on the bench's
+    /// store).
+    pub async fn run_sparklines(
+        &self,
+        journeys: &[String],
+        since_ms: i64,
+    ) -> Result<BTreeMap<String, Vec<StepPercentiles>>, DbError> {
+        let mut rows = Vec::new();
+        for journey in journeys {
+            rows.extend(
+                self.query(
+                    "SELECT journey, hour_ms, bucket, steps FROM step_hours WHERE journey = ? AND step = '' AND hour_ms >= ?",
+                    vec![journey.as_str().into(), super::hour_of(since_ms).into()],
+                )
+                .await?,
+            );
+        }
+        let mut counts: BTreeMap<String, BTreeMap<i64, BTreeMap<i64, i64>>> = BTreeMap::new();
+        for row in rows {
+            *counts
+                .entry(row[0].text())
+                .or_default()
+                .entry(row[1].int())
+                .or_default()
+                .entry(row[2].int())
+                .or_default() += row[3].int();
+        }
+        Ok(counts
+            .into_iter()
+            .map(|(journey, hours)| {
+                let points = hours
+                    .into_iter()
+                    .map(|(start_ms, buckets)| {
+                        let count = buckets.values().sum();
+                        StepPercentiles {
+                            step: String::new(),
+                            start_ms,
+                            count,
+                            p50_ms: percentile(&buckets, count, 0.50),
+                            p95_ms: percentile(&buckets, count, 0.95),
+                        }
+                    })
+                    .collect();
+                (journey, points)
+            })
+            .collect())
+    }
+
+    /// A journey's runs since `since_ms`, counted by location, browser, outcome, failing
+    /// step and reason class.
+    pub async fn journey_breakdown(
+        &self,
+        journey: &str,
+        since_ms: i64,
+    ) -> Result<Vec<Breakdown>, DbError> {
+        Ok(self
+            .query(
+                "SELECT location, browser, outcome, failed_step, reason_class, CAST(COUNT(*) AS BIGINT), MAX(started_ms) \
+                 FROM runs WHERE journey = ? AND started_ms >= ? \
+                 GROUP BY location, browser, outcome, failed_step, reason_class",
+                vec![journey.into(), since_ms.into()],
+            )
+            .await?
+            .iter()
+            .map(|r| Breakdown {
+                location: r[0].text(),
+                browser: r[1].text(),
+                outcome: r[2].text(),
+                failed_step: r[3].opt_text(),
+                reason_class: r[4].opt_text(),
+                runs: r[5].int(),
+                last_ms: r[6].int(),
+            })
+            .collect())
+    }
+
+    /// Every probe in `configured` and every one with results in the last 30 days: its last
+    /// state change and its results over 24 h (from the minutes), 7 d and 30 d (whole days).
+    pub async fn probes(&self, configured: &[String]) -> Result<Vec<ProbeSummary>, DbError> {
+        let now = now_ms();
+        let mut windows: BTreeMap<String, [Availability; 3]> = configured
+            .iter()
+            .map(|name| (name.clone(), Default::default()))
+            .collect();
+        let day = self
+            .query(
+                "SELECT probe, CAST(SUM(results) AS BIGINT), CAST(SUM(passed) AS BIGINT) FROM probe_minutes WHERE minute_ms >= ? GROUP BY probe",
+                vec![(now - DAY_MS).into()],
+            )
+            .await?;
+        for row in day {
+            let entry = windows.entry(row[0].text()).or_default();
+            entry[0].passed += row[2].int();
+            entry[0].failed += row[1].int() - row[2].int();
+        }
+        let (week, month) = (
+            super::day_of(now - 7 * DAY_MS),
+            super::day_of(now - 30 * DAY_MS),
+        );
+        let days = self
+            .query(
+                "SELECT probe, \
+                 CAST(SUM(CASE WHEN day_ms >= ? THEN results ELSE 0 END) AS BIGINT), \
+                 CAST(SUM(CASE WHEN day_ms >= ? THEN passed ELSE 0 END) AS BIGINT), \
+                 CAST(SUM(results) AS BIGINT), CAST(SUM(passed) AS BIGINT) \
+                 FROM probe_days WHERE day_ms >= ? GROUP BY probe",
+                vec![week.into(), week.into(), month.into()],
+            )
+            .await?;
+        for row in days {
+            let entry = windows.entry(row[0].text()).or_default();
+            entry[1].passed += row[2].int();
+            entry[1].failed += row[1].int() - row[2].int();
+            entry[2].passed += row[4].int();
+            entry[2].failed += row[3].int() - row[4].int();
+        }
+        let mut probes = Vec::with_capacity(windows.len());
+        for (name, mut windows) in windows {
+            windows.iter_mut().for_each(Availability::settle);
+            let last_change = self
+                .query(
+                    "SELECT at_ms, outcome, reason FROM probe_changes WHERE probe = ? ORDER BY at_ms DESC LIMIT 1",
+                    vec![name.as_str().into()],
+                )
+                .await?
+                .first()
+                .map(|r| ProbeChange {
+                    at_ms: r[0].int(),
+                    outcome: r[1].text(),
+                    reason: r[2].opt_text(),
+                });
+            let [day, week, month] = windows;
+            probes.push(ProbeSummary {
+                name,
+                last_change,
+                day,
+                week,
+                month,
+            });
+        }
+        Ok(probes)
+    }
+
+    /// A journey's runs per day (UTC) since `since_ms`, oldest first; days without runs are
+    /// left out.
+    pub async fn journey_days(&self, journey: &str, since_ms: i64) -> Result<Vec<Day>, DbError> {
+        let rows = self
+            .query(
+                "SELECT hour_ms, outcome, runs FROM run_hours WHERE journey = ? AND hour_ms >= ?",
+                vec![journey.into(), super::day_of(since_ms).into()],
+            )
+            .await?;
+        let mut days: BTreeMap<i64, Availability> = BTreeMap::new();
+        for row in rows {
+            days.entry(super::day_of(row[0].int()))
+                .or_default()
+                .count(&row[1].text(), row[2].int());
+        }
+        Ok(days
+            .into_iter()
+            .map(|(day_ms, mut availability)| {
+                availability.settle();
+                Day {
+                    day_ms,
+                    availability,
+                }
+            })
+            .collect())
+    }
+
+    /// A probe's results per day (UTC) since `since_ms`, oldest first.
+    pub async fn probe_days(&self, probe: &str, since_ms: i64) -> Result<Vec<Day>, DbError> {
+        let rows = self
+            .query(
+                "SELECT day_ms, CAST(SUM(results) AS BIGINT), CAST(SUM(passed) AS BIGINT) FROM probe_days WHERE probe = ? AND day_ms >= ? GROUP BY day_ms ORDER BY day_ms",
+                vec![probe.into(), super::day_of(since_ms).into()],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let mut availability = Availability {
+                    passed: r[2].int(),
+                    failed: r[1].int() - r[2].int(),
+                    ..Availability::default()
+                };
+                availability.settle();
+                Day {
+                    day_ms: r[0].int(),
+                    availability,
+                }
+            })
+            .collect())
+    }
+}
+
 /// The `q` quantile of bucket counts (`count` in all), as its bucket's middle.
 fn percentile(buckets: &BTreeMap<i64, i64>, count: i64, q: f64) -> f64 {
     let rank = ((count as f64) * q).ceil().max(1.0) as i64;

@@ -62,6 +62,10 @@ pub async fn prune(
             super::day_of(cutoff),
         ),
         stmt("DELETE FROM probe_minutes WHERE minute_ms < ?", cutoff),
+        stmt(
+            "DELETE FROM probe_days WHERE day_ms < ?",
+            super::day_of(cutoff),
+        ),
         stmt("DELETE FROM probe_changes WHERE at_ms < ?", cutoff),
         stmt("DELETE FROM notifications WHERE at_ms < ?", cutoff),
     ])

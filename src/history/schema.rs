@@ -10,7 +10,9 @@
 //! - `step_hours`: passed steps per journey, step, hour and duration bucket (a log scale,
 //!   [`super::bucket`]), from which p50/p95 per hour are read, and `step_days` the same per
 //!   day (a month of a journey's days is a few thousand rows, of its hours 20 times more);
-//! - `probe_minutes`: probe results per minute (count, passed, summed and longest time).
+//! - `probe_minutes`: probe results per minute (count, passed, summed and longest time), and
+//!   `probe_days` the count and passed per day (the overview's 30 days and the status page's 90
+//!   read a row per day, not 1,440).
 
 use super::db::{Db, DbError, Value};
 
@@ -122,6 +124,22 @@ CREATE TABLE notifications (
 CREATE INDEX notifications_by_time ON notifications (at_ms);
 ";
 
+/// Version 3: probe results per day, filled from the minutes already there.
+const V3: &str = "
+CREATE TABLE probe_days (
+    probe TEXT NOT NULL,
+    location TEXT NOT NULL,
+    day_ms BIGINT NOT NULL,
+    results BIGINT NOT NULL,
+    passed BIGINT NOT NULL,
+    PRIMARY KEY (probe, day_ms, location)
+);
+CREATE INDEX probe_days_by_day ON probe_days (day_ms);
+INSERT INTO probe_days (probe, location, day_ms, results, passed)
+    SELECT probe, location, minute_ms - minute_ms % 86400000, SUM(results), SUM(passed)
+    FROM probe_minutes GROUP BY probe, location, minute_ms - minute_ms % 86400000;
+";
+
 /// Every migration, oldest first. A released one is never edited: add the next.
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -134,9 +152,14 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "step details, step durations per hour, probes, notifications",
         sql: V2,
     },
+    Migration {
+        version: 3,
+        name: "probe results per day",
+        sql: V3,
+    },
 ];
 
-pub const CURRENT: i64 = 2;
+pub const CURRENT: i64 = 3;
 
 /// Brings the store to [`CURRENT`]; returns the version it was at (0: new). Monitors sharing a
 /// PostgreSQL history take turns (an advisory lock), so only one migrates.

@@ -367,7 +367,15 @@ async fn write(db: &mut Db, state: &mut WriterState, records: Vec<Record>) -> Re
                     }
                 }
                 let outcome = probe.outcome.as_str();
-                if state.probes.get(&key).map(String::as_str) != Some(outcome) {
+                // Against the batch's own changes first: the state is updated only once the
+                // batch is written.
+                let current = seen
+                    .iter()
+                    .rev()
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, o): &((String, String), String)| o.as_str())
+                    .or_else(|| state.probes.get(&key).map(String::as_str));
+                if current != Some(outcome) {
                     stmts.push(Stmt {
                         sql: "INSERT INTO probe_changes (probe, location, at_ms, outcome, reason) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                         params: vec![
@@ -392,6 +400,16 @@ async fn write(db: &mut Db, state: &mut WriterState, records: Vec<Record>) -> Re
                         passed.into(),
                         probe.duration_ms.into(),
                         probe.duration_ms.into(),
+                    ],
+                });
+                stmts.push(Stmt {
+                    sql: "INSERT INTO probe_days (probe, location, day_ms, results, passed) VALUES (?, ?, ?, 1, ?) \
+                          ON CONFLICT (probe, day_ms, location) DO UPDATE SET results = probe_days.results + 1, passed = probe_days.passed + excluded.passed",
+                    params: vec![
+                        probe.probe.as_str().into(),
+                        probe.location.as_str().into(),
+                        super::day_of(probe.at_ms).into(),
+                        passed.into(),
                     ],
                 });
             }
@@ -575,6 +593,43 @@ mod tests {
     fn empty_lists_are_no_json() {
         assert_eq!(json_list::<String>(&[]), None);
         assert_eq!(json_list(&["x"]).as_deref(), Some("[\"x\"]"));
+    }
+
+    /// Probe results of one batch are compared with each other, not only with what was
+    /// stored before it (once, a failure and the recovery in one batch were stored as two
+    /// `failed` changes and no `ok`).
+    #[tokio::test]
+    async fn changes_within_one_batch_are_each_written_once() {
+        use crate::journey::outcome::Outcome;
+        let dir = tempfile::tempdir().unwrap();
+        let config = HistoryConfig {
+            target: super::super::config::Target::Sqlite(dir.path().join("h.db")),
+            max_age: std::time::Duration::from_secs(90 * 86_400),
+            state_dir: dir.path().to_path_buf(),
+        };
+        let mut db = crate::history::open(&config, None).await.unwrap();
+        let mut state = WriterState::default();
+        let records = [Outcome::Ok, Outcome::Failed, Outcome::Failed, Outcome::Ok]
+            .into_iter()
+            .enumerate()
+            .map(|(i, outcome)| {
+                Record::Probe(ProbeRecord {
+                    probe: "p".into(),
+                    location: String::new(),
+                    at_ms: 1_000 + i as i64,
+                    outcome,
+                    duration_ms: 1.0,
+                    reason: None,
+                })
+            })
+            .collect();
+        write(&mut db, &mut state, records).await.unwrap();
+        let rows = db
+            .query("SELECT outcome FROM probe_changes ORDER BY at_ms", vec![])
+            .await
+            .unwrap();
+        let outcomes: Vec<String> = rows.iter().map(|r| r[0].text()).collect();
+        assert_eq!(outcomes, ["ok", "failed", "ok"]);
     }
 
     #[test]

@@ -696,6 +696,11 @@ impl Metrics {
         }
     }
 
+    /// A probe's last result (the UI shows its certificate and domain expiry).
+    pub fn probe_last(&self, name: &str) -> Option<ProbeResult> {
+        self.state().probes.get(name).map(|p| p.last.clone())
+    }
+
     /// Counts a failure of the monitor itself, e.g. `webdriver`, `session`,
     /// `browser_crashed`, `artifacts`, `config_reload`, `probe`.
     pub fn record_monitor_error(&self, kind: &str) {

@@ -50,7 +50,7 @@ impl IntoResponse for Refusal {
             Refusal::NotConfigured => (
                 StatusCode::FORBIDDEN,
                 axum::Json(serde_json::json!({
-                    "error": "the API is closed: set `ui.auth` in the configuration (basic auth or a bearer token), or `ui.auth: none` to leave it open",
+                    "error": "the API and UI are closed: set `ui.auth` in the configuration (basic auth or a bearer token), or `ui.auth: none` to leave them open",
                 })),
             )
                 .into_response(),

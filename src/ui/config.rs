@@ -190,3 +190,141 @@ pub fn check(c: &mut Checker, raw: Option<&UiFile>) -> AuthConfig {
 }
 
 pub const HASH_HINT: &str = "give an argon2 hash of the password in PHC form, e.g. made with `echo -n 'the password' | argon2 \"$(openssl rand -hex 8)\" -id -e` (Debian package `argon2`), ideally as a secret: `password_hash: {secret: env:SHOPWATCH_UI_PASSWORD_HASH}`";
+
+/// One entry of `status_pages:` as written.
+///
+/// ```yaml
+/// status_pages:
+///   - name: shop-nl                 # its address: /status/shop-nl
+///     title: Shop NL status
+///     journeys: [demo-checkout]
+///     probes: [shop-home]
+///     show_reasons: false           # true: say which step failed and why
+/// ```
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusPageFile {
+    pub name: String,
+    pub title: Option<String>,
+    #[serde(default)]
+    pub journeys: Vec<String>,
+    #[serde(default)]
+    pub probes: Vec<String>,
+    #[serde(default)]
+    pub show_reasons: bool,
+}
+
+/// A public status page, validated: only what it lists is shown on it, and only journeys on
+/// some page have badges.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StatusPage {
+    pub name: String,
+    pub title: String,
+    pub journeys: Vec<String>,
+    pub probes: Vec<String>,
+    pub show_reasons: bool,
+}
+
+pub const STATUS_PAGES_HINT: &str = "`status_pages` is a list of pages, e.g. `status_pages: [{name: shop, title: Shop status, journeys: [checkout], probes: [shop-home]}]`";
+const NAME_HINT: &str =
+    "the name is the page's address (`/status/NAME`): use 1 to 64 letters, digits, `-` and `_`, e.g. `name: shop-nl`";
+
+/// Whether `name` may be a status page's address.
+fn page_name_ok(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// `status_pages:` validated against the configured journeys and probes.
+pub fn check_status_pages(
+    c: &mut Checker,
+    raw: &[StatusPageFile],
+    journeys: &[String],
+    probes: &[String],
+) -> Vec<StatusPage> {
+    let mut pages: Vec<StatusPage> = Vec::new();
+    for (i, page) in raw.iter().enumerate() {
+        let at = format!("status_pages[{i}]");
+        let mut ok = true;
+        if !page_name_ok(&page.name) {
+            c.error_hint(
+                &format!("{at}.name"),
+                format!("`{}` cannot be a status page's name", page.name),
+                NAME_HINT,
+            );
+            ok = false;
+        } else if pages.iter().any(|p| p.name == page.name) {
+            c.error_hint(
+                &format!("{at}.name"),
+                format!("a second status page is named `{}`", page.name),
+                "each page has its own address (`/status/NAME`): rename one",
+            );
+            ok = false;
+        }
+        let title = match page.title.as_deref().map(str::trim) {
+            Some("") => {
+                c.error_hint(
+                    &format!("{at}.title"),
+                    "`title` is empty",
+                    "give the heading people see, e.g. `title: Shop status`, or leave it out for the name",
+                );
+                ok = false;
+                String::new()
+            }
+            Some(title) if title.chars().any(char::is_control) => {
+                c.error_hint(
+                    &format!("{at}.title"),
+                    "`title` must not contain control characters (tabs, line breaks)",
+                    "give one line, e.g. `title: Shop status`",
+                );
+                ok = false;
+                String::new()
+            }
+            Some(title) => title.to_string(),
+            None => page.name.clone(),
+        };
+        if page.journeys.is_empty() && page.probes.is_empty() {
+            c.key_error_hint(
+                &at,
+                format!(
+                    "status page `{}` lists no journeys and no probes",
+                    page.name
+                ),
+                "name what it shows, e.g. `journeys: [checkout]` or `probes: [shop-home]`",
+            );
+            ok = false;
+        }
+        let errors = c.errors.len();
+        c.known_names(
+            &format!("{at}.journeys"),
+            "journey",
+            &page.journeys,
+            journeys,
+        );
+        c.known_names(&format!("{at}.probes"), "probe", &page.probes, probes);
+        ok &= c.errors.len() == errors;
+        if ok {
+            pages.push(StatusPage {
+                name: page.name.clone(),
+                title,
+                journeys: dedup(&page.journeys),
+                probes: dedup(&page.probes),
+                show_reasons: page.show_reasons,
+            });
+        }
+    }
+    pages
+}
+
+/// In order, each once.
+fn dedup(names: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(names.len());
+    for name in names {
+        if !out.contains(name) {
+            out.push(name.clone());
+        }
+    }
+    out
+}
