@@ -139,12 +139,18 @@ impl TimeRange {
         (self.interval + SCRAPE_INTERVAL).max(4.0 * SCRAPE_INTERVAL)
     }
 
-    /// The range as `target`'s panel sees it: its `interval` is at least the panel's minimum.
+    /// The range as `target`'s panel sees it: its `interval` is at least the panel's minimum,
+    /// and its start goes back to a whole number of intervals before its end, so the range's
+    /// last point is the end itself (on a fast machine the whole test takes less than one
+    /// 60 s interval, and a range query would otherwise only be evaluated at the start, before
+    /// any run).
     fn for_target(&self, target: &Target) -> TimeRange {
+        let interval = self.interval.max(target.min_interval);
+        let steps = ((self.end - self.start) / interval).ceil().max(1.0);
         TimeRange {
-            start: self.start,
+            start: self.end - steps * interval,
             end: self.end,
-            interval: self.interval.max(target.min_interval),
+            interval,
         }
     }
 }
