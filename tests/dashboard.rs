@@ -329,20 +329,7 @@ async fn every_dashboard_query_returns_data_from_a_real_monitor() {
     require_browser("firefox");
     let _slot = util::browser_slot().await;
     let mut shop = start_shop().await;
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
-        .unwrap()
-        .self_signed(&key)
-        .unwrap();
-    let tls_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let tls_addr = shop
-        .start_tls(
-            tls_listener,
-            cert.pem().as_bytes(),
-            key.serialize_pem().as_bytes(),
-        )
-        .await
-        .expect("TLS listener");
+    let tls_addr = util::start_self_signed_tls(&mut shop).await;
     let rdap = rdap_registry().await;
     let work = tempfile::Builder::new()
         .prefix("shopwatch-dashboard-")

@@ -173,21 +173,7 @@ async fn every_page_shows_real_runs_in_chromium_and_the_status_page_only_what_it
     util::require_browser("chrome");
     let _slot = util::browser_slot().await;
     let mut shop = start_shop().await;
-    // A certificate rcgen makes valid until 4096-01-01, for the probe page's expiry.
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
-        .unwrap()
-        .self_signed(&key)
-        .unwrap();
-    let tls_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let tls_addr = shop
-        .start_tls(
-            tls_listener,
-            cert.pem().as_bytes(),
-            key.serialize_pem().as_bytes(),
-        )
-        .await
-        .expect("TLS listener");
+    let tls_addr = util::start_self_signed_tls(&mut shop).await;
     let hook = WebhookReceiver::start().await;
     let keep = tempfile::tempdir().unwrap();
     let journey = journey(keep.path(), &shop.url());

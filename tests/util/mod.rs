@@ -41,6 +41,24 @@ pub async fn start_shop_with(config: ShopConfig) -> RunningShop {
         .expect("start demo shop")
 }
 
+/// Starts `shop`'s HTTPS listener on 127.0.0.1 with a self-signed certificate for `localhost`
+/// (rcgen's, valid until 4096-01-01); its address.
+pub async fn start_self_signed_tls(shop: &mut RunningShop) -> std::net::SocketAddr {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    shop.start_tls(
+        listener,
+        cert.pem().as_bytes(),
+        key.serialize_pem().as_bytes(),
+    )
+    .await
+    .expect("TLS listener")
+}
+
 pub fn repo_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
