@@ -308,11 +308,21 @@ impl Kind for HeartbeatProbe {
         let grace = c
             .opt_duration(&format!("{path}.grace"), &f.grace)
             .unwrap_or(period / 10);
+        let check_path = format!("{path}.check_every");
         let check_every = match &f.check_every {
-            Some(text) => c
-                .duration(&format!("{path}.check_every"), text)
-                .unwrap_or(DEFAULT_CHECK_EVERY),
-            None => DEFAULT_CHECK_EVERY.min(period),
+            Some(text) => match c.duration(&check_path, text) {
+                Some(d) if d < Duration::from_secs(1) => {
+                    c.error_hint(
+                        &check_path,
+                        format!("`check_every: {text}` is shorter than 1s"),
+                        "how often the pings are looked at, e.g. `check_every: 1m`",
+                    );
+                    DEFAULT_CHECK_EVERY
+                }
+                Some(d) => d,
+                None => DEFAULT_CHECK_EVERY,
+            },
+            None => DEFAULT_CHECK_EVERY.min(period).max(Duration::from_secs(1)),
         };
         let token_path = format!("{path}.token");
         if let VarFile::Text(_) = &f.token {
