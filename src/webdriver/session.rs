@@ -15,6 +15,10 @@ use std::time::{Duration, Instant};
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long closing a session may take; a hung browser is killed after that.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long sizing a new window may take. Its first command waits for the browser's start
+/// page (Chromium's new-tab page takes seconds on a loaded machine); a session left at the
+/// wrong size would fail steps as if the shop were at fault, so this is generous.
+const SIZING_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Where sessions come from.
 #[derive(Debug, Clone)]
@@ -127,13 +131,25 @@ impl Session {
             }
         };
         let wanted = options.viewport;
-        match tokio::time::timeout(CLOSE_TIMEOUT, wanted.apply(&client)).await {
+        match tokio::time::timeout(SIZING_TIMEOUT, wanted.apply(&client)).await {
             Ok(Ok(got)) if got == wanted => {}
             Ok(Ok(got)) => tracing::warn!(
                 "the page is {got}, not the viewport {wanted}: the browser's screen may be smaller"
             ),
             Ok(Err(e)) => tracing::warn!("cannot size the window to the viewport {wanted}: {e}"),
-            Err(_) => tracing::warn!("sizing the window to the viewport {wanted} took too long"),
+            Err(_) => {
+                let _ = tokio::time::timeout(CLOSE_TIMEOUT, client.close()).await;
+                if let Some(driver) = driver {
+                    driver.stop().await;
+                }
+                return Err(SessionError::NotCreated {
+                    url: shown,
+                    message: format!(
+                        "the new window did not take the viewport {wanted} within {}s",
+                        SIZING_TIMEOUT.as_secs()
+                    ),
+                });
+            }
         }
         let home = client.window().await.ok();
         Ok(Session {
