@@ -100,19 +100,8 @@ fn step_ms(journey: usize, step: usize, run: usize) -> f64 {
 fn report(journey: usize, run: usize) -> RunReport {
     let steps: Vec<StepReport> = (0..STEPS)
         .map(|s| StepReport {
-            name: format!("step {s:02}"),
-            outcome: StepOutcome::Ok,
             duration_ms: Some(step_ms(journey, s, run)),
-            slow_ms: None,
-            reason: None,
-            reason_class: None,
-            always: false,
-            artifacts: Vec::new(),
-            skipped_actions: Vec::new(),
-            failed_requests: Vec::new(),
-            console_errors: Vec::new(),
-            webdriver: None,
-            actions: Vec::new(),
+            ..StepReport::new(&format!("step {s:02}"), StepOutcome::Ok)
         })
         .collect();
     RunReport {

@@ -261,22 +261,12 @@ mod tests {
     #[test]
     fn skipped_optional_actions_are_in_the_console_and_junit() {
         let step = StepReport {
-            name: "home".to_string(),
-            outcome: StepOutcome::Ok,
             duration_ms: Some(2100.0),
-            slow_ms: None,
-            reason: None,
-            reason_class: None,
-            always: false,
-            artifacts: Vec::new(),
             skipped_actions: vec![SkippedAction {
                 action: "click `#cookie-accept`".to_string(),
                 reason: "no element matches `#cookie-accept` within 2s".to_string(),
             }],
-            failed_requests: Vec::new(),
-            console_errors: Vec::new(),
-            webdriver: None,
-            actions: Vec::new(),
+            ..StepReport::new("home", StepOutcome::Ok)
         };
         let line = step_line(&step);
         assert!(
@@ -298,18 +288,11 @@ mod tests {
     #[test]
     fn the_page_s_failed_requests_and_console_errors_are_in_the_console_and_junit() {
         let failed = StepReport {
-            name: "quote".to_string(),
-            outcome: StepOutcome::Failed,
             duration_ms: Some(5000.0),
-            slow_ms: None,
             reason: Some(
                 "wait_for `.quote`: timed out; failed requests: 500 POST /api/shipping-quote"
                     .to_string(),
             ),
-            reason_class: None,
-            always: false,
-            artifacts: Vec::new(),
-            skipped_actions: Vec::new(),
             failed_requests: vec![FailedRequest {
                 method: Some("POST".to_string()),
                 url: "/api/shipping-quote".to_string(),
@@ -318,8 +301,7 @@ mod tests {
                 error: None,
             }],
             console_errors: vec!["console.error: quote failed".to_string()],
-            webdriver: None,
-            actions: Vec::new(),
+            ..StepReport::new("quote", StepOutcome::Failed)
         };
         let line = step_line(&failed);
         assert!(

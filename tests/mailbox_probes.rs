@@ -11,7 +11,7 @@ use util::dovecot::{dovecot, Dovecot, PASSWORD, USER};
 
 fn probe(kind: &str, port: u16, server: &Dovecot, extra: &str) -> ProbeConfig {
     let yaml = format!(
-        "probes:\n  - {kind}:\n      name: mailbox\n      target: '127.0.0.1:{port}'\n      server_name: localhost\n      ca_file: '{}'\n      every: 1m\n      timeout: 5s\n{extra}",
+        "probes:\n  - {kind}:\n      name: mailbox\n      target: '127.0.0.1:{port}'\n      server_name: localhost\n      ca_file: '{}'\n      every: 1m\n      timeout: 15s\n{extra}",
         server.ca.display()
     );
     match parse_probes(Path::new("probes.yaml"), &yaml) {

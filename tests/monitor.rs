@@ -170,6 +170,24 @@ probes:
         "{ok_runs:?}"
     );
 
+    // The demo journey publishes its order total and the gift card balance left: the card's
+    // 1000 euros less the order (cancelling refunds it, so every run reads the same).
+    let values = prometheus
+        .query(&format!(r#"shopwatch_journey_value{{{journey_filter}}}"#))
+        .await;
+    let value = |name: &str| {
+        values
+            .iter()
+            .find(|(l, _)| label(l, "name") == name)
+            .map(|(_, v)| *v)
+            .unwrap_or_else(|| panic!("no {name} in {values:?}"))
+    };
+    assert!(value("order_total") > 0.0, "{values:?}");
+    assert!(
+        (value("gift_card_balance_left") - (1000.0 - value("order_total"))).abs() < 0.005,
+        "{values:?}"
+    );
+
     // Probes, with blackbox_exporter's names.
     let home = prometheus
         .wait_for(

@@ -243,11 +243,37 @@ pub struct ActionEnv<'a> {
     pub fail_on: &'a [Locator],
     /// Optional actions and `if_present` blocks that did not apply.
     pub skipped: &'a mut Vec<super::outcome::SkippedAction>,
+    /// The numbers the step's actions published (`metric:`), in order.
+    pub published: &'a mut Vec<super::outcome::StepValue>,
     /// The `frame` blocks the current action is inside, outermost first.
     pub frames: Vec<Locator>,
 }
 
 impl<'a> ActionEnv<'a> {
+    /// Publishes the number in `text` when the action has a `metric:`; outside its limits the
+    /// value is still published (dashboards show it) and the step fails.
+    fn publish(
+        &mut self,
+        publish: Option<&Publish>,
+        text: &str,
+        doing: &str,
+    ) -> Result<(), Failure> {
+        let Some(publish) = publish else {
+            return Ok(());
+        };
+        let text = self.redactor.redact(text);
+        match publish.read(&text, doing) {
+            Ok(value) => {
+                self.published.push(value);
+                Ok(())
+            }
+            Err((value, failure)) => {
+                self.published.extend(value);
+                Err(failure)
+            }
+        }
+    }
+
     pub(super) fn client(&self) -> Result<&'a Client, Failure> {
         self.client.ok_or_else(|| {
             Failure::monitor(ReasonClass::Webdriver, "no browser session for this action")
@@ -620,16 +646,28 @@ async fn act(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Failure> {
                 }
             )
         }
-        Action::StoreText { target, name } => {
+        Action::StoreText {
+            target,
+            name,
+            publish,
+        } => {
             let element = find(env, target, &doing).await?;
             let text = element.text().await.map_err(fail)?;
-            env.values.insert(name.clone(), text.trim().to_string());
+            let text = text.trim().to_string();
+            env.publish(publish.as_ref(), &text, &doing)?;
+            env.values.insert(name.clone(), text);
             Ok(())
         }
-        Action::StoreAttr { target, attr, name } => {
+        Action::StoreAttr {
+            target,
+            attr,
+            name,
+            publish,
+        } => {
             let element = find(env, target, &doing).await?;
             match element.attr(attr).await.map_err(fail)? {
                 Some(value) => {
+                    env.publish(publish.as_ref(), &value, &doing)?;
                     env.values.insert(name.clone(), value);
                     Ok(())
                 }
@@ -930,7 +968,12 @@ async fn http(env: &mut ActionEnv<'_>, request: &HttpRequest, doing: &str) -> Re
                 ),
             )
         })?;
-        for (name, path) in &request.store {
+        for HttpStore {
+            name,
+            path,
+            publish,
+        } in &request.store
+        {
             let value = path.iter().try_fold(&json, |node, key| match node {
                 serde_json::Value::Array(items) => {
                     key.parse::<usize>().ok().and_then(|i| items.get(i))
@@ -948,6 +991,7 @@ async fn http(env: &mut ActionEnv<'_>, request: &HttpRequest, doing: &str) -> Re
                     ))
                 }
             };
+            env.publish(publish.as_ref(), &value, doing)?;
             env.values.insert(name.clone(), value);
         }
     }

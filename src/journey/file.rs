@@ -219,12 +219,75 @@ targeted!(AssertCountFile {
 targeted!(StoreTextFile {
     #[serde(rename = "as")]
     name: String,
+    metric: Option<String>,
+    min: Option<f64>,
+    max: Option<f64>,
+    decimal: Option<String>,
 });
 targeted!(StoreAttrFile {
     attr: String,
     #[serde(rename = "as")]
     name: String,
+    metric: Option<String>,
+    min: Option<f64>,
+    max: Option<f64>,
+    decimal: Option<String>,
 });
+
+/// `metric:` and its limits as written, on whichever action reads the value.
+#[derive(Debug, Clone, Copy)]
+pub struct PublishRaw<'a> {
+    pub metric: Option<&'a str>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub decimal: Option<&'a str>,
+}
+
+/// `publish()` for settings with the `metric`, `min`, `max` and `decimal` fields.
+macro_rules! publishes {
+    ($($name:ty),*) => {$(
+        impl $name {
+            pub fn publish(&self) -> PublishRaw<'_> {
+                PublishRaw {
+                    metric: self.metric.as_deref(),
+                    min: self.min,
+                    max: self.max,
+                    decimal: self.decimal.as_deref(),
+                }
+            }
+        }
+    )*};
+}
+publishes!(StoreTextFile, StoreAttrFile, HttpStoreRaw);
+
+/// One value an `http` action stores: a JSON path (`order.total`), or a map with `path` and
+/// a `metric:` to publish it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpStoreRaw {
+    pub path: String,
+    pub metric: Option<String>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub decimal: Option<String>,
+}
+#[derive(Debug)]
+pub struct HttpStoreFile(pub HttpStoreRaw);
+impl From<HttpStoreRaw> for HttpStoreFile {
+    fn from(raw: HttpStoreRaw) -> Self {
+        HttpStoreFile(raw)
+    }
+}
+string_or_struct!(
+    HttpStoreFile,
+    HttpStoreRaw,
+    "a JSON path such as `order.total`, or a map with `path` and `metric`",
+    |s| HttpStoreFile(HttpStoreRaw {
+        path: s.to_string(),
+        ..HttpStoreRaw::default()
+    })
+);
+
 targeted!(PressRaw { keys: String });
 
 /// `press: Enter` (to the focused element) or `press: {selector: ..., keys: ...}`.
@@ -316,9 +379,10 @@ pub struct HttpFile {
     pub body: Option<String>,
     pub json: Option<serde_json::Value>,
     pub expect_status: Option<StatusList>,
-    /// Variable name -> dotted path into the JSON response (`order.number`, `items.0.id`).
+    /// Variable name -> dotted path into the JSON response (`order.number`, `items.0.id`),
+    /// or a map with `path` and `metric`.
     #[serde(default)]
-    pub store: BTreeMap<String, String>,
+    pub store: BTreeMap<String, HttpStoreFile>,
     pub timeout: Option<String>,
 }
 

@@ -13,6 +13,7 @@ pub mod locate;
 pub mod model;
 pub mod outcome;
 pub mod page;
+pub mod publish;
 pub mod recorder;
 pub mod runner;
 pub mod secrets;

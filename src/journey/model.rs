@@ -35,6 +35,7 @@ pub enum Schedule {
     Cron(Box<crate::calendar::Cron>),
 }
 
+pub use super::publish::Publish;
 pub use crate::secret::{SecretFrom, SecretSource, Var};
 pub use crate::webdriver::{Browser, Viewport};
 
@@ -144,9 +145,17 @@ pub struct HttpRequest {
     pub body: Option<Template>,
     pub json: Option<serde_json::Value>,
     pub expect_status: Vec<u16>,
-    /// Variable name -> path of keys and indexes into the JSON response.
-    pub store: Vec<(String, Vec<String>)>,
+    pub store: Vec<HttpStore>,
     pub timeout: Option<Duration>,
+}
+
+/// A value an `http` action stores: a variable `name` from the JSON response at `path` (keys
+/// and indexes), perhaps published as a metric.
+#[derive(Debug, Clone)]
+pub struct HttpStore {
+    pub name: String,
+    pub path: Vec<String>,
+    pub publish: Option<Publish>,
 }
 
 /// One thing done in the page. The closed set of actions: adding one means a variant here,
@@ -196,11 +205,13 @@ pub enum Action {
     StoreText {
         target: Locator,
         name: String,
+        publish: Option<Publish>,
     },
     StoreAttr {
         target: Locator,
         attr: String,
         name: String,
+        publish: Option<Publish>,
     },
     Execute {
         script: String,
@@ -318,8 +329,10 @@ impl Action {
             Action::AssertVisible(t) => format!("assert_visible {t}"),
             Action::AssertAbsent(t) => format!("assert_absent {t}"),
             Action::AssertCount { target, .. } => format!("assert_count {target}"),
-            Action::StoreText { target, name } => format!("store_text {target} as {name}"),
-            Action::StoreAttr { target, attr, name } => {
+            Action::StoreText { target, name, .. } => format!("store_text {target} as {name}"),
+            Action::StoreAttr {
+                target, attr, name, ..
+            } => {
                 format!("store_attr {attr} of {target} as {name}")
             }
             Action::Execute { .. } => "execute script".to_string(),

@@ -179,6 +179,40 @@ pub struct StepReport {
     /// with `--profile`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub actions: Vec<ActionProfile>,
+    /// Numbers the step read and published (`metric:` on `store_text`, `store_attr`, `http`
+    /// `store`), in the order read.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<StepValue>,
+}
+
+impl StepReport {
+    /// A step named `name` with `outcome` and nothing else: no time, reason or findings.
+    pub fn new(name: &str, outcome: StepOutcome) -> StepReport {
+        StepReport {
+            name: name.to_string(),
+            outcome,
+            duration_ms: None,
+            slow_ms: None,
+            reason: None,
+            reason_class: None,
+            always: false,
+            artifacts: Vec::new(),
+            skipped_actions: Vec::new(),
+            failed_requests: Vec::new(),
+            console_errors: Vec::new(),
+            webdriver: None,
+            actions: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+}
+
+/// A number a step read from the page or an API and published as a metric.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepValue {
+    /// The `metric:` name, the `name` label of `shopwatch_journey_value`.
+    pub metric: String,
+    pub value: f64,
 }
 
 /// One action of a step: how long it took, and the WebDriver commands it sent.

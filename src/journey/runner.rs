@@ -369,6 +369,7 @@ impl Runner {
         let recorder = Recorder::default();
         let mut artifacts = Vec::new();
         let mut skipped_actions = Vec::new();
+        let mut published = Vec::new();
         let started = Instant::now();
         let deadline = started + limit;
         let shared = session.as_deref();
@@ -388,6 +389,7 @@ impl Runner {
                 recorder: &recorder,
                 fail_on: &step.fail_on,
                 skipped: &mut skipped_actions,
+                published: &mut published,
                 frames: Vec::new(),
             };
             for (i, action) in step.actions.iter().enumerate() {
@@ -441,19 +443,13 @@ impl Runner {
             (Ok(()), _) => Ok(()),
         };
         let mut report = StepReport {
-            name: step.name.clone(),
-            outcome: StepOutcome::Ok,
             duration_ms: Some(millis(elapsed)),
             slow_ms: step.slow.map(millis),
-            reason: None,
-            reason_class: None,
             always: step.always,
-            artifacts: Vec::new(),
-            skipped_actions: Vec::new(),
-            failed_requests: Vec::new(),
-            console_errors: Vec::new(),
             webdriver,
             actions: action_profiles,
+            values: published,
+            ..StepReport::new(&step.name, StepOutcome::Ok)
         };
         match result {
             Ok(()) => {
@@ -661,18 +657,9 @@ fn missing_values(step: &Step, values: &HashMap<String, String>) -> Option<Strin
 
 fn skipped(step: &Step, reason: String) -> StepReport {
     StepReport {
-        name: step.name.clone(),
-        outcome: StepOutcome::Skipped,
-        duration_ms: None,
         slow_ms: step.slow.map(millis),
         reason: (!reason.is_empty()).then_some(reason),
-        reason_class: None,
         always: step.always,
-        artifacts: Vec::new(),
-        skipped_actions: Vec::new(),
-        failed_requests: Vec::new(),
-        console_errors: Vec::new(),
-        webdriver: None,
-        actions: Vec::new(),
+        ..StepReport::new(&step.name, StepOutcome::Skipped)
     }
 }

@@ -255,6 +255,65 @@ impl Checker<'_> {
         known.define(name);
         name.to_string()
     }
+
+    /// `metric:` with its limits at `path` (the action's settings), if given.
+    fn publish(&mut self, path: &str, raw: PublishRaw<'_>, known: &mut Known) -> Option<Publish> {
+        let Some(metric) = raw.metric else {
+            for (key, given) in [
+                ("min", raw.min.is_some()),
+                ("max", raw.max.is_some()),
+                ("decimal", raw.decimal.is_some()),
+            ] {
+                if given {
+                    self.error_hint(
+                        &format!("{path}.{key}"),
+                        format!("`{key}` applies to a published value, and there is no `metric`"),
+                        "add `metric: NAME` to publish the number read as shopwatch_journey_value",
+                    );
+                }
+            }
+            return None;
+        };
+        if !super::publish::valid_metric_name(metric) {
+            self.error_hint(
+                &format!("{path}.metric"),
+                format!("`{metric}` cannot name a metric"),
+                "use letters, digits and `_`, starting with a letter, e.g. `cart_total`",
+            );
+        } else if !known.published.insert(metric.to_string()) {
+            self.error_hint(
+                &format!("{path}.metric"),
+                format!("step `{}` publishes `{metric}` twice", known.step),
+                "give each value its own metric name",
+            );
+        }
+        if let (Some(min), Some(max)) = (raw.min, raw.max) {
+            if min > max {
+                self.error(
+                    &format!("{path}.min"),
+                    format!("min {min} is more than max {max}"),
+                );
+            }
+        }
+        let decimal = raw.decimal.and_then(|d| match d {
+            "." => Some('.'),
+            "," => Some(','),
+            other => {
+                self.error_hint(
+                    &format!("{path}.decimal"),
+                    format!("`{other}` is not a decimal separator"),
+                    "write `decimal: \".\"` or `decimal: \",\"`",
+                );
+                None
+            }
+        });
+        Some(Publish {
+            metric: metric.to_string(),
+            min: raw.min,
+            max: raw.max,
+            decimal,
+        })
+    }
 }
 
 /// Names that have a value at a point of the journey, and which step defines each later one.
@@ -262,6 +321,8 @@ struct Known {
     names: HashSet<String>,
     later: BTreeMap<String, String>,
     step: String,
+    /// Metric names published in the current step.
+    published: HashSet<String>,
 }
 
 impl Known {
@@ -442,6 +503,7 @@ pub fn validate(
         names: BUILTIN_VARS.iter().map(|s| s.to_string()).collect(),
         later: BTreeMap::new(),
         step: String::new(),
+        published: HashSet::new(),
     };
     let mut vars = Vec::new();
     for (name, value) in &raw.vars {
@@ -489,6 +551,7 @@ pub fn validate(
     let mut steps = Vec::new();
     for (i, step) in raw.steps.iter().enumerate() {
         known.step = step.step.clone();
+        known.published.clear();
         let path = format!("steps[{i}]");
         c.name(&format!("{path}.step"), "step", &step.step);
         if !seen_steps.insert(step.step.clone()) {
@@ -968,11 +1031,13 @@ fn plain_action(
         ActionFile::StoreText(a) => Action::StoreText {
             target: c.locator(path, &a.target()),
             name: c.store_name(&format!("{path}.as"), &a.name, known, false),
+            publish: c.publish(path, a.publish(), known),
         },
         ActionFile::StoreAttr(a) => Action::StoreAttr {
             target: c.locator(path, &a.target()),
             attr: a.attr.clone(),
             name: c.store_name(&format!("{path}.as"), &a.name, known, false),
+            publish: c.publish(path, a.publish(), known),
         },
         ActionFile::Execute(e) => {
             let e = &e.0;
@@ -1037,13 +1102,19 @@ fn http(c: &mut Checker, path: &str, h: &HttpFile, known: &mut Known) -> HttpReq
     let store = h
         .store
         .iter()
-        .map(|(name, json_path)| {
-            let name = c.store_name(&format!("{path}.store.{name}"), name, known, true);
+        .map(|(name, stored)| {
+            let at = format!("{path}.store.{name}");
+            let name = c.store_name(&at, name, known, true);
+            let json_path = &stored.0.path;
             let keys = json_path.split('.').map(str::to_string).collect::<Vec<_>>();
             if keys.iter().any(String::is_empty) {
-                c.error(&format!("{path}.store.{name}"), format!("`{json_path}` is not a JSON path: write keys and indexes joined by dots, e.g. `order.items.0.id`"));
+                c.error(&at, format!("`{json_path}` is not a JSON path: write keys and indexes joined by dots, e.g. `order.items.0.id`"));
             }
-            (name, keys)
+            HttpStore {
+                name,
+                path: keys,
+                publish: c.publish(&at, stored.0.publish(), known),
+            }
         })
         .collect();
     HttpRequest {

@@ -77,6 +77,9 @@ pub const JOURNEY_LAST_SUCCESS: &str = "shopwatch_journey_last_success_timestamp
 pub const JOURNEY_LAST_RUN_PASSED: &str = "shopwatch_journey_last_run_passed";
 /// Gauge `{journey}`: Unix time the last run ended; absent before the first run.
 pub const JOURNEY_LAST_RUN: &str = "shopwatch_journey_last_run_timestamp_seconds";
+/// Gauge `{journey, step, name}`: the last number a step published with `metric: NAME` (a
+/// cart total, a shipping cost), from the run's last attempt.
+pub const JOURNEY_VALUE: &str = "shopwatch_journey_value";
 /// Gauge `{journey}`: how late the last run started after its due time.
 pub const SCHEDULE_LAG: &str = "shopwatch_schedule_lag_seconds";
 /// Counter `{journey, reason}`: runs not started (`overlap`, `shutdown`).
@@ -357,6 +360,8 @@ struct JourneyState {
     session_start: Buckets,
     duration: DurationSeries,
     steps: BTreeMap<String, DurationSeries>,
+    /// Published values by (step, metric name): the last one read.
+    values: BTreeMap<(String, String), f64>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -379,6 +384,7 @@ impl JourneyState {
             session_start: Buckets::new(SESSION_START_BUCKETS.len()),
             duration: DurationSeries::new(config.journey_buckets.len()),
             steps: BTreeMap::new(),
+            values: BTreeMap::new(),
         }
     }
 }
@@ -591,6 +597,10 @@ impl Metrics {
                 .observe(&SESSION_START_BUCKETS, sane_seconds(ms / 1000.0));
         }
         for step in &report.steps {
+            for value in &step.values {
+                j.values
+                    .insert((step.name.clone(), value.metric.clone()), value.value);
+            }
             match step.outcome {
                 StepOutcome::Ok | StepOutcome::Slow => {
                     let Some(ms) = step.duration_ms else { continue };

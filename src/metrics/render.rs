@@ -397,6 +397,23 @@ fn journeys(t: &mut Text, state: &mut State, epoch: u64) {
     }
 
     t.family(
+        JOURNEY_VALUE,
+        "The last number a step published with `metric:` (its name is the name label).",
+        GAUGE,
+        |t| {
+            for (name, j) in journeys.iter() {
+                for ((step, metric), value) in &j.values {
+                    t.line(
+                        JOURNEY_VALUE,
+                        &[("journey", name), ("step", step), ("name", metric)],
+                        *value,
+                    );
+                }
+            }
+        },
+    );
+
+    t.family(
         SKIPPED_RUNS,
         "Due runs not started: overlap (the previous run still running), shutdown.",
         COUNTER,

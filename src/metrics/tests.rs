@@ -9,19 +9,9 @@ use std::process::{Command, Stdio};
 fn step(name: &str, outcome: StepOutcome, ms: f64) -> StepReport {
     let failed = matches!(outcome, StepOutcome::Failed | StepOutcome::Error);
     StepReport {
-        name: name.to_owned(),
-        outcome,
         duration_ms: (outcome != StepOutcome::Skipped).then_some(ms),
-        slow_ms: None,
         reason: failed.then(|| "it broke".to_owned()),
-        reason_class: None,
-        always: false,
-        artifacts: Vec::new(),
-        skipped_actions: Vec::new(),
-        failed_requests: Vec::new(),
-        console_errors: Vec::new(),
-        webdriver: None,
-        actions: Vec::new(),
+        ..StepReport::new(name, outcome)
     }
 }
 

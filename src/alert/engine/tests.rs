@@ -124,13 +124,10 @@ fn configure(alerting: &Alerting, config: AlertingConfig) {
 fn step(name: &str, outcome: StepOutcome) -> StepReport {
     let failed = outcome == StepOutcome::Failed;
     StepReport {
-        name: name.to_string(),
-        outcome,
         duration_ms: (outcome != StepOutcome::Skipped).then_some(1200.0),
         slow_ms: Some(1000.0),
         reason: failed.then(|| "click `#pay`: no element matches".to_string()),
         reason_class: failed.then_some(ReasonClass::ElementMissing),
-        always: false,
         artifacts: if failed {
             vec![PathBuf::from(format!(
                 "/var/lib/shopwatch/artifacts/shop/r1/attempt-1/{name}.png"
@@ -138,11 +135,7 @@ fn step(name: &str, outcome: StepOutcome) -> StepReport {
         } else {
             vec![]
         },
-        skipped_actions: vec![],
-        failed_requests: Vec::new(),
-        console_errors: Vec::new(),
-        webdriver: None,
-        actions: Vec::new(),
+        ..StepReport::new(name, outcome)
     }
 }
 
