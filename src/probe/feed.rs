@@ -76,14 +76,14 @@ pub struct FeedProbe {
 
 /// One item of a feed or URL of a sitemap: its fields by (local) name, and where it is.
 #[derive(Debug, Default)]
-struct Item {
+pub(super) struct Item {
     /// 1-based: the item's place in the document (for a CSV, its line).
     at: usize,
     fields: HashMap<String, String>,
 }
 
 impl Item {
-    fn get(&self, field: &str) -> Option<&str> {
+    pub(super) fn get(&self, field: &str) -> Option<&str> {
         self.fields
             .get(field)
             .map(|v| v.trim())
@@ -101,9 +101,9 @@ impl Item {
 
 /// What a document held.
 #[derive(Debug, Default)]
-struct Document {
+pub(super) struct Document {
     format: Option<Format>,
-    items: Vec<Item>,
+    pub(super) items: Vec<Item>,
     /// The feed's own date (RSS lastBuildDate/pubDate, Atom updated), newest `lastmod` of a
     /// sitemap; Unix seconds.
     newest: Option<i64>,
@@ -366,7 +366,10 @@ fn is_price(text: &str) -> bool {
 }
 
 /// The body (gunzipped when it is gzip) and its `Last-Modified`, Unix seconds.
-async fn get(client: &reqwest::Client, url: &Url) -> Result<(Vec<u8>, Option<i64>), String> {
+pub(super) async fn get(
+    client: &reqwest::Client,
+    url: &Url,
+) -> Result<(Vec<u8>, Option<i64>), String> {
     let response = client.get(url.clone()).send().await.map_err(|e| {
         format!(
             "{url} cannot be fetched: {}",
@@ -403,7 +406,7 @@ async fn get(client: &reqwest::Client, url: &Url) -> Result<(Vec<u8>, Option<i64
 }
 
 /// Parses the document as `format` (or as what it looks like, with `Auto`).
-fn parse(body: &[u8], format: Format) -> Result<Document, String> {
+pub(super) fn parse(body: &[u8], format: Format) -> Result<Document, String> {
     let text = std::str::from_utf8(body).map_err(|e| format!("not UTF-8: {e}"))?;
     let text = text.trim_start_matches('\u{feff}');
     let looks_xml = text.trim_start().starts_with('<');
@@ -567,7 +570,7 @@ fn finish_item(document: &mut Document, item: Item) {
 }
 
 /// W3C datetime (`2026-11-30`, `2026-11-30T10:00:00+01:00`) or RFC 2822 (RSS), Unix seconds.
-fn parse_date(text: &str) -> Option<i64> {
+pub(super) fn parse_date(text: &str) -> Option<i64> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
         return Some(t.timestamp());
     }

@@ -91,6 +91,7 @@ macro_rules! mail_file {
     };
 }
 
+pub mod catalog;
 pub mod config;
 pub mod delegation;
 pub mod dns;
@@ -105,6 +106,7 @@ pub mod imap;
 mod mail;
 mod net;
 pub mod pop3;
+mod product_page;
 pub mod smtp;
 pub mod tcp;
 pub use net::{public_key_pin, Trust};
@@ -237,6 +239,7 @@ probes! {
     Pop3(pop3::Pop3Probe) = "pop3",
     Feed(feed::FeedProbe) = "feed",
     Heartbeat(heartbeat::HeartbeatProbe) = "heartbeat",
+    Catalog(catalog::CatalogProbe) = "catalog",
 }
 
 impl ProbeConfig {
@@ -342,6 +345,8 @@ pub struct ProbeMetrics {
     pub feed: Option<feed::FeedInfo>,
     /// What a heartbeat's pings said.
     pub heartbeat: Option<heartbeat::HeartbeatInfo>,
+    /// What a catalog probe compared.
+    pub catalog: Option<catalog::CatalogInfo>,
 }
 
 /// What one blacklist zone said about one address. Feeds
