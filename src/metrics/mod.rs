@@ -193,6 +193,9 @@ pub const PROBE_FEED_INVALID: &str = "shopwatch_probe_feed_invalid_items";
 pub const PROBE_FEED_LAST_MODIFIED: &str = "shopwatch_probe_feed_last_modified_timestamp_seconds";
 /// Gauge `{probe}` (feed): sampled links that did not answer 200.
 pub const PROBE_FEED_SAMPLE_FAILURES: &str = "shopwatch_probe_feed_sample_failures";
+/// Gauge `{probe}` (feed with `price_selector`): sampled product pages that do not show the
+/// item's price.
+pub const PROBE_FEED_PRICE_MISMATCHES: &str = "shopwatch_probe_feed_price_mismatches";
 /// Gauge `{probe}` (catalog): SKUs in the source (the ERP export) in the last run.
 pub const PROBE_CATALOG_SOURCE_ITEMS: &str = "shopwatch_probe_catalog_source_items";
 /// Gauge `{probe}` (catalog): SKUs compared with the shop in the last run (all, or `sample`).

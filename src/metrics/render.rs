@@ -884,6 +884,13 @@ fn probes(t: &mut Text, state: &State) {
         "Sampled links of the feed that did not answer 200 in the last run.",
         |p| feed(p).map(|f| f.sample_failures as f64),
     );
+    per_probe(
+        t,
+        probes,
+        PROBE_FEED_PRICE_MISMATCHES,
+        "Sampled product pages of the feed that do not show the item's price, in the last run.",
+        |p| feed(p).and_then(|f| f.price_mismatches).map(|n| n as f64),
+    );
     let catalog = |p: &ProbeState| p.last.metrics.catalog.clone();
     let catalog_series: [(&str, &str, fn(&crate::probe::catalog::CatalogInfo) -> Option<f64>); 6] = [
         (

@@ -14,7 +14,7 @@
 //! `ca_file`).
 
 use super::feed;
-use super::product_page::{parse_amount, select, show_amount, Stock, MAX_PAGE};
+use super::product_page::{self, parse_amount, select, show_amount, Stock};
 use super::{fetch, Kind, Probing, Verdict};
 use crate::yaml::check::Checker;
 use crate::yaml::scalars::{http_url, opt_scalar_text, scalar_text};
@@ -494,10 +494,7 @@ impl CatalogProbe {
         if !status.is_success() {
             return Err(format!("{url} answered {status}"));
         }
-        let body = fetch::read_capped(response, MAX_PAGE)
-            .await
-            .map_err(|e| format!("reading {url}: {e}"))?;
-        let html = String::from_utf8_lossy(&body);
+        let html = product_page::read(response, &url).await?;
         let mut entry = Entry::default();
         if let Some(css) = price_selector {
             let text = select(&html, css, price_attribute.as_deref())

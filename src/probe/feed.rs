@@ -7,11 +7,13 @@
 //!   image_link); the bad items are named;
 //! - fresh: the newest `lastmod`, the feed's own date, or else HTTP `Last-Modified`, within
 //!   `max_age`;
-//! - `sample` of its links (a different few each run) answer 200.
+//! - `sample` of its links (a different few each run) answer 200, and with `price_selector`
+//!   each sampled page shows the item's price (`sale_price` when it has one).
 //!
 //! `failed` for each of those (all are reported together), for a document that does not parse
 //! or a fetch that fails; `error` only for the monitor's own faults (an unreadable `ca_file`).
 
+use super::product_page::{self, parse_amount, show_amount};
 use super::{fetch, Kind, Probing, Verdict};
 use crate::yaml::check::Checker;
 use crate::yaml::scalars::{http_url, opt_scalar_text, scalar_text};
@@ -69,6 +71,8 @@ pub struct FeedProbe {
     pub sample: usize,
     /// Fields every Shopping or CSV item must have; default Google's required ones.
     pub required: Vec<String>,
+    /// The element of a sampled product page that shows its price, compared with the item's.
+    pub price_selector: Option<String>,
     pub ca_file: Option<PathBuf>,
     pub every: Duration,
     pub timeout: Duration,
@@ -124,6 +128,9 @@ pub struct FeedInfo {
     pub last_modified: Option<i64>,
     /// Sampled links that did not answer 200. Feeds `shopwatch_probe_feed_sample_failures`.
     pub sample_failures: u64,
+    /// Sampled pages (with `price_selector`) that do not show the item's price. Feeds
+    /// `shopwatch_probe_feed_price_mismatches`; `None` without `price_selector`.
+    pub price_mismatches: Option<u64>,
 }
 
 /// The item count of each probe's last good run, by probe name: what `max_drop` compares with.
@@ -244,7 +251,7 @@ impl FeedProbe {
             }
         }
         p.doing = "fetching the sampled links";
-        let sample_failures = self
+        let (sample_failures, price_mismatches) = self
             .check_sample(&client, format, &document, &mut problems)
             .await;
         p.metrics.feed = Some(FeedInfo {
@@ -252,6 +259,7 @@ impl FeedProbe {
             invalid: bad.len() as u64,
             last_modified: dated,
             sample_failures,
+            price_mismatches,
         });
         if problems.is_empty() {
             LAST_GOOD
@@ -300,27 +308,34 @@ impl FeedProbe {
         faults
     }
 
-    /// GETs `sample` links (a different few each run); the failures.
+    /// GETs `sample` links (a different few each run), and with `price_selector` reads the
+    /// price on each page; the failures and the pages showing another price.
     async fn check_sample(
         &self,
         client: &reqwest::Client,
         format: Format,
         document: &Document,
         problems: &mut Vec<String>,
-    ) -> u64 {
+    ) -> (u64, Option<u64>) {
         let field = if format == Format::Sitemap {
             "loc"
         } else {
             "link"
         };
-        let links: Vec<&str> = document.items.iter().filter_map(|i| i.get(field)).collect();
+        // Each link with the price its page should show.
+        let links: Vec<(&str, Option<&str>)> = document
+            .items
+            .iter()
+            .filter_map(|i| Some((i.get(field)?, i.get("sale_price").or(i.get("price")))))
+            .collect();
         if links.is_empty() || self.sample == 0 {
-            return 0;
+            return (0, self.price_selector.as_ref().map(|_| 0));
         }
         // A rotating start: over the runs every link is sampled, without a random generator.
         let start = (chrono::Utc::now().timestamp() as usize / 60) % links.len();
         let mut failures = Vec::new();
-        for link in links
+        let mut mismatches = Vec::new();
+        for (link, price) in links
             .iter()
             .cycle()
             .skip(start)
@@ -331,7 +346,29 @@ impl FeedProbe {
                 Err(_) => continue,
             };
             match answer {
-                Ok(response) if response.status() == reqwest::StatusCode::OK => {}
+                Ok(response) if response.status() == reqwest::StatusCode::OK => {
+                    let (Some(css), Some(want)) =
+                        (&self.price_selector, price.and_then(parse_amount))
+                    else {
+                        continue;
+                    };
+                    let shown = product_page::read(response, link).await.and_then(|html| {
+                        let text = product_page::select(&html, css, None)
+                            .ok_or_else(|| format!("{link} has no `{css}`"))?;
+                        parse_amount(&text)
+                            .ok_or_else(|| format!("{link} shows `{text}`, not an amount"))
+                    });
+                    match shown {
+                        // Rounding to the cent is not a different price.
+                        Ok(shown) if (shown - want).abs() < 0.005 => {}
+                        Ok(shown) => mismatches.push(format!(
+                            "{link} shows {}, the feed {}",
+                            show_amount(shown),
+                            price.unwrap_or_default()
+                        )),
+                        Err(e) => mismatches.push(e),
+                    }
+                }
                 Ok(response) => failures.push(format!("{link} answered {}", response.status())),
                 Err(e) => failures.push(format!(
                     "{link}: {}",
@@ -347,7 +384,19 @@ impl FeedProbe {
                 failures.join("; ")
             ));
         }
-        failures.len() as u64
+        if !mismatches.is_empty() {
+            problems.push(format!(
+                "{} of {} sampled pages do not show the feed's price: {}",
+                mismatches.len(),
+                self.sample.min(links.len()),
+                mismatches.join("; ")
+            ));
+        }
+        let mismatched = mismatches.len() as u64;
+        (
+            failures.len() as u64,
+            self.price_selector.as_ref().map(|_| mismatched),
+        )
     }
 }
 
@@ -673,6 +722,7 @@ impl Kind for FeedProbe {
                     .map(String::from)
                     .to_vec()
             }),
+            price_selector: c.page_selector(&format!("{path}.price_selector"), &f.price_selector),
             ca_file: c.ca_file(&format!("{path}.ca_file"), &f.ca_file),
             every,
             timeout,
@@ -697,6 +747,8 @@ pub struct FeedProbeFile {
     pub sample: Option<usize>,
     /// The fields each Shopping or CSV item must have.
     pub required: Option<Vec<String>>,
+    /// CSS selector of the price on a sampled product page.
+    pub price_selector: Option<String>,
     pub ca_file: Option<String>,
     #[serde(deserialize_with = "scalar_text")]
     pub every: String,

@@ -6,7 +6,7 @@ use crate::yaml::check::Checker;
 
 /// Product pages read at most (a product page is tens of kB; a shop answering megabytes of it
 /// is broken, and the probe should not hold them).
-pub(super) const MAX_PAGE: usize = 4 * 1024 * 1024;
+const MAX_PAGE: usize = 4 * 1024 * 1024;
 
 /// What a page or a source says about stock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +117,14 @@ pub(super) fn show_amount(amount: f64) -> String {
     format!("{amount:.2}")
 }
 
+/// A page's HTML (read up to [`MAX_PAGE`]), as text.
+pub(super) async fn read(response: reqwest::Response, url: &str) -> Result<String, String> {
+    let body = super::fetch::read_capped(response, MAX_PAGE)
+        .await
+        .map_err(|e| format!("reading {url}: {e}"))?;
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
 /// The text of the first element `css` matches in `html` (or its `attribute`), trimmed; `None`
 /// when nothing matches (or the element lacks the attribute). `css` was checked by
 /// [`check_selector`].
@@ -135,12 +143,19 @@ impl Checker<'_> {
     /// A CSS selector as the page reader parses it, or an error at `path`.
     pub(super) fn page_selector(&mut self, path: &str, css: &Option<String>) -> Option<String> {
         let css = css.as_deref()?;
-        match scraper::Selector::parse(css) {
-            Ok(_) => Some(css.to_string()),
-            Err(e) => {
+        // The journeys' selector check says why in words; scraper's own errors can be a
+        // debug dump ("DanglingCombinator").
+        let checked = crate::journey::css::check(css).map(|_| ()).and_then(|()| {
+            scraper::Selector::parse(css)
+                .map(|_| ())
+                .map_err(|e| e.to_string().replace('\n', " "))
+        });
+        match checked {
+            Ok(()) => Some(css.to_string()),
+            Err(reason) => {
                 self.error_hint(
                     path,
-                    format!("`{css}` is not a CSS selector: {e}"),
+                    format!("`{css}` is not a CSS selector: {reason}"),
                     "a selector for the element that shows it, e.g. `.product .price`",
                 );
                 None
