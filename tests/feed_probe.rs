@@ -286,3 +286,58 @@ async fn the_monitor_exports_the_feed_series() {
         .await;
     monitor.stop();
 }
+
+/// The last good item count survives a restart: a feed emptied while shopwatch was down fails
+/// `max_drop` in the first run after it, instead of becoming the new normal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_good_count_survives_a_restart() {
+    use std::time::Duration;
+    use util::monitor::{write, Monitor};
+    let shop = start_shop().await;
+    let state = tempfile::tempdir().unwrap();
+    // `min_items: 0`: only the drop since the last good run can fail the empty feed.
+    let config = |dir: &Path| {
+        write(
+            dir,
+            "shopwatch.yaml",
+            &format!(
+                "listen: 127.0.0.1:0\nstate_dir: '{}'\nprobes:\n  - feed: {{name: shopping, url: '{}/feeds/google-shopping.xml', min_items: 0, max_drop: 20%, every: 10s}}\n",
+                state.path().display(),
+                shop.url()
+            ),
+        )
+    };
+    let work = tempfile::tempdir().unwrap();
+    let mut monitor = Monitor::start(&config(work.path()), work);
+    let metrics = monitor.metrics_url();
+    monitor
+        .wait_for_text(
+            &metrics,
+            "probe_success{probe=\"shopping\"} 1",
+            Duration::from_secs(20),
+        )
+        .await;
+    monitor.stop();
+    let kept = std::fs::read_to_string(state.path().join("feed-counts.json")).unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&kept).unwrap(),
+        serde_json::json!({"shopping": PRODUCTS})
+    );
+
+    shop.set_faults(vec![Fault::Feed(XmlFault::Empty)]);
+    let work = tempfile::tempdir().unwrap();
+    let mut monitor = Monitor::start(&config(work.path()), work);
+    let metrics = monitor.metrics_url();
+    monitor
+        .wait_for_text(
+            &metrics,
+            "probe_success{probe=\"shopping\"} 0",
+            Duration::from_secs(20),
+        )
+        .await;
+    monitor.wait_for_log(
+        &format!("0 items, 100% fewer than the {PRODUCTS} of the last good run (max_drop 20%)"),
+        Duration::from_secs(5),
+    );
+    monitor.stop();
+}

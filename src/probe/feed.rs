@@ -14,7 +14,7 @@
 //! or a fetch that fails; `error` only for the monitor's own faults (an unreadable `ca_file`).
 
 use super::product_page::{self, parse_amount, show_amount};
-use super::{fetch, Kind, Probing, Verdict};
+use super::{feed_counts, fetch, Kind, Probing, Verdict};
 use crate::yaml::check::Checker;
 use crate::yaml::scalars::{http_url, opt_scalar_text, scalar_text};
 use quick_xml::events::Event;
@@ -22,7 +22,6 @@ use serde::Deserialize;
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::PathBuf;
-use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 use url::Url;
 
@@ -133,9 +132,6 @@ pub struct FeedInfo {
     pub price_mismatches: Option<u64>,
 }
 
-/// The item count of each probe's last good run, by probe name: what `max_drop` compares with.
-static LAST_GOOD: LazyLock<Mutex<HashMap<String, u64>>> = LazyLock::new(Mutex::default);
-
 impl FeedProbe {
     async fn probe_once(&self, p: &mut Probing) -> Verdict {
         let client = match fetch::client(self.timeout, self.ca_file.as_deref()) {
@@ -189,11 +185,7 @@ impl FeedProbe {
                 self.min_items
             ));
         }
-        let last_good = LAST_GOOD
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&self.name)
-            .copied();
+        let last_good = feed_counts::last_good(&self.name);
         if let (Some(max_drop), Some(before)) = (self.max_drop, last_good) {
             if before > 0 && (count as f64) < before as f64 * (1.0 - max_drop) {
                 let dropped = 100.0 * (1.0 - count as f64 / before as f64);
@@ -262,10 +254,7 @@ impl FeedProbe {
             price_mismatches,
         });
         if problems.is_empty() {
-            LAST_GOOD
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(self.name.clone(), count);
+            feed_counts::remember(&self.name, count);
             Verdict::ok()
         } else {
             Verdict::failed(problems.join("; "))

@@ -99,6 +99,7 @@ mod dns_query;
 pub mod dnsbl;
 pub mod domain;
 pub mod feed;
+pub mod feed_counts;
 mod fetch;
 pub mod heartbeat;
 pub mod http;
