@@ -892,43 +892,48 @@ fn probes(t: &mut Text, state: &State) {
         |p| feed(p).and_then(|f| f.price_mismatches).map(|n| n as f64),
     );
     let catalog = |p: &ProbeState| p.last.metrics.catalog.clone();
-    let catalog_series: [(&str, &str, fn(&crate::probe::catalog::CatalogInfo) -> Option<f64>); 6] = [
-        (
-            PROBE_CATALOG_SOURCE_ITEMS,
-            "SKUs in the catalog probe's source (the ERP export) in the last run.",
-            |c| Some(c.source_items as f64),
-        ),
-        (
-            PROBE_CATALOG_COMPARED,
-            "SKUs compared with the shop in the last run.",
-            |c| Some(c.compared as f64),
-        ),
-        (
-            PROBE_CATALOG_PRICE_MISMATCHES,
-            "Compared SKUs whose shop price is outside the tolerance of the source's, in the last run.",
-            |c| Some(c.price_mismatches as f64),
-        ),
-        (
-            PROBE_CATALOG_STOCK_MISMATCHES,
-            "Compared SKUs whose shop stock disagrees with the source's, in the last run.",
-            |c| Some(c.stock_mismatches as f64),
-        ),
-        (
-            PROBE_CATALOG_MISSING,
-            "Compared SKUs the shop does not have, in the last run.",
-            |c| Some(c.missing as f64),
-        ),
-        (
-            PROBE_CATALOG_SOURCE_AGE,
-            "Seconds since the catalog probe's source was exported, in the last run.",
-            |c| c.source_age.map(|a| a as f64),
-        ),
-    ];
-    for (name, help, value) in catalog_series {
-        per_probe(t, probes, name, help, |p| {
-            catalog(p).and_then(|c| value(&c))
-        });
-    }
+    per_probe(
+        t,
+        probes,
+        PROBE_CATALOG_SOURCE_ITEMS,
+        "SKUs in the catalog probe's source (the ERP export) in the last run.",
+        |p| catalog(p).map(|c| c.source_items as f64),
+    );
+    per_probe(
+        t,
+        probes,
+        PROBE_CATALOG_COMPARED,
+        "SKUs compared with the shop in the last run.",
+        |p| catalog(p).map(|c| c.compared as f64),
+    );
+    per_probe(
+        t,
+        probes,
+        PROBE_CATALOG_PRICE_MISMATCHES,
+        "Compared SKUs whose shop price is outside the tolerance of the source's, in the last run.",
+        |p| catalog(p).map(|c| c.price_mismatches as f64),
+    );
+    per_probe(
+        t,
+        probes,
+        PROBE_CATALOG_STOCK_MISMATCHES,
+        "Compared SKUs whose shop stock disagrees with the source's, in the last run.",
+        |p| catalog(p).map(|c| c.stock_mismatches as f64),
+    );
+    per_probe(
+        t,
+        probes,
+        PROBE_CATALOG_MISSING,
+        "Compared SKUs the shop does not have, in the last run.",
+        |p| catalog(p).map(|c| c.missing as f64),
+    );
+    per_probe(
+        t,
+        probes,
+        PROBE_CATALOG_SOURCE_AGE,
+        "Seconds since the catalog probe's source was exported, in the last run.",
+        |p| catalog(p).and_then(|c| c.source_age.map(|a| a as f64)),
+    );
     let heartbeat = |p: &ProbeState| p.last.metrics.heartbeat.clone();
     per_probe(
         t,
