@@ -850,7 +850,8 @@ mod tests {
             fraction: 0.01,
         };
         assert!(both.allows(9.90, 9.95));
-        assert!(!both.allows(9.90, 9.96));
+        assert!(both.allows(9.90, 9.98), "1% of 9.90 is more than 0.05");
+        assert!(!both.allows(9.90, 10.00));
         assert!(both.allows(100.0, 101.0));
         assert!(!Tolerance::default().allows(9.90, 9.91));
         assert!(Tolerance::default().allows(9.9, 9.899_999_9));
