@@ -127,7 +127,7 @@ pub(super) async fn read(response: reqwest::Response, url: &str) -> Result<Strin
 
 /// The text of the first element `css` matches in `html` (or its `attribute`), trimmed; `None`
 /// when nothing matches (or the element lacks the attribute). `css` was checked by
-/// [`check_selector`].
+/// `Checker::page_selector`.
 pub(super) fn select(html: &str, css: &str, attribute: Option<&str>) -> Option<String> {
     let selector = scraper::Selector::parse(css).ok()?;
     let document = scraper::Html::parse_document(html);
