@@ -520,6 +520,7 @@ fn start(
     shared.metrics.set_config(config.metrics.clone());
     shared.metrics.set_configured(&names, &probe_names);
     crate::probe::heartbeat::configure(&config.probes, &config.history.state_dir);
+    crate::probe::feed_counts::configure(&config.history.state_dir);
     *shared
         .journey_names
         .lock()

@@ -1,7 +1,8 @@
 //! The feed probe against the demo shop's real documents: its sitemap (with `lastmod`), its
 //! sitemap index (one child gzipped), its Google Shopping RSS feed and its CSV export, each
 //! healthy and then broken by the shop's faults (empty, truncated, stale, a malformed item),
-//! with a product page failing for the sampled links.
+//! with a product page failing for the sampled links, and one showing another price than the
+//! feed's.
 
 mod util;
 
@@ -169,6 +170,60 @@ async fn the_csv_export_passes_and_a_broken_product_page_fails_the_sample() {
 }
 
 #[tokio::test]
+async fn each_sampled_product_page_must_show_the_feeds_price() {
+    let shop = start_shop().await;
+    let probe = feed(
+        "shopping-prices",
+        &format!("{}/feeds/google-shopping.xml", shop.url()),
+        &format!("      sample: {PRODUCTS}\n      price_selector: .product-detail .price\n"),
+    );
+    let result = probe.run().await;
+    assert_eq!(result.outcome, Outcome::Ok, "{}", reason(&result));
+    assert_eq!(
+        result.metrics.feed.as_ref().unwrap().price_mismatches,
+        Some(0)
+    );
+    // The page of one product shows €10.90; the feed (and the catalogue) say 9.90.
+    shop.set_faults(vec![Fault::PagePrice]);
+    let result = probe.run().await;
+    assert_eq!(result.outcome, Outcome::Failed);
+    assert_eq!(
+        reason(&result),
+        format!(
+            "1 of {PRODUCTS} sampled pages do not show the feed's price: {}/product/house-espresso shows 10.90, the feed 9.90 EUR",
+            shop.url()
+        )
+    );
+    assert_eq!(
+        result.metrics.feed.as_ref().unwrap().price_mismatches,
+        Some(1)
+    );
+    // A page without the price element is named, not passed.
+    let probe = feed(
+        "shopping-no-price",
+        &format!("{}/feeds/google-shopping.xml", shop.url()),
+        "      sample: 1\n      price_selector: .product-detail .sale-price\n",
+    );
+    let result = probe.run().await;
+    assert_eq!(result.outcome, Outcome::Failed);
+    assert!(
+        reason(&result).starts_with("1 of 1 sampled pages do not show the feed's price: ")
+            && reason(&result).ends_with(" has no `.product-detail .sale-price`"),
+        "{}",
+        reason(&result)
+    );
+    // Without `price_selector` the pages' prices are not read, and not exported.
+    let plain = feed(
+        "shopping-plain",
+        &format!("{}/feeds/google-shopping.xml", shop.url()),
+        &format!("      sample: {PRODUCTS}\n"),
+    );
+    let result = plain.run().await;
+    assert_eq!(result.outcome, Outcome::Ok, "{}", reason(&result));
+    assert_eq!(result.metrics.feed.as_ref().unwrap().price_mismatches, None);
+}
+
+#[tokio::test]
 async fn what_is_not_a_feed_or_not_there_fails_saying_so() {
     let shop = start_shop().await;
     let result = feed("home", &format!("{}/", shop.url()), "").run().await;
@@ -201,7 +256,7 @@ async fn the_monitor_exports_the_feed_series() {
         work.path(),
         "shopwatch.yaml",
         &format!(
-            "listen: 127.0.0.1:0\nprobes:\n  - feed: {{name: shopping, url: '{}/feeds/google-shopping.xml', sample: 2, max_age: 1d, every: 10s}}\n",
+            "listen: 127.0.0.1:0\nprobes:\n  - feed: {{name: shopping, url: '{}/feeds/google-shopping.xml', sample: 2, price_selector: .product-detail .price, max_age: 1d, every: 10s}}\n",
             shop.url()
         ),
     );
@@ -216,6 +271,7 @@ async fn the_monitor_exports_the_feed_series() {
         .await;
     assert!(text.contains("shopwatch_probe_feed_invalid_items{probe=\"shopping\"} 0"));
     assert!(text.contains("shopwatch_probe_feed_sample_failures{probe=\"shopping\"} 0"));
+    assert!(text.contains("shopwatch_probe_feed_price_mismatches{probe=\"shopping\"} 0"));
     assert!(
         text.contains("shopwatch_probe_feed_last_modified_timestamp_seconds{probe=\"shopping\"} ")
     );
@@ -228,5 +284,60 @@ async fn the_monitor_exports_the_feed_series() {
             Duration::from_secs(20),
         )
         .await;
+    monitor.stop();
+}
+
+/// The last good item count survives a restart: a feed emptied while shopwatch was down fails
+/// `max_drop` in the first run after it, instead of becoming the new normal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_good_count_survives_a_restart() {
+    use std::time::Duration;
+    use util::monitor::{write, Monitor};
+    let shop = start_shop().await;
+    let state = tempfile::tempdir().unwrap();
+    // `min_items: 0`: only the drop since the last good run can fail the empty feed.
+    let config = |dir: &Path| {
+        write(
+            dir,
+            "shopwatch.yaml",
+            &format!(
+                "listen: 127.0.0.1:0\nstate_dir: '{}'\nprobes:\n  - feed: {{name: shopping, url: '{}/feeds/google-shopping.xml', min_items: 0, max_drop: 20%, every: 10s}}\n",
+                state.path().display(),
+                shop.url()
+            ),
+        )
+    };
+    let work = tempfile::tempdir().unwrap();
+    let mut monitor = Monitor::start(&config(work.path()), work);
+    let metrics = monitor.metrics_url();
+    monitor
+        .wait_for_text(
+            &metrics,
+            "probe_success{probe=\"shopping\"} 1",
+            Duration::from_secs(20),
+        )
+        .await;
+    monitor.stop();
+    let kept = std::fs::read_to_string(state.path().join("feed-counts.json")).unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&kept).unwrap(),
+        serde_json::json!({"shopping": PRODUCTS})
+    );
+
+    shop.set_faults(vec![Fault::Feed(XmlFault::Empty)]);
+    let work = tempfile::tempdir().unwrap();
+    let mut monitor = Monitor::start(&config(work.path()), work);
+    let metrics = monitor.metrics_url();
+    monitor
+        .wait_for_text(
+            &metrics,
+            "probe_success{probe=\"shopping\"} 0",
+            Duration::from_secs(20),
+        )
+        .await;
+    monitor.wait_for_log(
+        &format!("0 items, 100% fewer than the {PRODUCTS} of the last good run (max_drop 20%)"),
+        Duration::from_secs(5),
+    );
     monitor.stop();
 }

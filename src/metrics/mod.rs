@@ -196,6 +196,22 @@ pub const PROBE_FEED_INVALID: &str = "shopwatch_probe_feed_invalid_items";
 pub const PROBE_FEED_LAST_MODIFIED: &str = "shopwatch_probe_feed_last_modified_timestamp_seconds";
 /// Gauge `{probe}` (feed): sampled links that did not answer 200.
 pub const PROBE_FEED_SAMPLE_FAILURES: &str = "shopwatch_probe_feed_sample_failures";
+/// Gauge `{probe}` (feed with `price_selector`): sampled product pages that do not show the
+/// item's price.
+pub const PROBE_FEED_PRICE_MISMATCHES: &str = "shopwatch_probe_feed_price_mismatches";
+/// Gauge `{probe}` (catalog): SKUs in the source (the ERP export) in the last run.
+pub const PROBE_CATALOG_SOURCE_ITEMS: &str = "shopwatch_probe_catalog_source_items";
+/// Gauge `{probe}` (catalog): SKUs compared with the shop in the last run (all, or `sample`).
+pub const PROBE_CATALOG_COMPARED: &str = "shopwatch_probe_catalog_compared";
+/// Gauge `{probe}` (catalog): of those, prices outside the tolerance.
+pub const PROBE_CATALOG_PRICE_MISMATCHES: &str = "shopwatch_probe_catalog_price_mismatches";
+/// Gauge `{probe}` (catalog): of those, stock that disagrees by the stock rule.
+pub const PROBE_CATALOG_STOCK_MISMATCHES: &str = "shopwatch_probe_catalog_stock_mismatches";
+/// Gauge `{probe}` (catalog): of those, SKUs the shop does not have.
+pub const PROBE_CATALOG_MISSING: &str = "shopwatch_probe_catalog_missing";
+/// Gauge `{probe}` (catalog): seconds since the source was exported (`exported_at` or
+/// Last-Modified).
+pub const PROBE_CATALOG_SOURCE_AGE: &str = "shopwatch_probe_catalog_source_age_seconds";
 /// Gauge `{probe}` (heartbeat): the last successful ping, Unix time.
 pub const HEARTBEAT_LAST_PING: &str = "shopwatch_heartbeat_last_ping_timestamp_seconds";
 /// Gauge `{probe}` (heartbeat): the count the last ping that had one gave.

@@ -901,6 +901,56 @@ fn probes(t: &mut Text, state: &State) {
         "Sampled links of the feed that did not answer 200 in the last run.",
         |p| feed(p).map(|f| f.sample_failures as f64),
     );
+    per_probe(
+        t,
+        probes,
+        PROBE_FEED_PRICE_MISMATCHES,
+        "Sampled product pages of the feed that do not show the item's price, in the last run.",
+        |p| feed(p).and_then(|f| f.price_mismatches).map(|n| n as f64),
+    );
+    let catalog = |p: &ProbeState| p.last.metrics.catalog.clone();
+    per_probe(
+        t,
+        probes,
+        PROBE_CATALOG_SOURCE_ITEMS,
+        "SKUs in the catalog probe's source (the ERP export) in the last run.",
+        |p| catalog(p).map(|c| c.source_items as f64),
+    );
+    per_probe(
+        t,
+        probes,
+        PROBE_CATALOG_COMPARED,
+        "SKUs compared with the shop in the last run.",
+        |p| catalog(p).map(|c| c.compared as f64),
+    );
+    per_probe(
+        t,
+        probes,
+        PROBE_CATALOG_PRICE_MISMATCHES,
+        "Compared SKUs whose shop price is outside the tolerance of the source's, in the last run.",
+        |p| catalog(p).map(|c| c.price_mismatches as f64),
+    );
+    per_probe(
+        t,
+        probes,
+        PROBE_CATALOG_STOCK_MISMATCHES,
+        "Compared SKUs whose shop stock disagrees with the source's, in the last run.",
+        |p| catalog(p).map(|c| c.stock_mismatches as f64),
+    );
+    per_probe(
+        t,
+        probes,
+        PROBE_CATALOG_MISSING,
+        "Compared SKUs the shop does not have, in the last run.",
+        |p| catalog(p).map(|c| c.missing as f64),
+    );
+    per_probe(
+        t,
+        probes,
+        PROBE_CATALOG_SOURCE_AGE,
+        "Seconds since the catalog probe's source was exported, in the last run.",
+        |p| catalog(p).and_then(|c| c.source_age.map(|a| a as f64)),
+    );
     let heartbeat = |p: &ProbeState| p.last.metrics.heartbeat.clone();
     per_probe(
         t,

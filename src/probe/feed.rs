@@ -7,12 +7,14 @@
 //!   image_link); the bad items are named;
 //! - fresh: the newest `lastmod`, the feed's own date, or else HTTP `Last-Modified`, within
 //!   `max_age`;
-//! - `sample` of its links (a different few each run) answer 200.
+//! - `sample` of its links (a different few each run) answer 200, and with `price_selector`
+//!   each sampled page shows the item's price (`sale_price` when it has one).
 //!
 //! `failed` for each of those (all are reported together), for a document that does not parse
 //! or a fetch that fails; `error` only for the monitor's own faults (an unreadable `ca_file`).
 
-use super::{fetch, Kind, Probing, Verdict};
+use super::product_page::{self, parse_amount, show_amount};
+use super::{feed_counts, fetch, Kind, Probing, Verdict};
 use crate::yaml::check::Checker;
 use crate::yaml::scalars::{http_url, opt_scalar_text, scalar_text};
 use quick_xml::events::Event;
@@ -20,7 +22,6 @@ use serde::Deserialize;
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::PathBuf;
-use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 use url::Url;
 
@@ -69,6 +70,8 @@ pub struct FeedProbe {
     pub sample: usize,
     /// Fields every Shopping or CSV item must have; default Google's required ones.
     pub required: Vec<String>,
+    /// The element of a sampled product page that shows its price, compared with the item's.
+    pub price_selector: Option<String>,
     pub ca_file: Option<PathBuf>,
     pub every: Duration,
     pub timeout: Duration,
@@ -76,14 +79,14 @@ pub struct FeedProbe {
 
 /// One item of a feed or URL of a sitemap: its fields by (local) name, and where it is.
 #[derive(Debug, Default)]
-struct Item {
+pub(super) struct Item {
     /// 1-based: the item's place in the document (for a CSV, its line).
     at: usize,
     fields: HashMap<String, String>,
 }
 
 impl Item {
-    fn get(&self, field: &str) -> Option<&str> {
+    pub(super) fn get(&self, field: &str) -> Option<&str> {
         self.fields
             .get(field)
             .map(|v| v.trim())
@@ -101,9 +104,9 @@ impl Item {
 
 /// What a document held.
 #[derive(Debug, Default)]
-struct Document {
+pub(super) struct Document {
     format: Option<Format>,
-    items: Vec<Item>,
+    pub(super) items: Vec<Item>,
     /// The feed's own date (RSS lastBuildDate/pubDate, Atom updated), newest `lastmod` of a
     /// sitemap; Unix seconds.
     newest: Option<i64>,
@@ -124,10 +127,10 @@ pub struct FeedInfo {
     pub last_modified: Option<i64>,
     /// Sampled links that did not answer 200. Feeds `shopwatch_probe_feed_sample_failures`.
     pub sample_failures: u64,
+    /// Sampled pages (with `price_selector`) that do not show the item's price. Feeds
+    /// `shopwatch_probe_feed_price_mismatches`; `None` without `price_selector`.
+    pub price_mismatches: Option<u64>,
 }
-
-/// The item count of each probe's last good run, by probe name: what `max_drop` compares with.
-static LAST_GOOD: LazyLock<Mutex<HashMap<String, u64>>> = LazyLock::new(Mutex::default);
 
 impl FeedProbe {
     async fn probe_once(&self, p: &mut Probing) -> Verdict {
@@ -182,11 +185,7 @@ impl FeedProbe {
                 self.min_items
             ));
         }
-        let last_good = LAST_GOOD
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&self.name)
-            .copied();
+        let last_good = feed_counts::last_good(&self.name);
         if let (Some(max_drop), Some(before)) = (self.max_drop, last_good) {
             if before > 0 && (count as f64) < before as f64 * (1.0 - max_drop) {
                 let dropped = 100.0 * (1.0 - count as f64 / before as f64);
@@ -244,7 +243,7 @@ impl FeedProbe {
             }
         }
         p.doing = "fetching the sampled links";
-        let sample_failures = self
+        let (sample_failures, price_mismatches) = self
             .check_sample(&client, format, &document, &mut problems)
             .await;
         p.metrics.feed = Some(FeedInfo {
@@ -252,12 +251,10 @@ impl FeedProbe {
             invalid: bad.len() as u64,
             last_modified: dated,
             sample_failures,
+            price_mismatches,
         });
         if problems.is_empty() {
-            LAST_GOOD
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(self.name.clone(), count);
+            feed_counts::remember(&self.name, count);
             Verdict::ok()
         } else {
             Verdict::failed(problems.join("; "))
@@ -300,27 +297,34 @@ impl FeedProbe {
         faults
     }
 
-    /// GETs `sample` links (a different few each run); the failures.
+    /// GETs `sample` links (a different few each run), and with `price_selector` reads the
+    /// price on each page; the failures and the pages showing another price.
     async fn check_sample(
         &self,
         client: &reqwest::Client,
         format: Format,
         document: &Document,
         problems: &mut Vec<String>,
-    ) -> u64 {
+    ) -> (u64, Option<u64>) {
         let field = if format == Format::Sitemap {
             "loc"
         } else {
             "link"
         };
-        let links: Vec<&str> = document.items.iter().filter_map(|i| i.get(field)).collect();
+        // Each link with the price its page should show.
+        let links: Vec<(&str, Option<&str>)> = document
+            .items
+            .iter()
+            .filter_map(|i| Some((i.get(field)?, i.get("sale_price").or(i.get("price")))))
+            .collect();
         if links.is_empty() || self.sample == 0 {
-            return 0;
+            return (0, self.price_selector.as_ref().map(|_| 0));
         }
         // A rotating start: over the runs every link is sampled, without a random generator.
         let start = (chrono::Utc::now().timestamp() as usize / 60) % links.len();
         let mut failures = Vec::new();
-        for link in links
+        let mut mismatches = Vec::new();
+        for (link, price) in links
             .iter()
             .cycle()
             .skip(start)
@@ -331,7 +335,29 @@ impl FeedProbe {
                 Err(_) => continue,
             };
             match answer {
-                Ok(response) if response.status() == reqwest::StatusCode::OK => {}
+                Ok(response) if response.status() == reqwest::StatusCode::OK => {
+                    let (Some(css), Some(want)) =
+                        (&self.price_selector, price.and_then(parse_amount))
+                    else {
+                        continue;
+                    };
+                    let shown = product_page::read(response, link).await.and_then(|html| {
+                        let text = product_page::select(&html, css, None)
+                            .ok_or_else(|| format!("{link} has no `{css}`"))?;
+                        parse_amount(&text)
+                            .ok_or_else(|| format!("{link} shows `{text}`, not an amount"))
+                    });
+                    match shown {
+                        // Rounding to the cent is not a different price.
+                        Ok(shown) if (shown - want).abs() < 0.005 => {}
+                        Ok(shown) => mismatches.push(format!(
+                            "{link} shows {}, the feed {}",
+                            show_amount(shown),
+                            price.unwrap_or_default()
+                        )),
+                        Err(e) => mismatches.push(e),
+                    }
+                }
                 Ok(response) => failures.push(format!("{link} answered {}", response.status())),
                 Err(e) => failures.push(format!(
                     "{link}: {}",
@@ -347,7 +373,19 @@ impl FeedProbe {
                 failures.join("; ")
             ));
         }
-        failures.len() as u64
+        if !mismatches.is_empty() {
+            problems.push(format!(
+                "{} of {} sampled pages do not show the feed's price: {}",
+                mismatches.len(),
+                self.sample.min(links.len()),
+                mismatches.join("; ")
+            ));
+        }
+        let mismatched = mismatches.len() as u64;
+        (
+            failures.len() as u64,
+            self.price_selector.as_ref().map(|_| mismatched),
+        )
     }
 }
 
@@ -366,7 +404,10 @@ fn is_price(text: &str) -> bool {
 }
 
 /// The body (gunzipped when it is gzip) and its `Last-Modified`, Unix seconds.
-async fn get(client: &reqwest::Client, url: &Url) -> Result<(Vec<u8>, Option<i64>), String> {
+pub(super) async fn get(
+    client: &reqwest::Client,
+    url: &Url,
+) -> Result<(Vec<u8>, Option<i64>), String> {
     let response = client.get(url.clone()).send().await.map_err(|e| {
         format!(
             "{url} cannot be fetched: {}",
@@ -403,7 +444,7 @@ async fn get(client: &reqwest::Client, url: &Url) -> Result<(Vec<u8>, Option<i64
 }
 
 /// Parses the document as `format` (or as what it looks like, with `Auto`).
-fn parse(body: &[u8], format: Format) -> Result<Document, String> {
+pub(super) fn parse(body: &[u8], format: Format) -> Result<Document, String> {
     let text = std::str::from_utf8(body).map_err(|e| format!("not UTF-8: {e}"))?;
     let text = text.trim_start_matches('\u{feff}');
     let looks_xml = text.trim_start().starts_with('<');
@@ -567,7 +608,7 @@ fn finish_item(document: &mut Document, item: Item) {
 }
 
 /// W3C datetime (`2026-11-30`, `2026-11-30T10:00:00+01:00`) or RFC 2822 (RSS), Unix seconds.
-fn parse_date(text: &str) -> Option<i64> {
+pub(super) fn parse_date(text: &str) -> Option<i64> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
         return Some(t.timestamp());
     }
@@ -670,6 +711,7 @@ impl Kind for FeedProbe {
                     .map(String::from)
                     .to_vec()
             }),
+            price_selector: c.page_selector(&format!("{path}.price_selector"), &f.price_selector),
             ca_file: c.ca_file(&format!("{path}.ca_file"), &f.ca_file),
             every,
             timeout,
@@ -694,6 +736,8 @@ pub struct FeedProbeFile {
     pub sample: Option<usize>,
     /// The fields each Shopping or CSV item must have.
     pub required: Option<Vec<String>>,
+    /// CSS selector of the price on a sampled product page.
+    pub price_selector: Option<String>,
     pub ca_file: Option<String>,
     #[serde(deserialize_with = "scalar_text")]
     pub every: String,

@@ -91,6 +91,7 @@ macro_rules! mail_file {
     };
 }
 
+pub mod catalog;
 pub mod config;
 pub mod delegation;
 pub mod dns;
@@ -98,6 +99,7 @@ mod dns_query;
 pub mod dnsbl;
 pub mod domain;
 pub mod feed;
+pub mod feed_counts;
 mod fetch;
 pub mod heartbeat;
 pub mod http;
@@ -105,6 +107,7 @@ pub mod imap;
 mod mail;
 mod net;
 pub mod pop3;
+mod product_page;
 pub mod smtp;
 pub mod tcp;
 pub use net::{public_key_pin, Trust};
@@ -237,6 +240,7 @@ probes! {
     Pop3(pop3::Pop3Probe) = "pop3",
     Feed(feed::FeedProbe) = "feed",
     Heartbeat(heartbeat::HeartbeatProbe) = "heartbeat",
+    Catalog(catalog::CatalogProbe) = "catalog",
 }
 
 impl ProbeConfig {
@@ -342,6 +346,8 @@ pub struct ProbeMetrics {
     pub feed: Option<feed::FeedInfo>,
     /// What a heartbeat's pings said.
     pub heartbeat: Option<heartbeat::HeartbeatInfo>,
+    /// What a catalog probe compared.
+    pub catalog: Option<catalog::CatalogInfo>,
 }
 
 /// What one blacklist zone said about one address. Feeds
