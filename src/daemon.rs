@@ -12,6 +12,7 @@
 //! awaited once more before returning.
 
 use crate::alert::engine::Setup;
+use crate::alert::normal::{judge_run, StepVerdict};
 use crate::alert::sink::{Sink, SinkSecretError};
 use crate::alert::Alerting;
 use crate::artifacts;
@@ -666,7 +667,8 @@ async fn journey_task(shared: &Shared, stop: &CancellationToken, runner: &Runner
             };
             drop(slot);
             shared.update_sessions();
-            shared.finished(Finished::Journey(&report));
+            let verdicts = shared.judge_steps(&report).await;
+            shared.finished(Finished::Journey(&report, &verdicts));
         })
     })
     .await;
@@ -702,7 +704,8 @@ pub(crate) fn monitor_url(config: &MonitorConfig, listen: std::net::SocketAddr) 
 
 /// A run that has finished, on its way out.
 enum Finished<'a> {
-    Journey(&'a RunReport),
+    /// With its steps judged against their normals (`slower_than_normal`).
+    Journey(&'a RunReport, &'a [StepVerdict]),
     Probe {
         probe: &'a ProbeConfig,
         result: &'a ProbeResult,
@@ -712,11 +715,23 @@ enum Finished<'a> {
 }
 
 impl Shared {
+    /// Each passed step of `report` against its normal from the history, when alerting watches
+    /// `slower_than_normal` for the journey; read before the run itself is kept.
+    async fn judge_steps(&self, report: &RunReport) -> Vec<StepVerdict> {
+        if report.outcome == Outcome::Error || self.hurry.is_cancelled() {
+            return Vec::new();
+        }
+        let Some(policy) = self.alerting.slower_than_normal(&report.journey) else {
+            return Vec::new();
+        };
+        judge_run(&self.history.reader, report, policy, history::now_ms()).await
+    }
+
     /// The one place a finished run goes out: the log, metrics and alerting (what is kept of
     /// runs plugs in here too).
     fn finished(&self, finished: Finished) {
         match finished {
-            Finished::Journey(report) => {
+            Finished::Journey(report, verdicts) => {
                 log_run(report);
                 // Each logged where it failed; the run's outcome is the shop's, as it was.
                 // Counted before the run, so a scrape that sees the run sees them too.
@@ -724,6 +739,7 @@ impl Shared {
                     self.metrics.record_monitor_error("artifacts");
                 }
                 self.metrics.record_run(report);
+                self.metrics.record_step_verdicts(&report.journey, verdicts);
                 self.history
                     .writer
                     .send(Record::Run(Box::new(RunRecord::from_report(
@@ -734,7 +750,7 @@ impl Shared {
                 // A run cut short by shutdown says nothing about the shop or the monitor's
                 // health.
                 if !self.hurry.is_cancelled() {
-                    self.alerting.observe_run(report);
+                    self.alerting.observe_judged_run(report, verdicts);
                 }
             }
             Finished::Probe {

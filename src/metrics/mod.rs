@@ -77,6 +77,12 @@ pub const JOURNEY_LAST_SUCCESS: &str = "shopwatch_journey_last_success_timestamp
 pub const JOURNEY_LAST_RUN_PASSED: &str = "shopwatch_journey_last_run_passed";
 /// Gauge `{journey}`: Unix time the last run ended; absent before the first run.
 pub const JOURNEY_LAST_RUN: &str = "shopwatch_journey_last_run_timestamp_seconds";
+/// Gauge `{journey, step}`: the step's normal time from the history (`slower_than_normal`);
+/// absent while there is not enough history.
+pub const STEP_NORMAL: &str = "shopwatch_step_normal_seconds";
+/// Gauge `{journey, step}`: 1 if the step's recent times are over `factor` x its normal, else
+/// 0; absent while there is not enough history.
+pub const STEP_SLOWER_THAN_NORMAL: &str = "shopwatch_step_slower_than_normal";
 /// Gauge `{journey}`: how late the last run started after its due time.
 pub const SCHEDULE_LAG: &str = "shopwatch_schedule_lag_seconds";
 /// Counter `{journey, reason}`: runs not started (`overlap`, `shutdown`).
@@ -357,6 +363,8 @@ struct JourneyState {
     session_start: Buckets,
     duration: DurationSeries,
     steps: BTreeMap<String, DurationSeries>,
+    /// By step: (normal in seconds, slower than normal), for steps with enough history.
+    normals: BTreeMap<String, (f64, bool)>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -379,6 +387,7 @@ impl JourneyState {
             session_start: Buckets::new(SESSION_START_BUCKETS.len()),
             duration: DurationSeries::new(config.journey_buckets.len()),
             steps: BTreeMap::new(),
+            normals: BTreeMap::new(),
         }
     }
 }
@@ -653,6 +662,30 @@ impl Metrics {
             duration.as_secs_f64(),
             epoch,
         );
+    }
+
+    /// Records what the history said of a run's steps (`slower_than_normal`): a step without
+    /// enough history loses its series.
+    pub fn record_step_verdicts(
+        &self,
+        journey: &str,
+        verdicts: &[crate::alert::normal::StepVerdict],
+    ) {
+        let mut state = self.state();
+        let Some(j) = state.journey(journey) else {
+            return;
+        };
+        for verdict in verdicts {
+            match (verdict.normal.value(), verdict.slower()) {
+                (Some(ms), Some(slower)) => {
+                    j.normals
+                        .insert(verdict.step.clone(), (ms / 1000.0, slower));
+                }
+                _ => {
+                    j.normals.remove(&verdict.step);
+                }
+            }
+        }
     }
 
     /// Records how late the last run of `journey` started after it was due.

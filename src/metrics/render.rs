@@ -396,6 +396,27 @@ fn journeys(t: &mut Text, state: &mut State, epoch: u64) {
         });
     }
 
+    for (family, help, value) in [
+        (
+            STEP_NORMAL,
+            "The step's normal time from the history (slower_than_normal).",
+            (|n| n.0) as fn(&(f64, bool)) -> f64,
+        ),
+        (
+            STEP_SLOWER_THAN_NORMAL,
+            "1 if the step's recent times are over factor x its normal, else 0.",
+            |n| bool_value(n.1),
+        ),
+    ] {
+        t.family(family, help, GAUGE, |t| {
+            for (name, j) in journeys.iter() {
+                for (step, normal) in &j.normals {
+                    t.line(family, &[("journey", name), ("step", step)], value(normal));
+                }
+            }
+        });
+    }
+
     t.family(
         SKIPPED_RUNS,
         "Due runs not started: overlap (the previous run still running), shutdown.",
