@@ -249,6 +249,7 @@ pub async fn run(
         stop_history.clone(),
     )
     .await;
+    crate::probe::metric::use_history(&history);
     let journey_names: Arc<Mutex<Vec<String>>> = Arc::default();
     let ui_configured: Arc<Mutex<crate::ui::Configured>> = Arc::default();
     let access = Arc::new(std::mem::replace(

@@ -199,6 +199,10 @@ pub const PROBE_FEED_INVALID: &str = "shopwatch_probe_feed_invalid_items";
 pub const PROBE_FEED_LAST_MODIFIED: &str = "shopwatch_probe_feed_last_modified_timestamp_seconds";
 /// Gauge `{probe}` (feed): sampled links that did not answer 200.
 pub const PROBE_FEED_SAMPLE_FAILURES: &str = "shopwatch_probe_feed_sample_failures";
+/// Gauge `{probe}` (metric): the number read in the last run.
+pub const PROBE_METRIC_VALUE: &str = "shopwatch_probe_metric_value";
+/// Gauge `{probe}` (metric): its normal from the history; absent while there is not enough.
+pub const PROBE_METRIC_NORMAL: &str = "shopwatch_probe_metric_normal";
 /// Gauge `{probe}` (heartbeat): the last successful ping, Unix time.
 pub const HEARTBEAT_LAST_PING: &str = "shopwatch_heartbeat_last_ping_timestamp_seconds";
 /// Gauge `{probe}` (heartbeat): the count the last ping that had one gave.

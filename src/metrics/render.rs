@@ -927,6 +927,21 @@ fn probes(t: &mut Text, state: &State) {
         "Pings of the heartbeat refused since the start (wrong or missing token).",
         |p| heartbeat(p).map(|h| h.rejected as f64),
     );
+    let metric = |p: &ProbeState| p.last.metrics.metric.clone();
+    per_probe(
+        t,
+        probes,
+        PROBE_METRIC_VALUE,
+        "The number the metric probe read in its last run.",
+        |p| metric(p).and_then(|m| m.value),
+    );
+    per_probe(
+        t,
+        probes,
+        PROBE_METRIC_NORMAL,
+        "The metric probe's number's normal from the history, at its last run.",
+        |p| metric(p).and_then(|m| m.normal),
+    );
     t.family(
         PROBE_DNSBL_LISTED,
         "1 if the address is listed on the blacklist zone in the last run, 0 if not.",

@@ -103,6 +103,7 @@ pub mod heartbeat;
 pub mod http;
 pub mod imap;
 mod mail;
+pub mod metric;
 mod net;
 pub mod pop3;
 pub mod smtp;
@@ -237,6 +238,7 @@ probes! {
     Pop3(pop3::Pop3Probe) = "pop3",
     Feed(feed::FeedProbe) = "feed",
     Heartbeat(heartbeat::HeartbeatProbe) = "heartbeat",
+    Metric(metric::MetricProbe) = "metric",
 }
 
 impl ProbeConfig {
@@ -342,6 +344,8 @@ pub struct ProbeMetrics {
     pub feed: Option<feed::FeedInfo>,
     /// What a heartbeat's pings said.
     pub heartbeat: Option<heartbeat::HeartbeatInfo>,
+    /// The number a metric probe read, and its normal.
+    pub metric: Option<metric::MetricInfo>,
 }
 
 /// What one blacklist zone said about one address. Feeds
@@ -488,6 +492,14 @@ impl Verdict {
         Verdict {
             outcome: Outcome::Ok,
             reason: None,
+        }
+    }
+
+    /// Passed, with something to say (a metric probe without enough history yet).
+    fn ok_because(reason: impl Into<String>) -> Self {
+        Verdict {
+            outcome: Outcome::Ok,
+            reason: Some(reason.into()),
         }
     }
 
