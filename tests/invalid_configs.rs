@@ -512,6 +512,12 @@ const INVALID: &[Case] = &[
     case("183-probe-metric-min-volume-negative.yaml", "8:19", "-5",
          "`min_volume` must be 0 or more, not -5",
          Some("too little to judge")),
+    case("184-probe-heartbeat-normal-without-limits.yaml", "6:15", "daily",
+         "`normal` is for comparing the count with its normal, which needs `above` or `below`",
+         Some("e.g. `below: 50`")),
+    case("185-probe-heartbeat-below-zero.yaml", "6:14", "0",
+         "`below` must be more than 0 and at most 100, not 0",
+         Some("a percentage of the normal")),
 ];
 
 /// What shopwatch printed, and how it exited.

@@ -31,14 +31,60 @@ const MAX_BODY: usize = 1 << 20;
 pub struct MetricProbe {
     pub name: String,
     pub source: Source,
+    pub limits: Limits,
+    pub every: Duration,
+    pub timeout: Duration,
+}
+
+/// How far a number may go from its normal: what a metric probe and a heartbeat's count share.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
     /// Percent over the normal that fails.
     pub above: Option<f64>,
     /// Percent under the normal that fails.
     pub below: Option<f64>,
+    /// Under it (the number and its normal both) there is too little to judge.
     pub min_volume: f64,
     pub baseline: Baseline,
-    pub every: Duration,
-    pub timeout: Duration,
+}
+
+impl Limits {
+    /// Why `value` (of `what`) is too far from its `normal`, or `None` when it is not.
+    pub fn judge(&self, what: &str, value: f64, normal: f64) -> Option<String> {
+        if value.max(normal) < self.min_volume {
+            return None;
+        }
+        let over = self.baseline_words();
+        if let Some(above) = self.above {
+            if value > normal * (1.0 + above / 100.0) {
+                return Some(format!(
+                    "{what} is {value}, {} over its normal of {normal} (more than {above}% over fails; {over})",
+                    percent(value, normal)
+                ));
+            }
+        }
+        if let Some(below) = self.below {
+            if value < normal * (1.0 - below / 100.0) {
+                return Some(format!(
+                    "{what} is {value}, {} under its normal of {normal} (more than {below}% under fails; {over})",
+                    percent(value, normal)
+                ));
+            }
+        }
+        None
+    }
+
+    fn baseline_words(&self) -> String {
+        match self.baseline.basis {
+            crate::history::baseline::Basis::HourOfWeek => format!(
+                "the median of the same hour of the week over {} weeks",
+                self.baseline.weeks
+            ),
+            crate::history::baseline::Basis::Daily => {
+                format!("the daily average over {} weeks", self.baseline.weeks)
+            }
+        }
+    }
 }
 
 /// Where the number is read.
@@ -64,7 +110,7 @@ pub fn use_history(history: &History) {
     *HISTORY.lock().unwrap_or_else(|e| e.into_inner()) = Some(history.clone());
 }
 
-fn history() -> Option<History> {
+pub(super) fn history() -> Option<History> {
     HISTORY.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
@@ -88,7 +134,7 @@ impl MetricProbe {
         p.doing = "reading its normal from the history";
         let normal = history
             .reader
-            .series_normal(&self.name, &self.baseline, now)
+            .series_normal(&self.name, &self.limits.baseline, now)
             .await;
         history.writer.send(Record::Value(ValueRecord {
             series: self.name.clone(),
@@ -110,40 +156,9 @@ impl MetricProbe {
         let Normal::Known(normal) = *normal else {
             return Verdict::ok_because(format!("{} is {value}; {normal}", self.name));
         };
-        if value.max(normal) < self.min_volume {
-            return Verdict::ok();
-        }
-        let over = self.baseline_words();
-        if let Some(above) = self.above {
-            if value > normal * (1.0 + above / 100.0) {
-                return Verdict::failed(format!(
-                    "{} is {value}, {} over its normal of {normal} (more than {above}% over fails; {over})",
-                    self.name,
-                    percent(value, normal)
-                ));
-            }
-        }
-        if let Some(below) = self.below {
-            if value < normal * (1.0 - below / 100.0) {
-                return Verdict::failed(format!(
-                    "{} is {value}, {} under its normal of {normal} (more than {below}% under fails; {over})",
-                    self.name,
-                    percent(value, normal)
-                ));
-            }
-        }
-        Verdict::ok()
-    }
-
-    fn baseline_words(&self) -> String {
-        match self.baseline.basis {
-            crate::history::baseline::Basis::HourOfWeek => format!(
-                "the median of the same hour of the week over {} weeks",
-                self.baseline.weeks
-            ),
-            crate::history::baseline::Basis::Daily => {
-                format!("the daily average over {} weeks", self.baseline.weeks)
-            }
+        match self.limits.judge(&self.name, value, normal) {
+            Some(reason) => Verdict::failed(reason),
+            None => Verdict::ok(),
         }
     }
 
@@ -341,23 +356,6 @@ impl Kind for MetricProbe {
                 }
             }
         };
-        for (key, given) in [("above", f.above), ("below", f.below)] {
-            if let Some(percent) = given {
-                let most = if key == "below" { 100.0 } else { f64::INFINITY };
-                if !(percent > 0.0 && percent <= most && percent.is_finite()) {
-                    let range = if key == "below" {
-                        "more than 0 and at most 100"
-                    } else {
-                        "more than 0"
-                    };
-                    c.error_hint(
-                        &format!("{path}.{key}"),
-                        format!("`{key}` must be {range}, not {percent}"),
-                        "a percentage of the normal: `above: 200` fails at three times the normal, `below: 50` at half of it",
-                    );
-                }
-            }
-        }
         if f.above.is_none() && f.below.is_none() {
             c.key_error_hint(
                 path,
@@ -365,30 +363,74 @@ impl Kind for MetricProbe {
                 "how far from its normal the number may go, in percent: e.g. `above: 200` and `below: 50`",
             );
         }
-        if f.min_volume.is_some_and(|v| !(v >= 0.0 && v.is_finite())) {
-            c.error_hint(
-                &format!("{path}.min_volume"),
-                format!(
-                    "`min_volume` must be 0 or more, not {}",
-                    f.min_volume.unwrap_or_default()
-                ),
-                "under it (the number and its normal both) there is too little to judge, e.g. `min_volume: 20`",
-            );
-        }
-        let baseline = c
-            .baseline(path, f.weeks, f.normal.as_deref(), Baseline::default())
-            .unwrap_or_default();
+        let limits = limits(
+            c,
+            path,
+            LimitsFile {
+                above: f.above,
+                below: f.below,
+                min_volume: f.min_volume,
+                weeks: f.weeks,
+                normal: f.normal.as_deref(),
+            },
+        );
         let (every, timeout) = c.schedule(path, &f.every, &f.timeout);
         MetricProbe {
             name: f.name.clone(),
             source,
-            above: f.above,
-            below: f.below,
-            min_volume: f.min_volume.unwrap_or(0.0),
-            baseline,
+            limits,
             every,
             timeout,
         }
+    }
+}
+
+/// The keys of [`Limits`] as written (a metric probe's, a heartbeat's).
+pub(super) struct LimitsFile<'a> {
+    pub above: Option<f64>,
+    pub below: Option<f64>,
+    pub min_volume: Option<f64>,
+    pub weeks: Option<u32>,
+    pub normal: Option<&'a str>,
+}
+
+/// The limits under `path`, each wrong value a located error.
+pub(super) fn limits(c: &mut Checker, path: &str, f: LimitsFile) -> Limits {
+    for (key, given) in [("above", f.above), ("below", f.below)] {
+        if let Some(percent) = given {
+            let most = if key == "below" { 100.0 } else { f64::INFINITY };
+            if !(percent > 0.0 && percent <= most && percent.is_finite()) {
+                let range = if key == "below" {
+                    "more than 0 and at most 100"
+                } else {
+                    "more than 0"
+                };
+                c.error_hint(
+                    &format!("{path}.{key}"),
+                    format!("`{key}` must be {range}, not {percent}"),
+                    "a percentage of the normal: `above: 200` fails at three times the normal, `below: 50` at half of it",
+                );
+            }
+        }
+    }
+    if f.min_volume.is_some_and(|v| !(v >= 0.0 && v.is_finite())) {
+        c.error_hint(
+            &format!("{path}.min_volume"),
+            format!(
+                "`min_volume` must be 0 or more, not {}",
+                f.min_volume.unwrap_or_default()
+            ),
+            "under it (the number and its normal both) there is too little to judge, e.g. `min_volume: 20`",
+        );
+    }
+    let baseline = c
+        .baseline(path, f.weeks, f.normal, Baseline::default())
+        .unwrap_or_default();
+    Limits {
+        above: f.above,
+        below: f.below,
+        min_volume: f.min_volume.unwrap_or(0.0),
+        baseline,
     }
 }
 
@@ -426,10 +468,12 @@ mod tests {
                 url: Url::parse("http://127.0.0.1/stats").unwrap(),
                 pointer: "/registrations".into(),
             },
-            above,
-            below,
-            min_volume,
-            baseline: Baseline::default(),
+            limits: Limits {
+                above,
+                below,
+                min_volume,
+                baseline: Baseline::default(),
+            },
             every: Duration::from_secs(60),
             timeout: Duration::from_secs(5),
         }
