@@ -12,7 +12,7 @@
 //! awaited once more before returning.
 
 use crate::alert::engine::Setup;
-use crate::alert::normal::{judge_run, StepVerdict};
+use crate::alert::normal::StepVerdict;
 use crate::alert::sink::{Sink, SinkSecretError};
 use crate::alert::Alerting;
 use crate::artifacts;
@@ -249,7 +249,7 @@ pub async fn run(
         stop_history.clone(),
     )
     .await;
-    crate::probe::metric::use_history(&history);
+    crate::probe::metric::use_store(Arc::new(history.clone()));
     let journey_names: Arc<Mutex<Vec<String>>> = Arc::default();
     let ui_configured: Arc<Mutex<crate::ui::Configured>> = Arc::default();
     let access = Arc::new(std::mem::replace(
@@ -725,7 +725,8 @@ impl Shared {
         let Some(policy) = self.alerting.slower_than_normal(&report.journey) else {
             return Vec::new();
         };
-        judge_run(&self.history.reader, report, policy, history::now_ms()).await
+        history::baseline::judge_steps(&self.history.reader, report, policy, history::now_ms())
+            .await
     }
 
     /// The one place a finished run goes out: the log, metrics and alerting (what is kept of
@@ -740,7 +741,12 @@ impl Shared {
                     self.metrics.record_monitor_error("artifacts");
                 }
                 self.metrics.record_run(report);
-                self.metrics.record_step_verdicts(&report.journey, verdicts);
+                self.metrics.record_step_normals(
+                    &report.journey,
+                    verdicts
+                        .iter()
+                        .map(|v| (v.step.as_str(), v.normal.value().zip(v.slower()))),
+                );
                 self.history
                     .writer
                     .send(Record::Run(Box::new(RunRecord::from_report(

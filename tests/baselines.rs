@@ -4,13 +4,13 @@
 
 mod util;
 
-use shopwatch::history::baseline::{Baseline, Basis, Normal};
 use shopwatch::history::config::{HistoryConfig, Target};
 use shopwatch::history::db::Db;
 use shopwatch::history::read::Reader;
 use shopwatch::history::write::{write_run, write_value, RunRecord, StepRecord, ValueRecord};
 use shopwatch::history::{self};
 use shopwatch::journey::outcome::{Outcome, StepOutcome};
+use shopwatch::normal::{Baseline, Basis, Normal};
 use std::path::Path;
 use std::time::Duration;
 use util::postgres::{Postgres, PASSWORD};

@@ -204,7 +204,7 @@ impl Default for Policy {
 pub struct SlowerThanNormal {
     pub factor: f64,
     pub runs: u32,
-    pub baseline: crate::history::baseline::Baseline,
+    pub baseline: crate::normal::Baseline,
 }
 
 impl Default for SlowerThanNormal {
@@ -212,7 +212,7 @@ impl Default for SlowerThanNormal {
         SlowerThanNormal {
             factor: 2.0,
             runs: 3,
-            baseline: crate::history::baseline::Baseline::default(),
+            baseline: crate::normal::Baseline::default(),
         }
     }
 }

@@ -1,15 +1,13 @@
-//! Slower than normal: each passed step of a run judged against its own normal from the
-//! history (`slower_than_normal`), before the run's observations are made. The only part of
-//! alerting that reads the history; what it finds is data the pure observations take in.
+//! Slower than normal: what the history said of each passed step of a run against its own
+//! normal (`slower_than_normal`; read by `history::baseline` before the run's observations are
+//! made), as data the pure observations take in.
 //!
 //! The median of the step's last `runs` times (this run's included) is compared with `factor`
 //! x its normal, so one odd run does not count, and a step whose budget (`slow`) is generous is
 //! still caught when it becomes several times slower than it usually is.
 
 use super::SlowerThanNormal;
-use crate::history::baseline::{median, Basis, Normal};
-use crate::history::read::Reader;
-use crate::journey::outcome::{RunReport, StepOutcome};
+use crate::normal::{Basis, Normal};
 
 /// What the history says about one step of a run.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,51 +63,6 @@ impl StepVerdict {
             self.policy.factor
         )
     }
-}
-
-/// Each step of `report` that passed, judged; a store that cannot be read is logged and the
-/// run judges nothing (its alerts neither fire nor resolve).
-pub async fn judge_run(
-    reader: &Reader,
-    report: &RunReport,
-    policy: SlowerThanNormal,
-    now_ms: i64,
-) -> Vec<StepVerdict> {
-    let mut verdicts = Vec::new();
-    for step in &report.steps {
-        let (StepOutcome::Ok | StepOutcome::Slow, Some(ms)) = (step.outcome, step.duration_ms)
-        else {
-            continue;
-        };
-        let judged = async {
-            let normal = reader
-                .step_normal(&report.journey, &step.name, &policy.baseline, now_ms)
-                .await?;
-            let mut times = reader
-                .recent_step_times(&report.journey, &step.name, policy.runs - 1)
-                .await?;
-            times.push(ms);
-            Ok::<_, crate::history::db::DbError>((normal, times))
-        }
-        .await;
-        match judged {
-            Ok((normal, times)) => verdicts.push(StepVerdict {
-                step: step.name.clone(),
-                normal,
-                recent_runs: times.len(),
-                recent_ms: median(times).unwrap_or(ms),
-                policy,
-            }),
-            Err(e) => {
-                tracing::warn!(
-                    journey = report.journey,
-                    "slower than normal: cannot read the history, the run is not judged: {e}"
-                );
-                return Vec::new();
-            }
-        }
-    }
-    verdicts
 }
 
 #[cfg(test)]

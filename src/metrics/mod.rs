@@ -668,25 +668,25 @@ impl Metrics {
         );
     }
 
-    /// Records what the history said of a run's steps (`slower_than_normal`): a step without
-    /// enough history loses its series.
-    pub fn record_step_verdicts(
+    /// Records what the history said of a run's steps (`slower_than_normal`): per step its
+    /// normal (milliseconds) and whether it is slower than that; a step without enough history
+    /// (`None`) loses its series.
+    pub fn record_step_normals<'a>(
         &self,
         journey: &str,
-        verdicts: &[crate::alert::normal::StepVerdict],
+        steps: impl IntoIterator<Item = (&'a str, Option<(f64, bool)>)>,
     ) {
         let mut state = self.state();
         let Some(j) = state.journey(journey) else {
             return;
         };
-        for verdict in verdicts {
-            match (verdict.normal.value(), verdict.slower()) {
-                (Some(ms), Some(slower)) => {
-                    j.normals
-                        .insert(verdict.step.clone(), (ms / 1000.0, slower));
+        for (step, normal) in steps {
+            match normal {
+                Some((ms, slower)) => {
+                    j.normals.insert(step.to_string(), (ms / 1000.0, slower));
                 }
-                _ => {
-                    j.normals.remove(&verdict.step);
+                None => {
+                    j.normals.remove(step);
                 }
             }
         }

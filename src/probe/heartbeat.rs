@@ -16,7 +16,7 @@
 //! export of 80 orders where 1,000 are normal fails, though it is over `min`.
 
 use super::{Kind, Probing, Verdict};
-use crate::history::baseline::Normal;
+use crate::normal::Normal;
 use crate::secret::Var;
 use crate::yaml::check::Checker;
 use crate::yaml::scalars::{opt_scalar_text, scalar_text};
@@ -219,14 +219,8 @@ fn ping(name: &str, query: &PingQuery, headers: &HeaderMap, ok: bool) -> Respons
     }
     tracing::info!(heartbeat = %name, ok, ?count, "heartbeat ping");
     save(&r);
-    if let (true, Some(value), Some(history)) = (ok, count, super::metric::history()) {
-        history
-            .writer
-            .send(crate::history::Record::Value(crate::history::ValueRecord {
-                series: name.to_string(),
-                at_ms: now,
-                value,
-            }));
+    if let (true, Some(value), Some(store)) = (ok, count, super::metric::store()) {
+        store.keep(name, now, value);
     }
     (StatusCode::OK, "ok\n").into_response()
 }
@@ -318,15 +312,14 @@ impl HeartbeatProbe {
         let Some(limits) = self.limits else {
             return Verdict::ok();
         };
-        let Some(history) = super::metric::history() else {
+        let Some(store) = super::metric::store() else {
             return Verdict::error(
                 "no history to compare the count with: heartbeats run in `shopwatch run`",
             );
         };
         p.doing = "reading the count's normal from the history";
-        let normal = history
-            .reader
-            .series_normal(&self.name, &limits.baseline, at_ms.unwrap_or_else(now_ms))
+        let normal = store
+            .normal(&self.name, &limits.baseline, at_ms.unwrap_or_else(now_ms))
             .await;
         let what = "the last ping's count";
         match normal {

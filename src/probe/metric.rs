@@ -8,18 +8,20 @@
 //! `above` % over its normal, or more than `below` % under it, fails the probe with both
 //! numbers in the reason. When both the number and its normal are under `min_volume`, there is
 //! too little to judge (a quiet night): it passes. Until the history has enough of the series
-//! (see [`crate::history::baseline`]) it passes and says so.
+//! (see [`crate::normal`]) it passes and says so.
 //!
-//! The probe reads its normal from, and writes each value to, the monitor's history, which the
-//! daemon hands over with [`use_history`] (a probe run outside the daemon has none: it says so).
+//! The probe reads its normal from, and writes each value to, a [`SeriesStore`]: the monitor's
+//! history, which the daemon hands over with [`use_store`] (a probe run outside the daemon has
+//! none: it says so).
 
 use super::{Kind, Probing, Verdict};
-use crate::history::baseline::{Baseline, Normal};
-use crate::history::{History, Record, ValueRecord};
+use crate::normal::{Baseline, Normal};
 use crate::yaml::check::Checker;
 use crate::yaml::scalars::{http_url, opt_scalar_text, scalar_text};
 use serde::Deserialize;
-use std::sync::{LazyLock, Mutex};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 use url::Url;
 
@@ -76,11 +78,11 @@ impl Limits {
 
     fn baseline_words(&self) -> String {
         match self.baseline.basis {
-            crate::history::baseline::Basis::HourOfWeek => format!(
+            crate::normal::Basis::HourOfWeek => format!(
                 "the median of the same hour of the week over {} weeks",
                 self.baseline.weeks
             ),
-            crate::history::baseline::Basis::Daily => {
+            crate::normal::Basis::Daily => {
                 format!("the daily average over {} weeks", self.baseline.weeks)
             }
         }
@@ -103,15 +105,29 @@ pub struct MetricInfo {
     pub normal: Option<f64>,
 }
 
-static HISTORY: LazyLock<Mutex<Option<History>>> = LazyLock::new(Mutex::default);
-
-/// The history metric probes keep their values in and read their normals from.
-pub fn use_history(history: &History) {
-    *HISTORY.lock().unwrap_or_else(|e| e.into_inner()) = Some(history.clone());
+/// Where the numbers of metric probes (and heartbeats' counts) are kept, and their normals
+/// read: the monitor's history implements it.
+pub trait SeriesStore: Send + Sync {
+    /// The normal of `series` at `at_ms`.
+    fn normal<'a>(
+        &'a self,
+        series: &'a str,
+        baseline: &'a Baseline,
+        at_ms: i64,
+    ) -> Pin<Box<dyn Future<Output = Result<Normal, String>> + Send + 'a>>;
+    /// Keeps one value (never waits).
+    fn keep(&self, series: &str, at_ms: i64, value: f64);
 }
 
-pub(super) fn history() -> Option<History> {
-    HISTORY.lock().unwrap_or_else(|e| e.into_inner()).clone()
+static STORE: LazyLock<Mutex<Option<Arc<dyn SeriesStore>>>> = LazyLock::new(Mutex::default);
+
+/// The store metric probes and heartbeats keep their numbers in and read their normals from.
+pub fn use_store(store: Arc<dyn SeriesStore>) {
+    *STORE.lock().unwrap_or_else(|e| e.into_inner()) = Some(store);
+}
+
+pub(super) fn store() -> Option<Arc<dyn SeriesStore>> {
+    STORE.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
 impl MetricProbe {
@@ -125,22 +141,15 @@ impl MetricProbe {
             value: Some(value),
             normal: None,
         });
-        let Some(history) = history() else {
+        let Some(store) = store() else {
             return Verdict::error(
                 "no history to compare with: the metric probe runs in `shopwatch run`",
             );
         };
-        let now = crate::history::now_ms();
+        let now = chrono::Utc::now().timestamp_millis();
         p.doing = "reading its normal from the history";
-        let normal = history
-            .reader
-            .series_normal(&self.name, &self.limits.baseline, now)
-            .await;
-        history.writer.send(Record::Value(ValueRecord {
-            series: self.name.clone(),
-            at_ms: now,
-            value,
-        }));
+        let normal = store.normal(&self.name, &self.limits.baseline, now).await;
+        store.keep(&self.name, now, value);
         let normal = match normal {
             Ok(normal) => normal,
             Err(e) => return Verdict::error(format!("cannot read its normal: {e}")),
