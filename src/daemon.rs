@@ -12,6 +12,7 @@
 //! awaited once more before returning.
 
 use crate::alert::engine::Setup;
+use crate::alert::normal::StepVerdict;
 use crate::alert::sink::{Sink, SinkSecretError};
 use crate::alert::Alerting;
 use crate::artifacts;
@@ -248,6 +249,7 @@ pub async fn run(
         stop_history.clone(),
     )
     .await;
+    crate::probe::metric::use_store(Arc::new(history.clone()));
     let journey_names: Arc<Mutex<Vec<String>>> = Arc::default();
     let ui_configured: Arc<Mutex<crate::ui::Configured>> = Arc::default();
     let access = Arc::new(std::mem::replace(
@@ -667,7 +669,8 @@ async fn journey_task(shared: &Shared, stop: &CancellationToken, runner: &Runner
             };
             drop(slot);
             shared.update_sessions();
-            shared.finished(Finished::Journey(&report));
+            let verdicts = shared.judge_steps(&report).await;
+            shared.finished(Finished::Journey(&report, &verdicts));
         })
     })
     .await;
@@ -703,7 +706,8 @@ pub(crate) fn monitor_url(config: &MonitorConfig, listen: std::net::SocketAddr) 
 
 /// A run that has finished, on its way out.
 enum Finished<'a> {
-    Journey(&'a RunReport),
+    /// With its steps judged against their normals (`slower_than_normal`).
+    Journey(&'a RunReport, &'a [StepVerdict]),
     Probe {
         probe: &'a ProbeConfig,
         result: &'a ProbeResult,
@@ -713,11 +717,24 @@ enum Finished<'a> {
 }
 
 impl Shared {
+    /// Each passed step of `report` against its normal from the history, when alerting watches
+    /// `slower_than_normal` for the journey; read before the run itself is kept.
+    async fn judge_steps(&self, report: &RunReport) -> Vec<StepVerdict> {
+        if report.outcome == Outcome::Error || self.hurry.is_cancelled() {
+            return Vec::new();
+        }
+        let Some(policy) = self.alerting.slower_than_normal(&report.journey) else {
+            return Vec::new();
+        };
+        history::baseline::judge_steps(&self.history.reader, report, policy, history::now_ms())
+            .await
+    }
+
     /// The one place a finished run goes out: the log, metrics and alerting (what is kept of
     /// runs plugs in here too).
     fn finished(&self, finished: Finished) {
         match finished {
-            Finished::Journey(report) => {
+            Finished::Journey(report, verdicts) => {
                 log_run(report);
                 // Each logged where it failed; the run's outcome is the shop's, as it was.
                 // Counted before the run, so a scrape that sees the run sees them too.
@@ -725,6 +742,12 @@ impl Shared {
                     self.metrics.record_monitor_error("artifacts");
                 }
                 self.metrics.record_run(report);
+                self.metrics.record_step_normals(
+                    &report.journey,
+                    verdicts
+                        .iter()
+                        .map(|v| (v.step.as_str(), v.normal.value().zip(v.slower()))),
+                );
                 self.history
                     .writer
                     .send(Record::Run(Box::new(RunRecord::from_report(
@@ -735,7 +758,7 @@ impl Shared {
                 // A run cut short by shutdown says nothing about the shop or the monitor's
                 // health.
                 if !self.hurry.is_cancelled() {
-                    self.alerting.observe_run(report);
+                    self.alerting.observe_judged_run(report, verdicts);
                 }
             }
             Finished::Probe {

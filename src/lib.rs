@@ -32,6 +32,9 @@
 //! - `metrics`: every metric name, its section, run and probe results kept (HDR histograms) and
 //!   rendered for Prometheus at scrape time.
 //! - `probe`: cheap checks without a browser, one file per kind (settings, validation, check).
+//! - `normal`: what a series' normal is (the same hour of the week, or daily, over weeks),
+//!   "not enough history yet", and its keys checked; the history reads normals, the alerts and
+//!   probes above compare with them.
 //! - `schedule`: fixed-rate due times with jitter, no overlap, the browser session limit;
 //!   `calendar`: cron expressions (crontab's day rule, a time zone) and the gaps between their
 //!   runs.
@@ -64,6 +67,7 @@ pub mod journey;
 pub mod listener;
 pub mod logging;
 pub mod metrics;
+pub mod normal;
 pub mod probe;
 pub mod progress;
 pub mod report;

@@ -16,6 +16,10 @@
 //!   - ShopwatchJourneyStepFailing looks back `max(15m, 2 × I)` for failed steps, so a failing
 //!     journey stays firing between its runs (it only resolves on a passing run);
 //!   - ShopwatchJourneyStepSlow looks at the runs of the last `max(30m, 3 × I)`.
+//! - ShopwatchJourneyStepSlowerThanNormal is the Prometheus side of `slower_than_normal`, as
+//!   far as PromQL goes: a step's median over the window against `factor` x its average in the
+//!   same hour a week ago (shopwatch's own takes the median over `weeks` weeks from its
+//!   history). A step without series a week ago has no such average: nothing fires.
 //! - ShopwatchFailingInManyLocations counts the locations where ShopwatchJourneyStepFailing's
 //!   condition holds, not those whose last run did not pass: an `error` run (the monitors'
 //!   shared Selenium Grid down) does not pass either, and is no shop failure.
@@ -118,6 +122,8 @@ pub struct Settings {
     /// annotations).
     pub known: Vec<KnownJourney>,
     pub source: Option<String>,
+    /// ShopwatchJourneyStepSlowerThanNormal: `alerting.slower_than_normal.factor`, or its default.
+    pub slower_factor: f64,
 }
 
 /// A journey of the configuration and how often it runs.
@@ -143,15 +149,25 @@ pub const MONITOR_FAULT_REASONS: [ReasonClass; 5] = [
 const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// Lookback floor of ShopwatchJourneyStepSlow.
 const SLOW_WINDOW: Duration = Duration::from_secs(30 * 60);
+/// `for:` of ShopwatchJourneyStepSlowerThanNormal.
+const SLOWER_FOR: Duration = Duration::from_secs(15 * 60);
 /// Lookback of ShopwatchMonitorErrors.
 const MONITOR_ERRORS_WINDOW: Duration = Duration::from_secs(15 * 60);
 
 /// `shopwatch rules`: the rule file as YAML, with a comment header. A configuration that does
 /// not load gives its located errors.
 pub fn run(args: &RulesArgs) -> Result<String, Diagnostics> {
+    let mut slower_factor = crate::alert::SlowerThanNormal::default().factor;
     let (known, source) = match &args.config {
         Some(file) => {
             let config = load_monitor(file)?;
+            if let Some(slower) = config
+                .alerting
+                .as_ref()
+                .and_then(|a| a.defaults.slower_than_normal)
+            {
+                slower_factor = slower.factor;
+            }
             (known_journeys(&config.journeys), Some(file_label(file)))
         }
         None => (Vec::new(), None),
@@ -163,6 +179,7 @@ pub fn run(args: &RulesArgs) -> Result<String, Diagnostics> {
         no_runs_after: args.no_runs_after,
         known,
         source,
+        slower_factor,
     };
     Ok(render(
         &settings,
@@ -342,6 +359,7 @@ pub fn rule_file(settings: &Settings) -> RuleFile {
                 rules: vec![
                     step_failing(settings, &cohorts),
                     step_slow(settings, &cohorts),
+                    step_slower_than_normal(settings),
                     failing_in_many_locations(settings, &cohorts),
                 ],
             },
@@ -502,6 +520,29 @@ fn step_slow(settings: &Settings, cohorts: &[Cohort]) -> AlertRule {
         format!("Journey {{{{ $labels.journey }}}} is slow{FROM_LOCATION}"),
         format!(
             "{{{{ $value | humanizePercentage }}}} of the runs of journey {{{{ $labels.journey }}}}{FROM_LOCATION} in the last {window} (and at least 2) were degraded: they passed, but a step took longer than its own `slow` budget from the journey file. Which step: shopwatch_step_duration_window_seconds{{journey=\"{{{{ $labels.journey }}}}\"}}. The window is max(30m, 3 intervals): {basis}.",
+        ),
+    )
+}
+
+/// A step whose median over the window is over `factor` x its average in the same hour a week
+/// ago, for 15 minutes (a few slow runs move the window's median only for a while).
+fn step_slower_than_normal(settings: &Settings) -> AlertRule {
+    let median = selector(
+        metrics::STEP_DURATION_WINDOW,
+        &[job_matcher(settings), "quantile=\"0.5\"".into()],
+    );
+    let factor = settings.slower_factor;
+    rule(
+        "ShopwatchJourneyStepSlowerThanNormal",
+        Severity::Warning,
+        format!("{median}\n> {factor} * avg_over_time({median}[1h] offset 1w)"),
+        Some(SLOWER_FOR),
+        format!(
+            "Step {{{{ $labels.step }}}} of journey {{{{ $labels.journey }}}} is slower than normal{FROM_LOCATION}"
+        ),
+        format!(
+            "The median time of step {{{{ $labels.step }}}} of journey {{{{ $labels.journey }}}}{FROM_LOCATION} is {{{{ $value | humanizeDuration }}}}, more than {factor} x its average in the same hour a week ago, for {}: it may still be under its `slow` budget, but customers notice. shopwatch's own JourneyStepSlowerThanNormal (alerting.slower_than_normal) compares with the median over several weeks of its history.",
+            prom_duration(SLOWER_FOR)
         ),
     )
 }
@@ -796,6 +837,7 @@ mod tests {
             no_runs_after: Duration::from_secs(900),
             source: (!known.is_empty()).then(|| "shopwatch.yaml".to_string()),
             known,
+            slower_factor: 2.0,
         }
     }
 

@@ -26,7 +26,8 @@
 use crate::alert::sink::check::{FiltersFile, SinkCheck};
 use crate::alert::sink::{SinkFile, FILTER_KEYS};
 use crate::alert::{
-    AlertName, AlertingConfig, Filter, MaintenanceWindow, Policy, Severity, SinkConfig, Subject,
+    AlertName, AlertingConfig, Filter, MaintenanceWindow, Policy, Severity, SinkConfig,
+    SlowerThanNormal, Subject,
 };
 use crate::calendar::{parse_timezone, Cron, TIMEZONE_HINT};
 use crate::yaml::check::{Checker, Configured};
@@ -40,6 +41,8 @@ use std::time::Duration;
 pub const DEFAULT_STATE_FILE: &str = "shopwatch-alerts.json";
 /// Reminders more often than this would be noise.
 pub const MIN_REPEAT: Duration = Duration::from_secs(60);
+/// `slower_than_normal.runs` at most (the last runs are read from the history each run).
+pub const MAX_RUNS: u32 = 100;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,6 +56,7 @@ pub struct AlertingFile {
     pub repeat: Option<String>,
     pub warn_days: Option<u32>,
     pub critical_days: Option<u32>,
+    pub slower_than_normal: Option<SlowerThanNormalFile>,
     /// Journeys and probes every journey depends on (not the probes: they give their own).
     pub depends_on: Option<Vec<String>>,
     pub state_file: Option<String>,
@@ -78,8 +82,19 @@ pub struct PolicyFile {
     pub repeat: Option<String>,
     pub warn_days: Option<u32>,
     pub critical_days: Option<u32>,
+    pub slower_than_normal: Option<SlowerThanNormalFile>,
     /// The journeys and probes this one depends on (replaces `alerting.depends_on`).
     pub depends_on: Option<Vec<String>>,
+}
+
+/// `slower_than_normal:` as written; each key overrides the one it is merged onto.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlowerThanNormalFile {
+    pub factor: Option<f64>,
+    pub runs: Option<u32>,
+    pub weeks: Option<u32>,
+    pub normal: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -110,6 +125,7 @@ impl Checker<'_> {
             repeat: raw.repeat.clone(),
             warn_days: raw.warn_days,
             critical_days: raw.critical_days,
+            slower_than_normal: raw.slower_than_normal.clone(),
             depends_on: None,
         };
         let defaults = self.policy("alerting", &own, Policy::default());
@@ -389,6 +405,13 @@ impl Checker<'_> {
         if let Some(days) = raw.critical_days {
             policy.critical_days = days;
         }
+        if let Some(slower) = &raw.slower_than_normal {
+            policy.slower_than_normal = self.slower_than_normal(
+                &format!("{path}.slower_than_normal"),
+                slower,
+                policy.slower_than_normal.unwrap_or_default(),
+            );
+        }
         if policy.critical_days > policy.warn_days {
             let at = if raw.critical_days.is_some() {
                 format!("{path}.critical_days")
@@ -405,6 +428,44 @@ impl Checker<'_> {
             );
         }
         policy
+    }
+
+    /// `base` with what `raw` (at `path`) overrides; `None` if a value is out of range.
+    fn slower_than_normal(
+        &mut self,
+        path: &str,
+        raw: &SlowerThanNormalFile,
+        base: SlowerThanNormal,
+    ) -> Option<SlowerThanNormal> {
+        let mut slower = base;
+        let mut valid = true;
+        if let Some(factor) = raw.factor {
+            if !(factor > 1.0 && factor.is_finite()) {
+                self.error_hint(
+                    &format!("{path}.factor"),
+                    format!("`factor` must be more than 1, not {factor}"),
+                    "a step is slower than normal when it takes more than `factor` times its normal time, e.g. `factor: 2`",
+                );
+                valid = false;
+            }
+            slower.factor = factor;
+        }
+        if let Some(runs) = raw.runs {
+            if !(1..=MAX_RUNS).contains(&runs) {
+                self.error_hint(
+                    &format!("{path}.runs"),
+                    format!("`runs` must be from 1 to {MAX_RUNS}, not {runs}"),
+                    "the median of the step's last `runs` times is compared with its normal: 1 acts on each run, 3 lets one odd run pass",
+                );
+                valid = false;
+            }
+            slower.runs = runs;
+        }
+        match self.baseline(path, raw.weeks, raw.normal.as_deref(), slower.baseline) {
+            Some(baseline) => slower.baseline = baseline,
+            None => valid = false,
+        }
+        valid.then_some(slower)
     }
 
     fn maintenance(

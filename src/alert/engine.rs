@@ -16,6 +16,7 @@
 //! time fixed at start plus tokio's elapsed time), so tests run it with paused time.
 
 use super::delivery;
+use super::normal::StepVerdict;
 use super::notification::{Event, Notification, FORMAT_VERSION};
 use super::observations::{alert_key, probe_observations, run_observations, Detail, Observation};
 use super::outbox::{self, Outbox, Pending, Queues};
@@ -230,10 +231,24 @@ impl Alerting {
 
     /// Takes in a finished run of a journey.
     pub fn observe_run(&self, report: &RunReport) {
+        self.observe_judged_run(report, &[]);
+    }
+
+    /// The `slower_than_normal` policy of a journey, when alerting watches it.
+    pub fn slower_than_normal(&self, journey: &str) -> Option<super::SlowerThanNormal> {
+        let setup = self.inner.setup();
+        setup
+            .config
+            .as_ref()
+            .and_then(|c| c.journey_policy(journey).slower_than_normal)
+    }
+
+    /// Takes in a finished run of a journey whose steps were judged against their normals.
+    pub fn observe_judged_run(&self, report: &RunReport, verdicts: &[StepVerdict]) {
         let setup = self.inner.setup();
         let Some(config) = &setup.config else { return };
         let now = self.inner.clock.now_ms();
-        let observations = run_observations(report, config, &setup.artifacts_dir, now);
+        let observations = run_observations(report, verdicts, config, &setup.artifacts_dir, now);
         let steps: BTreeSet<&str> = report.steps.iter().map(|s| s.name.as_str()).collect();
         let mut state = self.inner.state();
         // A step renamed or removed from the journey: its alerts resolve.
@@ -829,9 +844,10 @@ fn notification(
 
 /// The alerts that fold into a failing dependency: what a broken dependency causes. Not the
 /// monitor's own faults, nor an expiring certificate, which no dependency causes.
-const FOLDED: [AlertName; 4] = [
+const FOLDED: [AlertName; 5] = [
     AlertName::JourneyStepFailed,
     AlertName::JourneyStepSlow,
+    AlertName::JourneyStepSlowerThanNormal,
     AlertName::ProbeFailed,
     AlertName::CertificateInvalid,
 ];
@@ -841,6 +857,7 @@ fn fails(alerts: &BTreeMap<String, Record>, subject: &Subject) -> bool {
     alerts.values().any(|r| {
         r.subject == *subject
             && r.name != AlertName::JourneyStepSlow
+            && r.name != AlertName::JourneyStepSlowerThanNormal
             && FOLDED.contains(&r.name)
             && (r.tracker.is_firing() || r.tracker.bad_streak > 0)
     })

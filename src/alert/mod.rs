@@ -4,6 +4,8 @@
 //!
 //! Layout, one job per file:
 //! - [`config`]: `alerting:` as written, validated into [`AlertingConfig`].
+//! - [`normal`]: each passed step of a run judged against its normal from the history
+//!   (`slower_than_normal`), for the observations.
 //! - [`observations`]: what a run report or probe result says about each alert: pure.
 //! - [`state`]: the state machine of one alert (thresholds, recovery): pure, no clock, no IO.
 //! - [`engine`]: [`Alerting`], what the daemon talks to: feeds observations to the trackers,
@@ -21,6 +23,7 @@
 pub mod config;
 pub mod delivery;
 pub mod engine;
+pub mod normal;
 pub mod notification;
 pub mod observations;
 pub mod outbox;
@@ -45,6 +48,8 @@ pub enum AlertName {
     JourneyStepFailed,
     /// A step was over its `slow` budget `slow_threshold` runs in a row (warning).
     JourneyStepSlow,
+    /// A step's recent times are over `factor` x its normal from the history (warning).
+    JourneyStepSlowerThanNormal,
     /// A probe failed `failure_threshold` runs in a row (critical).
     ProbeFailed,
     /// A certificate expires within `warn_days` (warning) or `critical_days` (critical).
@@ -57,9 +62,10 @@ pub enum AlertName {
 }
 
 impl AlertName {
-    pub const ALL: [AlertName; 6] = [
+    pub const ALL: [AlertName; 7] = [
         AlertName::JourneyStepFailed,
         AlertName::JourneyStepSlow,
+        AlertName::JourneyStepSlowerThanNormal,
         AlertName::ProbeFailed,
         AlertName::CertificateExpiring,
         AlertName::CertificateInvalid,
@@ -70,6 +76,7 @@ impl AlertName {
         match self {
             AlertName::JourneyStepFailed => "JourneyStepFailed",
             AlertName::JourneyStepSlow => "JourneyStepSlow",
+            AlertName::JourneyStepSlowerThanNormal => "JourneyStepSlowerThanNormal",
             AlertName::ProbeFailed => "ProbeFailed",
             AlertName::CertificateExpiring => "CertificateExpiring",
             AlertName::CertificateInvalid => "CertificateInvalid",
@@ -81,7 +88,9 @@ impl AlertName {
     pub fn severities(self) -> &'static [Severity] {
         match self {
             AlertName::CertificateExpiring => &[Severity::Warning, Severity::Critical],
-            AlertName::JourneyStepSlow | AlertName::MonitorUnhealthy => &[Severity::Warning],
+            AlertName::JourneyStepSlow
+            | AlertName::JourneyStepSlowerThanNormal
+            | AlertName::MonitorUnhealthy => &[Severity::Warning],
             AlertName::JourneyStepFailed
             | AlertName::ProbeFailed
             | AlertName::CertificateInvalid => &[Severity::Critical],
@@ -157,12 +166,14 @@ impl AlertingConfig {
 }
 
 /// Thresholds and timing of alerts, as defaults or for one journey or probe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Policy {
     /// Consecutive failed runs before `JourneyStepFailed`/`ProbeFailed`/`MonitorUnhealthy`.
     pub failure_threshold: u32,
     /// Consecutive slow (degraded) runs before `JourneyStepSlow`.
     pub slow_threshold: u32,
+    /// When `JourneyStepSlowerThanNormal` is watched, and how (off unless configured).
+    pub slower_than_normal: Option<SlowerThanNormal>,
     /// Consecutive good runs before a firing alert is resolved.
     pub recovery_threshold: u32,
     /// How often a firing alert is sent again (Alertmanager gets it every minute regardless).
@@ -178,10 +189,30 @@ impl Default for Policy {
         Policy {
             failure_threshold: 2,
             slow_threshold: 3,
+            slower_than_normal: None,
             recovery_threshold: 2,
             repeat: Duration::from_secs(4 * 3600),
             warn_days: 14,
             critical_days: 3,
+        }
+    }
+}
+
+/// A step is slower than normal when the median of its last `runs` times is over `factor` x
+/// its normal (`baseline`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SlowerThanNormal {
+    pub factor: f64,
+    pub runs: u32,
+    pub baseline: crate::normal::Baseline,
+}
+
+impl Default for SlowerThanNormal {
+    fn default() -> Self {
+        SlowerThanNormal {
+            factor: 2.0,
+            runs: 3,
+            baseline: crate::normal::Baseline::default(),
         }
     }
 }

@@ -4,6 +4,7 @@
 //!
 //! An `error` outcome (the monitor's fault) feeds only `MonitorUnhealthy`.
 
+use super::normal::StepVerdict;
 use super::notification::StepTiming;
 use super::state::Signal;
 use super::{AlertName, AlertingConfig, Severity, Subject};
@@ -72,9 +73,12 @@ pub fn alert_key(
 }
 
 /// The signals a run gives: `MonitorUnhealthy` from every run; the step alerts only from runs
-/// that are not `error` (the monitor's fault says nothing about the shop).
+/// that are not `error` (the monitor's fault says nothing about the shop);
+/// `JourneyStepSlowerThanNormal` from the steps `verdicts` judged (a step without enough
+/// history says nothing).
 pub fn run_observations(
     report: &RunReport,
+    verdicts: &[StepVerdict],
     config: &AlertingConfig,
     artifacts_dir: &Path,
     now: i64,
@@ -190,6 +194,27 @@ pub fn run_observations(
                 },
             ));
         }
+    }
+    for verdict in verdicts {
+        let Some(slower) = verdict.slower() else {
+            continue;
+        };
+        let reason = verdict.describe();
+        observations.push(observe(
+            AlertName::JourneyStepSlowerThanNormal,
+            Some(&verdict.step),
+            if slower { Signal::Bad } else { Signal::Good },
+            // The median of the last runs already lets an odd run pass.
+            1,
+            Detail {
+                summary: format!(
+                    "{}: step {} is slower than normal: {reason}",
+                    report.journey, verdict.step
+                ),
+                reason: Some(reason),
+                ..base.clone()
+            },
+        ));
     }
     observations
 }

@@ -8,12 +8,14 @@
 //! - `write`: records and the writer task behind a bounded queue (a run never waits);
 //! - `read`: the queries of the API and the UI;
 //! - `retention`: `max_age`, with the artifacts the pruned runs point to;
+//! - `baseline`: a series' normal (same hour of the week, or daily), or "not enough history";
 //! - `api`: `/api/v1/...`.
 //!
 //! The writer and the reader have a connection each (SQLite in WAL mode: reads never wait for
 //! writes).
 
 pub mod api;
+pub mod baseline;
 pub mod config;
 pub mod db;
 pub mod read;
@@ -22,7 +24,7 @@ pub mod schema;
 pub mod write;
 
 pub use config::HistoryConfig;
-pub use write::{NotificationRecord, ProbeRecord, Record, RunRecord, Writer};
+pub use write::{NotificationRecord, ProbeRecord, Record, RunRecord, ValueRecord, Writer};
 
 use crate::metrics::Metrics;
 use db::{Db, DbError};

@@ -202,7 +202,7 @@ impl Reader {
         }
     }
 
-    async fn query(&self, sql: &str, params: Vec<Value>) -> Result<Vec<Row>, DbError> {
+    pub(super) async fn query(&self, sql: &str, params: Vec<Value>) -> Result<Vec<Row>, DbError> {
         let mut db = self.db.lock().await;
         if db.is_none() {
             *db = Some(Db::open(&self.config, self.password.clone()).await?);
@@ -740,7 +740,7 @@ impl Reader {
 }
 
 /// The `q` quantile of bucket counts (`count` in all), as its bucket's middle.
-fn percentile(buckets: &BTreeMap<i64, i64>, count: i64, q: f64) -> f64 {
+pub(super) fn percentile(buckets: &BTreeMap<i64, i64>, count: i64, q: f64) -> f64 {
     let rank = ((count as f64) * q).ceil().max(1.0) as i64;
     let mut seen = 0;
     for (bucket, n) in buckets {

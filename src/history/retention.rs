@@ -57,6 +57,7 @@ pub async fn prune(
         stmt("DELETE FROM runs WHERE started_ms < ?", cutoff),
         stmt("DELETE FROM run_hours WHERE hour_ms < ?", hour),
         stmt("DELETE FROM step_hours WHERE hour_ms < ?", hour),
+        stmt("DELETE FROM series_hours WHERE hour_ms < ?", hour),
         stmt(
             "DELETE FROM step_days WHERE day_ms < ?",
             super::day_of(cutoff),

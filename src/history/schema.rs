@@ -12,7 +12,8 @@
 //!   day (a month of a journey's days is a few thousand rows, of its hours 20 times more);
 //! - `probe_minutes`: probe results per minute (count, passed, summed and longest time), and
 //!   `probe_days` the count and passed per day (the overview's 30 days and the status page's 90
-//!   read a row per day, not 1,440).
+//!   read a row per day, not 1,440);
+//! - `series_hours`: numbers a probe read (count and sum per hour), for their normal.
 
 use super::db::{Db, DbError, Value};
 
@@ -140,6 +141,19 @@ INSERT INTO probe_days (probe, location, day_ms, results, passed)
     FROM probe_minutes GROUP BY probe, location, minute_ms - minute_ms % 86400000;
 ";
 
+/// Version 4: numbers read by probes (a `metric` probe's value), per hour (how many and their
+/// total): the series' normal (`baseline`) is read from these.
+const V4: &str = "
+CREATE TABLE series_hours (
+    series TEXT NOT NULL,
+    hour_ms BIGINT NOT NULL,
+    points BIGINT NOT NULL,
+    total DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (series, hour_ms)
+);
+CREATE INDEX series_hours_by_hour ON series_hours (hour_ms);
+";
+
 /// Every migration, oldest first. A released one is never edited: add the next.
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -157,9 +171,14 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "probe results per day",
         sql: V3,
     },
+    Migration {
+        version: 4,
+        name: "series values per hour",
+        sql: V4,
+    },
 ];
 
-pub const CURRENT: i64 = 3;
+pub const CURRENT: i64 = 4;
 
 /// Brings the store to [`CURRENT`]; returns the version it was at (0: new). Monitors sharing a
 /// PostgreSQL history take turns (an advisory lock), so only one migrates.

@@ -87,10 +87,19 @@ pub struct NotificationRecord {
     pub error: Option<String>,
 }
 
+/// A number a probe read (a `metric` probe's value), kept per hour for its normal.
+#[derive(Debug, Clone)]
+pub struct ValueRecord {
+    pub series: String,
+    pub at_ms: i64,
+    pub value: f64,
+}
+
 #[derive(Debug, Clone)]
 pub enum Record {
     Run(Box<RunRecord>),
     Probe(ProbeRecord),
+    Value(ValueRecord),
     Notification(NotificationRecord),
     /// Artifacts retention deleted these run directories (relative to the artifacts
     /// directory): the runs stay, without their artifacts.
@@ -353,6 +362,7 @@ async fn write(db: &mut Db, state: &mut WriterState, records: Vec<Record>) -> Re
     for record in records {
         match record {
             Record::Run(run) => run_stmts(&run, &mut stmts),
+            Record::Value(value) => stmts.push(value_stmt(&value)),
             Record::Probe(probe) => {
                 let key = (probe.probe.clone(), probe.location.clone());
                 if !state.probes.contains_key(&key) {
@@ -451,6 +461,23 @@ pub async fn write_run(db: &mut Db, run: &RunRecord) -> Result<(), DbError> {
     let mut stmts = Vec::new();
     run_stmts(run, &mut stmts);
     db.batch(stmts).await
+}
+
+/// Writes one value in a transaction of its own (tests prepare weeks of history with it).
+pub async fn write_value(db: &mut Db, value: &ValueRecord) -> Result<(), DbError> {
+    db.batch(vec![value_stmt(value)]).await
+}
+
+fn value_stmt(value: &ValueRecord) -> Stmt {
+    Stmt {
+        sql: "INSERT INTO series_hours (series, hour_ms, points, total) VALUES (?, ?, 1, ?) \
+              ON CONFLICT (series, hour_ms) DO UPDATE SET points = series_hours.points + 1, total = series_hours.total + excluded.total",
+        params: vec![
+            value.series.as_str().into(),
+            hour_of(value.at_ms).into(),
+            value.value.into(),
+        ],
+    }
 }
 
 fn run_stmts(run: &RunRecord, stmts: &mut Vec<Stmt>) {

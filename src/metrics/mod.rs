@@ -80,6 +80,12 @@ pub const JOURNEY_LAST_RUN: &str = "shopwatch_journey_last_run_timestamp_seconds
 /// Gauge `{journey, step, name}`: the last number a step published with `metric: NAME` (a
 /// cart total, a shipping cost), from the run's last attempt.
 pub const JOURNEY_VALUE: &str = "shopwatch_journey_value";
+/// Gauge `{journey, step}`: the step's normal time from the history (`slower_than_normal`);
+/// absent while there is not enough history.
+pub const STEP_NORMAL: &str = "shopwatch_step_normal_seconds";
+/// Gauge `{journey, step}`: 1 if the step's recent times are over `factor` x its normal, else
+/// 0; absent while there is not enough history.
+pub const STEP_SLOWER_THAN_NORMAL: &str = "shopwatch_step_slower_than_normal";
 /// Gauge `{journey}`: how late the last run started after its due time.
 pub const SCHEDULE_LAG: &str = "shopwatch_schedule_lag_seconds";
 /// Counter `{journey, reason}`: runs not started (`overlap`, `shutdown`).
@@ -212,6 +218,10 @@ pub const PROBE_CATALOG_MISSING: &str = "shopwatch_probe_catalog_missing";
 /// Gauge `{probe}` (catalog): seconds since the source was exported (`exported_at` or
 /// Last-Modified).
 pub const PROBE_CATALOG_SOURCE_AGE: &str = "shopwatch_probe_catalog_source_age_seconds";
+/// Gauge `{probe}` (metric): the number read in the last run.
+pub const PROBE_METRIC_VALUE: &str = "shopwatch_probe_metric_value";
+/// Gauge `{probe}` (metric): its normal from the history; absent while there is not enough.
+pub const PROBE_METRIC_NORMAL: &str = "shopwatch_probe_metric_normal";
 /// Gauge `{probe}` (heartbeat): the last successful ping, Unix time.
 pub const HEARTBEAT_LAST_PING: &str = "shopwatch_heartbeat_last_ping_timestamp_seconds";
 /// Gauge `{probe}` (heartbeat): the count the last ping that had one gave.
@@ -378,6 +388,8 @@ struct JourneyState {
     steps: BTreeMap<String, DurationSeries>,
     /// Published values by (step, metric name): the last one read.
     values: BTreeMap<(String, String), f64>,
+    /// By step: (normal in seconds, slower than normal), for steps with enough history.
+    normals: BTreeMap<String, (f64, bool)>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -401,6 +413,7 @@ impl JourneyState {
             duration: DurationSeries::new(config.journey_buckets.len()),
             steps: BTreeMap::new(),
             values: BTreeMap::new(),
+            normals: BTreeMap::new(),
         }
     }
 }
@@ -679,6 +692,30 @@ impl Metrics {
             duration.as_secs_f64(),
             epoch,
         );
+    }
+
+    /// Records what the history said of a run's steps (`slower_than_normal`): per step its
+    /// normal (milliseconds) and whether it is slower than that; a step without enough history
+    /// (`None`) loses its series.
+    pub fn record_step_normals<'a>(
+        &self,
+        journey: &str,
+        steps: impl IntoIterator<Item = (&'a str, Option<(f64, bool)>)>,
+    ) {
+        let mut state = self.state();
+        let Some(j) = state.journey(journey) else {
+            return;
+        };
+        for (step, normal) in steps {
+            match normal {
+                Some((ms, slower)) => {
+                    j.normals.insert(step.to_string(), (ms / 1000.0, slower));
+                }
+                None => {
+                    j.normals.remove(step);
+                }
+            }
+        }
     }
 
     /// Records how late the last run of `journey` started after it was due.

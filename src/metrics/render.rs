@@ -396,6 +396,27 @@ fn journeys(t: &mut Text, state: &mut State, epoch: u64) {
         });
     }
 
+    for (family, help, value) in [
+        (
+            STEP_NORMAL,
+            "The step's normal time from the history (slower_than_normal).",
+            (|n| n.0) as fn(&(f64, bool)) -> f64,
+        ),
+        (
+            STEP_SLOWER_THAN_NORMAL,
+            "1 if the step's recent times are over factor x its normal, else 0.",
+            |n| bool_value(n.1),
+        ),
+    ] {
+        t.family(family, help, GAUGE, |t| {
+            for (name, j) in journeys.iter() {
+                for (step, normal) in &j.normals {
+                    t.line(family, &[("journey", name), ("step", step)], value(normal));
+                }
+            }
+        });
+    }
+
     t.family(
         JOURNEY_VALUE,
         "The last number a step published with `metric:` (its name is the name label).",
@@ -972,6 +993,21 @@ fn probes(t: &mut Text, state: &State) {
         HEARTBEAT_REJECTED,
         "Pings of the heartbeat refused since the start (wrong or missing token).",
         |p| heartbeat(p).map(|h| h.rejected as f64),
+    );
+    let metric = |p: &ProbeState| p.last.metrics.metric.clone();
+    per_probe(
+        t,
+        probes,
+        PROBE_METRIC_VALUE,
+        "The number the metric probe read in its last run.",
+        |p| metric(p).and_then(|m| m.value),
+    );
+    per_probe(
+        t,
+        probes,
+        PROBE_METRIC_NORMAL,
+        "The metric probe's number's normal from the history, at its last run.",
+        |p| metric(p).and_then(|m| m.normal),
     );
     t.family(
         PROBE_DNSBL_LISTED,

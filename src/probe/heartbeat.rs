@@ -10,8 +10,13 @@
 //! the last ping was a failure, or when its count is outside `min`/`max`. The pings are kept in
 //! `<state_dir>/heartbeats.json`, so a restart neither forgets a job that ran nor forgives one
 //! that stopped.
+//!
+//! With `above` or `below`, each count is kept in the history too, and the last one is
+//! compared with its normal as a `metric` probe's number is ([`super::metric::Limits`]): an
+//! export of 80 orders where 1,000 are normal fails, though it is over `min`.
 
 use super::{Kind, Probing, Verdict};
+use crate::normal::Normal;
 use crate::secret::Var;
 use crate::yaml::check::Checker;
 use crate::yaml::scalars::{opt_scalar_text, scalar_text};
@@ -42,6 +47,8 @@ pub struct HeartbeatProbe {
     pub token: Var,
     pub min: Option<f64>,
     pub max: Option<f64>,
+    /// How far the count may go from its normal; `None` without `above` and `below`.
+    pub limits: Option<super::metric::Limits>,
     /// How often the pings are looked at (the probe's schedule).
     pub every: Duration,
     pub timeout: Duration,
@@ -212,6 +219,9 @@ fn ping(name: &str, query: &PingQuery, headers: &HeaderMap, ok: bool) -> Respons
     }
     tracing::info!(heartbeat = %name, ok, ?count, "heartbeat ping");
     save(&r);
+    if let (true, Some(value), Some(store)) = (ok, count, super::metric::store()) {
+        store.keep(name, now, value);
+    }
     (StatusCode::OK, "ok\n").into_response()
 }
 
@@ -292,7 +302,33 @@ impl HeartbeatProbe {
             None if self.min.is_some() || self.max.is_some() => {
                 Verdict::failed("the last ping had no count, and `min`/`max` need one (`?count=N`)")
             }
-            _ => Verdict::ok(),
+            Some(count) => self.against_normal(p, count, pings.last_ok_ms).await,
+            None => Verdict::ok(),
+        }
+    }
+
+    /// The last count against its normal at the time of its ping, when `above` or `below` ask.
+    async fn against_normal(&self, p: &mut Probing, count: f64, at_ms: Option<i64>) -> Verdict {
+        let Some(limits) = self.limits else {
+            return Verdict::ok();
+        };
+        let Some(store) = super::metric::store() else {
+            return Verdict::error(
+                "no history to compare the count with: heartbeats run in `shopwatch run`",
+            );
+        };
+        p.doing = "reading the count's normal from the history";
+        let normal = store
+            .normal(&self.name, &limits.baseline, at_ms.unwrap_or_else(now_ms))
+            .await;
+        let what = "the last ping's count";
+        match normal {
+            Err(e) => Verdict::error(format!("cannot read the count's normal: {e}")),
+            Ok(Normal::Known(normal)) => match limits.judge(what, count, normal) {
+                Some(reason) => Verdict::failed(reason),
+                None => Verdict::ok(),
+            },
+            Ok(not_yet) => Verdict::ok_because(format!("{what} is {count}; {not_yet}")),
         }
     }
 }
@@ -342,6 +378,33 @@ impl Kind for HeartbeatProbe {
                 );
             }
         }
+        if f.above.is_none() && f.below.is_none() {
+            let given = [
+                ("min_volume", f.min_volume.is_some()),
+                ("weeks", f.weeks.is_some()),
+                ("normal", f.normal.is_some()),
+            ];
+            if let Some((key, _)) = given.iter().find(|(_, set)| *set) {
+                c.error_hint(
+                    &format!("{path}.{key}"),
+                    format!("`{key}` is for comparing the count with its normal, which needs `above` or `below`"),
+                    "e.g. `below: 50` fails a count under half of its normal",
+                );
+            }
+        }
+        let limits = (f.above.is_some() || f.below.is_some()).then(|| {
+            super::metric::limits(
+                c,
+                path,
+                super::metric::LimitsFile {
+                    above: f.above,
+                    below: f.below,
+                    min_volume: f.min_volume,
+                    weeks: f.weeks,
+                    normal: f.normal.as_deref(),
+                },
+            )
+        });
         HeartbeatProbe {
             name: f.name.clone(),
             period,
@@ -349,6 +412,7 @@ impl Kind for HeartbeatProbe {
             token,
             min: f.min,
             max: f.max,
+            limits,
             every: check_every,
             timeout: Duration::from_secs(5),
         }
@@ -374,6 +438,12 @@ pub struct HeartbeatProbeFile {
     pub token: VarFile,
     pub min: Option<f64>,
     pub max: Option<f64>,
+    /// Percent over its normal the count may not go (as a metric probe's).
+    pub above: Option<f64>,
+    pub below: Option<f64>,
+    pub min_volume: Option<f64>,
+    pub weeks: Option<u32>,
+    pub normal: Option<String>,
     /// How often the pings are looked at; default 1m (or `every` when shorter).
     #[serde(default, deserialize_with = "opt_scalar_text")]
     pub check_every: Option<String>,

@@ -105,6 +105,7 @@ pub mod heartbeat;
 pub mod http;
 pub mod imap;
 mod mail;
+pub mod metric;
 mod net;
 pub mod pop3;
 mod product_page;
@@ -241,6 +242,7 @@ probes! {
     Feed(feed::FeedProbe) = "feed",
     Heartbeat(heartbeat::HeartbeatProbe) = "heartbeat",
     Catalog(catalog::CatalogProbe) = "catalog",
+    Metric(metric::MetricProbe) = "metric",
 }
 
 impl ProbeConfig {
@@ -348,6 +350,8 @@ pub struct ProbeMetrics {
     pub heartbeat: Option<heartbeat::HeartbeatInfo>,
     /// What a catalog probe compared.
     pub catalog: Option<catalog::CatalogInfo>,
+    /// The number a metric probe read, and its normal.
+    pub metric: Option<metric::MetricInfo>,
 }
 
 /// What one blacklist zone said about one address. Feeds
@@ -494,6 +498,14 @@ impl Verdict {
         Verdict {
             outcome: Outcome::Ok,
             reason: None,
+        }
+    }
+
+    /// Passed, with something to say (a metric probe without enough history yet).
+    fn ok_because(reason: impl Into<String>) -> Self {
+        Verdict {
+            outcome: Outcome::Ok,
+            reason: Some(reason.into()),
         }
     }
 

@@ -16,7 +16,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
-pub use demo_shop::{Fault, RunningShop, ShopConfig, XmlFault};
+pub use demo_shop::{Fault, RunningShop, ShopConfig, TrafficFault, XmlFault};
 
 /// Browser sessions are hundreds of MB and CPU-heavy: at most two tests drive browsers at once.
 static BROWSER_SLOTS: Semaphore = Semaphore::const_new(2);
