@@ -8,11 +8,11 @@
 //! ```
 //!
 //! Settings (environment): `FEED_BENCH_ITEMS` (100000), `FEED_BENCH_ROUNDS` (runs per document,
-//! 5).
+//! 5), `FEED_BENCH_SAMPLE` (the probe's `sample`, 3; with 0 no links are kept).
 //!
 //! Method: the documents are generated in memory (every item valid, with a link back to the
 //! bench's server) and served by a small HTTP/1.1 server on a thread of this process. Each round
-//! runs the probe once (`sample: 3`, so three links are fetched too) on a current-thread tokio
+//! runs the probe once (`sample: 3`: three links are fetched too) on a current-thread tokio
 //! runtime. A counting global allocator records the most bytes live at once during the run,
 //! over what was live before it (the documents the server holds are not counted); that peak
 //! includes the fetched body, which the probe reads into one buffer. The run must pass and count
@@ -94,6 +94,7 @@ fn env_number(name: &str, default: usize) -> usize {
 fn bench() -> Result<(), String> {
     let items = env_number("FEED_BENCH_ITEMS", 100_000);
     let rounds = env_number("FEED_BENCH_ROUNDS", 5).max(1);
+    let sample = env_number("FEED_BENCH_SAMPLE", 3);
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     let base = format!(
         "http://{}",
@@ -114,9 +115,14 @@ fn bench() -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    println!("feed_parse: {items} items, {rounds} rounds per document");
+    println!("feed_parse: {items} items, sample {sample}, {rounds} rounds per document");
     for (name, path, format, body) in &documents {
-        let probe = ProbeConfig::Feed(Box::new(probe(name, &format!("{base}{path}"), *format)));
+        let probe = ProbeConfig::Feed(Box::new(probe(
+            name,
+            &format!("{base}{path}"),
+            *format,
+            sample,
+        )));
         let mut times = Vec::new();
         let mut peak = 0;
         for _ in 0..rounds {
@@ -152,7 +158,7 @@ fn millis(d: Duration) -> String {
     format!("{:.0} ms", d.as_secs_f64() * 1000.0)
 }
 
-fn probe(name: &str, url: &str, format: Format) -> FeedProbe {
+fn probe(name: &str, url: &str, format: Format, sample: usize) -> FeedProbe {
     FeedProbe {
         name: format!("bench-{name}"),
         url: url.parse().expect("the bench's URL"),
@@ -160,7 +166,7 @@ fn probe(name: &str, url: &str, format: Format) -> FeedProbe {
         min_items: 1,
         max_drop: None,
         max_age: Some(Duration::from_secs(86_400)),
-        sample: 3,
+        sample,
         required: ["id", "title", "link", "price", "availability", "image_link"]
             .map(String::from)
             .to_vec(),
