@@ -102,7 +102,7 @@ impl Item {
     }
 }
 
-/// What a document held.
+/// What a document held ([`read`] hands its items on instead of keeping them).
 #[derive(Debug, Default)]
 pub(super) struct Document {
     format: Option<Format>,
@@ -112,6 +112,18 @@ pub(super) struct Document {
     newest: Option<i64>,
     /// A sitemap index's child sitemaps.
     children: Vec<String>,
+}
+
+/// What the probe keeps of a feed's items while it reads them.
+#[derive(Debug, Default)]
+struct Tally {
+    count: u64,
+    invalid: u64,
+    /// The first [`NAMED_ITEMS`] bad items, as the reason names them.
+    named: Vec<String>,
+    /// Each link with the price its page should show, when links are sampled: the rotating
+    /// start of the sample needs them all.
+    links: Vec<(String, Option<String>)>,
 }
 
 /// What the feed probe found, for the metrics.
@@ -144,10 +156,16 @@ impl FeedProbe {
             Err(e) => return Verdict::failed(e),
         };
         p.doing = "parsing the feed";
-        let mut document = match parse(&body, self.format) {
+        let mut tally = Tally::default();
+        let mut document = match read(&body, self.format, &mut |format, item| {
+            self.tally_item(&mut tally, format, item)
+        }) {
             Ok(document) => document,
             Err(e) => return Verdict::failed(format!("{}: {e}", self.url)),
         };
+        drop(body);
+        // A child sitemap's items are checked as the index's.
+        let format = document.format.unwrap_or(Format::Csv);
         for (i, child) in std::mem::take(&mut document.children).iter().enumerate() {
             if i == MAX_CHILD_SITEMAPS {
                 return Verdict::failed(format!(
@@ -158,27 +176,22 @@ impl FeedProbe {
             let Ok(url) = self.url.join(child) else {
                 return Verdict::failed(format!("the sitemap index lists `{child}`: not a URL"));
             };
+            // The child's items are numbered on from those before it.
+            let offset = tally.count as usize;
             let parsed = match get(&client, &url).await {
-                Ok((body, _)) => parse(&body, Format::Sitemap),
+                Ok((body, _)) => read(&body, Format::Sitemap, &mut |_, mut item| {
+                    item.at += offset;
+                    self.tally_item(&mut tally, format, item)
+                }),
                 Err(e) => return Verdict::failed(format!("the sitemap index's {e}")),
             };
             match parsed {
-                Ok(sitemap) => {
-                    let offset = document.items.len();
-                    document
-                        .items
-                        .extend(sitemap.items.into_iter().map(|mut item| {
-                            item.at += offset;
-                            item
-                        }));
-                    document.newest = document.newest.max(sitemap.newest);
-                }
+                Ok(sitemap) => document.newest = document.newest.max(sitemap.newest),
                 Err(e) => return Verdict::failed(format!("{url} (in the sitemap index): {e}")),
             }
         }
-        let format = document.format.unwrap_or(Format::Csv);
         let mut problems = Vec::new();
-        let count = document.items.len() as u64;
+        let count = tally.count;
         if count < self.min_items {
             problems.push(format!(
                 "{count} items, fewer than min_items {}",
@@ -195,31 +208,16 @@ impl FeedProbe {
                 ));
             }
         }
-        let bad: Vec<String> = document
-            .items
-            .iter()
-            .filter_map(|item| {
-                let faults = self.item_faults(format, item);
-                (!faults.is_empty()).then(|| {
-                    format!(
-                        "{}: {}",
-                        item.shown(if format == Format::Csv {
-                            "line"
-                        } else {
-                            "item"
-                        }),
-                        faults.join(", ")
-                    )
-                })
-            })
-            .collect();
-        if !bad.is_empty() {
-            let named: Vec<&str> = bad.iter().take(NAMED_ITEMS).map(String::as_str).collect();
+        if tally.invalid > 0 {
             problems.push(format!(
                 "{} of {count} items are invalid: {}{}",
-                bad.len(),
-                named.join("; "),
-                if bad.len() > NAMED_ITEMS { "; ..." } else { "" }
+                tally.invalid,
+                tally.named.join("; "),
+                if tally.invalid > NAMED_ITEMS as u64 {
+                    "; ..."
+                } else {
+                    ""
+                }
             ));
         }
         let dated = document.newest.or(last_modified);
@@ -244,11 +242,11 @@ impl FeedProbe {
         }
         p.doing = "fetching the sampled links";
         let (sample_failures, price_mismatches) = self
-            .check_sample(&client, format, &document, &mut problems)
+            .check_sample(&client, &tally.links, &mut problems)
             .await;
         p.metrics.feed = Some(FeedInfo {
             items: count,
-            invalid: bad.len() as u64,
+            invalid: tally.invalid,
             last_modified: dated,
             sample_failures,
             price_mismatches,
@@ -258,6 +256,40 @@ impl FeedProbe {
             Verdict::ok()
         } else {
             Verdict::failed(problems.join("; "))
+        }
+    }
+
+    /// Counts one item as it is read, names it if it is bad (the first few), and keeps its
+    /// link when links are sampled; the item itself is dropped.
+    fn tally_item(&self, tally: &mut Tally, format: Format, item: Item) {
+        tally.count += 1;
+        let faults = self.item_faults(format, &item);
+        if !faults.is_empty() {
+            tally.invalid += 1;
+            if tally.named.len() < NAMED_ITEMS {
+                let kind = if format == Format::Csv {
+                    "line"
+                } else {
+                    "item"
+                };
+                tally
+                    .named
+                    .push(format!("{}: {}", item.shown(kind), faults.join(", ")));
+            }
+        }
+        if self.sample == 0 {
+            return;
+        }
+        let field = if format == Format::Sitemap {
+            "loc"
+        } else {
+            "link"
+        };
+        if let Some(link) = item.get(field) {
+            let price = item.get("sale_price").or(item.get("price"));
+            tally
+                .links
+                .push((link.to_string(), price.map(str::to_string)));
         }
     }
 
@@ -302,21 +334,9 @@ impl FeedProbe {
     async fn check_sample(
         &self,
         client: &reqwest::Client,
-        format: Format,
-        document: &Document,
+        links: &[(String, Option<String>)],
         problems: &mut Vec<String>,
     ) -> (u64, Option<u64>) {
-        let field = if format == Format::Sitemap {
-            "loc"
-        } else {
-            "link"
-        };
-        // Each link with the price its page should show.
-        let links: Vec<(&str, Option<&str>)> = document
-            .items
-            .iter()
-            .filter_map(|i| Some((i.get(field)?, i.get("sale_price").or(i.get("price")))))
-            .collect();
         if links.is_empty() || self.sample == 0 {
             return (0, self.price_selector.as_ref().map(|_| 0));
         }
@@ -336,9 +356,10 @@ impl FeedProbe {
             };
             match answer {
                 Ok(response) if response.status() == reqwest::StatusCode::OK => {
-                    let (Some(css), Some(want)) =
-                        (&self.price_selector, price.and_then(parse_amount))
-                    else {
+                    let (Some(css), Some(want)) = (
+                        &self.price_selector,
+                        price.as_deref().and_then(parse_amount),
+                    ) else {
                         continue;
                     };
                     let shown = product_page::read(response, link).await.and_then(|html| {
@@ -353,7 +374,7 @@ impl FeedProbe {
                         Ok(shown) => mismatches.push(format!(
                             "{link} shows {}, the feed {}",
                             show_amount(shown),
-                            price.unwrap_or_default()
+                            price.as_deref().unwrap_or_default()
                         )),
                         Err(e) => mismatches.push(e),
                     }
@@ -443,24 +464,43 @@ pub(super) async fn get(
     Ok((body, last_modified))
 }
 
-/// Parses the document as `format` (or as what it looks like, with `Auto`).
+/// Parses the document as `format` (or as what it looks like, with `Auto`), its items kept.
 pub(super) fn parse(body: &[u8], format: Format) -> Result<Document, String> {
+    let mut items = Vec::new();
+    let mut document = read(body, format, &mut |_, item| items.push(item))?;
+    document.items = items;
+    Ok(document)
+}
+
+/// Parses the document as `format` (or as what it looks like, with `Auto`), handing each item
+/// to `each` with the document's format as soon as it is read, so that a large feed is never
+/// held as items; the document returned has no items.
+pub(super) fn read(
+    body: &[u8],
+    format: Format,
+    each: &mut dyn FnMut(Format, Item),
+) -> Result<Document, String> {
     let text = std::str::from_utf8(body).map_err(|e| format!("not UTF-8: {e}"))?;
     let text = text.trim_start_matches('\u{feff}');
     let looks_xml = text.trim_start().starts_with('<');
     match format {
-        Format::Csv => parse_csv(text),
-        Format::Auto if !looks_xml => parse_csv(text),
-        _ => parse_xml(text, format),
+        Format::Csv => parse_csv(text, each),
+        Format::Auto if !looks_xml => parse_csv(text, each),
+        _ => parse_xml(text, format, each),
     }
 }
 
 /// A sitemap, sitemap index, RSS or Atom document: items are `<url>`, `<item>` or `<entry>`,
 /// their fields the child elements by local name (`g:price` is `price`; Atom's
 /// `<link href=...>` is `link`).
-fn parse_xml(text: &str, wanted: Format) -> Result<Document, String> {
+fn parse_xml(
+    text: &str,
+    wanted: Format,
+    each: &mut dyn FnMut(Format, Item),
+) -> Result<Document, String> {
     let mut reader = quick_xml::Reader::from_str(text);
     let mut document = Document::default();
+    let mut items_read = 0;
     let mut depth = 0usize;
     let mut root: Option<String> = None;
     let mut item: Option<(usize, Item)> = None;
@@ -500,7 +540,7 @@ fn parse_xml(text: &str, wanted: Format) -> Result<Document, String> {
                         item = Some((
                             depth,
                             Item {
-                                at: document.items.len() + document.children.len() + 1,
+                                at: items_read + document.children.len() + 1,
                                 fields: HashMap::from([("_kind".to_string(), name.clone())]),
                             },
                         ))
@@ -562,7 +602,10 @@ fn parse_xml(text: &str, wanted: Format) -> Result<Document, String> {
                 match (&mut item, field.take()) {
                     (Some((item_depth, _)), None) if depth == *item_depth => {
                         let (_, done) = item.take().expect("an item");
-                        finish_item(&mut document, done);
+                        if let Some(done) = finish_item(&mut document, done) {
+                            items_read += 1;
+                            each(document.format.unwrap_or(wanted), done);
+                        }
                     }
                     (Some((_, it)), Some(name)) => {
                         it.fields
@@ -593,8 +636,8 @@ fn parse_xml(text: &str, wanted: Format) -> Result<Document, String> {
 }
 
 /// An item ends: a sitemap index's `<sitemap>` is a child to fetch; a `lastmod` counts for
-/// freshness.
-fn finish_item(document: &mut Document, item: Item) {
+/// freshness. The item, unless it was a child sitemap.
+fn finish_item(document: &mut Document, item: Item) -> Option<Item> {
     if let Some(date) = item.get("lastmod").or_else(|| item.get("updated")) {
         document.newest = document.newest.max(parse_date(date));
     }
@@ -602,9 +645,9 @@ fn finish_item(document: &mut Document, item: Item) {
         if let Some(loc) = item.get("loc") {
             document.children.push(loc.to_string());
         }
-        return;
+        return None;
     }
-    document.items.push(item);
+    Some(item)
 }
 
 /// W3C datetime (`2026-11-30`, `2026-11-30T10:00:00+01:00`) or RFC 2822 (RSS), Unix seconds.
@@ -622,7 +665,7 @@ pub(super) fn parse_date(text: &str) -> Option<i64> {
 }
 
 /// A CSV (or, when the header has tabs, TSV) feed; column names lowercased.
-fn parse_csv(text: &str) -> Result<Document, String> {
+fn parse_csv(text: &str, each: &mut dyn FnMut(Format, Item)) -> Result<Document, String> {
     let header = text.lines().next().unwrap_or("");
     let delimiter = if header.contains('\t') { b'\t' } else { b',' };
     let mut reader = csv::ReaderBuilder::new()
@@ -638,21 +681,24 @@ fn parse_csv(text: &str) -> Result<Document, String> {
     if columns.len() < 2 {
         return Err("not a product feed: neither XML nor a CSV/TSV with a header line".to_string());
     }
-    let mut document = Document {
+    let document = Document {
         format: Some(Format::Csv),
         ..Document::default()
     };
     for record in reader.records() {
         let record = record.map_err(|e| format!("the CSV does not parse: {e}"))?;
         let line = record.position().map_or(0, |p| p.line() as usize);
-        document.items.push(Item {
-            at: line,
-            fields: columns
-                .iter()
-                .cloned()
-                .zip(record.iter().map(str::to_string))
-                .collect(),
-        });
+        each(
+            Format::Csv,
+            Item {
+                at: line,
+                fields: columns
+                    .iter()
+                    .cloned()
+                    .zip(record.iter().map(str::to_string))
+                    .collect(),
+            },
+        );
     }
     Ok(document)
 }

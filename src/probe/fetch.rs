@@ -29,7 +29,10 @@ pub(super) async fn read_capped(
     mut response: reqwest::Response,
     max: usize,
 ) -> Result<Vec<u8>, String> {
-    let mut body = Vec::new();
+    // Sized by Content-Length (within `max`): grown by doubling, a large body would take up to
+    // twice its size.
+    let expected = response.content_length().unwrap_or(0).min(max as u64) as usize;
+    let mut body = Vec::with_capacity(expected);
     while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
         body.extend_from_slice(&chunk);
         if body.len() > max {
