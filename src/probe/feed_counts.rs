@@ -3,6 +3,7 @@
 //! over the old one), so that a feed emptied while shopwatch restarted still fails its first
 //! run after the restart instead of becoming the new normal.
 
+use super::state_file;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{LazyLock, Mutex, MutexGuard};
@@ -14,6 +15,9 @@ struct Counts {
     /// `shopwatch check`, keep them in memory only).
     file: Option<PathBuf>,
 }
+
+/// What the log calls this state.
+const WHAT: &str = "feed counts";
 
 static COUNTS: LazyLock<Mutex<Counts>> = LazyLock::new(Mutex::default);
 
@@ -28,16 +32,8 @@ pub fn configure(state_dir: &Path) {
         return;
     }
     let file = state_dir.join("feed-counts.json");
-    match std::fs::read(&file) {
-        Ok(bytes) => match serde_json::from_slice(&bytes) {
-            Ok(kept) => c.by_probe = kept,
-            Err(e) => tracing::error!(
-                "feeds: {} is not shopwatch's feed counts ({e}); it is replaced after the next good run",
-                file.display()
-            ),
-        },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => tracing::error!("feeds: cannot read {}: {e}", file.display()),
+    if let Some(kept) = state_file::load(&file, WHAT) {
+        c.by_probe = kept;
     }
     c.file = Some(file);
 }
@@ -54,15 +50,7 @@ pub(super) fn remember(probe: &str, count: u64) {
     if c.by_probe.insert(probe.to_string(), count) == Some(count) {
         return;
     }
-    let Some(file) = &c.file else { return };
-    let written = serde_json::to_vec_pretty(&c.by_probe)
-        .map_err(std::io::Error::other)
-        .and_then(|bytes| {
-            let temp = file.with_extension("json.tmp");
-            std::fs::write(&temp, bytes)?;
-            std::fs::rename(&temp, file)
-        });
-    if let Err(e) = written {
-        tracing::error!("feeds: cannot write {}: {e}", file.display());
+    if let Some(file) = &c.file {
+        state_file::save(file, WHAT, &c.by_probe);
     }
 }

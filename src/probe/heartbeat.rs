@@ -106,16 +106,8 @@ pub fn configure(probes: &[super::ProbeConfig], state_dir: &std::path::Path) {
     let mut r = registry();
     if r.file.is_none() {
         let file = state_dir.join("heartbeats.json");
-        match std::fs::read(&file) {
-            Ok(bytes) => match serde_json::from_slice(&bytes) {
-                Ok(pings) => r.pings = pings,
-                Err(e) => tracing::error!(
-                    "heartbeats: {} is not shopwatch's heartbeat state ({e}); it is replaced at the next ping",
-                    file.display()
-                ),
-            },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => tracing::error!("heartbeats: cannot read {}: {e}", file.display()),
+        if let Some(pings) = super::state_file::load(&file, "heartbeat") {
+            r.pings = pings;
         }
         r.file = Some(file);
     }
@@ -228,16 +220,8 @@ fn ping(name: &str, query: &PingQuery, headers: &HeaderMap, ok: bool) -> Respons
 /// Writes the pings (a temp file renamed over the old one); a failure is logged, the pings stay
 /// in memory.
 fn save(r: &Registry) {
-    let Some(file) = &r.file else { return };
-    let written = serde_json::to_vec_pretty(&r.pings)
-        .map_err(std::io::Error::other)
-        .and_then(|bytes| {
-            let temp = file.with_extension("json.tmp");
-            std::fs::write(&temp, bytes)?;
-            std::fs::rename(&temp, file)
-        });
-    if let Err(e) = written {
-        tracing::error!("heartbeats: cannot write {}: {e}", file.display());
+    if let Some(file) = &r.file {
+        super::state_file::save(file, "heartbeat", &r.pings);
     }
 }
 

@@ -110,6 +110,7 @@ mod net;
 pub mod pop3;
 mod product_page;
 pub mod smtp;
+mod state_file;
 pub mod tcp;
 pub use net::{public_key_pin, Trust};
 pub mod tls;
