@@ -52,7 +52,7 @@
 //! - `logging`: the monitor's log on stderr: text (colour only on a terminal) or JSON lines.
 //! - `resources`: the monitor's own limits (file descriptors) and its own errors told apart
 //!   from the shop's; `capped`: reading the files users name with a size cap; `error_chain`: an
-//!   error and its causes on one line.
+//!   error and its causes on one line; `numbers`: numbers as shops write them (`1.234,56 €`).
 
 pub mod alert;
 pub mod artifacts;
@@ -68,6 +68,7 @@ pub mod listener;
 pub mod logging;
 pub mod metrics;
 pub mod normal;
+pub mod numbers;
 pub mod probe;
 pub mod progress;
 pub mod report;

@@ -84,32 +84,10 @@ impl Stock {
     }
 }
 
-/// The first amount in `text`: `€12.50`, `12,50 €`, `1.299,00 SEK`, `USD 1,299.00`, `12.50 EUR`.
-/// With both `.` and `,` the last one is the decimal point; a lone `,` is one when one or two
-/// digits follow it.
+/// The first amount in `text`: `€12.50`, `12,50 €`, `1.299,00 SEK`, `USD 1,299.00`, `12.50 EUR`
+/// ([`crate::numbers`] says how the decimal separator is told from grouping).
 pub(super) fn parse_amount(text: &str) -> Option<f64> {
-    let start = text.find(|c: char| c.is_ascii_digit())?;
-    let number: String = text[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || matches!(c, '.' | ',' | '\u{a0}' | '\''))
-        .filter(|c| !matches!(c, '\u{a0}' | '\''))
-        .collect();
-    let number = number.trim_end_matches(['.', ',']);
-    let normal = match (number.rfind('.'), number.rfind(',')) {
-        (Some(dot), Some(comma)) if comma > dot => number.replace('.', "").replace(',', "."),
-        (Some(_), Some(_)) => number.replace(',', ""),
-        (None, Some(comma)) => {
-            let decimals = number.len() - comma - 1;
-            if number.matches(',').count() == 1 && (1..=2).contains(&decimals) {
-                number.replace(',', ".")
-            } else {
-                number.replace(',', "")
-            }
-        }
-        (Some(_), None) if number.matches('.').count() > 1 => number.replace('.', ""),
-        _ => number.to_string(),
-    };
-    normal.parse().ok()
+    crate::numbers::number_in(text, None)
 }
 
 /// An amount for a reason: `9.95`, `1299.00`.
