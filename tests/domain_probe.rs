@@ -209,6 +209,22 @@ async fn a_tld_without_rdap_is_said_not_guessed() {
 }
 
 #[tokio::test]
+async fn an_unreachable_bootstrap_falls_back_to_the_shipped_copy_and_says_so() {
+    // `.test` is in no real registry's list: the shipped copy is read, not the network.
+    let yaml = "probes:\n  - domain:\n      name: d\n      domain: shop.test\n      bootstrap_url: http://127.0.0.1:1/dns.json\n      every: 1h\n      timeout: 5s\n";
+    let probe = parse_probes(Path::new("probes.yaml"), yaml)
+        .unwrap()
+        .remove(0);
+    let result = probe.run().await;
+    assert_eq!(result.outcome, Outcome::Error);
+    let reason = reason(&result);
+    assert!(
+        reason.starts_with("no RDAP service for .test in the bootstrap copy shipped with shopwatch (http://127.0.0.1:1/dns.json cannot be read: "),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
 async fn an_rdap_url_skips_the_bootstrap() {
     let base = rdap_service(registry(&[("shop.test", 100)])).await;
     let yaml = format!(

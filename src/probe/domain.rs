@@ -1,7 +1,8 @@
 //! The `domain` probe: the domain's registration over RDAP (RFC 9083), as its registry
 //! publishes it: the expiry date, the status flags and the name servers. The registry's RDAP
 //! server comes from IANA's bootstrap file (RFC 9224, `bootstrap_url`, fetched once a day and
-//! kept in memory; the last good copy is used while a refresh fails), or is given (`rdap_url`).
+//! kept in memory; the last good copy is used while a refresh fails, and the copy shipped in
+//! `rdap-dns.json` before any fetch has worked), or is given (`rdap_url`).
 //!
 //! `failed` when the domain expires within `critical_days` or has expired, the registry does
 //! not know it (404: never registered, or expired and deleted), a required status flag is
@@ -26,6 +27,14 @@ pub const IANA_BOOTSTRAP: &str = "https://data.iana.org/rdap/dns.json";
 const BOOTSTRAP_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 /// Largest RDAP or bootstrap answer read (IANA's file is about 100 KB).
 const MAX_BODY: usize = 4 * 1024 * 1024;
+/// IANA's bootstrap file as of August 2026, for a monitor that has not yet read
+/// `bootstrap_url` (refresh: `curl -o src/probe/rdap-dns.json https://data.iana.org/rdap/dns.json`).
+const SHIPPED_BOOTSTRAP: &str = include_str!("rdap-dns.json");
+static SHIPPED: LazyLock<Arc<Bootstrap>> = LazyLock::new(|| {
+    Arc::new(
+        serde_json::from_str(SHIPPED_BOOTSTRAP).expect("the shipped copy parses (unit-tested)"),
+    )
+});
 
 /// A validated `domain` probe.
 #[derive(Debug, Clone)]
@@ -121,17 +130,13 @@ impl DomainProbe {
             Some(url) => url.to_string(),
             None => {
                 p.doing = "reading the RDAP bootstrap file";
-                let bootstrap = match self.bootstrap(&client).await {
-                    Ok(bootstrap) => bootstrap,
-                    Err(e) => return Verdict::error(e),
-                };
+                let (bootstrap, source) = self.bootstrap(&client).await;
                 match bootstrap.base_for(&self.domain) {
                     Some(base) => base,
                     None => {
                         let tld = self.domain.rsplit('.').next().unwrap_or(&self.domain);
                         return Verdict::error(format!(
-                            "no RDAP service for .{tld} in {}: its registry publishes no RDAP, so the expiry cannot be read (set `rdap_url` if it has one elsewhere)",
-                            self.bootstrap_url
+                            "no RDAP service for .{tld} in {source}: its registry publishes no RDAP, so the expiry cannot be read (set `rdap_url` if it has one elsewhere)"
                         ));
                     }
                 }
@@ -255,14 +260,14 @@ impl DomainProbe {
         }
     }
 
-    /// The bootstrap file, fetched when not yet or over a day ago; the last good copy while a
-    /// refresh fails.
-    async fn bootstrap(&self, client: &reqwest::Client) -> Result<Arc<Bootstrap>, String> {
+    /// The bootstrap file and where it came from: fetched when not yet or over a day ago; the
+    /// last good copy while a refresh fails; the shipped copy while no fetch has worked.
+    async fn bootstrap(&self, client: &reqwest::Client) -> (Arc<Bootstrap>, String) {
         let key = self.bootstrap_url.to_string();
         let mut cache = BOOTSTRAPS.lock().await;
         if let Some((fetched, file)) = cache.get(&key) {
             if fetched.elapsed() < BOOTSTRAP_MAX_AGE {
-                return Ok(file.clone());
+                return (file.clone(), key);
             }
         }
         let fetched = async {
@@ -282,16 +287,24 @@ impl DomainProbe {
         match fetched {
             Ok(file) => {
                 let file = Arc::new(file);
-                cache.insert(key, (Instant::now(), file.clone()));
-                Ok(file)
+                cache.insert(key.clone(), (Instant::now(), file.clone()));
+                (file, key)
             }
-            Err(e) => match cache.get(&key) {
-                Some((_, file)) => {
-                    tracing::warn!(probe = %self.name, "cannot refresh the RDAP bootstrap file {key}: {e}; using the copy from earlier");
-                    Ok(file.clone())
+            Err(e) => {
+                match cache.get(&key) {
+                    Some((_, file)) => {
+                        tracing::warn!(probe = %self.name, "cannot refresh the RDAP bootstrap file {key}: {e}; using the copy from earlier");
+                        (file.clone(), key)
+                    }
+                    None => {
+                        tracing::warn!(probe = %self.name, "cannot read the RDAP bootstrap file {key}: {e}; using the copy shipped with shopwatch");
+                        (
+                        SHIPPED.clone(),
+                        format!("the bootstrap copy shipped with shopwatch ({key} cannot be read: {e})"),
+                    )
+                    }
                 }
-                None => Err(format!("cannot read the RDAP bootstrap file {key}: {e}")),
-            },
+            }
         }
     }
 }
@@ -405,5 +418,18 @@ mod tests {
             Some("https://r.example/uk/")
         );
         assert_eq!(file.base_for("shop.de"), None);
+    }
+
+    #[test]
+    fn the_shipped_copy_knows_the_big_registries() {
+        let shipped = &*super::SHIPPED;
+        let tlds: usize = shipped.services.iter().map(|(tlds, _)| tlds.len()).sum();
+        assert!(tlds > 1000, "{tlds} TLDs");
+        assert_eq!(
+            shipped.base_for("shop.com").as_deref(),
+            Some("https://rdap.verisign.com/com/v1/")
+        );
+        assert!(shipped.base_for("my.shop").is_some());
+        assert_eq!(shipped.base_for("shop.test"), None);
     }
 }
