@@ -347,7 +347,7 @@ const INVALID: &[Case] = &[
          Some("did you mean `username`? a discord sink takes `url`, `username`, and the filters")),
     case("79-alerting-webhook-bad-header.yaml", "8:11", "X Team:",
          "`X Team` is not a valid header name",
-         None),
+         Some("without spaces, e.g. `X-Api-Key`")),
     case("78-alerting-template-syntax-error.yaml", "9:11", "{{ title }}",
          "`body` is not a working template: syntax error: unexpected end of input, expected end of block (line 2 of the template)",
          Some("templates are Jinja2")),
@@ -551,6 +551,15 @@ const INVALID: &[Case] = &[
     case("185-probe-heartbeat-below-zero.yaml", "6:14", "0",
          "`below` must be more than 0 and at most 100, not 0",
          Some("a percentage of the normal")),
+    case("186-probe-catalog-headers-with-file-source.yaml", "5:7", "headers",
+         "headers are sent with a URL source; this source is a file",
+         Some("give the export's URL as `source`")),
+    case("187-probe-feed-header-name-invalid.yaml", "5:17", "\"X Feed Key\"",
+         "`X Feed Key` is not a valid header name",
+         Some("without spaces, e.g. `X-Api-Key`")),
+    case("188-probe-metric-header-secret-without-name.yaml", "7:33", "'env:'",
+         "`env:` needs a variable name",
+         None),
 ];
 
 /// What shopwatch printed, and how it exited.

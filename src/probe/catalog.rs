@@ -109,6 +109,9 @@ pub struct CatalogProbe {
     pub stock: StockRule,
     pub max_age: Option<Duration>,
     pub ca_file: Option<PathBuf>,
+    /// Sent with every request to the origin of a URL `source`, never to another (the shop's
+    /// pages when the export is elsewhere).
+    pub headers: fetch::Headers,
     pub every: Duration,
     pub timeout: Duration,
 }
@@ -165,12 +168,17 @@ struct Findings {
 
 impl CatalogProbe {
     async fn probe_once(&self, p: &mut Probing) -> Verdict {
-        let client = match fetch::client(self.timeout, self.ca_file.as_deref()) {
-            Ok(client) => client,
+        let source_url = match &self.source {
+            Source::Url(url) => Some(url),
+            Source::File(_) => None,
+        };
+        let ca_file = self.ca_file.as_deref();
+        let clients = match fetch::Clients::new(self.timeout, ca_file, &self.headers, source_url) {
+            Ok(clients) => clients,
             Err(e) => return Verdict::error(e),
         };
         p.doing = "reading the source";
-        let (body, modified) = match self.read_source(&client).await {
+        let (body, modified) = match self.read_source(&clients).await {
             Ok(read) => read,
             Err(e) => return Verdict::failed(e),
         };
@@ -208,7 +216,7 @@ impl CatalogProbe {
         let mut found = Findings::default();
         match &self.shop {
             ShopSide::Feed(url) => {
-                let shop = match feed_entries(&client, url).await {
+                let shop = match feed_entries(clients.to(url.as_str()), url).await {
                     Ok(shop) => shop,
                     Err(e) => return Verdict::failed(format!("the shop's feed: {e}")),
                 };
@@ -221,7 +229,7 @@ impl CatalogProbe {
             }
             ShopSide::Pages { .. } => {
                 for (sku, source) in &chosen {
-                    match self.read_page(&client, sku).await {
+                    match self.read_page(&clients, sku).await {
                         Ok(Some(entry)) => self.compare(sku, source, &entry, &mut found),
                         Ok(None) => found
                             .missing
@@ -273,10 +281,10 @@ impl CatalogProbe {
     /// The source's bytes and when it last changed (`Last-Modified`, a file's mtime).
     async fn read_source(
         &self,
-        client: &reqwest::Client,
+        clients: &fetch::Clients,
     ) -> Result<(Vec<u8>, Option<i64>), String> {
         match &self.source {
-            Source::Url(url) => feed::get(client, url).await,
+            Source::Url(url) => feed::get(clients.to(url.as_str()), url).await,
             Source::File(path) => {
                 let shown = path.display();
                 let meta = tokio::fs::metadata(path)
@@ -467,7 +475,7 @@ impl CatalogProbe {
     /// The price and stock a SKU's page shows; `None` when the page is not there (404, 410).
     async fn read_page(
         &self,
-        client: &reqwest::Client,
+        clients: &fetch::Clients,
         sku: &str,
     ) -> Result<Option<Entry>, String> {
         let ShopSide::Pages {
@@ -481,7 +489,7 @@ impl CatalogProbe {
             return Ok(None);
         };
         let url = self.page_url(sku);
-        let response = client.get(&url).send().await.map_err(|e| {
+        let response = clients.to(&url).get(&url).send().await.map_err(|e| {
             format!(
                 "{url} cannot be fetched: {}",
                 crate::error_chain::error_chain(&e.without_url())
@@ -648,6 +656,14 @@ impl Kind for CatalogProbe {
                 ),
             }
         }
+        let headers = fetch::Headers::validate(c, path, &f.headers);
+        if !headers.is_empty() && matches!(source, Source::File(_)) {
+            c.key_error_hint(
+                &format!("{path}.headers"),
+                "headers are sent with a URL source; this source is a file",
+                "remove `headers`, or give the export's URL as `source`",
+            );
+        }
         let (every, timeout) = c.schedule(path, &f.every, &f.timeout);
         let field = |given: &Option<String>, default: &str| {
             given.clone().unwrap_or_else(|| default.to_string())
@@ -667,9 +683,14 @@ impl Kind for CatalogProbe {
             stock,
             max_age: c.opt_duration(&format!("{path}.max_age"), &f.max_age),
             ca_file: c.ca_file(&format!("{path}.ca_file"), &f.ca_file),
+            headers,
             every,
             timeout,
         }
+    }
+
+    fn secrets(&self) -> Vec<&crate::secret::Var> {
+        self.headers.secrets().collect()
     }
 }
 
@@ -833,6 +854,8 @@ pub struct CatalogProbeFile {
     #[serde(default, deserialize_with = "opt_scalar_text")]
     pub max_age: Option<String>,
     pub ca_file: Option<String>,
+    #[serde(default)]
+    pub headers: fetch::HeadersFile,
     #[serde(deserialize_with = "scalar_text")]
     pub every: String,
     #[serde(default, deserialize_with = "opt_scalar_text")]

@@ -73,6 +73,9 @@ pub struct FeedProbe {
     /// The element of a sampled product page that shows its price, compared with the item's.
     pub price_selector: Option<String>,
     pub ca_file: Option<PathBuf>,
+    /// Sent with every request to the origin of `url` (the feed, a sitemap index's sitemaps,
+    /// sampled links), never to another.
+    pub headers: fetch::Headers,
     pub every: Duration,
     pub timeout: Duration,
 }
@@ -146,12 +149,14 @@ pub struct FeedInfo {
 
 impl FeedProbe {
     async fn probe_once(&self, p: &mut Probing) -> Verdict {
-        let client = match fetch::client(self.timeout, self.ca_file.as_deref()) {
-            Ok(client) => client,
-            Err(e) => return Verdict::error(e),
-        };
+        let ca_file = self.ca_file.as_deref();
+        let clients =
+            match fetch::Clients::new(self.timeout, ca_file, &self.headers, Some(&self.url)) {
+                Ok(clients) => clients,
+                Err(e) => return Verdict::error(e),
+            };
         p.doing = "fetching the feed";
-        let (body, last_modified) = match get(&client, &self.url).await {
+        let (body, last_modified) = match get(clients.to(self.url.as_str()), &self.url).await {
             Ok(fetched) => fetched,
             Err(e) => return Verdict::failed(e),
         };
@@ -178,7 +183,7 @@ impl FeedProbe {
             };
             // The child's items are numbered on from those before it.
             let offset = tally.count as usize;
-            let parsed = match get(&client, &url).await {
+            let parsed = match get(clients.to(url.as_str()), &url).await {
                 Ok((body, _)) => read(&body, Format::Sitemap, &mut |_, mut item| {
                     item.at += offset;
                     self.tally_item(&mut tally, format, item)
@@ -242,7 +247,7 @@ impl FeedProbe {
         }
         p.doing = "fetching the sampled links";
         let (sample_failures, price_mismatches) = self
-            .check_sample(&client, &tally.links, &mut problems)
+            .check_sample(&clients, &tally.links, &mut problems)
             .await;
         p.metrics.feed = Some(FeedInfo {
             items: count,
@@ -333,7 +338,7 @@ impl FeedProbe {
     /// price on each page; the failures and the pages showing another price.
     async fn check_sample(
         &self,
-        client: &reqwest::Client,
+        clients: &fetch::Clients,
         links: &[(String, Option<String>)],
         problems: &mut Vec<String>,
     ) -> (u64, Option<u64>) {
@@ -351,7 +356,7 @@ impl FeedProbe {
             .take(self.sample.min(links.len()))
         {
             let answer = match Url::parse(link) {
-                Ok(url) => client.get(url).send().await,
+                Ok(url) => clients.to(link).get(url).send().await,
                 Err(_) => continue,
             };
             match answer {
@@ -759,9 +764,14 @@ impl Kind for FeedProbe {
             }),
             price_selector: c.page_selector(&format!("{path}.price_selector"), &f.price_selector),
             ca_file: c.ca_file(&format!("{path}.ca_file"), &f.ca_file),
+            headers: fetch::Headers::validate(c, path, &f.headers),
             every,
             timeout,
         }
+    }
+
+    fn secrets(&self) -> Vec<&crate::secret::Var> {
+        self.headers.secrets().collect()
     }
 }
 
@@ -785,6 +795,8 @@ pub struct FeedProbeFile {
     /// CSS selector of the price on a sampled product page.
     pub price_selector: Option<String>,
     pub ca_file: Option<String>,
+    #[serde(default)]
+    pub headers: fetch::HeadersFile,
     #[serde(deserialize_with = "scalar_text")]
     pub every: String,
     #[serde(default, deserialize_with = "opt_scalar_text")]

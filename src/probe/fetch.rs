@@ -1,13 +1,127 @@
 //! Plain HTTP GETs for the kinds that read a document rather than time a request (domain,
-//! feed): a reqwest client trusting the system roots and an optional `ca_file`, and a body
-//! read up to a cap.
+//! feed, catalog, metric): a reqwest client trusting the system roots and an optional
+//! `ca_file`, the document's own `headers` (an ERP export or a stats endpoint behind a token),
+//! and a body read up to a cap.
 
+use crate::secret::Var;
+use crate::yaml::check::Checker;
+use crate::yaml::secret::{var, VarFile};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+/// `headers:` as written: each value text or a secret.
+pub type HeadersFile = BTreeMap<String, VarFile>;
+
+/// Request headers sent with a kind's document request only (not to the pages it samples,
+/// which may be on another origin); secret values are read at each run and redacted.
+#[derive(Debug, Clone, Default)]
+pub struct Headers(Vec<(HeaderName, Var)>);
+
+impl Headers {
+    pub(super) fn validate(c: &mut Checker, path: &str, written: &HeadersFile) -> Headers {
+        let mut headers = Vec::new();
+        for (name, value) in written {
+            let at = format!("{path}.headers.{name}");
+            let valid = match value {
+                VarFile::Text(text) => c.header(&at, name, text).is_some(),
+                VarFile::Secret(_) => c.header_name(&at, name).is_some(),
+            };
+            if let (true, Ok(parsed)) = (valid, HeaderName::from_bytes(name.as_bytes())) {
+                headers.push((parsed, var(c, &at, value)));
+            }
+        }
+        Headers(headers)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The secret values, for the monitor's redaction.
+    pub fn secrets(&self) -> impl Iterator<Item = &Var> {
+        self.0
+            .iter()
+            .map(|(_, value)| value)
+            .filter(|value| matches!(value, Var::Secret(_)))
+    }
+
+    /// The headers with their secrets read; what failed names the header, never a value.
+    fn read(&self) -> Result<HeaderMap, String> {
+        let mut map = HeaderMap::new();
+        for (name, value) in &self.0 {
+            let header = match value {
+                Var::Text(text) => HeaderValue::from_str(text).ok(),
+                Var::Secret(source) => {
+                    let secret = crate::secret::read_secret(source)
+                        .map_err(|e| format!("the header `{name}`: {e}"))?;
+                    let mut header = HeaderValue::from_str(&secret).map_err(|_| {
+                        format!("the header `{name}`: its secret is not a header value (visible ASCII text, no line breaks)")
+                    })?;
+                    header.set_sensitive(true);
+                    Some(header)
+                }
+            };
+            if let Some(header) = header {
+                map.insert(name.clone(), header);
+            }
+        }
+        Ok(map)
+    }
+}
+
+/// The clients of a kind with `headers`: one sending them, for the origin (scheme, host and
+/// port) of the document's URL; one without, for any other (a product page on the shop when
+/// the document is the ERP's).
+pub(super) struct Clients {
+    own: reqwest::Client,
+    other: reqwest::Client,
+    origin: Option<url::Origin>,
+}
+
+impl Clients {
+    pub(super) fn new(
+        timeout: Duration,
+        ca_file: Option<&Path>,
+        headers: &Headers,
+        document: Option<&url::Url>,
+    ) -> Result<Clients, String> {
+        let other = client(timeout, ca_file)?;
+        let own = match headers.is_empty() {
+            true => other.clone(),
+            false => client_sending(timeout, ca_file, headers)?,
+        };
+        Ok(Clients {
+            own,
+            other,
+            origin: document.map(url::Url::origin),
+        })
+    }
+
+    /// The client for a request to `url`.
+    pub(super) fn to(&self, url: &str) -> &reqwest::Client {
+        let origin = url::Url::parse(url).ok().map(|u| u.origin());
+        match origin.is_some() && origin == self.origin {
+            true => &self.own,
+            false => &self.other,
+        }
+    }
+}
+
 /// A client whose every request gives up after `timeout`.
 pub(super) fn client(timeout: Duration, ca_file: Option<&Path>) -> Result<reqwest::Client, String> {
+    client_sending(timeout, ca_file, &Headers::default())
+}
+
+/// A client like [`client`] sending `headers` with every request: for the document's own URL.
+pub(super) fn client_sending(
+    timeout: Duration,
+    ca_file: Option<&Path>,
+    headers: &Headers,
+) -> Result<reqwest::Client, String> {
     let mut builder = reqwest::Client::builder()
+        .default_headers(headers.read()?)
         .user_agent(concat!("shopwatch/", env!("CARGO_PKG_VERSION")))
         .timeout(timeout);
     if let Some(file) = ca_file {

@@ -34,6 +34,8 @@ pub struct MetricProbe {
     pub name: String,
     pub source: Source,
     pub limits: Limits,
+    /// Sent with the request for the number.
+    pub headers: super::fetch::Headers,
     pub every: Duration,
     pub timeout: Duration,
 }
@@ -172,7 +174,7 @@ impl MetricProbe {
     }
 
     async fn read(&self) -> Result<f64, String> {
-        let client = super::fetch::client(self.timeout, None)?;
+        let client = super::fetch::client_sending(self.timeout, None, &self.headers)?;
         let what = self.source.describe();
         let request = match &self.source {
             Source::Json { url, .. } => client.get(url.clone()),
@@ -388,9 +390,14 @@ impl Kind for MetricProbe {
             name: f.name.clone(),
             source,
             limits,
+            headers: super::fetch::Headers::validate(c, path, &f.headers),
             every,
             timeout,
         }
+    }
+
+    fn secrets(&self) -> Vec<&crate::secret::Var> {
+        self.headers.secrets().collect()
     }
 }
 
@@ -460,6 +467,8 @@ pub struct MetricProbeFile {
     pub min_volume: Option<f64>,
     pub weeks: Option<u32>,
     pub normal: Option<String>,
+    #[serde(default)]
+    pub headers: super::fetch::HeadersFile,
     #[serde(deserialize_with = "scalar_text")]
     pub every: String,
     #[serde(default, deserialize_with = "opt_scalar_text")]
@@ -483,6 +492,7 @@ mod tests {
                 min_volume,
                 baseline: Baseline::default(),
             },
+            headers: Default::default(),
             every: Duration::from_secs(60),
             timeout: Duration::from_secs(5),
         }

@@ -179,7 +179,11 @@ impl<'a> Checker<'a> {
     pub fn header_name(&mut self, path: &str, name: &str) -> Option<http::HeaderName> {
         let parsed = http::HeaderName::from_bytes(name.as_bytes()).ok();
         if parsed.is_none() {
-            self.key_error(path, format!("`{name}` is not a valid header name"), None);
+            self.key_error(
+                path,
+                format!("`{name}` is not a valid header name"),
+                Some("a header name is letters, digits and `-` without spaces, e.g. `X-Api-Key`"),
+            );
         }
         parsed
     }
