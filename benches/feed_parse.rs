@@ -172,6 +172,7 @@ fn probe(name: &str, url: &str, format: Format, sample: usize) -> FeedProbe {
             .to_vec(),
         price_selector: None,
         ca_file: None,
+        headers: Default::default(),
         every: Duration::from_secs(300),
         timeout: Duration::from_secs(600),
     }

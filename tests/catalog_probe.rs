@@ -2,7 +2,8 @@
 //! `/erp/export.json`, and the CSV as a file) compared with its product pages and with its
 //! Google Shopping feed, healthy and then under each ERP fault (a price, a stock level, a
 //! stock count, an unknown SKU, a stale export) and a product page showing another price; the
-//! price tolerance, both stock rules, the rotating sample, and `shopwatch run`'s series.
+//! price tolerance, both stock rules, the rotating sample, pages read four at a time, and
+//! `shopwatch run`'s series.
 
 mod util;
 
@@ -291,6 +292,50 @@ async fn the_export_as_a_file_is_dated_by_its_modification_time() {
     );
 }
 
+/// A shop whose product pages each take 200 ms: the most asked for at once, and the pages.
+async fn slow_pages() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (now, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let seen = most.clone();
+    let app = axum::Router::new().route(
+        "/product/{sku}",
+        axum::routing::get(move || {
+            let (now, most) = (now.clone(), most.clone());
+            async move {
+                let at_once = now.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(at_once, Ordering::SeqCst);
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                now.fetch_sub(1, Ordering::SeqCst);
+                "<p class=\"price\">€1.00</p><p class=\"stock\">in stock</p>"
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, seen)
+}
+
+#[tokio::test]
+async fn product_pages_are_read_four_at_a_time() {
+    let (shop, most) = slow_pages().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("export.csv");
+    let rows: String = (1..=10).map(|i| format!("sku-{i},1.00,5\n")).collect();
+    std::fs::write(&file, format!("sku,price,stock\n{rows}")).unwrap();
+    let probe = catalog(
+        "erp-many",
+        &file.display().to_string(),
+        &format!("      product_url: '{shop}/product/{{sku}}'\n      price_selector: .price\n      stock_selector: .stock\n"),
+    );
+    let result = probe.run().await;
+    assert_eq!(result.outcome, Outcome::Ok, "{}", reason(&result));
+    assert_eq!(counts(&result), (10, 0, 0, 0));
+    // Not one after the other, and never more than four at once on the shop.
+    assert_eq!(most.load(std::sync::atomic::Ordering::SeqCst), 4);
+}
+
 #[test]
 fn a_probe_without_the_shops_side_is_a_located_error() {
     let yaml = "probes:\n  - catalog:\n      name: erp\n      source: https://erp.example/export.csv\n      every: 1h\n";
@@ -309,26 +354,16 @@ fn a_probe_without_the_shops_side_is_a_located_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_monitor_exports_the_catalog_series() {
     use std::time::Duration;
-    use util::monitor::{promtool_check_metrics, write, Monitor};
+    use util::monitor::{promtool_check_metrics, run_probe};
     let shop = start_shop().await;
-    let work = tempfile::tempdir().unwrap();
-    let config = write(
-        work.path(),
-        "shopwatch.yaml",
+    let (monitor, metrics, text) = run_probe(
         &format!(
-            "listen: 127.0.0.1:0\nprobes:\n  - catalog: {{name: erp, source: '{0}/erp/export.json', feed: '{0}/feeds/google-shopping.xml', max_age: 1d, every: 10s}}\n",
+            "- catalog: {{name: erp, source: '{0}/erp/export.json', feed: '{0}/feeds/google-shopping.xml', max_age: 1d, every: 10s}}",
             shop.url()
         ),
-    );
-    let mut monitor = Monitor::start(&config, work);
-    let metrics = monitor.metrics_url();
-    let text = monitor
-        .wait_for_text(
-            &metrics,
-            &format!("shopwatch_probe_catalog_compared{{probe=\"erp\"}} {PRODUCTS}"),
-            Duration::from_secs(20),
-        )
-        .await;
+        &format!("shopwatch_probe_catalog_compared{{probe=\"erp\"}} {PRODUCTS}"),
+    )
+    .await;
     for zero in ["price_mismatches", "stock_mismatches", "missing"] {
         assert!(
             text.contains(&format!(

@@ -249,26 +249,16 @@ async fn what_is_not_a_feed_or_not_there_fails_saying_so() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_monitor_exports_the_feed_series() {
     use std::time::Duration;
-    use util::monitor::{promtool_check_metrics, write, Monitor};
+    use util::monitor::{promtool_check_metrics, run_probe};
     let shop = start_shop().await;
-    let work = tempfile::tempdir().unwrap();
-    let config = write(
-        work.path(),
-        "shopwatch.yaml",
+    let (monitor, metrics, text) = run_probe(
         &format!(
-            "listen: 127.0.0.1:0\nprobes:\n  - feed: {{name: shopping, url: '{}/feeds/google-shopping.xml', sample: 2, price_selector: .product-detail .price, max_age: 1d, every: 10s}}\n",
+            "- feed: {{name: shopping, url: '{}/feeds/google-shopping.xml', sample: 2, price_selector: .product-detail .price, max_age: 1d, every: 10s}}",
             shop.url()
         ),
-    );
-    let mut monitor = Monitor::start(&config, work);
-    let metrics = monitor.metrics_url();
-    let text = monitor
-        .wait_for_text(
-            &metrics,
-            &format!("shopwatch_probe_feed_items{{probe=\"shopping\"}} {PRODUCTS}"),
-            Duration::from_secs(20),
-        )
-        .await;
+        &format!("shopwatch_probe_feed_items{{probe=\"shopping\"}} {PRODUCTS}"),
+    )
+    .await;
     assert!(text.contains("shopwatch_probe_feed_invalid_items{probe=\"shopping\"} 0"));
     assert!(text.contains("shopwatch_probe_feed_sample_failures{probe=\"shopping\"} 0"));
     assert!(text.contains("shopwatch_probe_feed_price_mismatches{probe=\"shopping\"} 0"));

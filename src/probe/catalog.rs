@@ -1,8 +1,8 @@
 //! The `catalog` probe: do the shop's prices and stock match the source of truth? The ERP's
 //! export (CSV or JSON, from a URL or a file: SKU, price, stock) is read, and for `sample` of
 //! its SKUs (a different few each run) or all, the shop's side is read: each product page
-//! (`product_url` with `{sku}`, the price and stock found by CSS selectors, no browser) or the
-//! shop's own feed (parsed as the feed probe parses it). Then:
+//! (`product_url` with `{sku}`, the price and stock found by CSS selectors, no browser; four
+//! pages at a time) or the shop's own feed (parsed as the feed probe parses it). Then:
 //! - each price within `price_tolerance` of the source's;
 //! - stock by the rule: `presence` (in stock on both or out of stock on both) or `exact`;
 //! - each SKU there on the shop side (a page answering 404, or no item in the feed, is missing);
@@ -18,6 +18,7 @@ use super::product_page::{self, parse_amount, select, show_amount, Stock};
 use super::{fetch, Kind, Probing, Verdict};
 use crate::yaml::check::Checker;
 use crate::yaml::scalars::{http_url, opt_scalar_text, scalar_text};
+use futures_util::StreamExt;
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -30,6 +31,9 @@ use url::Url;
 const MAX_SOURCE: usize = 64 * 1024 * 1024;
 /// SKUs named per problem in a reason at most.
 const NAMED: usize = 5;
+/// Product pages asked for at once: a large sample is read in a fraction of the time, and the
+/// shop sees no more than a few browsing customers would make.
+const PAGES_AT_ONCE: usize = 4;
 
 /// Where the source of truth is.
 #[derive(Debug, Clone)]
@@ -228,8 +232,18 @@ impl CatalogProbe {
                 }
             }
             ShopSide::Pages { .. } => {
-                for (sku, source) in &chosen {
-                    match self.read_page(&clients, sku).await {
+                // The reads made before they are streamed: a stream's closure over borrowed
+                // SKUs would make the probe's future not `Send`.
+                let reads: Vec<_> = chosen
+                    .iter()
+                    .map(|(sku, _)| self.read_page(&clients, sku))
+                    .collect();
+                let pages: Vec<_> = futures_util::stream::iter(reads)
+                    .buffered(PAGES_AT_ONCE)
+                    .collect()
+                    .await;
+                for ((sku, source), page) in chosen.iter().copied().zip(pages) {
+                    match page {
                         Ok(Some(entry)) => self.compare(sku, source, &entry, &mut found),
                         Ok(None) => found
                             .missing

@@ -100,7 +100,7 @@ pub mod dnsbl;
 pub mod domain;
 pub mod feed;
 pub mod feed_counts;
-mod fetch;
+pub mod fetch;
 pub mod heartbeat;
 pub mod http;
 pub mod imap;

@@ -261,6 +261,23 @@ impl Drop for Monitor {
     }
 }
 
+/// `shopwatch run` of one probe (`- kind: {...}`, a line under `probes:`) in a directory of its
+/// own: the monitor, its /metrics URL, and the first exposition with `line` (within 20 s).
+pub async fn run_probe(probe: &str, line: &str) -> (Monitor, String, String) {
+    let work = tempfile::tempdir().expect("temp dir");
+    let config = write(
+        work.path(),
+        "shopwatch.yaml",
+        &format!("listen: 127.0.0.1:0\nprobes:\n  {probe}\n"),
+    );
+    let mut monitor = Monitor::start(&config, work);
+    let metrics = monitor.metrics_url();
+    let text = monitor
+        .wait_for_text(&metrics, line, Duration::from_secs(20))
+        .await;
+    (monitor, metrics, text)
+}
+
 pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).expect("write file");
