@@ -120,7 +120,10 @@ impl Timing {
                 let jittered = |at: DateTime<Utc>| {
                     at + chrono::Duration::from_std(*offset).unwrap_or_default()
                 };
-                let from = to_wall(not_before);
+                // An occurrence a moment before `not_before` (within what the two clocks'
+                // readings may differ by, and well under the second between occurrences) is
+                // the one due now, not one passed over.
+                let from = to_wall(not_before) - chrono::Duration::milliseconds(500);
                 let mut skipped = 0;
                 if let Some(previous) = after {
                     // Past the previous occurrence itself, whatever rounding the clock

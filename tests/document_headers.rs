@@ -1,7 +1,8 @@
 //! Documents behind a token: the feed, catalog and metric probes send their `headers` (a
 //! secret, read at each run) with every request to the document's origin and to no other.
 //! The servers are on 127.0.0.1: one answers 401 without the token, and each notes the
-//! `Authorization` of every request it is sent. The monitor never shows the token.
+//! `Authorization` of every request it is sent. A redirect to another origin is refused, not
+//! followed with the token. The monitor never shows the token.
 
 mod util;
 
@@ -41,6 +42,11 @@ async fn answer(State(served): State<Arc<Served>>, uri: Uri, headers: HeaderMap)
         return (StatusCode::UNAUTHORIZED, "a token is needed").into_response();
     }
     match served.pages.get(uri.path()) {
+        Some(body) if body.starts_with("redirect:") => (
+            StatusCode::FOUND,
+            [("location", body.trim_start_matches("redirect:").to_string())],
+        )
+            .into_response(),
         Some(body) => body.clone().into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
     }
@@ -132,6 +138,31 @@ async fn a_token_the_erp_refuses_fails_and_one_not_set_is_the_monitors_error() {
         reason(&unset),
         "the header `authorization`: environment variable DOC_HEADERS_UNSET_TOKEN is not set (export it, or give the secret a `default:`)"
     );
+}
+
+#[tokio::test]
+async fn a_redirect_to_another_origin_is_refused_rather_than_followed_with_the_token() {
+    std::env::set_var("DOC_HEADERS_REDIRECT_TOKEN", TOKEN);
+    let (elsewhere, elsewhere_seen) =
+        serve(&[("/export.csv", "sku,price,stock\n".to_string())], None).await;
+    let (erp, _) = serve(
+        &[("/export.csv", format!("redirect:{elsewhere}/export.csv"))],
+        Some(TOKEN),
+    )
+    .await;
+    let (_, _, shop, _) = erp_and_shop().await;
+    let result = catalog(&erp, &shop, "DOC_HEADERS_REDIRECT_TOKEN")
+        .run()
+        .await;
+    assert_eq!(result.outcome, Outcome::Failed);
+    assert!(
+        reason(&result).contains(&format!(
+            "it redirects to {elsewhere}/export.csv, another origin than {erp}, where its headers are not sent: give the URL it ends at"
+        )),
+        "{}",
+        reason(&result)
+    );
+    assert!(asked(&elsewhere_seen).is_empty(), "the token went along");
 }
 
 #[tokio::test]

@@ -88,9 +88,11 @@ impl Clients {
         document: Option<&url::Url>,
     ) -> Result<Clients, String> {
         let other = client(timeout, ca_file)?;
-        let own = match headers.is_empty() {
-            true => other.clone(),
-            false => client_sending(timeout, ca_file, headers)?,
+        let own = match document {
+            Some(document) if !headers.is_empty() => {
+                client_sending(timeout, ca_file, headers, document)?
+            }
+            _ => other.clone(),
         };
         Ok(Clients {
             own,
@@ -111,17 +113,44 @@ impl Clients {
 
 /// A client whose every request gives up after `timeout`.
 pub(super) fn client(timeout: Duration, ca_file: Option<&Path>) -> Result<reqwest::Client, String> {
-    client_sending(timeout, ca_file, &Headers::default())
+    builder(timeout, ca_file)?
+        .build()
+        .map_err(|e| format!("cannot make an HTTP client: {e}"))
 }
 
-/// A client like [`client`] sending `headers` with every request: for the document's own URL.
-pub(super) fn client_sending(
+/// A client like [`client`] sending `headers` with every request, for `document`'s origin: a
+/// redirect to another origin is refused, as it would take them there (reqwest drops only
+/// `Authorization` and cookies on the way, not an `X-Api-Key`).
+fn client_sending(
     timeout: Duration,
     ca_file: Option<&Path>,
     headers: &Headers,
+    document: &url::Url,
 ) -> Result<reqwest::Client, String> {
-    let mut builder = reqwest::Client::builder()
+    let origin = document.origin();
+    let shown = origin.ascii_serialization();
+    let redirects = reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.url().origin() != origin {
+            let to = attempt.url().to_string();
+            attempt.error(format!(
+                "it redirects to {to}, another origin than {shown}, where its headers are not sent: give the URL it ends at"
+            ))
+        } else if attempt.previous().len() >= 10 {
+            attempt.error("over 10 redirects")
+        } else {
+            attempt.follow()
+        }
+    });
+    builder(timeout, ca_file)?
         .default_headers(headers.read()?)
+        .redirect(redirects)
+        .build()
+        .map_err(|e| format!("cannot make an HTTP client: {e}"))
+}
+
+/// The settings every client here shares: its name, `timeout`, and the roots it trusts.
+fn builder(timeout: Duration, ca_file: Option<&Path>) -> Result<reqwest::ClientBuilder, String> {
+    let mut builder = reqwest::Client::builder()
         .user_agent(concat!("shopwatch/", env!("CARGO_PKG_VERSION")))
         .timeout(timeout);
     if let Some(file) = ca_file {
@@ -133,9 +162,7 @@ pub(super) fn client_sending(
             builder = builder.add_root_certificate(cert);
         }
     }
-    builder
-        .build()
-        .map_err(|e| format!("cannot make an HTTP client: {e}"))
+    Ok(builder)
 }
 
 /// The body, refused past `max` bytes.

@@ -174,7 +174,12 @@ impl MetricProbe {
     }
 
     async fn read(&self) -> Result<f64, String> {
-        let client = super::fetch::client_sending(self.timeout, None, &self.headers)?;
+        let endpoint = match &self.source {
+            Source::Json { url, .. } | Source::Prometheus { url, .. } => url,
+        };
+        let clients =
+            super::fetch::Clients::new(self.timeout, None, &self.headers, Some(endpoint))?;
+        let client = clients.to(endpoint.as_str());
         let what = self.source.describe();
         let request = match &self.source {
             Source::Json { url, .. } => client.get(url.clone()),
