@@ -14,8 +14,8 @@ use std::time::Duration;
 /// `headers:` as written: each value text or a secret.
 pub type HeadersFile = BTreeMap<String, VarFile>;
 
-/// Request headers sent with a kind's document request only (not to the pages it samples,
-/// which may be on another origin); secret values are read at each run and redacted.
+/// Request headers a kind sends to its document's origin and to no other;
+/// secret values are read at each run and redacted.
 #[derive(Debug, Clone, Default)]
 pub struct Headers(Vec<(HeaderName, Var)>);
 
