@@ -14,7 +14,7 @@
 //! `ca_file`).
 
 use super::feed;
-use super::product_page::{self, parse_amount, select, show_amount, Stock};
+use super::product_page::{self, parse_amount, parse_data_amount, select, show_amount, Stock};
 use super::{fetch, Kind, Probing, Verdict};
 use crate::yaml::check::Checker;
 use crate::yaml::scalars::{http_url, opt_scalar_text, scalar_text};
@@ -446,7 +446,7 @@ impl CatalogProbe {
         faults: &mut Vec<String>,
     ) -> Entry {
         let price = price.and_then(|text| {
-            let amount = parse_amount(text);
+            let amount = parse_data_amount(text);
             if amount.is_none() {
                 faults.push(format!("{sku}: price `{text}` is not an amount"));
             }
@@ -580,7 +580,7 @@ async fn feed_entries(
         .iter()
         .filter_map(|item| {
             let entry = Entry {
-                price: item.get("price").and_then(parse_amount),
+                price: item.get("price").and_then(parse_data_amount),
                 stock: item.get("availability").and_then(Stock::parse),
             };
             Some((item.get("id")?.to_string(), entry))

@@ -13,7 +13,7 @@
 //! `failed` for each of those (all are reported together), for a document that does not parse
 //! or a fetch that fails; `error` only for the monitor's own faults (an unreadable `ca_file`).
 
-use super::product_page::{self, parse_amount, show_amount};
+use super::product_page::{self, parse_amount, parse_data_amount, show_amount};
 use super::{feed_counts, fetch, Kind, Probing, Verdict};
 use crate::yaml::check::Checker;
 use crate::yaml::scalars::{http_url, opt_scalar_text, scalar_text};
@@ -363,7 +363,7 @@ impl FeedProbe {
                 Ok(response) if response.status() == reqwest::StatusCode::OK => {
                     let (Some(css), Some(want)) = (
                         &self.price_selector,
-                        price.as_deref().and_then(parse_amount),
+                        price.as_deref().and_then(parse_data_amount),
                     ) else {
                         continue;
                     };

@@ -24,11 +24,11 @@ impl Headers {
         let mut headers = Vec::new();
         for (name, value) in written {
             let at = format!("{path}.headers.{name}");
-            let valid = match value {
-                VarFile::Text(text) => c.header(&at, name, text).is_some(),
-                VarFile::Secret(_) => c.header_name(&at, name).is_some(),
+            let parsed = match value {
+                VarFile::Text(text) => c.header(&at, name, text).map(|(name, _)| name),
+                VarFile::Secret(_) => c.header_name(&at, name),
             };
-            if let (true, Ok(parsed)) = (valid, HeaderName::from_bytes(name.as_bytes())) {
+            if let Some(parsed) = parsed {
                 headers.push((parsed, var(c, &at, value)));
             }
         }

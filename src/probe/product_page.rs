@@ -90,6 +90,15 @@ pub(super) fn parse_amount(text: &str) -> Option<f64> {
     crate::numbers::number_in(text, None)
 }
 
+/// An amount in data a program wrote (an ERP export, a feed's `price`): a plain decimal
+/// number among its words is read as it is (`12.500` is 12.5, `15.00 USD` 15), as a person
+/// would write it only when there is none (`1,299.00 SEK`).
+pub(super) fn parse_data_amount(text: &str) -> Option<f64> {
+    text.split_whitespace()
+        .find_map(|word| word.parse::<f64>().ok().filter(|n| n.is_finite()))
+        .or_else(|| parse_amount(text))
+}
+
 /// An amount for a reason: `9.95`, `1299.00`.
 pub(super) fn show_amount(amount: f64) -> String {
     format!("{amount:.2}")
@@ -156,6 +165,17 @@ mod tests {
         assert_eq!(parse_amount("9.90 EUR"), Some(9.9));
         assert_eq!(parse_amount("Price: 8."), Some(8.0));
         assert_eq!(parse_amount("free"), None);
+    }
+
+    #[test]
+    fn amounts_in_exports_and_feeds_are_read_as_programs_write_them() {
+        assert_eq!(parse_data_amount("12.500"), Some(12.5));
+        assert_eq!(parse_amount("12.500"), Some(12500.0), "on a page: grouping");
+        assert_eq!(parse_data_amount("15.00 USD"), Some(15.0));
+        assert_eq!(parse_data_amount("USD 15.00"), Some(15.0));
+        assert_eq!(parse_data_amount("1,299.00 SEK"), Some(1299.0));
+        assert_eq!(parse_data_amount("inf"), None);
+        assert_eq!(parse_data_amount("n/a"), None);
     }
 
     #[test]
