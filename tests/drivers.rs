@@ -108,3 +108,74 @@ async fn a_driver_that_died_while_idle_is_replaced_for_the_next_run() {
     );
     assert_eq!(log.matches("started geckodriver at").count(), 2, "{log}");
 }
+
+/// A page's cookies and storage from the run before: `execute` fails the step when it finds
+/// any, then leaves some for the next run to find.
+const NEW_VISITOR: &str = r#"
+steps:
+  - step: new-visitor
+    do:
+      - open: /
+      - execute: |
+          if (document.cookie.includes('seen=') || localStorage.getItem('seen')) {
+            throw new Error('state from an earlier run: ' + document.cookie);
+          }
+          document.cookie = 'seen=1; path=/; max-age=86400';
+          localStorage.setItem('seen', '1');
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn firefox_starts_from_a_template_of_its_first_profile_and_each_run_is_a_new_visitor() {
+    require_browser("firefox");
+    let shop = start_shop().await;
+    let work = tempfile::tempdir().unwrap();
+    let cache = work.path().join("cache");
+    let journeys: Vec<String> = ["first", "second"]
+        .iter()
+        .map(|name| {
+            let yaml = format!("journey: {name}\nbase_url: {}\n{NEW_VISITOR}", shop.url());
+            let file = write(work.path(), &format!("{name}.yaml"), &yaml);
+            file.to_str().unwrap().to_string()
+        })
+        .collect();
+    let out = Run::new(&["check", &journeys[0], &journeys[1], "--browser", "firefox"])
+        .env("XDG_CACHE_HOME", cache.to_str().unwrap())
+        .env("SHOPWATCH_LOG", "shopwatch::webdriver=debug")
+        .go()
+        .await;
+    assert_eq!(out.code, 0, "{}", out.describe());
+    // The first session started from nothing and its caches were kept; the second used them.
+    let kept = "kept what Firefox built on its first start as the profile template";
+    assert_eq!(out.stderr.matches(kept).count(), 1, "{}", out.describe());
+    let warmed = "Firefox starts from the profile template";
+    assert_eq!(out.stderr.matches(warmed).count(), 1, "{}", out.describe());
+
+    let templates: Vec<_> = std::fs::read_dir(cache.join("shopwatch"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    let [template] = templates.as_slice() else {
+        panic!("one template, no staging dir left: {templates:?}");
+    };
+    let name = template.file_name().unwrap().to_str().unwrap();
+    assert!(name.starts_with("firefox-1"), "named by the build: {name}");
+    let mut files: Vec<String> = std::fs::read_dir(template)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    files.sort();
+    assert!(files.contains(&"startupCache".to_string()), "{files:?}");
+    for kept in &files {
+        assert!(
+            [
+                "addonStartup.json.lz4",
+                "compatibility.ini",
+                "extension-preferences.json",
+                "extensions.json",
+                "startupCache"
+            ]
+            .contains(&kept.as_str()),
+            "nothing a page can write is in the template: {files:?}"
+        );
+    }
+}

@@ -3,6 +3,7 @@
 
 pub mod browser;
 pub mod driver;
+pub mod firefox_profile;
 pub mod guard;
 pub mod pool;
 pub mod reaper;

@@ -2,6 +2,7 @@
 //! W3C endpoint), and closing it on every path.
 
 use super::driver::{DriverError, LocalDriver};
+use super::firefox_profile::FirefoxProfile;
 use super::pool::DriverPool;
 use super::Browser;
 use fantoccini::wd::TimeoutConfiguration;
@@ -63,8 +64,10 @@ pub struct Session {
     home: Option<fantoccini::wd::WindowHandle>,
     /// The local driver's pool, to give it back to after a clean close.
     pool: Option<Arc<DriverPool>>,
-    /// This session's browser profile (Chromium's), removed when the driver is kept.
+    /// This session's browser profile, removed when the driver is kept.
     profile_dir: Option<PathBuf>,
+    /// A local Firefox's profile: whether it was warmed, and where its template goes.
+    firefox: Option<FirefoxProfile>,
     /// Time from asking for the session until it was ready (driver start included).
     pub start_time: Duration,
     /// Set when a command timed out: the session may be stuck, send it nothing more.
@@ -102,6 +105,13 @@ impl Session {
             options.extra_capabilities,
             options.page_load_timeout,
         );
+        let firefox = match profile_dir
+            .as_ref()
+            .and_then(|dir| Some((dir, firefox_start(&capabilities, dir)?)))
+        {
+            Some((dir, binary)) => Some(FirefoxProfile::lay_out(dir.clone(), binary).await),
+            None => None,
+        };
         let wire = super::wire::Wire::default();
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_native_roots()
@@ -159,6 +169,7 @@ impl Session {
             pool: driver.is_some().then(|| options.drivers.clone()),
             driver,
             profile_dir,
+            firefox,
             start_time: started.elapsed(),
             poisoned: false,
             page_load_timeout: std::sync::Mutex::new(options.page_load_timeout),
@@ -227,6 +238,7 @@ impl Session {
             driver,
             pool,
             profile_dir,
+            firefox,
             poisoned,
             ..
         } = self;
@@ -244,6 +256,9 @@ impl Session {
         match pool {
             Some(pool) if closed => {
                 if let Some(dir) = profile_dir {
+                    if let Some(firefox) = &firefox {
+                        firefox.keep_template(dir.clone()).await;
+                    }
                     // The browser has quit; its profile is a tree of files.
                     let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(dir)).await;
                 }
@@ -292,7 +307,8 @@ fn find_on_path(names: &[&str]) -> Option<PathBuf> {
 }
 
 /// W3C capabilities for `browser`. A local driver gets the browser binary and a profile dir in
-/// its own temp dir; Chromium as root needs `--no-sandbox` and `--headless=new`.
+/// its own temp dir (Firefox's laid out by `firefox_profile`); Chromium as root needs
+/// `--no-sandbox` and `--headless=new`.
 pub fn capabilities(
     browser: Browser,
     profile_dir: Option<&Path>,
@@ -306,12 +322,16 @@ pub fn capabilities(
     });
     let mut caps = match browser {
         Browser::Firefox => {
-            let mut options = json!({ "args": ["-headless", "-width", "1280", "-height", "800"] });
-            if profile_dir.is_some() {
-                if let Some(binary) = find_on_path(&["firefox", "firefox-esr"]) {
+            let mut args = vec![json!("-headless"), json!("-width"), json!("1280")];
+            args.extend([json!("-height"), json!("800")]);
+            let mut options = json!({});
+            if let Some(dir) = profile_dir {
+                args.extend([json!("-profile"), json!(dir)]);
+                if let Some(binary) = firefox_on_path() {
                     options["binary"] = json!(binary);
                 }
             }
+            options["args"] = json!(args);
             json!({ "browserName": "firefox", "moz:firefoxOptions": options })
         }
         Browser::Chrome => {
@@ -355,7 +375,54 @@ pub fn capabilities(
     for (key, value) in extra {
         merge(caps.entry(key.clone()).or_insert(Value::Null), value);
     }
+    if let (Some(dir), Some(extra)) = (profile_dir, extra.get("moz:firefoxOptions")) {
+        // A journey that brings its own Firefox profile gets it, not ours beside it.
+        let own_arg = extra["args"].as_array().is_some_and(|args| {
+            args.iter()
+                .any(|arg| matches!(arg.as_str(), Some("-profile" | "--profile" | "-P")))
+        });
+        if own_arg || extra.get("profile").is_some() {
+            if let Some(args) = caps["moz:firefoxOptions"]["args"].as_array_mut() {
+                if let Some(at) = args.iter().position(|arg| arg == &json!(dir)) {
+                    args.drain(at - 1..=at);
+                }
+            }
+        }
+    }
     caps
+}
+
+/// Whether a local Firefox session starts in `dir` (it does unless the journey brings its own
+/// profile), and the Firefox binary it starts.
+fn firefox_start(caps: &Map<String, Value>, dir: &Path) -> Option<Option<PathBuf>> {
+    let options = caps.get("moz:firefoxOptions")?;
+    let starts_in_dir = options["args"]
+        .as_array()
+        .is_some_and(|args| args.contains(&json!(dir)));
+    starts_in_dir.then(|| {
+        options["binary"]
+            .as_str()
+            .map(PathBuf::from)
+            .or_else(firefox_on_path)
+    })
+}
+
+/// Firefox from PATH: the program itself rather than a wrapper script (Debian's `firefox` runs
+/// `firefox-esr`), as the profile template is named by the build beside the program.
+fn firefox_on_path() -> Option<PathBuf> {
+    let names = ["firefox", "firefox-esr"];
+    let program = |name: &&str| {
+        let found = find_on_path(&[name])?;
+        let real = std::fs::canonicalize(&found).ok()?;
+        real.parent()?
+            .join("application.ini")
+            .is_file()
+            .then_some(found)
+    };
+    names
+        .iter()
+        .find_map(program)
+        .or_else(|| find_on_path(&names))
 }
 
 /// Deep-merges `extra` into `base`: objects key by key, lists appended (so journey `args` add
@@ -438,5 +505,33 @@ mod tests {
         assert_eq!(caps["timeouts"]["pageLoad"], json!(15000));
         assert_eq!(caps["browserName"], json!("chrome"));
         assert_eq!(caps["unhandledPromptBehavior"], json!("ignore"));
+    }
+
+    #[test]
+    fn a_local_firefox_starts_in_its_profile_dir_unless_the_journey_brings_one() {
+        let dir = Path::new("/tmp/shopwatch-driver-x/profile-1");
+        let caps = capabilities(Browser::Firefox, Some(dir), &Map::new(), Duration::ZERO);
+        let args = caps["moz:firefoxOptions"]["args"].as_array().unwrap();
+        let at = args.iter().position(|arg| arg == "-profile").unwrap();
+        assert_eq!(args[at + 1], json!(dir));
+        assert!(firefox_start(&caps, dir).is_some());
+
+        for own in [
+            json!({"moz:firefoxOptions": {"args": ["-profile", "/srv/ff"]}}),
+            json!({"moz:firefoxOptions": {"profile": "UEsDBBQ="}}),
+        ] {
+            let caps = capabilities(
+                Browser::Firefox,
+                Some(dir),
+                own.as_object().unwrap(),
+                Duration::ZERO,
+            );
+            let args = caps["moz:firefoxOptions"]["args"].as_array().unwrap();
+            assert!(!args.contains(&json!(dir)), "{args:?}");
+            assert_eq!(args.iter().filter(|arg| *arg == "-profile").count(), {
+                usize::from(own["moz:firefoxOptions"]["args"].is_array())
+            });
+            assert!(firefox_start(&caps, dir).is_none());
+        }
     }
 }
