@@ -299,8 +299,7 @@ fn runs(exposition: &str, journey: &str, outcome: &str) -> f64 {
 async fn journeys_run_through_a_grid_in_parallel_and_a_dead_node_is_a_monitor_error() {
     require_browser("firefox");
     require_browser("chrome");
-    let _slot_a = util::browser_slot().await;
-    let _slot_b = util::browser_slot().await;
+    let _slots = util::browser_slots(2).await;
     let mut grid = Grid::start().await;
     let shop = start_shop().await;
     // The product page takes 4 s: each run is long enough that the two journeys' runs (every

@@ -127,8 +127,7 @@ where
 async fn failing_in_many_locations_fires_when_both_fail_not_when_one_does() {
     require_browser("chrome");
     // Two browsers at once: both slots.
-    let _slot_a = util::browser_slot().await;
-    let _slot_b = util::browser_slot().await;
+    let _slots = util::browser_slots(2).await;
     let shop_a = start_shop().await;
     let shop_b = start_shop().await;
     let (monitor_a, target_a, config_a) = monitor_at("a", &shop_a);

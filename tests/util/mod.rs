@@ -14,16 +14,74 @@ pub mod steps;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-use tokio::sync::Semaphore;
 
 pub use demo_shop::{Fault, RunningShop, ShopConfig, TrafficFault, XmlFault};
 
-/// Browser sessions are hundreds of MB and CPU-heavy: at most two tests drive browsers at once.
-static BROWSER_SLOTS: Semaphore = Semaphore::const_new(2);
+/// Browser sessions are hundreds of MB and CPU-heavy: at most this many run at once on the
+/// machine (`SHOPWATCH_TEST_BROWSERS` to change it), across every test binary, since
+/// scripts/run-test-binaries runs several browser binaries side by side.
+const BROWSERS_AT_ONCE: usize = 2;
 
-/// One of the browser slots, for tests that start browsers other than through [`Run`].
-pub async fn browser_slot() -> tokio::sync::SemaphorePermit<'static> {
-    BROWSER_SLOTS.acquire().await.expect("semaphore")
+/// Browser slots held: lock files under the system temp dir, so the kernel frees them when
+/// their holder ends, however it ends.
+pub struct BrowserSlots(Vec<std::fs::File>);
+
+/// One browser slot, for tests that start browsers other than through [`Run`].
+pub async fn browser_slot() -> BrowserSlots {
+    browser_slots(1).await
+}
+
+/// `count` browser slots at once, for tests that run that many browsers side by side (taking
+/// them one by one could deadlock with another binary holding the rest).
+pub async fn browser_slots(count: usize) -> BrowserSlots {
+    tokio::task::spawn_blocking(move || take_browser_slots(count))
+        .await
+        .expect("browser slot thread")
+}
+
+fn take_browser_slots(count: usize) -> BrowserSlots {
+    use std::os::fd::AsRawFd;
+    let total = std::env::var("SHOPWATCH_TEST_BROWSERS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .filter(|&n: &usize| n > 0)
+        .unwrap_or(BROWSERS_AT_ONCE)
+        .max(count);
+    // SAFETY: getuid(2) has no preconditions.
+    let uid = unsafe { libc::getuid() };
+    let dir = std::env::temp_dir().join(format!("shopwatch-test-browsers-{uid}"));
+    std::fs::create_dir_all(&dir).expect("browser slot dir");
+    let open = |name: String| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(name))
+            .expect("browser slot file")
+    };
+    // SAFETY: flock(2) on a file descriptor this closure's caller owns.
+    let lock = |file: &std::fs::File, mode| unsafe { libc::flock(file.as_raw_fd(), mode) == 0 };
+    // A turnstile: one waiter at a time gathers its slots, so a test that needs two is not
+    // starved by tests that keep taking one.
+    let turnstile = open("turnstile".to_string());
+    assert!(lock(&turnstile, libc::LOCK_EX), "browser slot turnstile");
+    let mut held: Vec<(usize, std::fs::File)> = Vec::new();
+    while held.len() < count {
+        for slot in 0..total {
+            if held.len() == count || held.iter().any(|(taken, _)| *taken == slot) {
+                continue;
+            }
+            let file = open(format!("slot-{slot}"));
+            if lock(&file, libc::LOCK_EX | libc::LOCK_NB) {
+                held.push((slot, file));
+            }
+        }
+        if held.len() < count {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    drop(turnstile);
+    BrowserSlots(held.into_iter().map(|(_, file)| file).collect())
 }
 
 pub const BROWSERS: [&str; 2] = ["firefox", "chrome"];
@@ -172,7 +230,7 @@ impl<'a> Run<'a> {
     /// Runs `shopwatch` with `--json --artifacts <tmp>/artifacts`, TMPDIR in its own temp dir,
     /// then asserts that no process started under that TMPDIR is left and no driver temp dir.
     pub async fn go(self) -> Outcome {
-        let _slot = BROWSER_SLOTS.acquire().await.expect("semaphore");
+        let _slot = browser_slot().await;
         let work = tempfile::Builder::new()
             .prefix("shopwatch-test-")
             .tempdir()
