@@ -9,6 +9,7 @@ use util::steps::*;
 use util::*;
 
 in_both_browsers!(
+    fill_types_a_key_press_per_character_as_a_person_does,
     press_enter_and_a_chord_search_the_shop,
     press_names_the_missing_field,
     press_enter_into_a_failing_search_page_fails_with_its_status,
@@ -25,6 +26,49 @@ in_both_browsers!(
 /// Runs `steps` as the journey `actions` against `shop`.
 async fn run(shop: &RunningShop, browser: &str, steps: &str) -> Outcome {
     run_steps(shop, browser, "actions", steps).await
+}
+
+// fill
+
+/// `fill` types like a person: the page sees a keydown, keypress, input and keyup for every
+/// character (upper case, `@`, spaces and umlauts included), in the field that has the focus,
+/// whichever command the browser's driver types with.
+async fn fill_types_a_key_press_per_character_as_a_person_does(browser: &str) {
+    let shop = start_shop().await;
+    let out = run(
+        &shop,
+        browser,
+        r##"
+  - step: type
+    do:
+      - open: /login
+      - execute: |
+          window.seen = [];
+          var field = document.querySelector('#email');
+          ['keydown', 'keypress', 'input', 'keyup'].forEach(function (type) {
+            field.addEventListener(type, function (e) {
+              window.seen.push(type + ':' + (e.key || e.data) + ':' + (document.activeElement === field));
+            });
+          });
+      - fill: { selector: "#email", value: "Zoë O'Neil@x.de" }
+      - execute:
+          script: |
+            var want = arguments[0], field = document.querySelector('#email');
+            if (field.value !== want) throw new Error('value ' + field.value);
+            var chars = Array.from(want);
+            ['keydown', 'keypress', 'input', 'keyup'].forEach(function (type) {
+              var got = window.seen.filter(function (s) { return s.indexOf(type + ':') === 0; });
+              var keys = got.map(function (s) { return s.split(':')[1]; }).join('');
+              if (got.length !== chars.length || keys !== want)
+                throw new Error(type + ' ' + got.length + ' ' + keys);
+              if (got.some(function (s) { return !s.endsWith(':true'); }))
+                throw new Error(type + ' outside the focused field');
+            });
+          args: ["Zoë O'Neil@x.de"]
+"##,
+    )
+    .await;
+    assert_passed(&out);
 }
 
 // press

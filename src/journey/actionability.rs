@@ -39,7 +39,8 @@ impl Usage {
 }
 
 /// One call per try: scrolls the element into the middle of the viewport (every scrolling box
-/// around it too), then says what it is and why it cannot be acted on yet, if so. The hit test
+/// around it too), then says what it is and why it cannot be acted on yet, if so; a field to
+/// fill that is ready gets the focus, as a person's click into it would give. The hit test
 /// is at the point a WebDriver click uses (the centre of the element's first box, within the
 /// viewport); what is found there counts as the element when it is inside it (shadow roots
 /// included) or is a `<label>` of it.
@@ -56,6 +57,10 @@ var out = { tag: el.tagName.toLowerCase(), role: (el.getAttribute('role') || '')
 if (!el.isConnected) { out.why = 'detached'; return out; }
 el.scrollIntoView({ block: 'center', inline: 'center', behavior: 'instant' });
 var win = el.ownerDocument.defaultView, doc = el.ownerDocument;
+function ready() {
+  if (use === 'fill' && doc.activeElement !== el) el.focus({ preventScroll: true });
+  return out;
+}
 var style = win.getComputedStyle(el);
 var box = Array.prototype.find.call(el.getClientRects(), function (r) { return r.width > 0 && r.height > 0; });
 if (!box) { out.why = 'hidden'; out.detail = style.display === 'none' ? 'display: none' : 'it has no size'; return out; }
@@ -74,10 +79,10 @@ while (hit && hit.shadowRoot) {
 }
 if (!hit) { out.why = 'outside'; return out; }
 for (var n = hit; n; n = n.parentNode || (n.nodeType === 11 ? n.host : null)) {
-  if (n === el) return out;
+  if (n === el) return ready();
 }
 var label = hit.closest && hit.closest('label');
-if (label && label.control === el) return out;
+if (label && label.control === el) return ready();
 var cover = hit;
 while (cover.ownerSVGElement) cover = cover.ownerSVGElement;
 while (!cover.id && !cover.getAttribute('class') && cover.parentElement && cover.parentElement !== doc.body) {

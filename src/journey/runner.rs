@@ -379,6 +379,7 @@ impl Runner {
         let work = async {
             let mut env = ActionEnv {
                 client,
+                browser: shared.map(|s| s.browser),
                 base_url,
                 values,
                 http: &self.http,

@@ -57,6 +57,8 @@ pub struct SessionOptions<'a> {
 /// A live session; `close` must be called (it also stops a local driver).
 pub struct Session {
     pub client: Client,
+    /// The browser the session drives (each driver has its quicker commands).
+    pub browser: Browser,
     /// Every command sent, timed on the wire.
     pub wire: super::wire::Wire,
     driver: Option<LocalDriver>,
@@ -165,6 +167,7 @@ impl Session {
         Ok(Session {
             home,
             client,
+            browser: options.browser,
             wire,
             pool: driver.is_some().then(|| options.drivers.clone()),
             driver,
