@@ -228,7 +228,7 @@ pub(super) async fn page_settled(env: &ActionEnv<'_>, doing: &str) -> Result<(),
 pub struct ActionEnv<'a> {
     pub client: Option<&'a Client>,
     /// The session's browser, when there is a session.
-    pub browser: Option<crate::webdriver::Browser>,
+    pub browser: Option<Browser>,
     pub base_url: &'a url::Url,
     pub values: &'a mut HashMap<String, String>,
     pub http: &'a reqwest::Client,

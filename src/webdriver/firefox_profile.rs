@@ -1,14 +1,15 @@
 //! Firefox sessions start from a warmed profile. A fresh profile makes Firefox register its
-//! built-in add-ons and compile its own JavaScript before the first page: about 2 CPU seconds
-//! and over a second of session start on every run (BENCHMARKS.md, "Firefox session start").
+//! built-in add-ons and compile its own JavaScript before the first page: on the demo journey,
+//! 0.7 s of session start and 0.9 CPU seconds of every run (BENCHMARKS.md, "Firefox session
+//! start").
 //! The first session's profile is kept, once its browser has quit, as a template of just those
 //! caches; later sessions get a copy of it in their own new profile. Nothing a page can write
 //! (cookies, storage, history, the HTTP cache, permissions) is in the template, so every run
 //! still starts as a new visitor.
 //!
-//! Templates live under the user's cache directory (`$CACHE_DIRECTORY` under systemd,
-//! `$XDG_CACHE_HOME` or `~/.cache`), in `shopwatch/`, one per Firefox build; deleting them is
-//! always safe. Without a cache directory sessions start as before, from an empty profile.
+//! Templates live in `$CACHE_DIRECTORY` (systemd's `CacheDirectory=`), else in `shopwatch/`
+//! under `$XDG_CACHE_HOME` or `~/.cache`, one per Firefox build; deleting them is always safe.
+//! Without a cache directory sessions start as before, from an empty profile.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -30,7 +31,7 @@ pub struct FirefoxProfile {
     /// build cannot be told.
     template: Option<PathBuf>,
     /// Whether the profile started as a copy of the template.
-    pub warmed: bool,
+    warmed: bool,
 }
 
 impl FirefoxProfile {
