@@ -111,6 +111,20 @@ impl Clients {
     }
 }
 
+/// The one client a kind that fetches only its document needs: sending `headers` when it has
+/// some (to `document`'s origin only, as [`Clients`] does), else a plain one.
+pub(super) fn document_client(
+    timeout: Duration,
+    ca_file: Option<&Path>,
+    headers: &Headers,
+    document: &url::Url,
+) -> Result<reqwest::Client, String> {
+    match headers.is_empty() {
+        true => client(timeout, ca_file),
+        false => client_sending(timeout, ca_file, headers, document),
+    }
+}
+
 /// A client whose every request gives up after `timeout`.
 pub(super) fn client(timeout: Duration, ca_file: Option<&Path>) -> Result<reqwest::Client, String> {
     builder(timeout, ca_file)?

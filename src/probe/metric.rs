@@ -177,9 +177,8 @@ impl MetricProbe {
         let endpoint = match &self.source {
             Source::Json { url, .. } | Source::Prometheus { url, .. } => url,
         };
-        let clients =
-            super::fetch::Clients::new(self.timeout, None, &self.headers, Some(endpoint))?;
-        let client = clients.to(endpoint.as_str());
+        // Only the endpoint is fetched: one client, not the pair a feed needs for its links.
+        let client = super::fetch::document_client(self.timeout, None, &self.headers, endpoint)?;
         let what = self.source.describe();
         let request = match &self.source {
             Source::Json { url, .. } => client.get(url.clone()),

@@ -386,7 +386,9 @@ pub fn capabilities(
         });
         if own_arg || extra.get("profile").is_some() {
             if let Some(args) = caps["moz:firefoxOptions"]["args"].as_array_mut() {
-                if let Some(at) = args.iter().position(|arg| arg == &json!(dir)) {
+                // Ours is `-profile DIR`, after the first of our own args.
+                let ours = args.iter().position(|arg| arg == &json!(dir));
+                if let Some(at) = ours.filter(|&at| at > 0) {
                     args.drain(at - 1..=at);
                 }
             }
