@@ -94,3 +94,83 @@ async fn an_element_shown_without_a_dom_change_is_still_found(browser: &str) {
     .await;
     assert_passed(&out);
 }
+
+/// chromedriver once answered a Find Elements that an alert interrupted with `{"value": null}`
+/// instead of "unexpected alert open". That race cannot be made to happen on demand, so a proxy
+/// in front of a real chromedriver gives that answer to every Find Element(s) while an alert is
+/// open: the step still fails as the shop's dialog, with its text, not as a monitor error.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_driver_answering_null_while_a_dialog_is_open_still_reports_the_dialog() {
+    require_browser("chrome");
+    let shop = start_shop().await;
+    let driver = shopwatch::webdriver::driver::LocalDriver::start(
+        shopwatch::journey::model::Browser::Chrome,
+    )
+    .await
+    .expect("start chromedriver");
+    let proxy = null_while_alert_proxy(driver.url().trim_end_matches('/').to_string()).await;
+    let yaml = r##"journey: blocked
+base_url: http://127.0.0.1:1
+defaults: { timeout: 15s }
+steps:
+  - step: blocked
+    do:
+      - open: /
+      - execute: "setTimeout(function () { alert('Your session ends soon'); }, 400)"
+      - wait_for: "#never-there"
+"##;
+    let mut run = Run::journey(yaml, &shop.url(), "chrome");
+    run.args.extend(["--webdriver".to_string(), proxy]);
+    let out = run.go().await;
+    driver.stop().await;
+    let reason = failed_at(&out, "blocked", "dialog");
+    assert_contains(
+        &reason,
+        "an unexpected dialog is open: \"Your session ends soon\"",
+    );
+}
+
+/// Forwards every request to `driver`, but answers a Find Element(s) with a bare `null` while
+/// the session's alert is open (asked with Get Alert Text first).
+async fn null_while_alert_proxy(driver: String) -> String {
+    use axum::body::Bytes;
+    use axum::http::{header, Method, StatusCode, Uri};
+    const JSON: [(header::HeaderName, &str); 1] = [(header::CONTENT_TYPE, "application/json")];
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let http = reqwest::Client::new();
+    let forward = move |method: Method, uri: Uri, body: Bytes| {
+        let (http, driver) = (http.clone(), driver.clone());
+        async move {
+            let path = uri.path().to_string();
+            let finds = method == Method::POST
+                && (path.ends_with("/element") || path.ends_with("/elements"));
+            if finds {
+                let session = path.split('/').nth(2).unwrap_or_default();
+                let alert = http
+                    .get(format!("{driver}/session/{session}/alert/text"))
+                    .send()
+                    .await;
+                if alert.is_ok_and(|a| a.status().is_success()) {
+                    return (
+                        StatusCode::OK,
+                        JSON,
+                        Bytes::from_static(b"{\"value\":null}"),
+                    );
+                }
+            }
+            let answer = http
+                .request(method, format!("{driver}{uri}"))
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .expect("chromedriver answers");
+            let status = StatusCode::from_u16(answer.status().as_u16()).unwrap();
+            (status, JSON, answer.bytes().await.unwrap_or_default())
+        }
+    };
+    let app = axum::Router::new().fallback(forward);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}

@@ -10,6 +10,7 @@ use super::actions::{find, page_settled, settle, ActionEnv, PRESS_MARK_PAGE};
 use super::model::{Locator, SelectBy};
 use super::outcome::{classify, clip, Failure, ReasonClass};
 use super::secrets::Redactor;
+use crate::webdriver::Browser;
 use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
 use fantoccini::elements::{Element, ElementRef};
 use fantoccini::error::{CmdError, ErrorStatus};
@@ -40,12 +41,17 @@ impl Usage {
 
 /// One call per try: scrolls the element into the middle of the viewport (every scrolling box
 /// around it too), then says what it is and why it cannot be acted on yet, if so; a field to
-/// fill that is ready gets the focus, as a person's click into it would give. The hit test
-/// is at the point a WebDriver click uses (the centre of the element's first box, within the
-/// viewport); what is found there counts as the element when it is inside it (shadow roots
-/// included) or is a `<label>` of it.
-const LOOK: &str = r#"
-var el = arguments[0], use = arguments[1];
+/// fill that is ready gets the focus, as a person's click into it would give, and with
+/// `mark` (the third argument) a ready element's page is marked for [`page_settled`] and the
+/// answer says `marked`. The hit test is at the point a WebDriver click uses (the centre of
+/// the element's first box, within the viewport); what is found there counts as the element
+/// when it is inside it (shadow roots included) or is a `<label>` of it.
+static LOOK: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!("function markPage() {{ {PRESS_MARK_PAGE} }}\n{LOOK_BODY}")
+});
+
+const LOOK_BODY: &str = r#"
+var el = arguments[0], use = arguments[1], mark = arguments[2] === true;
 if (typeof el === 'string') {
   try { el = document.querySelector(el); } catch (e) { return { invalid: String(e.message || e) }; }
   if (!el) return { missing: true };
@@ -59,6 +65,7 @@ el.scrollIntoView({ block: 'center', inline: 'center', behavior: 'instant' });
 var win = el.ownerDocument.defaultView, doc = el.ownerDocument;
 function ready() {
   if (use === 'fill' && doc.activeElement !== el) el.focus({ preventScroll: true });
+  if (mark) { markPage(); out.marked = true; }
   return out;
 }
 var style = win.getComputedStyle(el);
@@ -131,6 +138,10 @@ pub struct Look {
     /// A checkbox's or radio button's state.
     #[serde(default)]
     pub checked: Option<bool>,
+    /// The element is ready and its page marked for [`page_settled`]: a pointer click can
+    /// follow at once.
+    #[serde(default)]
+    marked: bool,
     /// The element, when `LOOK` found it by its CSS selector.
     #[serde(default)]
     element: Option<serde_json::Value>,
@@ -211,11 +222,12 @@ async fn look_at(
     client: &Client,
     found: Found<'_>,
     usage: Usage,
+    mark: bool,
     doing: &str,
 ) -> Result<(Element, Look), Miss> {
     let css = match found {
         Found::Element(element) => {
-            let seen = look(&element, usage, false)
+            let seen = look(&element, usage, mark)
                 .await
                 .map_err(|e| miss(e, doing))?;
             return Ok((element, seen));
@@ -225,9 +237,10 @@ async fn look_at(
     let args = vec![
         serde_json::Value::String(css.to_string()),
         serde_json::Value::String(usage.as_str().into()),
+        serde_json::Value::Bool(mark),
     ];
     let value = client
-        .execute(LOOK, args)
+        .execute(&LOOK, args)
         .await
         .map_err(|e| miss(e, doing))?;
     let search: Search =
@@ -260,33 +273,38 @@ async fn look(element: &Element, usage: Usage, mark: bool) -> Result<Look, CmdEr
     let args = vec![
         serde_json::to_value(element).map_err(CmdError::Json)?,
         serde_json::Value::String(usage.as_str().into()),
+        serde_json::Value::Bool(mark),
     ];
-    let value = match mark {
-        true => {
-            client
-                .execute(&format!("{PRESS_MARK_PAGE}\n{LOOK}"), args)
-                .await?
-        }
-        false => client.execute(LOOK, args).await?,
-    };
+    let value = client.execute(&LOOK, args).await?;
     serde_json::from_value(value).map_err(CmdError::Json)
 }
 
-/// Clicks `element`, which [`when_ready`] found ready. The driver's own click comes first: it
-/// waits for a page it starts to load. But it scrolls the element to the bottom edge of the
-/// viewport before it clicks, where a sticky bar or a list's scroll arrow covers it, and then
-/// refuses ("click intercepted"); then the element is brought back to the middle and clicked
-/// there with the pointer, and a page the click starts to load is waited for.
-pub async fn click(env: &ActionEnv<'_>, element: &Element, doing: &str) -> Result<(), Miss> {
-    match element.click().await {
-        Err(e) if is_intercepted(&e) => {}
-        other => return other.map_err(|e| miss(e, doing)),
-    }
-    let seen = look(element, Usage::Click, true)
-        .await
-        .map_err(|e| miss(e, doing))?;
-    if let Some(why) = seen.not_ready(env.redactor) {
-        return Err(Miss::Again(not_ready(doing, &why)));
+/// Clicks `element`, which [`when_ready`] found ready (`seen`).
+///
+/// In Chromium the look marked the page, and the pointer clicks at once: chromedriver's
+/// Element Click repeats the look's checks, about 40 ms a click more for the same mouse
+/// events. Elsewhere the driver's own click comes first: it waits for a page it starts to
+/// load. But it scrolls the element to the bottom edge of the viewport before it clicks, where
+/// a sticky bar or a list's scroll arrow covers it, and then refuses ("click intercepted");
+/// then the element is brought back to the middle and clicked there with the pointer. After a
+/// pointer click, a page it starts to load is waited for.
+pub async fn click(
+    env: &ActionEnv<'_>,
+    element: &Element,
+    seen: &Look,
+    doing: &str,
+) -> Result<(), Miss> {
+    if !seen.marked {
+        match element.click().await {
+            Err(e) if is_intercepted(&e) => {}
+            other => return other.map_err(|e| miss(e, doing)),
+        }
+        let seen = look(element, Usage::Click, true)
+            .await
+            .map_err(|e| miss(e, doing))?;
+        if let Some(why) = seen.not_ready(env.redactor) {
+            return Err(Miss::Again(not_ready(doing, &why)));
+        }
     }
     let pointer = MouseActions::new("mouse".to_string())
         .then(PointerAction::MoveToElement {
@@ -388,7 +406,9 @@ where
     AF: Future<Output = Result<(), Miss>>,
 {
     let client = env.client().map_err(Miss::Stop)?;
-    let (element, seen) = look_at(client, locate().await?, usage, doing).await?;
+    // What a pointer click needs: see [`click`].
+    let mark = env.browser == Some(Browser::Chrome) && usage != Usage::Fill;
+    let (element, seen) = look_at(client, locate().await?, usage, mark, doing).await?;
     if usage == Usage::Select && seen.tag != "select" && !seen.is_list() {
         return Err(Miss::Stop(not_a_select(doing, &seen)));
     }
@@ -455,7 +475,7 @@ pub async fn select(
         async move {
             if seen.is_list() {
                 if seen.role == "combobox" && !seen.expanded {
-                    click(env, &element, doing).await?;
+                    click(env, &element, &seen, doing).await?;
                 }
                 *list.lock().expect("not poisoned") = Some(element);
                 return Ok(());
@@ -483,9 +503,13 @@ pub async fn select(
             .await
             .map(Found::Element)
     };
-    when_ready(env, doing, Usage::Click, locate, |option, _| async move {
-        click(env, &option, doing).await
-    })
+    when_ready(
+        env,
+        doing,
+        Usage::Click,
+        locate,
+        |option, seen| async move { click(env, &option, &seen, doing).await },
+    )
     .await
 }
 

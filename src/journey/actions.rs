@@ -119,8 +119,10 @@ pub async fn after_failure(
     failure: Failure,
     redactor: &Redactor,
 ) -> Failure {
-    // A monitor fault poisons the session: send it nothing more.
-    if failure.fault == Fault::Monitor {
+    // A crashed browser or a machine out of resources gets nothing more. A WebDriver error may
+    // still be a dialog's doing: chromedriver has answered a command that an alert interrupted
+    // with a bare `null` instead of "unexpected alert open" (the check is bounded).
+    if failure.fault == Fault::Monitor && failure.class != ReasonClass::Webdriver {
         return failure;
     }
     let Ok(Ok(text)) = tokio::time::timeout(DIALOG_CHECK, client.get_alert_text()).await else {
@@ -426,8 +428,8 @@ async fn act(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Failure> {
         }
         Action::Click(target) => {
             let (env, doing) = (&*env, doing.as_str());
-            act_on(env, target, doing, Usage::Click, |element, _| async move {
-                actionability::click(env, &element, doing).await
+            act_on(env, target, doing, Usage::Click, |element, seen| async move {
+                actionability::click(env, &element, &seen, doing).await
             })
             .await
         }
@@ -473,7 +475,7 @@ async fn act(env: &mut ActionEnv<'_>, action: &Action) -> Result<(), Failure> {
                         None => element.is_selected().await.map_err(|e| miss(e, said))?,
                     };
                     if checked != want {
-                        actionability::click(env_now, &element, said).await?;
+                        actionability::click(env_now, &element, &seen, said).await?;
                     }
                     Ok(())
                 },
