@@ -180,7 +180,7 @@ async function main() {
       '--disable-component-update',
       '--disable-sync',
       '--no-first-run',
-      '--window-size=1280,800',
+      '--window-size=1280,943',
     ],
   });
   try {

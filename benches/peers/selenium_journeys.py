@@ -227,7 +227,7 @@ def options(browser, profile):
     if browser == "firefox":
         o = webdriver.FirefoxOptions()
         o.binary_location = shutil.which("firefox") or shutil.which("firefox-esr")
-        for a in ["-headless", "-width", "1280", "-height", "800"]:
+        for a in ["-headless"]:
             o.add_argument(a)
     else:
         o = webdriver.ChromeOptions()
@@ -241,7 +241,7 @@ def options(browser, profile):
             "--disable-component-update",
             "--disable-sync",
             "--no-first-run",
-            "--window-size=1280,800",
+            "--window-size=1280,943",
             f"--user-data-dir={profile}",
         ]:
             o.add_argument(a)

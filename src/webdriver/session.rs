@@ -5,6 +5,7 @@ use super::driver::{DriverError, LocalDriver};
 use super::firefox_profile::FirefoxProfile;
 use super::pool::DriverPool;
 use super::Browser;
+use super::Viewport;
 use fantoccini::wd::TimeoutConfiguration;
 use fantoccini::{Client, ClientBuilder};
 use serde_json::{json, Map, Value};
@@ -49,7 +50,7 @@ pub struct SessionOptions<'a> {
     pub extra_capabilities: &'a Map<String, Value>,
     pub page_load_timeout: Duration,
     /// The page size to give the session's window.
-    pub viewport: super::Viewport,
+    pub viewport: Viewport,
     /// Where a local endpoint's drivers come from, and go back to.
     pub drivers: &'a Arc<DriverPool>,
 }
@@ -106,6 +107,7 @@ impl Session {
             profile_dir.as_deref(),
             options.extra_capabilities,
             options.page_load_timeout,
+            options.viewport,
         );
         let firefox = match profile_dir
             .as_ref()
@@ -311,12 +313,14 @@ fn find_on_path(names: &[&str]) -> Option<PathBuf> {
 
 /// W3C capabilities for `browser`. A local driver gets the browser binary and a profile dir in
 /// its own temp dir (Firefox's laid out by `firefox_profile`); Chromium as root needs
-/// `--no-sandbox` and `--headless=new`.
+/// `--no-sandbox` and `--headless=new`, and starts with the window that gives its page
+/// `viewport` (Firefox has no such flag: its window is sized once it runs).
 pub fn capabilities(
     browser: Browser,
     profile_dir: Option<&Path>,
     extra: &Map<String, Value>,
     page_load_timeout: Duration,
+    viewport: Viewport,
 ) -> Map<String, Value> {
     let timeouts = json!({
         "pageLoad": page_load_timeout.as_millis() as u64,
@@ -325,8 +329,7 @@ pub fn capabilities(
     });
     let mut caps = match browser {
         Browser::Firefox => {
-            let mut args = vec![json!("-headless"), json!("-width"), json!("1280")];
-            args.extend([json!("-height"), json!("800")]);
+            let mut args = vec![json!("-headless")];
             let mut options = json!({});
             if let Some(dir) = profile_dir {
                 args.extend([json!("-profile"), json!(dir)]);
@@ -347,8 +350,9 @@ pub fn capabilities(
                 "--disable-component-update".to_string(),
                 "--disable-sync".to_string(),
                 "--no-first-run".to_string(),
-                "--window-size=1280,800".to_string(),
             ];
+            let window = viewport.chromium_window();
+            args.push(format!("--window-size={},{}", window.width, window.height));
             let mut options = json!({});
             if let Some(dir) = profile_dir {
                 args.push(format!("--user-data-dir={}", dir.display()));
@@ -462,7 +466,7 @@ mod tests {
             endpoint: &endpoint,
             extra_capabilities: &Map::new(),
             page_load_timeout: Duration::from_secs(5),
-            viewport: super::super::Viewport::default(),
+            viewport: Viewport::default(),
             drivers: &drivers,
         };
         let error = match Session::start(&options).await {
@@ -502,6 +506,7 @@ mod tests {
             None,
             extra.as_object().unwrap(),
             Duration::from_secs(15),
+            Viewport::default(),
         );
         let args = caps["goog:chromeOptions"]["args"].as_array().unwrap();
         assert_eq!(args.first(), Some(&json!("--headless=new")));
@@ -513,9 +518,31 @@ mod tests {
     }
 
     #[test]
+    fn chromium_starts_with_the_window_its_page_needs() {
+        let viewport = Viewport::parse("1024x768").unwrap();
+        let caps = capabilities(Browser::Chrome, None, &Map::new(), Duration::ZERO, viewport);
+        let args = caps["goog:chromeOptions"]["args"].as_array().unwrap();
+        assert!(args.contains(&json!("--window-size=1024,911")), "{args:?}");
+        let caps = capabilities(
+            Browser::Firefox,
+            None,
+            &Map::new(),
+            Duration::ZERO,
+            viewport,
+        );
+        assert_eq!(caps["moz:firefoxOptions"]["args"], json!(["-headless"]));
+    }
+
+    #[test]
     fn a_local_firefox_starts_in_its_profile_dir_unless_the_journey_brings_one() {
         let dir = Path::new("/tmp/shopwatch-driver-x/profile-1");
-        let caps = capabilities(Browser::Firefox, Some(dir), &Map::new(), Duration::ZERO);
+        let caps = capabilities(
+            Browser::Firefox,
+            Some(dir),
+            &Map::new(),
+            Duration::ZERO,
+            Viewport::default(),
+        );
         let args = caps["moz:firefoxOptions"]["args"].as_array().unwrap();
         let at = args.iter().position(|arg| arg == "-profile").unwrap();
         assert_eq!(args[at + 1], json!(dir));
@@ -530,6 +557,7 @@ mod tests {
                 Some(dir),
                 own.as_object().unwrap(),
                 Duration::ZERO,
+                Viewport::default(),
             );
             let args = caps["moz:firefoxOptions"]["args"].as_array().unwrap();
             assert!(!args.contains(&json!(dir)), "{args:?}");

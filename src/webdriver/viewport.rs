@@ -1,7 +1,9 @@
 //! The page's inner size. Browsers are told a window size, and each spends a different part of
 //! it on its own frame (headless Chromium gives a 1280x800 window a 1280x657 page, Firefox
 //! 1280x714), so the same shop lays out differently. A session measures the page and grows the
-//! window by the difference, so every browser's page is the journey's `viewport`.
+//! window by the difference, so every browser's page is the journey's `viewport`. Chromium
+//! starts with the window its page needs ([`Viewport::chromium_window`]), so that it is
+//! measured once and not resized.
 
 use fantoccini::Client;
 use std::fmt;
@@ -31,6 +33,20 @@ impl Viewport {
     /// The smallest and largest side, in CSS pixels (a phone's width; 8K).
     pub const MIN: u32 = 200;
     pub const MAX: u32 = 7680;
+
+    /// The height headless Chromium keeps of its window for a frame it does not draw
+    /// (Chromium 156: a 1280x800 window, a 1280x657 page).
+    const CHROMIUM_FRAME: u32 = 143;
+
+    /// The `--window-size` that gives headless Chromium's page this viewport: a resize at
+    /// session start costs two to four round trips. [`Viewport::apply`] still measures, and
+    /// resizes a version whose frame differs.
+    pub fn chromium_window(self) -> Viewport {
+        Viewport {
+            width: self.width,
+            height: self.height + Self::CHROMIUM_FRAME,
+        }
+    }
 
     /// `1280x800`; the problem, in words, otherwise.
     pub fn parse(text: &str) -> Result<Viewport, String> {
