@@ -195,26 +195,48 @@ pub fn is_dialog_open(e: &CmdError) -> bool {
     matches!(e, CmdError::Standard(wd) if wd.error == ErrorStatus::UnexpectedAlertOpen)
 }
 
-/// Marks the page before `press`; the mark says whether the page started to leave.
+/// Marks the page before input that may make it leave (`press`, a pointer click): the mark
+/// says whether it stayed, is leaving, or submitted a form. A form's submission starts its
+/// page load a task later, after the driver has answered (chromedriver waits for a link's
+/// load or a script's, not a form's), so a submission that no script prevented counts as
+/// leaving for up to a second, until its load starts (or never does: a download).
 pub(super) const PRESS_MARK_PAGE: &str = "window.__shopwatchPress = 'stayed'; \
-    window.addEventListener('beforeunload', function () { window.__shopwatchPress = 'leaving'; });";
+    if (!window.__shopwatchMarked) { window.__shopwatchMarked = true; \
+    window.addEventListener('beforeunload', function () { window.__shopwatchPress = 'leaving'; }); \
+    window.addEventListener('submit', function (e) { \
+      var by = e.submitter, form = e.target; \
+      var target = (by && by.getAttribute('formtarget')) || form.target; \
+      var method = ((by && by.getAttribute('formmethod')) || form.method || '').toLowerCase(); \
+      if (e.defaultPrevented || method === 'dialog' || (target && target !== '_self' && target !== window.name)) return; \
+      if (window.__shopwatchPress === 'stayed') { \
+        window.__shopwatchPress = 'submitted'; window.__shopwatchSubmitted = performance.now(); } \
+    }); }";
 
-/// True once the page stayed, or a new page (without the mark) has loaded.
-const PRESS_PAGE_SETTLED: &str = "return window.__shopwatchPress === 'stayed' || \
-    (window.__shopwatchPress === undefined && document.readyState === 'complete');";
+/// Reads the page once it stayed, or a new page (without the mark) has loaded.
+static READ_SETTLED_PAGE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    Recorder::script_when(
+        "window.__shopwatchPress === 'stayed' || \
+         (window.__shopwatchPress === 'submitted' && performance.now() - window.__shopwatchSubmitted > 1000) || \
+         (window.__shopwatchPress === undefined && document.readyState === 'complete')",
+    )
+});
 
 /// After input the driver does not wait on (keys, pointer actions) in a page marked with
 /// [`PRESS_MARK_PAGE`]: waits until the page stayed, or the page it started to load has loaded.
+/// The look that ends the wait also reads what the page recorded ([`perform`] then need not).
 pub(super) async fn page_settled(env: &ActionEnv<'_>, doing: &str) -> Result<(), Failure> {
     let client = env.client()?;
     settle!(
         env,
         doing,
         env.deadline,
-        match client.execute(PRESS_PAGE_SETTLED, vec![]).await {
-            Ok(serde_json::Value::Bool(true)) => Ok(()),
-            // `null`: the script ran while the page was being replaced.
-            Ok(_) => Err(()),
+        match env
+            .recorder
+            .read_when(client, env.redactor, &READ_SETTLED_PAGE)
+            .await
+        {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(()),
             // The input opened a dialog: the page stays until it is answered.
             Err(e) if is_dialog_open(&e) => Ok(()),
             Err(e) => return Err(classify(&e, doing)),
@@ -318,10 +340,14 @@ pub enum Done {
     Skipped(String),
 }
 
-/// Runs `action` (see `perform_unread`), then reads what the page reported meanwhile.
+/// Runs `action` (see `perform_unread`), then reads what the page reported meanwhile, unless
+/// the action's last look read it already (a click or keys that waited for the page to settle).
 pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<Done, Failure> {
+    env.recorder.take_fresh();
     let done = perform_unread(env, action).await;
-    if let (Ok(_), Some(client)) = (&done, env.client) {
+    let read_last = matches!(action.inner(), Action::Click(_) | Action::Press { .. })
+        && env.recorder.take_fresh();
+    if let (Ok(_), Some(client), false) = (&done, env.client, read_last) {
         env.recorder.read(client, env.redactor).await;
     }
     done

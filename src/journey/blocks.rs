@@ -79,10 +79,7 @@ pub async fn run_one<'a>(env: &mut ActionEnv<'_>, action: &'a Action) -> Result<
         .map_err(|failure| (failure, Some(action)))?;
     match done {
         Done::Skipped(reason) => {
-            let action = match action {
-                Action::Optional { action, .. } => action.describe(),
-                other => other.describe(),
-            };
+            let action = action.inner().describe();
             env.skipped.push(SkippedAction { action, reason });
         }
         Done::Performed => {

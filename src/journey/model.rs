@@ -357,6 +357,14 @@ impl Action {
         }
     }
 
+    /// The action itself, without the `optional` around it.
+    pub fn inner(&self) -> &Action {
+        match self {
+            Action::Optional { action, .. } => action.inner(),
+            other => other,
+        }
+    }
+
     /// The element an action acts on, for those that can be `optional`.
     pub fn target(&self) -> Option<&Locator> {
         match self {

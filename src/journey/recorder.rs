@@ -190,6 +190,8 @@ pub struct Recorder {
     log: Mutex<Log>,
     /// How the page was answered, as the last read saw it (none if that read failed).
     arrival: Mutex<Option<Arrival>>,
+    /// Read by [`Recorder::read_when`] since [`Recorder::take_fresh`] last asked.
+    fresh: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Default)]
@@ -217,6 +219,40 @@ impl Recorder {
         if let Ok(value) = client.execute(&RECORD_SCRIPT, vec![]).await {
             self.absorb(value, redactor);
         }
+    }
+
+    /// The script [`Recorder::read_when`] runs: the page is read once the JavaScript
+    /// expression `condition` holds. Built once by its user: a condition is not passed as an
+    /// argument to evaluate, which a shop's Content-Security-Policy may forbid.
+    pub fn script_when(condition: &str) -> String {
+        format!("if (!({condition})) return false;\n{}", *RECORD_SCRIPT)
+    }
+
+    /// Reads as [`Recorder::read`] does, in the same round trip, once the condition of
+    /// `script` (from [`Recorder::script_when`]) holds: true then, false before; an error is
+    /// the driver's.
+    pub async fn read_when(
+        &self,
+        client: &Client,
+        redactor: &Redactor,
+        script: &str,
+    ) -> Result<bool, fantoccini::error::CmdError> {
+        match client.execute(script, vec![]).await? {
+            value @ serde_json::Value::Object(_) => {
+                *self.arrival.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                self.absorb(value, redactor);
+                self.fresh.store(true, std::sync::atomic::Ordering::Relaxed);
+                Ok(true)
+            }
+            // `false`, or `null`: the script ran while the page was being replaced.
+            _ => Ok(false),
+        }
+    }
+
+    /// Whether [`Recorder::read_when`] read the page since the last ask (then a read right
+    /// after would find nothing new).
+    pub fn take_fresh(&self) -> bool {
+        self.fresh.swap(false, std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Waits up to `wait` for the page to change, then reads it (see [`Recorder::read`]).
