@@ -227,7 +227,7 @@ def options(browser, profile):
     if browser == "firefox":
         o = webdriver.FirefoxOptions()
         o.binary_location = shutil.which("firefox") or shutil.which("firefox-esr")
-        for a in ["-headless"]:
+        for a in ["-headless", "-width", "1280", "-height", "886"]:
             o.add_argument(a)
     else:
         o = webdriver.ChromeOptions()

@@ -313,8 +313,8 @@ fn find_on_path(names: &[&str]) -> Option<PathBuf> {
 
 /// W3C capabilities for `browser`. A local driver gets the browser binary and a profile dir in
 /// its own temp dir (Firefox's laid out by `firefox_profile`); Chromium as root needs
-/// `--no-sandbox` and `--headless=new`, and starts with the window that gives its page
-/// `viewport` (Firefox has no such flag: its window is sized once it runs).
+/// `--no-sandbox` and `--headless=new`; each starts with the window that gives its page
+/// `viewport`.
 pub fn capabilities(
     browser: Browser,
     profile_dir: Option<&Path>,
@@ -329,7 +329,13 @@ pub fn capabilities(
     });
     let mut caps = match browser {
         Browser::Firefox => {
-            let mut args = vec![json!("-headless")];
+            let window = viewport.window_for(browser);
+            let mut args = vec![
+                json!("-headless"),
+                json!("-width"),
+                json!(window.width.to_string()),
+            ];
+            args.extend([json!("-height"), json!(window.height.to_string())]);
             let mut options = json!({});
             if let Some(dir) = profile_dir {
                 args.extend([json!("-profile"), json!(dir)]);
@@ -351,7 +357,7 @@ pub fn capabilities(
                 "--disable-sync".to_string(),
                 "--no-first-run".to_string(),
             ];
-            let window = viewport.chromium_window();
+            let window = viewport.window_for(browser);
             args.push(format!("--window-size={},{}", window.width, window.height));
             let mut options = json!({});
             if let Some(dir) = profile_dir {
@@ -518,7 +524,7 @@ mod tests {
     }
 
     #[test]
-    fn chromium_starts_with_the_window_its_page_needs() {
+    fn each_browser_starts_with_the_window_its_page_needs() {
         let viewport = Viewport::parse("1024x768").unwrap();
         let caps = capabilities(Browser::Chrome, None, &Map::new(), Duration::ZERO, viewport);
         let args = caps["goog:chromeOptions"]["args"].as_array().unwrap();
@@ -530,7 +536,8 @@ mod tests {
             Duration::ZERO,
             viewport,
         );
-        assert_eq!(caps["moz:firefoxOptions"]["args"], json!(["-headless"]));
+        let want = json!(["-headless", "-width", "1024", "-height", "854"]);
+        assert_eq!(caps["moz:firefoxOptions"]["args"], want);
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! The page's inner size. Browsers are told a window size, and each spends a different part of
 //! it on its own frame (headless Chromium gives a 1280x800 window a 1280x657 page, Firefox
 //! 1280x714), so the same shop lays out differently. A session measures the page and grows the
-//! window by the difference, so every browser's page is the journey's `viewport`. Chromium
-//! starts with the window its page needs ([`Viewport::chromium_window`]), so that it is
+//! window by the difference, so every browser's page is the journey's `viewport`. A local
+//! browser starts with the window its page needs ([`Viewport::window_for`]), so that it is
 //! measured once and not resized.
 
+use super::Browser;
 use fantoccini::Client;
 use std::fmt;
 
@@ -34,17 +35,19 @@ impl Viewport {
     pub const MIN: u32 = 200;
     pub const MAX: u32 = 7680;
 
-    /// The height headless Chromium keeps of its window for a frame it does not draw
-    /// (Chromium 156: a 1280x800 window, a 1280x657 page).
-    const CHROMIUM_FRAME: u32 = 143;
-
-    /// The `--window-size` that gives headless Chromium's page this viewport: a resize at
-    /// session start costs two to four round trips. [`Viewport::apply`] still measures, and
-    /// resizes a version whose frame differs.
-    pub fn chromium_window(self) -> Viewport {
+    /// The window size (Chromium's `--window-size`, Firefox's `-width` and `-height`) that
+    /// gives the headless browser's page this viewport: each keeps part of its window for a
+    /// frame it does not draw (Chromium 156: 143 px, Firefox 153: 86 px). A resize at session
+    /// start costs up to 0.2 s in Firefox. [`Viewport::apply`] still measures, and resizes a
+    /// version whose frame differs.
+    pub fn window_for(self, browser: Browser) -> Viewport {
+        let frame = match browser {
+            Browser::Chrome => 143,
+            Browser::Firefox => 86,
+        };
         Viewport {
             width: self.width,
-            height: self.height + Self::CHROMIUM_FRAME,
+            height: self.height + frame,
         }
     }
 
