@@ -16,6 +16,7 @@ fn main() {
     if let cli::Command::Guard(args) = &cli.command {
         std::process::exit(shopwatch::webdriver::guard::serve(args));
     }
+    shopwatch::webdriver::guard::enable();
     // Browsers, drivers and probes all take descriptors; the usual soft default of 1024 is
     // far below the hard limit a service may use.
     match shopwatch::resources::raise_fd_limit() {

@@ -460,10 +460,7 @@ async fn a_form_a_click_submits_has_loaded_before_the_next_action(browser: &str)
         path_prefix: "/account".into(),
         ms: 1500,
     }]);
-    let yaml = r##"journey: actions
-base_url: http://127.0.0.1:1
-defaults: { timeout: 15s }
-steps:
+    let steps = r##"
   - step: login
     do:
       - open: /login
@@ -473,7 +470,7 @@ steps:
       - open: /product/ethiopia-yirgacheffe
       - assert_url: /product/ethiopia-yirgacheffe
 "##;
-    let mut run = Run::journey(yaml, &shop.url(), browser);
+    let mut run = steps_run(&shop, browser, "actions", steps);
     run.args.push("--profile".into());
     let out = run.go().await;
     assert_passed(&out);

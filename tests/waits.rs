@@ -109,17 +109,14 @@ async fn a_driver_answering_null_while_a_dialog_is_open_still_reports_the_dialog
     .await
     .expect("start chromedriver");
     let proxy = null_while_alert_proxy(driver.url().trim_end_matches('/').to_string()).await;
-    let yaml = r##"journey: blocked
-base_url: http://127.0.0.1:1
-defaults: { timeout: 15s }
-steps:
+    let steps = r##"
   - step: blocked
     do:
       - open: /
       - execute: "setTimeout(function () { alert('Your session ends soon'); }, 400)"
       - wait_for: "#never-there"
 "##;
-    let mut run = Run::journey(yaml, &shop.url(), "chrome");
+    let mut run = steps_run(&shop, "chrome", "blocked", steps);
     run.args.extend(["--webdriver".to_string(), proxy]);
     let out = run.go().await;
     driver.stop().await;

@@ -18,6 +18,7 @@ use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -41,9 +42,22 @@ pub struct GuardArgs {
 /// The running guard; its stdin is the pipe whose closing tells it we are gone.
 static GUARD: Mutex<Option<Child>> = Mutex::new(None);
 
-/// Starts the guard unless it runs already (again, if it was killed). Without a guard shopwatch
-/// still works; what a SIGKILL leaves is then reaped at the next start.
+/// Whether this process is the shopwatch binary, which knows `__guard`: another program using
+/// the library (a test binary) would be re-executed with arguments it does not know.
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// Called by the shopwatch binary before anything starts a driver.
+pub fn enable() {
+    ENABLED.store(true, Ordering::Relaxed);
+}
+
+/// Starts the guard unless it runs already (again, if it was killed) or this process is not
+/// the shopwatch binary. Without a guard shopwatch still works; what a SIGKILL leaves is then
+/// reaped at the next start.
 pub fn ensure_running() {
+    if !ENABLED.load(Ordering::Relaxed) {
+        return;
+    }
     let mut guard = GUARD.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(child) = guard.as_mut() {
         match child.try_wait() {

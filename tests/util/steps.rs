@@ -44,10 +44,15 @@ pub const TO_CHECKOUT: &str = r##"
 /// Runs `steps` (YAML, indented as list items of `steps:`) as journey `name` against `shop`.
 pub async fn run_steps(shop: &RunningShop, browser: &str, name: &str, steps: &str) -> Outcome {
     require_browser(browser);
+    steps_run(shop, browser, name, steps).go().await
+}
+
+/// The [`Run`] of [`run_steps`], to add arguments to before it goes.
+pub fn steps_run<'a>(shop: &RunningShop, browser: &str, name: &str, steps: &str) -> Run<'a> {
     let yaml = format!(
         "journey: {name}\nbase_url: http://127.0.0.1:1\ndefaults: {{ timeout: 15s }}\nsteps:\n{steps}"
     );
-    Run::journey(&yaml, &shop.url(), browser).go().await
+    Run::journey(&yaml, &shop.url(), browser)
 }
 
 /// Asserts that the run passed, every step ok or slow.
