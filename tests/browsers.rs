@@ -928,12 +928,7 @@ steps:
 async fn a_remote_webdriver_endpoint_runs_the_journey() {
     require_browser("chrome");
     let shop = start_shop().await;
-    // A driver started outside shopwatch, as a Selenium container or Grid would be.
-    let driver = shopwatch::webdriver::driver::LocalDriver::start(
-        shopwatch::journey::model::Browser::Chrome,
-    )
-    .await
-    .expect("start chromedriver");
+    let driver = start_outside_driver(shopwatch::journey::model::Browser::Chrome).await;
     let mut list = demo_journey_args(&shop, "chrome");
     list.extend(["--webdriver".to_string(), driver.url().to_string()]);
     let out = Run::new(&args(&list)).go().await;
@@ -953,9 +948,7 @@ async fn a_webdriver_that_refuses_the_session_is_a_monitor_error() {
     require_browser("firefox");
     let shop = start_shop().await;
     // geckodriver serves one session at a time: hold it, so shopwatch's request is refused.
-    let driver = shopwatch::webdriver::driver::LocalDriver::start(Browser::Firefox)
-        .await
-        .expect("start geckodriver");
+    let driver = start_outside_driver(Browser::Firefox).await;
     let endpoint = Endpoint::Remote(driver.url().to_string());
     let capabilities = serde_json::Map::new();
     let holder = Session::start(&SessionOptions {

@@ -103,11 +103,7 @@ async fn an_element_shown_without_a_dom_change_is_still_found(browser: &str) {
 async fn a_driver_answering_null_while_a_dialog_is_open_still_reports_the_dialog() {
     require_browser("chrome");
     let shop = start_shop().await;
-    let driver = shopwatch::webdriver::driver::LocalDriver::start(
-        shopwatch::journey::model::Browser::Chrome,
-    )
-    .await
-    .expect("start chromedriver");
+    let driver = start_outside_driver(shopwatch::journey::model::Browser::Chrome).await;
     let proxy = null_while_alert_proxy(driver.url().trim_end_matches('/').to_string()).await;
     let steps = r##"
   - step: blocked

@@ -121,6 +121,16 @@ pub fn repo_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
 
+/// A driver started outside shopwatch (as a Selenium container or Grid would be), for tests
+/// that pass it as `--webdriver` (after their `require_browser`).
+pub async fn start_outside_driver(
+    browser: shopwatch::journey::model::Browser,
+) -> shopwatch::webdriver::driver::LocalDriver {
+    shopwatch::webdriver::driver::LocalDriver::start(browser)
+        .await
+        .unwrap_or_else(|e| panic!("start the {browser:?} driver: {e}"))
+}
+
 /// Fails loudly when a browser or driver this suite needs is missing: a browser test that
 /// cannot run must not pass.
 pub fn require_browser(browser: &str) {
