@@ -24,6 +24,8 @@ in_both_browsers!(
     a_disabled_button_fails_saying_disabled,
     a_button_disabled_for_a_second_is_clicked_once_enabled,
     a_button_below_the_fold_under_a_sticky_bar_is_clicked,
+    a_layer_the_pointer_opens_over_the_button_does_not_get_its_click,
+    a_layer_the_pointer_opens_for_good_fails_the_click_naming_it,
 );
 
 /// Runs `steps` as the journey `actionability` against `shop`.
@@ -271,6 +273,67 @@ async fn a_button_disabled_for_a_second_is_clicked_once_enabled(browser: &str) {
         took >= 1_000.0,
         "the click waited for the button: {took} ms"
     );
+}
+
+/// The page's script of [`a_layer_the_pointer_opens_over_the_button_does_not_get_its_click`]:
+/// a button `#gift-wrap`, and a layer `#hover-offer` over the whole page that its first
+/// `pointerover` opens, for `stays` ms; the title says which of them got a click.
+fn hover_offer_page(stays: &str) -> String {
+    format!(
+        r##"
+      - open: /help
+      - execute:
+          script: |
+            var button = document.createElement('button');
+            button.id = 'gift-wrap';
+            button.textContent = 'Add gift wrap';
+            button.addEventListener('click', function () {{
+              document.title = document.title === 'offer taken' ? 'both' : 'wrapped';
+            }});
+            document.querySelector('main').prepend(button);
+            var layer = document.createElement('div');
+            layer.id = 'hover-offer';
+            layer.textContent = '10 % off your first order';
+            layer.style.cssText = 'position:fixed;inset:0;z-index:50;background:#fff;display:none';
+            layer.addEventListener('click', function () {{ document.title = 'offer taken'; }});
+            document.body.appendChild(layer);
+            button.addEventListener('pointerover', function () {{
+              layer.style.display = 'block';
+              setTimeout(function () {{ layer.remove(); }}, {stays});
+            }}, {{ once: true }});
+"##
+    )
+}
+
+/// A layer the page opens over a button as the pointer arrives on it (a shop's "first time
+/// here?" offer on hover, gone after 800 ms): the press lands on the layer, not the button.
+/// The page never gets that click (the layer's offer is not taken), and the click is tried
+/// again once the layer is gone; the button's own handler runs once.
+async fn a_layer_the_pointer_opens_over_the_button_does_not_get_its_click(browser: &str) {
+    let shop = start_shop().await;
+    let steps = format!(
+        "\n  - step: wrap\n    do:{}      - click: \"#gift-wrap\"\n      - assert_title: {{ equals: wrapped }}\n",
+        hover_offer_page("800")
+    );
+    let out = run(&shop, browser, &steps).await;
+    assert_passed(&out);
+}
+
+/// The layer stays: the click fails at the step's timeout naming the layer, whose offer was
+/// never taken (the page's title is still its own).
+async fn a_layer_the_pointer_opens_for_good_fails_the_click_naming_it(browser: &str) {
+    let shop = start_shop().await;
+    let steps = format!(
+        "\n  - step: wrap\n    timeout: 2s\n    do:{}      - click: \"#gift-wrap\"\n",
+        hover_offer_page("600000")
+    );
+    let out = run(&shop, browser, &steps).await;
+    let reason = failed_at(&out, "wrap", "element_missing");
+    assert_contains(
+        &reason,
+        "click `#gift-wrap`: the element is covered by <div id=\"hover-offer\"> \"10 % off your first order\"",
+    );
+    assert_contains(&reason, "title \"Help · Demo Shop\"");
 }
 
 /// A button far below the fold, with a sticky bar at the bottom of the viewport (a shop's

@@ -6,9 +6,10 @@
 //! Also `select` on a custom list built from ARIA roles (`[role=combobox]` or
 //! `[role=listbox]` with `[role=option]`s): open it, then click the option.
 
-use super::actions::{find, page_settled, settle, ActionEnv, PRESS_MARK_PAGE};
+use super::actions::{find, settle, settled_read, ActionEnv, PRESS_MARK_PAGE, SETTLED};
 use super::model::{Locator, SelectBy};
 use super::outcome::{classify, clip, Failure, ReasonClass};
+use super::recorder::Recorder;
 use super::secrets::Redactor;
 use crate::webdriver::Browser;
 use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
@@ -39,6 +40,27 @@ impl Usage {
     }
 }
 
+/// What follows a look that finds the element ready: what the look prepares for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    /// Typing (the look gives the field the focus).
+    Nothing,
+    /// The driver's Element Click: the look guards where its press lands.
+    DriverClick,
+    /// A pointer click (Chromium): the look also marks the page for [`page_settled`].
+    PointerClick,
+}
+
+impl Next {
+    fn as_str(self) -> &'static str {
+        match self {
+            Next::Nothing => "nothing",
+            Next::DriverClick => "driver",
+            Next::PointerClick => "pointer",
+        }
+    }
+}
+
 /// One call per try: scrolls the element into the middle of the viewport (every scrolling box
 /// around it too), then says what it is and why it cannot be acted on yet, if so; a field to
 /// fill that is ready gets the focus, as a person's click into it would give, and with
@@ -51,7 +73,7 @@ static LOOK: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 });
 
 const LOOK_BODY: &str = r#"
-var el = arguments[0], use = arguments[1], mark = arguments[2] === true;
+var el = arguments[0], use = arguments[1], mark = arguments[2] === 'pointer', guard = arguments[2] !== 'nothing';
 if (typeof el === 'string') {
   try { el = document.querySelector(el); } catch (e) { return { invalid: String(e.message || e) }; }
   if (!el) return { missing: true };
@@ -66,7 +88,43 @@ var win = el.ownerDocument.defaultView, doc = el.ownerDocument;
 function ready() {
   if (use === 'fill' && doc.activeElement !== el) el.focus({ preventScroll: true });
   if (mark) { markPage(); out.marked = true; }
+  if (guard) guardHit();
   return out;
+}
+function describe(hit) {
+  var cover = hit;
+  while (cover.ownerSVGElement) cover = cover.ownerSVGElement;
+  while (!cover.id && !cover.getAttribute('class') && cover.parentElement && cover.parentElement !== doc.body) {
+    cover = cover.parentElement;
+  }
+  return { tag: cover.tagName.toLowerCase(), id: cover.id || '', class: cover.getAttribute('class') || '',
+           text: (cover.innerText || cover.textContent || '').trim().slice(0, 400) };
+}
+// Between this look and the pointer's press the page may put something over the element (a
+// layer the pointer's arrival opens): the first press the pointer makes is judged, and when
+// it is not on the element it and the rest of that click are kept from the page, as a
+// driver's own click refuses one that would land elsewhere. The settled read takes the verdict.
+function guardHit() {
+  if (win.__shopwatchHitGuard) win.__shopwatchHitGuard();
+  win.__shopwatchMissed = null;
+  var types = ['pointerdown', 'mousedown', 'pointerup', 'mouseup', 'click'], judged = false, missed = false;
+  function on(e) {
+    if (!e.isTrusted) return;
+    if (!judged && (e.type === 'pointerdown' || e.type === 'mousedown')) {
+      judged = true;
+      var path = e.composedPath();
+      missed = path.indexOf(el) < 0 && !path.some(function (n) { return n.tagName === 'LABEL' && n.control === el; });
+      if (missed) win.__shopwatchMissed = describe(path[0] || e.target);
+    }
+    if (missed) { e.preventDefault(); e.stopImmediatePropagation(); }
+    if (e.type === 'click') remove();
+  }
+  function remove() {
+    types.forEach(function (t) { win.removeEventListener(t, on, true); });
+    if (win.__shopwatchHitGuard === remove) win.__shopwatchHitGuard = null;
+  }
+  types.forEach(function (t) { win.addEventListener(t, on, true); });
+  win.__shopwatchHitGuard = remove;
 }
 var style = win.getComputedStyle(el);
 var box = Array.prototype.find.call(el.getClientRects(), function (r) { return r.width > 0 && r.height > 0; });
@@ -90,14 +148,8 @@ for (var n = hit; n; n = n.parentNode || (n.nodeType === 11 ? n.host : null)) {
 }
 var label = hit.closest && hit.closest('label');
 if (label && label.control === el) return ready();
-var cover = hit;
-while (cover.ownerSVGElement) cover = cover.ownerSVGElement;
-while (!cover.id && !cover.getAttribute('class') && cover.parentElement && cover.parentElement !== doc.body) {
-  cover = cover.parentElement;
-}
 out.why = 'covered';
-out.cover = { tag: cover.tagName.toLowerCase(), id: cover.id || '', class: cover.getAttribute('class') || '',
-              text: (cover.innerText || cover.textContent || '').trim().slice(0, 400) };
+out.cover = describe(hit);
 return out;
 "#;
 
@@ -159,6 +211,35 @@ struct Cover {
     text: String,
 }
 
+impl Cover {
+    /// `<div id="cookie-banner"> "We use cookies…"`: the tag with its id and class, and the
+    /// start of its text (redacted).
+    fn describe(&self, redactor: &Redactor) -> String {
+        let mut tag = format!("<{}", self.tag);
+        if !self.id.is_empty() {
+            tag.push_str(&format!(" id=\"{}\"", self.id));
+        }
+        if !self.class.is_empty() {
+            tag.push_str(&format!(" class=\"{}\"", self.class));
+        }
+        tag.push('>');
+        let text = clip(&self.text, redactor);
+        let text = text
+            .chars()
+            .take(60)
+            .collect::<String>()
+            .trim_end()
+            .to_string();
+        match text.is_empty() {
+            true => tag,
+            false if text.chars().count() < self.text.trim().chars().count() => {
+                format!("{tag} \"{text}…\"")
+            }
+            false => format!("{tag} \"{text}\""),
+        }
+    }
+}
+
 impl Look {
     /// Why the element cannot be acted on yet, as "the element is ..." ends; None: it can.
     fn not_ready(&self, redactor: &Redactor) -> Option<String> {
@@ -167,30 +248,7 @@ impl Look {
             ("hidden", Some(detail), _) => format!("hidden ({detail})"),
             ("outside", ..) => "outside the viewport (it cannot be scrolled into view)".into(),
             ("detached", ..) => "no longer in the page".into(),
-            ("covered", _, Some(cover)) => {
-                let mut tag = format!("<{}", cover.tag);
-                if !cover.id.is_empty() {
-                    tag.push_str(&format!(" id=\"{}\"", cover.id));
-                }
-                if !cover.class.is_empty() {
-                    tag.push_str(&format!(" class=\"{}\"", cover.class));
-                }
-                tag.push('>');
-                let text = clip(&cover.text, redactor);
-                let text = text
-                    .chars()
-                    .take(60)
-                    .collect::<String>()
-                    .trim_end()
-                    .to_string();
-                match text.is_empty() {
-                    true => format!("covered by {tag}"),
-                    false if text.chars().count() < cover.text.trim().chars().count() => {
-                        format!("covered by {tag} \"{text}…\"")
-                    }
-                    false => format!("covered by {tag} \"{text}\""),
-                }
-            }
+            ("covered", _, Some(cover)) => format!("covered by {}", cover.describe(redactor)),
             (other, ..) => other.to_string(),
         })
     }
@@ -222,12 +280,12 @@ async fn look_at(
     client: &Client,
     found: Found<'_>,
     usage: Usage,
-    mark: bool,
+    next: Next,
     doing: &str,
 ) -> Result<(Element, Look), Miss> {
     let css = match found {
         Found::Element(element) => {
-            let seen = look(&element, usage, mark)
+            let seen = look(&element, usage, next)
                 .await
                 .map_err(|e| miss(e, doing))?;
             return Ok((element, seen));
@@ -237,7 +295,7 @@ async fn look_at(
     let args = vec![
         serde_json::Value::String(css.to_string()),
         serde_json::Value::String(usage.as_str().into()),
-        serde_json::Value::Bool(mark),
+        serde_json::Value::String(next.as_str().into()),
     ];
     let value = client
         .execute(&LOOK, args)
@@ -268,12 +326,12 @@ async fn look_at(
 
 /// Scrolls `element` to the middle of the viewport and looks whether it can be used; `mark`
 /// also marks the page to tell whether input makes it leave ([`page_settled`]).
-async fn look(element: &Element, usage: Usage, mark: bool) -> Result<Look, CmdError> {
+async fn look(element: &Element, usage: Usage, next: Next) -> Result<Look, CmdError> {
     let client = element.clone().client();
     let args = vec![
         serde_json::to_value(element).map_err(CmdError::Json)?,
         serde_json::Value::String(usage.as_str().into()),
-        serde_json::Value::Bool(mark),
+        serde_json::Value::String(next.as_str().into()),
     ];
     let value = client.execute(&LOOK, args).await?;
     serde_json::from_value(value).map_err(CmdError::Json)
@@ -287,7 +345,8 @@ async fn look(element: &Element, usage: Usage, mark: bool) -> Result<Look, CmdEr
 /// load. But it scrolls the element to the bottom edge of the viewport before it clicks, where
 /// a sticky bar or a list's scroll arrow covers it, and then refuses ("click intercepted");
 /// then the element is brought back to the middle and clicked there with the pointer. After a
-/// pointer click, a page it starts to load is waited for.
+/// pointer click, a page it starts to load is waited for. Either way the look guarded where
+/// the press lands: one that landed on something else is tried again.
 pub async fn click(
     env: &ActionEnv<'_>,
     element: &Element,
@@ -297,9 +356,10 @@ pub async fn click(
     if !seen.marked {
         match element.click().await {
             Err(e) if is_intercepted(&e) => {}
-            other => return other.map_err(|e| miss(e, doing)),
+            Err(e) => return Err(miss(e, doing)),
+            Ok(()) => return landed(env, doing, &READ_DRIVER_CLICKED).await,
         }
-        let seen = look(element, Usage::Click, true)
+        let seen = look(element, Usage::Click, Next::PointerClick)
             .await
             .map_err(|e| miss(e, doing))?;
         if let Some(why) = seen.not_ready(env.redactor) {
@@ -324,7 +384,38 @@ pub async fn click(
         .perform_actions(pointer)
         .await
         .map_err(|e| miss(e, doing))?;
-    page_settled(env, doing).await.map_err(Miss::Stop)
+    landed(env, doing, &READ_POINTER_CLICKED).await
+}
+
+/// What the look's guard saw, read with the page (the read [`perform`] then need not make):
+/// the element the press landed on instead of the target, if it did.
+const TAKE_MISSED: &str = "(function () { var missed = window.__shopwatchMissed || null; \
+    window.__shopwatchMissed = null; if (window.__shopwatchHitGuard) window.__shopwatchHitGuard(); \
+    return missed; })()";
+
+/// After a pointer click: once the page stayed or the page it opened has loaded.
+static READ_POINTER_CLICKED: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| Recorder::script_when(SETTLED, TAKE_MISSED));
+
+/// After the driver's click, which waited for a page it opened itself.
+static READ_DRIVER_CLICKED: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| Recorder::script_when("true", TAKE_MISSED));
+
+/// Reads the page after a click with `script` (one of the two above): a press that landed on
+/// something else (a layer the pointer's arrival opened) reached nothing in the page, and is
+/// a miss to try again.
+async fn landed(env: &ActionEnv<'_>, doing: &str, script: &str) -> Result<(), Miss> {
+    let missed = settled_read(env, doing, script).await.map_err(Miss::Stop)?;
+    match serde_json::from_value::<Cover>(missed) {
+        Ok(cover) => Err(Miss::Again(not_ready(
+            doing,
+            &format!(
+                "covered by {} once the pointer came (the page was kept from that click)",
+                cover.describe(env.redactor)
+            ),
+        ))),
+        Err(_) => Ok(()),
+    }
 }
 
 /// The driver refused a click because something else is where it would land.
@@ -407,8 +498,12 @@ where
 {
     let client = env.client().map_err(Miss::Stop)?;
     // What a pointer click needs: see [`click`].
-    let mark = env.browser == Some(Browser::Chrome) && usage != Usage::Fill;
-    let (element, seen) = look_at(client, locate().await?, usage, mark, doing).await?;
+    let next = match usage {
+        Usage::Fill => Next::Nothing,
+        _ if env.browser == Some(Browser::Chrome) => Next::PointerClick,
+        _ => Next::DriverClick,
+    };
+    let (element, seen) = look_at(client, locate().await?, usage, next, doing).await?;
     if usage == Usage::Select && seen.tag != "select" && !seen.is_list() {
         return Err(Miss::Stop(not_a_select(doing, &seen)));
     }

@@ -212,33 +212,40 @@ pub(super) const PRESS_MARK_PAGE: &str = "window.__shopwatchPress = 'stayed'; \
         window.__shopwatchPress = 'submitted'; window.__shopwatchSubmitted = performance.now(); } \
     }); }";
 
-/// Reads the page once it stayed, or a new page (without the mark) has loaded.
-static READ_SETTLED_PAGE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    Recorder::script_when(
-        "window.__shopwatchPress === 'stayed' || \
-         (window.__shopwatchPress === 'submitted' && performance.now() - window.__shopwatchSubmitted > 1000) || \
-         (window.__shopwatchPress === undefined && document.readyState === 'complete')",
-    )
-});
+/// The page marked with [`PRESS_MARK_PAGE`] stayed, or a new page (without the mark) has
+/// loaded.
+pub(super) const SETTLED: &str = "window.__shopwatchPress === 'stayed' || \
+     (window.__shopwatchPress === 'submitted' && performance.now() - window.__shopwatchSubmitted > 1000) || \
+     (window.__shopwatchPress === undefined && document.readyState === 'complete')";
+
+/// Reads the page once it has [`SETTLED`].
+static READ_SETTLED_PAGE: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| Recorder::script_when(SETTLED, "null"));
 
 /// After input the driver does not wait on (keys, pointer actions) in a page marked with
 /// [`PRESS_MARK_PAGE`]: waits until the page stayed, or the page it started to load has loaded.
 /// The look that ends the wait also reads what the page recorded ([`perform`] then need not).
 pub(super) async fn page_settled(env: &ActionEnv<'_>, doing: &str) -> Result<(), Failure> {
+    settled_read(env, doing, &READ_SETTLED_PAGE).await.map(drop)
+}
+
+/// [`page_settled`] with `script` (from [`Recorder::script_when`] with [`SETTLED`]): the value
+/// of its extra expression, null when the input opened a dialog.
+pub(super) async fn settled_read(
+    env: &ActionEnv<'_>,
+    doing: &str,
+    script: &str,
+) -> Result<serde_json::Value, Failure> {
     let client = env.client()?;
     settle!(
         env,
         doing,
         env.deadline,
-        match env
-            .recorder
-            .read_when(client, env.redactor, &READ_SETTLED_PAGE)
-            .await
-        {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(()),
+        match env.recorder.read_when(client, env.redactor, script).await {
+            Ok(Some(extra)) => Ok(extra),
+            Ok(None) => Err(()),
             // The input opened a dialog: the page stays until it is answered.
-            Err(e) if is_dialog_open(&e) => Ok(()),
+            Err(e) if is_dialog_open(&e) => Ok(serde_json::Value::Null),
             Err(e) => return Err(classify(&e, doing)),
         },
         |()| Failure::shop(

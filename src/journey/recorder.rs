@@ -222,30 +222,36 @@ impl Recorder {
     }
 
     /// The script [`Recorder::read_when`] runs: the page is read once the JavaScript
-    /// expression `condition` holds. Built once by its user: a condition is not passed as an
-    /// argument to evaluate, which a shop's Content-Security-Policy may forbid.
-    pub fn script_when(condition: &str) -> String {
-        format!("if (!({condition})) return false;\n{}", *RECORD_SCRIPT)
+    /// expression `condition` holds, and the expression `extra` is evaluated then too, for its
+    /// caller. Built once by its user: neither is passed as an argument to evaluate, which a
+    /// shop's Content-Security-Policy may forbid.
+    pub fn script_when(condition: &str, extra: &str) -> String {
+        format!(
+            "if (!({condition})) return false;\n{}\nconst extra = ({extra});\n\
+             const read = (function () {{ {RECORD_BODY} }})();\nread.extra = extra;\nreturn read;",
+            super::page::ARRIVAL_JS
+        )
     }
 
     /// Reads as [`Recorder::read`] does, in the same round trip, once the condition of
-    /// `script` (from [`Recorder::script_when`]) holds: true then, false before; an error is
-    /// the driver's.
+    /// `script` (from [`Recorder::script_when`]) holds: then the value of its `extra`, None
+    /// before; an error is the driver's.
     pub async fn read_when(
         &self,
         client: &Client,
         redactor: &Redactor,
         script: &str,
-    ) -> Result<bool, fantoccini::error::CmdError> {
+    ) -> Result<Option<serde_json::Value>, fantoccini::error::CmdError> {
         match client.execute(script, vec![]).await? {
-            value @ serde_json::Value::Object(_) => {
+            serde_json::Value::Object(mut read) => {
+                let extra = read.remove("extra").unwrap_or_default();
                 *self.arrival.lock().unwrap_or_else(|e| e.into_inner()) = None;
-                self.absorb(value, redactor);
+                self.absorb(serde_json::Value::Object(read), redactor);
                 self.fresh.store(true, std::sync::atomic::Ordering::Relaxed);
-                Ok(true)
+                Ok(Some(extra))
             }
             // `false`, or `null`: the script ran while the page was being replaced.
-            _ => Ok(false),
+            _ => Ok(None),
         }
     }
 
