@@ -348,12 +348,19 @@ pub enum Done {
 }
 
 /// Runs `action` (see `perform_unread`), then reads what the page reported meanwhile, unless
-/// the action's last look read it already (a click or keys that waited for the page to settle).
+/// the action's last look read it already (a click, check, custom list's option or keys that
+/// waited for the page to settle).
 pub async fn perform(env: &mut ActionEnv<'_>, action: &Action) -> Result<Done, Failure> {
     env.recorder.take_fresh();
     let done = perform_unread(env, action).await;
-    let read_last = matches!(action.inner(), Action::Click(_) | Action::Press { .. })
-        && env.recorder.take_fresh();
+    let read_last = matches!(
+        action.inner(),
+        Action::Click(_)
+            | Action::Check(_)
+            | Action::Uncheck(_)
+            | Action::Select { .. }
+            | Action::Press { .. }
+    ) && env.recorder.take_fresh();
     if let (Ok(_), Some(client), false) = (&done, env.client, read_last) {
         env.recorder.read(client, env.redactor).await;
     }
