@@ -47,7 +47,7 @@ enum Next {
     Nothing,
     /// The driver's Element Click: the look guards where its press lands.
     DriverClick,
-    /// A pointer click (Chromium): the look also marks the page for [`page_settled`].
+    /// A pointer click (Chromium): the look also marks the page for [`page_settled`](super::actions::page_settled).
     PointerClick,
 }
 
@@ -63,9 +63,10 @@ impl Next {
 
 /// One call per try: scrolls the element into the middle of the viewport (every scrolling box
 /// around it too), then says what it is and why it cannot be acted on yet, if so; a field to
-/// fill that is ready gets the focus, as a person's click into it would give, and with
-/// `mark` (the third argument) a ready element's page is marked for [`page_settled`] and the
-/// answer says `marked`. The hit test is at the point a WebDriver click uses (the centre of
+/// fill that is ready gets the focus, as a person's click into it would give. The third
+/// argument is the [`Next`] step: before a click the press is guarded (see `guardHit`), and
+/// before a pointer click the page is also marked for [`page_settled`](super::actions::page_settled) and the answer says
+/// `marked`. The hit test is at the point a WebDriver click uses (the centre of
 /// the element's first box, within the viewport); what is found there counts as the element
 /// when it is inside it (shadow roots included) or is a `<label>` of it.
 static LOOK: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
@@ -190,7 +191,7 @@ pub struct Look {
     /// A checkbox's or radio button's state.
     #[serde(default)]
     pub checked: Option<bool>,
-    /// The element is ready and its page marked for [`page_settled`]: a pointer click can
+    /// The element is ready and its page marked for [`page_settled`](super::actions::page_settled): a pointer click can
     /// follow at once.
     #[serde(default)]
     marked: bool,
@@ -325,7 +326,7 @@ async fn look_at(
 }
 
 /// Scrolls `element` to the middle of the viewport and looks whether it can be used; `mark`
-/// also marks the page to tell whether input makes it leave ([`page_settled`]).
+/// also marks the page to tell whether input makes it leave ([`page_settled`](super::actions::page_settled)).
 async fn look(element: &Element, usage: Usage, next: Next) -> Result<Look, CmdError> {
     let client = element.clone().client();
     let args = vec![
@@ -387,7 +388,7 @@ pub async fn click(
     landed(env, doing, &READ_POINTER_CLICKED).await
 }
 
-/// What the look's guard saw, read with the page (the read [`perform`] then need not make):
+/// What the look's guard saw, read with the page (the read [`perform`](super::actions::perform) then need not make):
 /// the element the press landed on instead of the target, if it did.
 const TAKE_MISSED: &str = "(function () { var missed = window.__shopwatchMissed || null; \
     window.__shopwatchMissed = null; if (window.__shopwatchHitGuard) window.__shopwatchHitGuard(); \
