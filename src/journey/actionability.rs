@@ -358,7 +358,15 @@ pub async fn click(
         match element.click().await {
             Err(e) if is_intercepted(&e) => {}
             Err(e) => return Err(miss(e, doing)),
-            Ok(()) => return landed(env, doing, &READ_DRIVER_CLICKED).await,
+            // The driver waited for what its click started. A read that fails (the click
+            // discarded the frame it was in: a redirect of the whole page) is left to the
+            // next action, which finds where the browser is.
+            Ok(()) => {
+                return match settled_read(env, doing, &READ_DRIVER_CLICKED).await {
+                    Ok(missed) => landed(env, doing, missed),
+                    Err(_) => Ok(()),
+                };
+            }
         }
         let seen = look(element, Usage::Click, Next::PointerClick)
             .await
@@ -385,7 +393,10 @@ pub async fn click(
         .perform_actions(pointer)
         .await
         .map_err(|e| miss(e, doing))?;
-    landed(env, doing, &READ_POINTER_CLICKED).await
+    let missed = settled_read(env, doing, &READ_POINTER_CLICKED)
+        .await
+        .map_err(Miss::Stop)?;
+    landed(env, doing, missed)
 }
 
 /// What the look's guard saw, read with the page (the read [`perform`](super::actions::perform) then need not make):
@@ -402,11 +413,10 @@ static READ_POINTER_CLICKED: std::sync::LazyLock<String> =
 static READ_DRIVER_CLICKED: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| Recorder::script_when("true", TAKE_MISSED));
 
-/// Reads the page after a click with `script` (one of the two above): a press that landed on
-/// something else (a layer the pointer's arrival opened) reached nothing in the page, and is
-/// a miss to try again.
-async fn landed(env: &ActionEnv<'_>, doing: &str, script: &str) -> Result<(), Miss> {
-    let missed = settled_read(env, doing, script).await.map_err(Miss::Stop)?;
+/// What the guard saw (`missed`, read by one of the two scripts above): a press that landed
+/// on something else (a layer the pointer's arrival opened) reached nothing in the page, and
+/// is a miss to try again.
+fn landed(env: &ActionEnv<'_>, doing: &str, missed: serde_json::Value) -> Result<(), Miss> {
     match serde_json::from_value::<Cover>(missed) {
         Ok(cover) => Err(Miss::Again(not_ready(
             doing,
