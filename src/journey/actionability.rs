@@ -47,7 +47,8 @@ enum Next {
     Nothing,
     /// The driver's Element Click: the look guards where its press lands.
     DriverClick,
-    /// A pointer click (Chromium): the look also marks the page for [`page_settled`](super::actions::page_settled).
+    /// A pointer click (Chromium): the look also marks the page for
+    /// [`page_settled`](super::actions::page_settled).
     PointerClick,
 }
 
@@ -65,10 +66,11 @@ impl Next {
 /// around it too), then says what it is and why it cannot be acted on yet, if so; a field to
 /// fill that is ready gets the focus, as a person's click into it would give. The third
 /// argument is the [`Next`] step: before a click the press is guarded (see `guardHit`), and
-/// before a pointer click the page is also marked for [`page_settled`](super::actions::page_settled) and the answer says
-/// `marked`. The hit test is at the point a WebDriver click uses (the centre of
-/// the element's first box, within the viewport); what is found there counts as the element
-/// when it is inside it (shadow roots included) or is a `<label>` of it.
+/// before a pointer click the page is also marked for
+/// [`page_settled`](super::actions::page_settled) and the answer says `marked`. The hit test is at
+/// the point a WebDriver click uses (the centre of the element's first box, within the
+/// viewport); what is found there counts as the element when it is inside it (shadow roots
+/// included) or is a `<label>` of it.
 static LOOK: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!("function markPage() {{ {PRESS_MARK_PAGE} }}\n{LOOK_BODY}")
 });
@@ -89,7 +91,7 @@ var win = el.ownerDocument.defaultView, doc = el.ownerDocument;
 function ready() {
   if (use === 'fill' && doc.activeElement !== el) el.focus({ preventScroll: true });
   if (mark) { markPage(); out.marked = true; }
-  if (guard) guardHit();
+  if (guard && (use === 'click' || out.role === 'combobox' || out.role === 'listbox')) guardHit();
   return out;
 }
 function describe(hit) {
@@ -115,7 +117,8 @@ function guardHit() {
       judged = true;
       var path = e.composedPath();
       missed = path.indexOf(el) < 0 && !path.some(function (n) { return n.tagName === 'LABEL' && n.control === el; });
-      if (missed) win.__shopwatchMissed = describe(path[0] || e.target);
+      var at = path[0];
+      if (missed) win.__shopwatchMissed = describe(at && at.nodeType === 1 ? at : doc.documentElement);
     }
     if (missed) { e.preventDefault(); e.stopImmediatePropagation(); }
     if (e.type === 'click') remove();
@@ -191,8 +194,8 @@ pub struct Look {
     /// A checkbox's or radio button's state.
     #[serde(default)]
     pub checked: Option<bool>,
-    /// The element is ready and its page marked for [`page_settled`](super::actions::page_settled): a pointer click can
-    /// follow at once.
+    /// The element is ready and its page marked for
+    /// [`page_settled`](super::actions::page_settled): a pointer click can follow at once.
     #[serde(default)]
     marked: bool,
     /// The element, when `LOOK` found it by its CSS selector.
@@ -325,8 +328,8 @@ async fn look_at(
     Ok((Element::from_element_id(client.clone(), reference), seen))
 }
 
-/// Scrolls `element` to the middle of the viewport and looks whether it can be used; `mark`
-/// also marks the page to tell whether input makes it leave ([`page_settled`](super::actions::page_settled)).
+/// Scrolls `element` to the middle of the viewport and looks whether it can be used, and
+/// prepares what comes `next` (see [`Next`]).
 async fn look(element: &Element, usage: Usage, next: Next) -> Result<Look, CmdError> {
     let client = element.clone().client();
     let args = vec![
@@ -399,8 +402,9 @@ pub async fn click(
     landed(env, doing, missed)
 }
 
-/// What the look's guard saw, read with the page (the read [`perform`](super::actions::perform) then need not make):
-/// the element the press landed on instead of the target, if it did.
+/// What the look's guard saw, read with the page (the read
+/// [`perform`](super::actions::perform) then need not make): the element the press landed on
+/// instead of the target, if it did.
 const TAKE_MISSED: &str = "(function () { var missed = window.__shopwatchMissed || null; \
     window.__shopwatchMissed = null; if (window.__shopwatchHitGuard) window.__shopwatchHitGuard(); \
     return missed; })()";
